@@ -1,0 +1,132 @@
+"""Project settings, read from the environment.
+
+Embedded mode (the default) needs nothing installed: SQLite in WAL mode, engine workers started
+by `manage.py serve`, an in-memory channel layer. Distributed mode: set DATABASE_URL (PostgreSQL)
+and REDIS_URL; Celery workers advance instances and `manage.py engine_pump` (or Celery beat) wakes
+due ones.
+"""
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, str(default)).lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY") or "embedded-mode-insecure-key-set-SECRET_KEY-in-production"
+ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "tenants",
+    "builder",
+    "engine",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so
+        # two processes never deadlock upgrading a read lock; the timeout rides out short waits.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    # Tests that start worker processes need a database file they can open too.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = []
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                  "CONFIG": {"hosts": [REDIS_URL]}}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Celery: only used in distributed mode (REDIS_URL set). A message only says "this instance may
+# have work": acks_late + prefetch 1 so a killed worker's message is redelivered, and the database
+# stays the source of truth either way.
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE = {
+    "engine-pump": {"task": "engine.tasks.pump", "schedule": 1.0},
+}
+
+# Engine
+ENGINE_DISPATCH = os.environ.get("ENGINE_DISPATCH", "celery" if REDIS_URL else "embedded")
+ENGINE_WORKERS = int(os.environ.get("ENGINE_WORKERS", "2"))
+ENGINE_LEASE_SECONDS = float(os.environ.get("ENGINE_LEASE_SECONDS", "60"))
+ENGINE_ADVANCE_TIMEOUT_SECONDS = float(os.environ.get("ENGINE_ADVANCE_TIMEOUT_SECONDS", "30"))
+ENGINE_SANDBOX_MEMORY_MB = int(os.environ.get("ENGINE_SANDBOX_MEMORY_MB", "64"))
+ENGINE_WORKER_MEMORY_MB = int(os.environ.get("ENGINE_WORKER_MEMORY_MB", "2048"))
+ENGINE_CACHE_DIR = Path(os.environ.get("ENGINE_CACHE_DIR", VAR_DIR / "cache"))
+# Host capabilities a program may call as step.<name>(args): name -> dotted path of a callable
+# (tenant, args) -> JSON value. The sandbox issue adds http; tests add their own.
+# ENGINE_EXTRA_CAPABILITIES="name=dotted.path,..." adds some from the environment (tests use it).
+ENGINE_CAPABILITIES: dict[str, str] = dict(
+    item.split("=", 1) for item in os.environ.get("ENGINE_EXTRA_CAPABILITIES", "").split(",") if "=" in item
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

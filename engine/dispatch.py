@@ -1,0 +1,53 @@
+"""Getting due instances to a worker.
+
+The database decides what has work (`Instance.due_at <= now`); dispatch only hurries it along:
+- embedded mode: worker processes (`manage.py engine_worker`, started by `manage.py serve`) poll
+  for due instances, so notify() does nothing;
+- celery mode: notify() sends a task per instance after commit, and the pump (Celery beat or
+  `manage.py engine_pump`) sends tasks for instances whose timer fired or whose lease expired.
+A lost or duplicated message is harmless: advance() claims with a compare-and-set and skips an
+instance another worker holds or that is no longer due.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from .models import Instance
+
+# A queued instance normally got its message at creation; the pump re-sends only after this long.
+QUEUED_GRACE = timedelta(seconds=5)
+
+
+def notify(instance_ids: list[Any]) -> None:
+    if settings.ENGINE_DISPATCH != "celery" or not instance_ids:
+        return
+    from .tasks import advance_instance
+
+    ids = [str(i) for i in instance_ids]
+    transaction.on_commit(lambda: [advance_instance.delay(i) for i in ids])
+
+
+def due_ids(*, now: datetime, limit: int = 50) -> list[Any]:
+    """Instances whose timer fired, whose lease expired, or that are queued, oldest due first."""
+    return list(Instance.objects.filter(due_at__lte=now).order_by("due_at").values_list("pk", flat=True)[:limit])
+
+
+def pump(*, now: datetime, limit: int = 1000) -> int:
+    """Send a task for every due instance that may have no message in flight (celery mode)."""
+    from .tasks import advance_instance
+
+    rows = (
+        Instance.objects.filter(due_at__lte=now)
+        .exclude(status=Instance.Status.QUEUED, due_at__gt=now - QUEUED_GRACE)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    count = 0
+    for pk in rows:
+        advance_instance.delay(str(pk))
+        count += 1
+    return count

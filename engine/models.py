@@ -1,0 +1,148 @@
+"""Durable state of running programs. The database is the source of truth.
+
+Invariants:
+- Only the worker holding an Instance's lease (`lease_owner`, with `due_at` as the lease's expiry)
+  writes its StepRecords, Attempts and run status; other writers (pause, terminate, events) change
+  only what a conditional UPDATE lets them, and the lease holder re-reads status at every commit.
+- `due_at` is the instance's one Timer: when a queued instance may start, when a sleeping, retrying
+  or waiting instance wakes, or when a running instance's lease expires (recovery). An instance with
+  `due_at <= now` needs a worker; NULL means it needs none (paused or finished).
+- A StepRecord with status `complete` or `errored` is final: its step never runs again for this
+  instance (only restart deletes it).
+- ProgressEvent.event_id increases per instance in commit order: it is taken from
+  Instance.last_event_id inside the writing transaction, which holds the instance row's lock.
+"""
+import uuid
+
+from django.db import models
+
+
+class Instance(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        PAUSED = "paused"
+        WAITING = "waiting"
+        WAITING_FOR_PAUSE = "waitingForPause"
+        ERRORED = "errored"
+        TERMINATED = "terminated"
+        COMPLETE = "complete"
+
+    FINISHED = (Status.ERRORED, Status.TERMINATED, Status.COMPLETE)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="instances")
+    workflow = models.ForeignKey("builder.Workflow", on_delete=models.CASCADE, related_name="instances")
+    version = models.ForeignKey("builder.WorkflowVersion", on_delete=models.PROTECT, related_name="instances")
+    # The caller-chosen id (or the uuid's hex when none was given); unique per workflow.
+    key = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    params = models.JSONField(null=True, blank=True)
+    output = models.TextField(null=True, blank=True)  # JSON text, as the program returned it
+    error = models.JSONField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    last_event_id = models.BigIntegerField(default=0)
+    # Leases that expired since the last clean release: a program that keeps killing its worker
+    # is replayed in trace mode, which pins the crash on one step.
+    recoveries = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workflow", "key"], name="instance_key_per_workflow")]
+        indexes = [
+            models.Index(fields=["due_at"], name="instance_due"),
+            models.Index(fields=["tenant", "status", "created_at"], name="instance_tenant_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id}/{self.key}"
+
+
+class StepRecord(models.Model):
+    """One durable step of an instance: a `step.do`, a sleep or a wait, keyed by (name, occurrence)."""
+
+    class Kind(models.TextChoices):
+        DO = "do"
+        SLEEP = "sleep"
+        WAIT = "wait"
+
+    class Status(models.TextChoices):
+        RUNNING = "running"  # an attempt was in flight when this row was written
+        RETRYING = "retrying"  # an attempt failed; the next is due at wake_at
+        WAITING = "waiting"  # a sleep or a wait for an event, until wake_at
+        COMPLETE = "complete"
+        ERRORED = "errored"
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=256)
+    occurrence = models.PositiveIntegerField(default=1)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    attempts = models.PositiveIntegerField(default=0)
+    config = models.JSONField(null=True, blank=True)
+    output = models.TextField(null=True, blank=True)  # JSON text
+    error = models.JSONField(null=True, blank=True)
+    wake_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "name", "occurrence"], name="step_name_occurrence")
+        ]
+
+
+class Attempt(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        COMPLETE = "complete"
+        ERRORED = "errored"
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    step = models.ForeignKey(StepRecord, on_delete=models.CASCADE, related_name="attempt_rows")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices)
+    error = models.JSONField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["step", "number"], name="attempt_number_per_step")]
+
+
+class Event(models.Model):
+    """An event sent to an instance. It waits in the inbox until a waitForEvent of its type takes it."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=128)
+    payload = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    consumed_by = models.ForeignKey(
+        StepRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="consumed_events"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["instance", "consumed_by"], name="event_inbox")]
+
+
+class ProgressEvent(models.Model):
+    """What happened to an instance, in order; the live view streams and replays these."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="progress")
+    event_id = models.BigIntegerField()
+    type = models.CharField(max_length=32)
+    step = models.CharField(max_length=256, null=True, blank=True)
+    attempt = models.PositiveIntegerField(null=True, blank=True)
+    data = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "event_id"], name="progress_event_id_per_instance")
+        ]

@@ -1,0 +1,56 @@
+"""The progress log: what happened to an instance, as rows the live view streams and replays.
+
+Invariant: event ids increase per instance in commit order. `record` takes them from
+Instance.last_event_id with an UPDATE inside the caller's transaction; that UPDATE holds the
+instance row's lock (PostgreSQL) or the database write lock (SQLite) until commit, so a reader
+that has seen id N never later finds a new id below N.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from .models import Instance, ProgressEvent
+
+# Outputs in progress events are cut to this many characters; the step history holds the full value.
+PREVIEW_CHARS = 2048
+
+TYPES = {
+    "workflow_queued", "workflow_started", "workflow_paused", "workflow_waiting", "workflow_completed",
+    "workflow_errored", "workflow_terminated", "step_started", "step_completed", "step_errored",
+    "attempt_started", "attempt_errored", "sleep_started", "sleep_completed", "wait_started",
+    "wait_completed", "wait_timed_out", "log",
+}
+
+
+def preview(text: str | None) -> dict:
+    """An output (JSON text) for an event: whole when short, else cut and flagged."""
+    if text is None or len(text) <= PREVIEW_CHARS:
+        return {"output": text}
+    return {"output": text[:PREVIEW_CHARS], "truncated": True, "size": len(text)}
+
+
+Item = tuple[str, str | None, int | None, dict | None]  # (type, step, attempt, data)
+
+
+def record(*, instance_id: Any, tenant_id: int, items: list[Item], now: datetime, **instance_updates: Any) -> int:
+    """Append events for an instance (and apply `instance_updates` to its row); returns the last id."""
+    assert transaction.get_connection().in_atomic_block, "progress events are written with the change they describe"
+    qs = Instance.objects.filter(pk=instance_id)
+    if items:
+        instance_updates["last_event_id"] = F("last_event_id") + len(items)
+    if instance_updates:
+        qs.update(**instance_updates)
+    last = qs.values_list("last_event_id", flat=True).get()
+    first = last - len(items) + 1
+    ProgressEvent.objects.bulk_create(
+        ProgressEvent(
+            tenant_id=tenant_id, instance_id=instance_id, event_id=first + i, type=type_, step=step,
+            attempt=attempt, data=data, created_at=now,
+        )
+        for i, (type_, step, attempt, data) in enumerate(items)
+    )
+    return last

@@ -1,0 +1,368 @@
+"""advance(): the one function every dispatch mode calls to move an instance forward.
+
+An advance claims the instance (a lease), replays its program in a fresh sandbox with every
+checkpoint preloaded, lets it run new steps until it finishes or blocks (sleep, wait, retry delay),
+commits what the program reports in batches, and releases the lease with the next due time.
+
+Invariants:
+- Only the lease holder writes step rows; each batch re-checks the lease and the status inside its
+  transaction, so a terminated instance or an expired lease stops the program at its next commit
+  and nothing it did after is written.
+- A batch that follows a host capability call is committed before the program goes on, so a step
+  with side effects is never lost once a later step has started (the prelude enforces the order).
+- The release sets `due_at` to the earliest timer; an event sent while the program ran makes the
+  instance due at once, so no wake-up is lost between the load and the release.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from . import clock, progress
+from .models import Attempt, Event, Instance, StepRecord
+from .sandbox.runtime import Limits, ProgramRun, SandboxLimit, default_limits
+
+log = logging.getLogger(__name__)
+S = Instance.Status
+R = StepRecord.Status
+
+MAX_OUTPUT_BYTES = 1024 * 1024
+FLUSH_EVERY = 100  # commands buffered in the sandbox between commits of side-effect-free steps
+MAX_LOGS_PER_ADVANCE = 1000
+ACTIVE = (S.QUEUED, S.RUNNING, S.WAITING, S.WAITING_FOR_PAUSE)
+PROGRAM_CACHE_SIZE = 256
+_programs: OrderedDict[str, str] = OrderedDict()  # program hash -> program text (LRU)
+
+
+class LeaseLost(Exception):
+    """The instance was terminated, restarted or taken over while this worker ran it."""
+
+
+def capabilities() -> dict[str, Any]:
+    return {name: import_string(path) for name, path in settings.ENGINE_CAPABILITIES.items()}
+
+
+def claim(instance_id: Any, *, worker: str, now: datetime) -> Instance | None:
+    """Take the lease of a due instance (compare-and-set on due_at), or None if another worker has it."""
+    lease_until = now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS)
+    with transaction.atomic():
+        taken = Instance.objects.filter(pk=instance_id, due_at__lte=now, status__in=ACTIVE).update(
+            lease_owner=worker, due_at=lease_until
+        )
+        if not taken:
+            return None
+        instance = Instance.objects.select_related("version").defer("version__program", "version__graph").get(pk=instance_id)
+        items: list[progress.Item] = []
+        updates: dict[str, Any] = {}
+        if instance.status in (S.RUNNING, S.WAITING_FOR_PAUSE):
+            # The previous lease expired: its worker died. Recovery is this replay.
+            updates["recoveries"] = instance.recoveries + 1
+            instance.recoveries += 1
+        if instance.status == S.WAITING_FOR_PAUSE:
+            updates.update(status=S.PAUSED, due_at=None, lease_owner="")
+            items.append(("workflow_paused", None, None, None))
+            progress.record(instance_id=instance.pk, tenant_id=instance.tenant_id, items=items, now=now, **updates)
+            return None
+        if instance.started_at is None:
+            updates["started_at"] = instance.started_at = now
+            items.append(("workflow_started", None, None, None))
+        if instance.status != S.RUNNING:
+            updates["status"] = S.RUNNING
+        instance.status = S.RUNNING
+        progress.record(instance_id=instance.pk, tenant_id=instance.tenant_id, items=items, now=now, **updates)
+    return instance
+
+
+@dataclass
+class Advance:
+    """The state of one advance: what is known of the instance's step rows, and the batch writer."""
+
+    instance: Instance
+    worker: str
+    now: datetime
+    limits: Limits = field(default_factory=default_limits)
+    records: dict[tuple[str, int], dict] = field(default_factory=dict)  # (name, occ) -> {pk, attempt_pk}
+    max_event_id: int = 0
+    lease_lost: bool = False
+    pause: bool = False
+    caps: dict[str, Any] = field(default_factory=capabilities)
+
+    # ---- loading ----------------------------------------------------------------------------------
+    def init_json(self) -> str:
+        """Everything the program needs, as one JSON string: checkpoints are preloaded, not fetched."""
+        inst = self.instance
+        rows = StepRecord.objects.filter(instance_id=inst.pk).values_list(
+            "pk", "name", "occurrence", "kind", "status", "attempts", "wake_at", "finished_at", "output", "error"
+        )
+        parts = []
+        for pk, name, occ, kind, status, attempts, wake, done, output, error in rows:
+            self.records[(name, occ)] = {"pk": pk}
+            # Outputs are stored as the JSON text the program produced: spliced in, not re-encoded.
+            parts.append(
+                f'[{json.dumps(name)},{occ},"{kind}","{status}",{attempts},'
+                f'{json.dumps(clock.to_ms(wake))},{json.dumps(clock.to_ms(wake if kind == "sleep" else done))},'
+                f'{output or "null"},{json.dumps(error)}]'
+            )
+        inbox = list(
+            Event.objects.filter(instance_id=inst.pk, consumed_by__isnull=True)
+            .order_by("pk")
+            .values("pk", "type", "payload", "created_at")
+        )
+        self.max_event_id = max((e["pk"] for e in inbox), default=0)
+        head = {
+            "now": clock.to_ms(self.now),
+            "clock": clock.to_ms(inst.created_at),
+            "seed": str(inst.pk),
+            "params": inst.params,
+            "created": inst.created_at.isoformat(),
+            "instanceId": inst.key,
+            "inbox": [
+                {"id": e["pk"], "type": e["type"], "payload": e["payload"], "timestamp": e["created_at"].isoformat()}
+                for e in inbox
+            ],
+            "maxOutput": MAX_OUTPUT_BYTES,
+            "memoryMiB": self.limits.memory_bytes >> 20,
+            "flushEvery": FLUSH_EVERY,
+            "maxLogs": MAX_LOGS_PER_ADVANCE,
+            "capabilities": sorted(self.caps),
+            # A program that keeps killing its worker is replayed committing each attempt as it
+            # starts, so the next crash is pinned on one step and spends that step's retries.
+            "trace": inst.recoveries >= 2,
+        }
+        return json.dumps(head)[:-1] + ',"records":[' + ",".join(parts) + "]}"
+
+    # ---- writing ----------------------------------------------------------------------------------
+    def host(self, message: dict) -> dict:
+        """The program's one host call: commit a batch, then perform a capability if it asked for one."""
+        if self.lease_lost:
+            return {"stop": True}
+        try:
+            self.commit(message.get("cmds", []))
+        except LeaseLost:
+            self.lease_lost = True
+            return {"stop": True}
+        reply: dict[str, Any] = {"stop": self.pause}
+        if "cap" in message and not self.pause:
+            name, args = message["cap"]
+            try:
+                result = self.caps[name](tenant=self.instance.tenant, instance=self.instance, args=args)
+                reply["result"] = json.loads(json.dumps(result))
+            except Exception as e:  # a capability's failure is the calling step's failure, not ours
+                reply["error"] = {"name": type(e).__name__, "message": str(e)[:4096]}
+        return reply
+
+    def commit(self, cmds: list[dict], **final: Any) -> None:
+        """Write a batch of commands (and, with `final`, the instance's new state) in one transaction."""
+        now = clock.now() if self.now is None else self.now
+        with transaction.atomic():
+            row = (
+                Instance.objects.select_for_update()
+                .filter(pk=self.instance.pk, lease_owner=self.worker)
+                .values_list("status", flat=True)
+                .first()
+            )
+            if row not in (S.RUNNING, S.WAITING_FOR_PAUSE):
+                raise LeaseLost()
+            self.pause = row == S.WAITING_FOR_PAUSE
+            items = self.apply(cmds, now)
+            if final:
+                final = self.final_state(final, now)
+                items.extend(final.pop("items"))
+            else:
+                final = {"due_at": clock.now() + timedelta(seconds=settings.ENGINE_LEASE_SECONDS)}
+            progress.record(instance_id=self.instance.pk, tenant_id=self.instance.tenant_id, items=items, now=now, **final)
+
+    def apply(self, cmds: list[dict], now: datetime) -> list[progress.Item]:
+        """Turn the program's commands into step and attempt rows; returns the progress events."""
+        tenant_id, instance_id = self.instance.tenant_id, self.instance.pk
+        new: dict[tuple[str, int], StepRecord] = {}
+        changed: dict[tuple[str, int], dict] = {}
+        attempts_new: list[tuple[tuple[str, int], Attempt]] = []
+        attempts_changed: dict[tuple[tuple[str, int], int], dict] = {}
+        consumed: list[tuple[int, tuple[str, int]]] = []
+        items: list[progress.Item] = []
+
+        def update(key: tuple[str, int], **fields: Any) -> None:
+            if key in new:
+                for k, v in fields.items():
+                    setattr(new[key], k, v)
+            else:
+                changed.setdefault(key, {}).update(fields)
+
+        def update_attempt(key: tuple[str, int], number: int, **fields: Any) -> None:
+            for k, a in attempts_new:
+                if k == key and a.number == number:
+                    for f, v in fields.items():
+                        setattr(a, f, v)
+                    return
+            attempts_changed.setdefault((key, number), {}).update(fields)
+
+        def create(key: tuple[str, int], kind: str, status: str, **fields: Any) -> None:
+            new[key] = StepRecord(
+                tenant_id=tenant_id, instance_id=instance_id, name=key[0], occurrence=key[1], kind=kind,
+                status=status, started_at=now, **fields,
+            )
+
+        for cmd in cmds:
+            t = cmd["t"]
+            if t == "log":
+                items.append(("log", cmd.get("s"), None, {"level": cmd["l"], "message": cmd["m"]}))
+                continue
+            key = (cmd["s"], cmd["o"])
+            name = cmd["s"]
+            if t == "start":
+                number = cmd["a"]
+                if key in new or key in self.records:
+                    update(key, status=R.RUNNING, attempts=number, wake_at=None)
+                else:
+                    create(key, StepRecord.Kind.DO, R.RUNNING, attempts=number, config=cmd.get("c"))
+                    items.append(("step_started", name, None, None))
+                attempts_new.append((key, Attempt(tenant_id=tenant_id, number=number, status=Attempt.Status.RUNNING, started_at=now)))
+                items.append(("attempt_started", name, number, None))
+            elif t == "ok":
+                update(key, status=R.COMPLETE, output=cmd["v"], finished_at=now, wake_at=None)
+                update_attempt(key, cmd["a"], status=Attempt.Status.COMPLETE, finished_at=now)
+                items.append(("step_completed", name, cmd["a"], progress.preview(cmd["v"])))
+            elif t == "fail":
+                error = cmd["e"]
+                update_attempt(key, cmd["a"], status=Attempt.Status.ERRORED, error=error, finished_at=now)
+                if cmd.get("final"):
+                    update(key, status=R.ERRORED, error=error, finished_at=now, wake_at=None)
+                    items.append(("attempt_errored", name, cmd["a"], {"error": error}))
+                    items.append(("step_errored", name, cmd["a"], {"error": error}))
+                else:
+                    update(key, status=R.RETRYING, error=error, wake_at=clock.from_ms(cmd["wake"]))
+                    items.append(("attempt_errored", name, cmd["a"], {"error": error, "retryDelayMs": cmd["delay"]}))
+            elif t == "sleep":
+                create(key, StepRecord.Kind.SLEEP, R.WAITING, wake_at=clock.from_ms(cmd["wake"]))
+                items.append(("sleep_started", name, None, {"until": clock.from_ms(cmd["wake"]).isoformat()}))
+            elif t == "slept":
+                update(key, status=R.COMPLETE, finished_at=now)
+                items.append(("sleep_completed", name, None, None))
+            elif t == "wait":
+                timeout_at = clock.from_ms(cmd["wake"])
+                create(key, StepRecord.Kind.WAIT, R.WAITING, wake_at=timeout_at, config={"type": cmd["type"]})
+                items.append(("wait_started", name, None, {"type": cmd["type"], "timeout": timeout_at.isoformat()}))
+            elif t == "got":
+                update(key, status=R.COMPLETE, output=cmd["v"], finished_at=now)
+                consumed.append((cmd["ev"], key))
+                items.append(("wait_completed", name, None, progress.preview(cmd["v"])))
+            elif t == "timeout":
+                update(key, status=R.ERRORED, error=cmd["e"], finished_at=now)
+                items.append(("wait_timed_out", name, None, {"error": cmd["e"]}))
+
+        if new:
+            StepRecord.objects.bulk_create(new.values())
+            for key, rec in new.items():
+                self.records[key] = {"pk": rec.pk}
+        for key, fields in changed.items():
+            StepRecord.objects.filter(pk=self.records[key]["pk"]).update(**fields)
+        for key, attempt in attempts_new:
+            attempt.step_id = self.records[key]["pk"]
+        Attempt.objects.bulk_create(a for _, a in attempts_new)
+        for (key, number), fields in attempts_changed.items():
+            Attempt.objects.filter(step_id=self.records[key]["pk"], number=number).update(**fields)
+        for event_pk, key in consumed:
+            Event.objects.filter(pk=event_pk, instance_id=instance_id).update(consumed_by_id=self.records[key]["pk"])
+        return items
+
+    def final_state(self, result: dict, now: datetime) -> dict:
+        """The instance row's fields (and events) for the end of this advance."""
+        base = {"lease_owner": "", "recoveries": result.get("recoveries", 0)}
+        outcome, wake = result.get("outcome"), result.get("wake")
+        if outcome and "output" in outcome:
+            return {**base, "status": S.COMPLETE, "output": outcome["output"], "due_at": None, "finished_at": now,
+                    "items": [("workflow_completed", None, None, progress.preview(outcome["output"]))]}
+        if outcome and "error" in outcome:
+            return {**base, "status": S.ERRORED, "error": outcome["error"], "due_at": None, "finished_at": now,
+                    "items": [("workflow_errored", None, None, {"error": outcome["error"]})]}
+        if self.pause:
+            return {**base, "status": S.PAUSED, "due_at": None, "items": [("workflow_paused", None, None, None)]}
+        if wake is None:
+            error = {"name": "StuckError", "message": "run() is awaiting something that is not a step, sleep or event: it can never finish"}
+            return {**base, "status": S.ERRORED, "error": error, "due_at": None, "finished_at": now,
+                    "items": [("workflow_errored", None, None, {"error": error})]}
+        due = clock.from_ms(wake)
+        # An event that arrived while the program ran was not in its inbox: look again now.
+        if Event.objects.filter(instance_id=self.instance.pk, consumed_by__isnull=True, pk__gt=self.max_event_id).exists():
+            due = now
+        return {**base, "status": S.WAITING, "due_at": due, "items": [("workflow_waiting", None, None, {"until": due.isoformat()})]}
+
+    # ---- running ----------------------------------------------------------------------------------
+    def run(self) -> str:
+        inst = self.instance
+        program = program_text(inst.version)
+        sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits)
+        try:
+            try:
+                sandbox.start()
+                sandbox.drain()
+                if sandbox.timed_out():
+                    raise SandboxLimit("TimeoutError", f"exceeded the time limit of {self.limits.time_seconds:g} s")
+                result = sandbox.finish()
+            except SandboxLimit as limit:
+                result = self.after_limit(sandbox, limit)
+            except Exception as e:
+                # The program failed to load (syntax error, bad import): nothing ran.
+                message = str(e).splitlines()[0][:2000] if str(e) else type(e).__name__
+                result = {"cmds": [], "outcome": {"error": {"name": "ProgramError", "message": message}}}
+        finally:
+            sandbox.close()
+        if self.lease_lost:
+            return "lost"
+        try:
+            self.commit(result["cmds"], outcome=result.get("outcome"), wake=result.get("wake"),
+                        recoveries=result.get("recoveries", 0))
+        except LeaseLost:
+            return "lost"
+        return "released"
+
+    def after_limit(self, sandbox: ProgramRun, limit: SandboxLimit) -> dict:
+        """A limit cut the advance short: fail the attempts in flight, or the workflow if none was."""
+        try:
+            if sandbox.interrupted(limit.name, limit.message):
+                result = sandbox.finish()
+                result["outcome"] = None
+                if result["wake"] is None:
+                    result["wake"] = clock.to_ms(self.now)  # a step that failed for good: replay ends it
+                return result
+        except SandboxLimit:
+            # The context trapped (stack, wasm memory): it cannot say which steps were in flight.
+            if not self.instance.recoveries >= 2:
+                # Replay at once in trace mode, where each attempt is committed as it starts.
+                return {"cmds": [], "outcome": None, "wake": clock.to_ms(self.now), "recoveries": 2}
+            lost = StepRecord.objects.filter(instance_id=self.instance.pk, status=R.RUNNING)
+            if lost.update(error={"name": limit.name, "message": limit.message}):
+                return {"cmds": [], "outcome": None, "wake": clock.to_ms(self.now)}
+        return {"cmds": [], "outcome": {"error": {"name": limit.name, "message": f"the workflow {limit.message}"}}}
+
+
+def program_text(version: Any) -> str:
+    """The version's program, from a small per-process cache: versions never change."""
+    digest = version.program_hash
+    program = _programs.get(digest)
+    if program is None:
+        program = type(version).objects.values_list("program", flat=True).get(pk=version.pk)
+        _programs[digest] = program
+        if len(_programs) > PROGRAM_CACHE_SIZE:
+            _programs.popitem(last=False)
+    else:
+        _programs.move_to_end(digest)
+    return program
+
+
+def advance(instance_id: Any, *, worker: str, limits: Limits | None = None) -> str:
+    """Claim and run an instance until it blocks or finishes. Returns skipped, released or lost."""
+    now = clock.now()
+    instance = claim(instance_id, worker=worker, now=now)
+    if instance is None:
+        return "skipped"
+    return Advance(instance=instance, worker=worker, now=now, **({"limits": limits} if limits else {})).run()

@@ -1,0 +1,191 @@
+"""Writes on instances: the operations of the engine contract (DESIGN.md, "Engine semantics").
+
+Invariants:
+- Every operation takes the tenant and reaches the instance through `selectors.instance_get`, so
+  another tenant's id is "not found", never someone else's instance.
+- Status changes are conditional UPDATEs on the status the operation expects: an operation that
+  loses a race with a worker (or another operation) reports a conflict instead of overwriting.
+- Making an instance due (`due_at = now`) is all it takes to get it run: dispatch.notify only
+  hurries that along, so a lost message costs latency, never work.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from builder.models import Workflow, WorkflowVersion
+from tenants.models import Tenant
+
+from . import clock, dispatch, progress
+from .errors import Conflict, InvalidInput
+from .models import Attempt, Event, Instance, StepRecord
+from .selectors import instance_get
+
+S = Instance.Status
+KEY_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,63}$")
+MAX_BATCH = 100
+MAX_PARAMS_BYTES = 1024 * 1024
+
+
+def _check_key(key: str | None) -> str:
+    if key is None:
+        return uuid.uuid4().hex
+    if not isinstance(key, str) or not KEY_RE.match(key):
+        raise InvalidInput("id", "an instance id is 1-64 letters, digits, '_' or '-', not starting with '-'")
+    return key
+
+
+def instance_create_batch(
+    *, tenant: Tenant, workflow: Workflow, items: list[dict[str, Any]], version: WorkflowVersion | None = None
+) -> list[Instance]:
+    """Create up to 100 instances of `workflow` ({"id"?, "params"?} each) on its published version.
+
+    An id that already exists returns the existing instance, unchanged (creation is idempotent).
+    """
+    if workflow.tenant_id != tenant.pk:
+        raise InvalidInput("workflow", "no such workflow")
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise InvalidInput("instances", f"a batch holds 1 to {MAX_BATCH} instances")
+    version = version or workflow.published_version
+    if version is None or version.workflow_id != workflow.pk:
+        raise InvalidInput("workflow", "the workflow has no published version")
+    keys = [_check_key(item.get("id")) for item in items]
+    if len(set(keys)) != len(keys):
+        raise InvalidInput("id", "the same id appears twice in the batch")
+    now = clock.now()
+    with transaction.atomic():
+        existing = {i.key: i for i in Instance.objects.filter(workflow=workflow, key__in=keys)}
+        fresh = [
+            Instance(
+                tenant=tenant, workflow=workflow, version=version, key=key, params=item.get("params"),
+                status=S.QUEUED, due_at=now, created_at=now,
+            )
+            for key, item in zip(keys, items)
+            if key not in existing
+        ]
+        try:
+            with transaction.atomic():
+                Instance.objects.bulk_create(fresh)
+        except IntegrityError:
+            # Another request created one of these ids between our read and our insert.
+            raise Conflict("id", "an instance with this id was created concurrently; retry the request")
+        for instance in fresh:
+            progress.record(instance_id=instance.pk, tenant_id=tenant.pk, now=now,
+                            items=[("workflow_queued", None, None, None)])
+            instance.last_event_id = 1
+        dispatch.notify([i.pk for i in fresh])
+    by_key = {**existing, **{i.key: i for i in fresh}}
+    return [by_key[k] for k in keys]
+
+
+def instance_create(
+    *, tenant: Tenant, workflow: Workflow, id: str | None = None, params: Any = None,
+    version: WorkflowVersion | None = None,
+) -> Instance:
+    return instance_create_batch(tenant=tenant, workflow=workflow, items=[{"id": id, "params": params}], version=version)[0]
+
+
+def _transition(instance: Instance, *, allowed: tuple[str, ...], event: str | None, **fields: Any) -> None:
+    now = clock.now()
+    with transaction.atomic():
+        if not Instance.objects.filter(pk=instance.pk, status__in=allowed).update(**fields):
+            current = Instance.objects.filter(pk=instance.pk).values_list("status", flat=True).get()
+            raise Conflict("status", f"the instance is {current}")
+        if event:
+            progress.record(instance_id=instance.pk, tenant_id=instance.tenant_id, now=now,
+                            items=[(event, None, None, None)])
+        if fields.get("due_at"):
+            dispatch.notify([instance.pk])
+    instance.refresh_from_db()
+
+
+def instance_pause(*, tenant: Tenant, instance_id: Any) -> Instance:
+    """Pause: at once if no worker holds it, else at the worker's next commit (waitingForPause)."""
+    instance = instance_get(tenant=tenant, instance_id=instance_id)
+    if instance.status == S.PAUSED:
+        return instance
+    with transaction.atomic():
+        if Instance.objects.filter(pk=instance.pk, status=S.RUNNING).update(status=S.WAITING_FOR_PAUSE):
+            instance.refresh_from_db()
+            return instance
+        _transition(instance, allowed=(S.QUEUED, S.WAITING), event="workflow_paused",
+                    status=S.PAUSED, due_at=None, lease_owner="")
+    return instance
+
+
+def instance_resume(*, tenant: Tenant, instance_id: Any) -> Instance:
+    instance = instance_get(tenant=tenant, instance_id=instance_id)
+    if instance.status == S.WAITING_FOR_PAUSE:
+        # Still running: the pause request is simply withdrawn.
+        _transition(instance, allowed=(S.WAITING_FOR_PAUSE,), event=None, status=S.RUNNING)
+        return instance
+    if instance.status in (S.QUEUED, S.RUNNING, S.WAITING):
+        return instance
+    # The replay recomputes every timer, so a paused instance just becomes due now.
+    _transition(instance, allowed=(S.PAUSED,), event="workflow_queued", status=S.QUEUED, due_at=clock.now())
+    return instance
+
+
+def instance_terminate(*, tenant: Tenant, instance_id: Any) -> Instance:
+    """Stop for good. A worker running it stops at its next commit and writes nothing more."""
+    instance = instance_get(tenant=tenant, instance_id=instance_id)
+    if instance.status == S.TERMINATED:
+        return instance
+    _transition(
+        instance, allowed=(S.QUEUED, S.RUNNING, S.PAUSED, S.WAITING, S.WAITING_FOR_PAUSE),
+        event="workflow_terminated", status=S.TERMINATED, due_at=None, lease_owner="", finished_at=clock.now(),
+    )
+    return instance
+
+
+def instance_restart(*, tenant: Tenant, instance_id: Any, from_step: str | None = None) -> Instance:
+    """Run again from the start, or from the first occurrence of step `from_step`.
+
+    Restarting from a step keeps every checkpoint recorded before that step's first record and
+    deletes it and everything after it; events those waits consumed go back to the inbox.
+    A running worker loses its lease (its next commit fails) and writes nothing more.
+    """
+    instance = instance_get(tenant=tenant, instance_id=instance_id)
+    now = clock.now()
+    with transaction.atomic():
+        steps = StepRecord.objects.filter(instance=instance)
+        if from_step is not None:
+            first = steps.filter(name=from_step).order_by("pk").values_list("pk", flat=True).first()
+            if first is None:
+                raise InvalidInput("from", f"step {from_step!r} has no record in this instance")
+            steps = steps.filter(pk__gte=first)
+        Event.objects.filter(instance=instance, consumed_by__in=steps).update(consumed_by=None)
+        Attempt.objects.filter(step__in=steps).delete()
+        steps.delete()
+        Instance.objects.filter(pk=instance.pk).update(
+            status=S.QUEUED, due_at=now, lease_owner="", output=None, error=None, finished_at=None, recoveries=0
+        )
+        progress.record(instance_id=instance.pk, tenant_id=tenant.pk, now=now, items=[
+            ("workflow_queued", None, None, {"restart": True, "from": from_step})
+        ])
+        dispatch.notify([instance.pk])
+    instance.refresh_from_db()
+    return instance
+
+
+def event_send(*, tenant: Tenant, instance_id: Any, type: str, payload: Any = None) -> Event:
+    """Put an event in the instance's inbox; a waiting instance wakes to take it.
+
+    Events sent before the program waits stay in the inbox until a waitForEvent of their type
+    takes them (oldest first); none is lost.
+    """
+    if not isinstance(type, str) or not 1 <= len(type) <= 128:
+        raise InvalidInput("type", "an event type is a string of 1 to 128 characters")
+    instance = instance_get(tenant=tenant, instance_id=instance_id)
+    if instance.status in Instance.FINISHED:
+        raise Conflict("status", f"the instance is {instance.status}")
+    now = clock.now()
+    with transaction.atomic():
+        event = Event.objects.create(tenant=tenant, instance=instance, type=type, payload=payload, created_at=now)
+        # A running instance is not touched: its worker looks for new events before it releases.
+        if Instance.objects.filter(pk=instance.pk, status=S.WAITING).update(due_at=now):
+            dispatch.notify([instance.pk])
+    return event

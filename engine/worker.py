@@ -1,0 +1,56 @@
+"""The embedded worker loop: claim due instances from the database and advance them.
+
+Runs in its own process (started by `manage.py serve` or `manage.py engine_worker`), with an
+OS memory cap, so tenant code that blows up costs a recyclable worker, never the web server.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import socket
+import time
+import uuid
+
+from django.db import close_old_connections
+
+from . import clock, dispatch, runner
+from .sandbox.runtime import warm_guest
+
+log = logging.getLogger(__name__)
+
+
+def cap_memory(megabytes: int) -> None:
+    """RLIMIT_DATA, not RLIMIT_AS: wasmtime reserves GiBs of address space per sandbox."""
+    if megabytes > 0:
+        limit = megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def worker_name() -> str:
+    return f"embedded:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def run(*, name: str | None = None, until_idle: bool = False, max_idle_sleep: float = 0.2) -> int:
+    """Advance due instances until stopped (or, with until_idle, until none is due). Returns the count."""
+    name = name or worker_name()
+    warm_guest()
+    advanced, idle = 0, 0.005
+    while True:
+        ids = dispatch.due_ids(now=clock.now())
+        done = 0
+        for pk in ids:
+            try:
+                if runner.advance(pk, worker=name) != "skipped":
+                    done += 1
+            except Exception:  # one instance's failure must not stop the worker; its lease expires
+                log.exception("worker %s: advance of %s failed", name, pk)
+        advanced += done
+        if done:
+            idle = 0.005
+            continue
+        if until_idle and not ids:
+            return advanced
+        close_old_connections()
+        time.sleep(idle)
+        idle = min(idle * 2, max_idle_sleep)

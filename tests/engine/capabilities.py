@@ -1,0 +1,43 @@
+"""Host capabilities made for tests: side effects a test can count, in a table of their own."""
+import time
+
+from django.db import connection, transaction
+
+TABLE = "test_side_effects"
+
+
+def create_table() -> None:
+    with connection.cursor() as c:
+        c.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (label VARCHAR(100), instance VARCHAR(64))")
+        c.execute(f"DELETE FROM {TABLE}")
+
+
+def count(label: str) -> int:
+    with connection.cursor() as c:
+        c.execute(f"SELECT COUNT(*) FROM {TABLE} WHERE label = %s", [label])
+        return c.fetchone()[0]
+
+
+def side_effect(*, tenant, instance, args):
+    """Insert a row (committed at once), then optionally hold the step for `sleep` seconds."""
+    with transaction.atomic():
+        with connection.cursor() as c:
+            c.execute(f"INSERT INTO {TABLE} (label, instance) VALUES (%s, %s)", [args["label"], str(instance.pk)])
+    if args.get("sleep"):
+        time.sleep(args["sleep"])
+    if args.get("fail"):
+        raise RuntimeError(args["fail"])
+    return {"done": args["label"]}
+
+
+def pause_me(*, tenant, instance, args):
+    from engine.services import instance_pause
+
+    instance_pause(tenant=tenant, instance_id=instance.pk)
+    return True
+
+
+CAPABILITIES = {
+    "sideEffect": "tests.engine.capabilities.side_effect",
+    "pauseMe": "tests.engine.capabilities.pause_me",
+}
