@@ -43,6 +43,8 @@ class Instance(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, default="")
     last_event_id = models.BigIntegerField(default=0)
+    # Event types a waiting instance is blocked on: only such an event wakes it early.
+    wait_types = models.JSONField(null=True, blank=True)
     # Leases that expired since the last clean release: a program that keeps killing its worker
     # is replayed in trace mode, which pins the crash on one step.
     recoveries = models.PositiveIntegerField(default=0)

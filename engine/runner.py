@@ -250,7 +250,7 @@ class Advance:
             elif t == "wait":
                 timeout_at = clock.from_ms(cmd["wake"])
                 create(key, StepRecord.Kind.WAIT, R.WAITING, wake_at=timeout_at, config={"type": cmd["type"]})
-                items.append(("wait_started", name, None, {"type": cmd["type"], "timeout": timeout_at.isoformat()}))
+                items.append(("wait_started", name, None, {"eventType": cmd["type"], "timeout": timeout_at.isoformat()}))
             elif t == "got":
                 update(key, status=R.COMPLETE, output=cmd["v"], finished_at=now)
                 consumed.append((cmd["ev"], key))
@@ -276,7 +276,7 @@ class Advance:
 
     def final_state(self, result: dict, now: datetime) -> dict:
         """The instance row's fields (and events) for the end of this advance."""
-        base = {"lease_owner": "", "recoveries": result.get("recoveries", 0)}
+        base = {"lease_owner": "", "recoveries": result.get("recoveries", 0), "wait_types": None}
         outcome, wake = result.get("outcome"), result.get("wake")
         if outcome and "output" in outcome:
             return {**base, "status": S.COMPLETE, "output": outcome["output"], "due_at": None, "finished_at": now,
@@ -294,7 +294,7 @@ class Advance:
         # An event that arrived while the program ran was not in its inbox: look again now.
         if Event.objects.filter(instance_id=self.instance.pk, consumed_by__isnull=True, pk__gt=self.max_event_id).exists():
             due = now
-        return {**base, "status": S.WAITING, "due_at": due, "items": [("workflow_waiting", None, None, {"until": due.isoformat()})]}
+        return {**base, "status": S.WAITING, "due_at": due, "wait_types": result.get("waitTypes") or None, "items": [("workflow_waiting", None, None, {"until": due.isoformat()})]}
 
     # ---- running ----------------------------------------------------------------------------------
     def run(self) -> str:
@@ -320,6 +320,7 @@ class Advance:
             return "lost"
         try:
             self.commit(result["cmds"], outcome=result.get("outcome"), wake=result.get("wake"),
+                        waitTypes=result.get("waitTypes"),
                         recoveries=result.get("recoveries", 0))
         except LeaseLost:
             return "lost"

@@ -186,6 +186,9 @@ def event_send(*, tenant: Tenant, instance_id: Any, type: str, payload: Any = No
     with transaction.atomic():
         event = Event.objects.create(tenant=tenant, instance=instance, type=type, payload=payload, created_at=now)
         # A running instance is not touched: its worker looks for new events before it releases.
-        if Instance.objects.filter(pk=instance.pk, status=S.WAITING).update(due_at=now):
+        # A waiting one wakes only if it waits for this type (else it would replay for nothing).
+        if type in (instance.wait_types or []) and Instance.objects.filter(
+            pk=instance.pk, status=S.WAITING, due_at__gt=now
+        ).update(due_at=now):
             dispatch.notify([instance.pk])
     return event

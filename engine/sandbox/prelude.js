@@ -166,6 +166,7 @@
   const commands = [];
   const inflight = new Map(); // key -> [name, occurrence, attempt, config]
   const timers = [];
+  const waitTypes = new Set(); // event types the program is blocked on
   const never = new Promise(() => {});
   let dirty = false; // a host capability ran since the last flush
   let halted = false; // the host said stop: pause, terminate or a lost lease
@@ -326,6 +327,7 @@
       settle(NOW, key);
       throw toError(info);
     }
+    waitTypes.add(opts.type);
     return block(deadline);
   }
 
@@ -385,6 +387,7 @@
         cmds: commands.splice(0),
         outcome,
         wake: timers.length ? Math.min(...timers) : null,
+        waitTypes: [...waitTypes],
         halted,
       });
     },
