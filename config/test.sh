@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test, on a fresh Debian machine as root or on a developer's: installs what the tests
+# need, starts PostgreSQL and Redis on loopback (stopped again on exit), then runs the suite twice:
+# embedded mode on SQLite, and distributed mode on PostgreSQL + Redis + Celery.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+source config/install.sh
+install_system_packages redis-server postgresql
+install_python
+
+RUN=$(mktemp -d /tmp/dw-test-XXXXXX)
+PG_PORT=${PG_PORT:-5433}
+REDIS_PORT=${REDIS_PORT:-6390}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+cleanup() {
+  [ -f "$RUN/redis.pid" ] && kill "$(cat "$RUN/redis.pid")" 2>/dev/null || true
+  [ -d "$RUN/pg" ] && su postgres -c "$PGBIN/pg_ctl -D $RUN/pg -m fast stop" >/dev/null 2>&1 || true
+  rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+chown postgres:postgres "$RUN"
+su postgres -c "$PGBIN/initdb -D $RUN/pg -U postgres --auth=trust -E UTF8" >/dev/null
+su postgres -c "$PGBIN/pg_ctl -D $RUN/pg -l $RUN/pg.log -w -o '-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$RUN -c fsync=off' start" >/dev/null
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --daemonize no >"$RUN/redis.log" 2>&1 &
+echo $! >"$RUN/redis.pid"
+
+echo "== embedded mode: SQLite =="
+status=0
+env -u DATABASE_URL -u REDIS_URL .venv/bin/python -m pytest "$@" || status=$?
+echo "== distributed mode: PostgreSQL, Redis, Celery =="
+DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/workflows" REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
+  .venv/bin/python -m pytest "$@" || status=$?
+exit $status
