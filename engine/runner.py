@@ -19,11 +19,11 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.module_loading import import_string
 
 from . import clock, progress
@@ -99,18 +99,13 @@ class Advance:
     def init_json(self) -> str:
         """Everything the program needs, as one JSON string: checkpoints are preloaded, not fetched."""
         inst = self.instance
-        rows = StepRecord.objects.filter(instance_id=inst.pk).values_list(
-            "pk", "name", "occurrence", "kind", "status", "attempts", "wake_at", "finished_at", "output", "error"
-        )
-        parts = []
-        for pk, name, occ, kind, status, attempts, wake, done, output, error in rows:
+        meta, outputs = [], []
+        for pk, name, occ, kind, status, attempts, wake, done, output, error in step_rows(inst.pk):
             self.records[(name, occ)] = {"pk": pk}
-            # Outputs are stored as the JSON text the program produced: spliced in, not re-encoded.
-            parts.append(
-                f'[{json.dumps(name)},{occ},"{kind}","{status}",{attempts},'
-                f'{json.dumps(clock.to_ms(wake))},{json.dumps(clock.to_ms(wake if kind == "sleep" else done))},'
-                f'{output or "null"},{json.dumps(error)}]'
-            )
+            wake = to_ms(wake)
+            meta.append((name, occ, kind, status, attempts, wake, wake if kind == "sleep" else to_ms(done),
+                         json.loads(error) if isinstance(error, str) else error))
+            outputs.append(output or "null")
         inbox = list(
             Event.objects.filter(instance_id=inst.pk, consumed_by__isnull=True)
             .order_by("pk")
@@ -137,7 +132,9 @@ class Advance:
             # starts, so the next crash is pinned on one step and spends that step's retries.
             "trace": inst.recoveries >= 2,
         }
-        return json.dumps(head)[:-1] + ',"records":[' + ",".join(parts) + "]}"
+        # Outputs are stored as the JSON text the program produced: spliced in, never decoded here.
+        return (json.dumps(head)[:-1] + ',"records":' + json.dumps(meta)
+                + ',"outputs":[' + ",".join(outputs) + "]}")
 
     # ---- writing ----------------------------------------------------------------------------------
     def host(self, message: dict) -> dict:
@@ -344,6 +341,28 @@ class Advance:
             if lost.update(error={"name": limit.name, "message": limit.message}):
                 return {"cmds": [], "outcome": None, "wake": clock.to_ms(self.now)}
         return {"cmds": [], "outcome": {"error": {"name": limit.name, "message": f"the workflow {limit.message}"}}}
+
+
+def step_rows(instance_id: Any) -> list[tuple]:
+    """An instance's step rows for replay, read raw: the ORM's per-value converters (datetimes,
+    JSON) cost more than the replay itself for instances with thousands of steps."""
+    table = StepRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, name, occurrence, kind, status, attempts, wake_at, finished_at, output, error "
+            f"FROM {table} WHERE instance_id = %s",
+            [Instance._meta.pk.get_db_prep_value(instance_id, connection)],
+        )
+        return cursor.fetchall()
+
+
+def to_ms(value: Any) -> int | None:
+    """A raw datetime column as epoch ms: SQLite returns ISO text (UTC), PostgreSQL a datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    return int(value.timestamp() * 1000)
 
 
 def program_text(version: Any) -> str:

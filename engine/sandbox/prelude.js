@@ -10,8 +10,12 @@
 // - Commands are buffered and sent in batches (each crossing of the host boundary costs about a
 //   millisecond); the buffer is flushed before a host capability runs and right after a step that
 //   used one completes, so such a step is committed before the next one starts.
-(function () {
+//
+// Evaluating this file only defines __boot (the parse is paid once per process: the sandbox
+// snapshots the context after it). Each advance restores that snapshot and calls __boot().
+globalThis.__boot = function () {
   "use strict";
+  delete globalThis.__boot;
   const hostCall = globalThis.__host;
   const init = JSON.parse(globalThis.__init);
   delete globalThis.__host;
@@ -37,9 +41,9 @@
 
   // ---- determinism -------------------------------------------------------------------------
   let rngState = [0, 0, 0, 0];
-  function reseed(text) {
-    // cyrb128 string hash -> sfc32 state
-    let h1 = 1779033703, h2 = 3144134277, h3 = 1013904242, h4 = 2773480762;
+  // cyrb128 over (seed + text), resumed from the seed's state so each reseed hashes only `text`.
+  function hashFrom(h, text) {
+    let [h1, h2, h3, h4] = h;
     for (let i = 0; i < text.length; i++) {
       const k = text.charCodeAt(i);
       h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
@@ -47,6 +51,11 @@
       h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
       h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
     }
+    return [h1, h2, h3, h4];
+  }
+  const seedHash = hashFrom([1779033703, 3144134277, 1013904242, 2773480762], init.seed);
+  function reseed(text) {
+    let [h1, h2, h3, h4] = hashFrom(seedHash, text);
     h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
     h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
     h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
@@ -64,7 +73,7 @@
     rngState = [a >>> 0, b, c, d];
     return t / 4294967296;
   }
-  reseed(init.seed);
+  reseed("");
   Math.random = random;
   const RealDate = Date;
   function FixedDate(...args) {
@@ -83,7 +92,7 @@
 
   function settle(at, key) {
     if (at > clock) clock = at;
-    reseed(init.seed + SEP + key);
+    reseed(key);
   }
 
   // ---- values --------------------------------------------------------------------------------
@@ -159,9 +168,10 @@
 
   // ---- commands and the host -----------------------------------------------------------------
   const records = new Map();
-  for (const [name, occ, kind, status, attempts, wake, done, out, err] of init.records) {
-    records.set(name + SEP + occ, { kind, status, attempts, wake, done, out, err });
-  }
+  // Outputs come in their own array: the host splices the stored JSON texts in without decoding.
+  init.records.forEach(([name, occ, kind, status, attempts, wake, done, err], i) => {
+    records.set(name + SEP + occ, { kind, status, attempts, wake, done, out: init.outputs[i], err });
+  });
   const inbox = init.inbox; // [{id, type, payload, timestamp}], oldest first, none consumed yet
   const commands = [];
   const inflight = new Map(); // key -> [name, occurrence, attempt, config]
@@ -209,11 +219,11 @@
     if (typeof config === "function") [config, fn] = [undefined, config];
     const [occ, key, rec] = keyOf(name, "do");
     if (typeof fn !== "function") throw new WorkflowError(`step ${name}: step.do needs a function`, "ConfigError");
+    if (rec && rec.status === "complete") { settle(rec.done, key); return rec.out; }
+    if (rec && rec.status === "errored") { settle(rec.done, key); throw toError(rec.err); }
     const cfg = stepConfig(name, config);
     let attempt = 0;
     if (rec) {
-      if (rec.status === "complete") { settle(rec.done, key); return rec.out; }
-      if (rec.status === "errored") { settle(rec.done, key); throw toError(rec.err); }
       attempt = rec.attempts;
       if (rec.status === "running") {
         // The worker running this attempt died before it finished: that attempt failed.
@@ -392,4 +402,4 @@
       });
     },
   };
-})();
+};

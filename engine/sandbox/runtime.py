@@ -13,6 +13,7 @@ job queue) documented in this file where they are used.
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.metadata
 import json
@@ -32,7 +33,6 @@ from quickjs_rs import _wasmtime as qjs_wasmtime
 log = logging.getLogger(__name__)
 
 PRELUDE = (Path(__file__).with_name("prelude.js")).read_text()
-PROGRAM_MODULE = "program"
 # `import { NonRetryableError } from "cloudflare:workflows"` works as on Cloudflare.
 COMPAT_MODULES = {
     "cloudflare:workflows": "export const NonRetryableError = globalThis.NonRetryableError;",
@@ -98,6 +98,44 @@ def default_limits() -> Limits:
     )
 
 
+@dataclass(frozen=True)
+class Image:
+    memory: bytes
+    stack_pointer: int
+
+
+_image: Image | None = None
+
+
+def prelude_image() -> Image:
+    """The guest's memory with the prelude compiled: restoring it saves ~2 ms of parsing per advance.
+
+    Only our prelude ever ran in it, so restoring it into a new context shares no tenant state.
+    quickjs-rs has a Snapshot API doing the same, but its restore copies the 1.3 MB image twice
+    through Python; one memmove into the fresh instance's linear memory is ~10x faster.
+    """
+    global _image
+    if _image is None:
+        warm_guest()
+        with quickjs_rs.Runtime() as runtime:
+            ctx = runtime.new_context()
+            ctx.register("__host", lambda text: text)  # host functions are routed by name
+            ctx.eval(PRELUDE + "\nundefined;", filename="prelude.js")
+            inst = ctx._engine_ctx._inst
+            size = inst.mem.data_len(inst.store)
+            _image = Image(memory=bytes(inst.mem.read(inst.store, 0, size)), stack_pointer=inst.sp.value(inst.store))
+            ctx.close()
+    return _image
+
+
+def restore(inst: object, image: Image) -> None:
+    size, current = len(image.memory), inst.mem.data_len(inst.store)
+    if size > current:
+        inst.mem.grow(inst.store, (size - current + 65535) // 65536)
+    ctypes.memmove(inst.mem.data_ptr(inst.store), image.memory, size)
+    inst.sp.set_value(inst.store, image.stack_pointer)
+
+
 class ProgramRun:
     """One advance of one program in a fresh context: start it, drain it, read what it did.
 
@@ -105,15 +143,21 @@ class ProgramRun:
     """
 
     def __init__(self, *, program: str, init: str, host: Callable[[dict], dict], limits: Limits):
-        warm_guest()
+        image = prelude_image()
         self.limits = limits
         self.runtime = quickjs_rs.Runtime(memory_limit=limits.memory_bytes, stack_limit=limits.stack_bytes)
-        self.runtime.set_module_loader(load=lambda name: program if name == PROGRAM_MODULE else COMPAT_MODULES.get(name))
+        self.program = program
+        self.runtime.set_module_loader(load=COMPAT_MODULES.get)
         self.ctx = self.runtime.new_context(timeout=limits.time_seconds)
-        # The JS heap limit above misses large typed-array allocations; the store limit does not.
-        self.ctx._engine_ctx._inst.store.set_limits(memory_size=limits.memory_bytes + 16 * 1024 * 1024)
-        self.deadline = time.monotonic() + limits.time_seconds
         self.ctx.register("__host", lambda text: json.dumps(host(json.loads(text))))
+        inst = self.ctx._engine_ctx._inst
+        restore(inst, image)
+        # The restored image carries the snapshot's runtime limits: apply this tenant's again.
+        inst.c("set_memory_limit", limits.memory_bytes)
+        inst.c("set_max_stack_size", limits.stack_bytes)
+        # The JS heap limit above misses large typed-array allocations; the store limit does not.
+        inst.store.set_limits(memory_size=limits.memory_bytes + 16 * 1024 * 1024)
+        self.deadline = time.monotonic() + limits.time_seconds
         self.ctx.globals["__init"] = init
 
     def close(self) -> None:
@@ -146,10 +190,15 @@ class ProgramRun:
 
     def start(self) -> None:
         """Evaluate the prelude and the program module, and call run(event, step)."""
-        self._guard(lambda: self.ctx.eval(PRELUDE + "\nundefined;", filename="prelude.js"))
-        self._guard(lambda: self.ctx.eval(
-            f'import run from "{PROGRAM_MODULE}"; __engine.start(run);', module=True, filename="start.js"
-        ))
+        self._guard(lambda: self.ctx.eval("__boot(); undefined;"))
+
+        def load() -> None:
+            # Evaluating the module for its namespace costs ~0.3 ms; an importing module, ~1.3 ms.
+            namespace = self.ctx.eval_handle(self.program, module=True, filename="program.js")
+            with namespace, namespace.get("default") as run, self.ctx.globals.get_handle("__engine") as engine:
+                engine.call_method("start", run).dispose()
+
+        self._guard(load)
 
     def drain(self) -> None:
         """Run the job queue until nothing is left to run (the program finished or is blocked)."""

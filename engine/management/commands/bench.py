@@ -1,0 +1,203 @@
+"""Benchmarks that print JSON figures: `python manage.py bench engine`.
+
+Runs against the configured database (SQLite WAL by default; set DATABASE_URL for PostgreSQL) in a
+throwaway tenant that is deleted at the end. The Celery figures need REDIS_URL (they start a
+Celery worker process).
+"""
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import connection
+
+from builder.services import version_create_from_code, workflow_create
+from engine import runner, services
+from engine.models import Instance, StepRecord
+from engine.sandbox.runtime import ProgramRun, default_limits, warm_guest
+from tenants.services import tenant_create
+
+TRIVIAL_STEPS = """
+export default async function run(event, step) {
+  let total = 0;
+  for (let i = 0; i < event.payload.steps; i++) total += await step.do(`s${i}`, () => i);
+  return total;
+}"""
+RESUME = """
+export default async function run(event, step) {
+  let total = 0;
+  for (let i = 0; i < 1000; i++) total += await step.do(`s${i}`, () => i);
+  await step.sleep("nap", "1 second");
+  return await step.do("last", () => total);
+}"""
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(len(values) * p))], 2)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class Command(BaseCommand):
+    help = "Benchmark the engine and print JSON figures."
+
+    def add_arguments(self, parser):
+        parser.add_argument("suite", choices=["engine"])
+        parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+
+    def handle(self, *args, suite, quick=False, **options):
+        settings.ENGINE_DISPATCH = "embedded"  # inline advances; the Celery figures start their own worker
+        self.tenant = tenant_create(slug=f"bench-{uuid.uuid4().hex[:8]}")
+        self.worker = "bench"
+        try:
+            figures = {"database": connection.vendor, "cpus": os.cpu_count()}
+            figures["sandbox"] = self.sandbox()
+            figures["one_instance_1000_steps"] = self.one_big()
+            figures["100_instances_x_10_steps"] = self.many(100 if not quick else 20)
+            figures["10_step_instance_create_to_complete_ms"] = self.latency(50 if not quick else 10)
+            figures["resume_1000_checkpoints_ms"] = self.resume()
+            figures["cold_worker_start_to_first_step_ms"] = self.cold_start()
+            if os.environ.get("REDIS_URL"):
+                figures["celery"] = self.celery(30 if not quick else 10)
+            self.stdout.write(json.dumps(figures, indent=2))
+        finally:
+            Instance.objects.filter(tenant=self.tenant).delete()  # versions are protected while instances exist
+            self.tenant.delete()
+
+    def workflow(self, program: str):
+        wf = workflow_create(tenant=self.tenant, slug=f"w{uuid.uuid4().hex[:8]}")
+        version_create_from_code(workflow=wf, program=program)
+        wf.refresh_from_db()
+        return wf
+
+    def run_inline(self, instance_id) -> None:
+        while runner.advance(instance_id, worker=self.worker) != "skipped":
+            pass
+
+    def sandbox(self) -> dict:
+        warm_guest()
+        init = json.dumps({"now": 0, "clock": 0, "seed": "s", "records": [], "inbox": [], "params": None,
+                           "created": "", "instanceId": "x", "maxOutput": 1 << 20, "memoryMiB": 64,
+                           "flushEvery": 100, "maxLogs": 10, "capabilities": [], "trace": False})
+        program = "export default async function run(event, step) { return await step.do('a', () => 1); }"
+        times = []
+        for _ in range(200):
+            t = time.perf_counter()
+            run = ProgramRun(program=program, init=init, host=lambda m: {}, limits=default_limits())
+            run.start()
+            run.drain()
+            run.finish()
+            run.close()
+            times.append((time.perf_counter() - t) * 1000)
+        before = rss_mb()
+        live = []
+        for _ in range(100):
+            run = ProgramRun(program=program, init=init, host=lambda m: {}, limits=default_limits())
+            run.start()
+            live.append(run)
+        per_context = (rss_mb() - before) / len(live)
+        for run in live:
+            run.close()
+        return {"fresh_context_run_one_step_p50_ms": pct(times, 0.5), "p99_ms": pct(times, 0.99),
+                "memory_per_live_context_mb": round(per_context, 2)}
+
+    def one_big(self) -> dict:
+        wf = self.workflow(TRIVIAL_STEPS)
+        inst = services.instance_create(tenant=self.tenant, workflow=wf, params={"steps": 1000})
+        t = time.perf_counter()
+        self.run_inline(inst.pk)
+        elapsed = time.perf_counter() - t
+        assert Instance.objects.get(pk=inst.pk).status == "complete"
+        return {"seconds": round(elapsed, 3), "durable_steps_per_s": round(1000 / elapsed)}
+
+    def many(self, count: int) -> dict:
+        wf = self.workflow(TRIVIAL_STEPS)
+        batch = services.instance_create_batch(
+            tenant=self.tenant, workflow=wf, items=[{"params": {"steps": 10}} for _ in range(count)])
+        t = time.perf_counter()
+        for inst in batch:
+            self.run_inline(inst.pk)
+        elapsed = time.perf_counter() - t
+        assert StepRecord.objects.filter(instance__in=batch, status="complete").count() == count * 10
+        return {"instances": count, "seconds": round(elapsed, 3), "durable_steps_per_s": round(count * 10 / elapsed)}
+
+    def latency(self, count: int) -> dict:
+        wf = self.workflow(TRIVIAL_STEPS)
+        times = []
+        for _ in range(count):
+            t = time.perf_counter()
+            inst = services.instance_create(tenant=self.tenant, workflow=wf, params={"steps": 10})
+            self.run_inline(inst.pk)
+            times.append((time.perf_counter() - t) * 1000)
+        return {"p50": pct(times, 0.5), "p90": pct(times, 0.9), "note": "create + advance in one process"}
+
+    def resume(self) -> dict:
+        wf = self.workflow(RESUME)
+        results = []
+        for _ in range(5):
+            inst = services.instance_create(tenant=self.tenant, workflow=wf)
+            self.run_inline(inst.pk)
+            time.sleep(1.0)
+            t = time.perf_counter()
+            self.run_inline(inst.pk)
+            results.append((time.perf_counter() - t) * 1000)
+            assert Instance.objects.get(pk=inst.pk).status == "complete"
+        return {"p50": pct(results, 0.5), "min": round(min(results), 2),
+                "note": "claim + load 1,001 checkpoints + replay + 1 new step + release"}
+
+    def cold_start(self) -> dict:
+        wf = self.workflow(TRIVIAL_STEPS)
+        inst = services.instance_create(tenant=self.tenant, workflow=wf, params={"steps": 1})
+        env = dict(os.environ)
+        t = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "manage.py", "engine_worker"], cwd=settings.BASE_DIR, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while not StepRecord.objects.filter(instance=inst, status="complete").exists():
+                time.sleep(0.002)
+            elapsed = (time.perf_counter() - t) * 1000
+        finally:
+            proc.terminate()
+            proc.wait()
+        return {"ms": round(elapsed), "note": "process spawn, Django setup, cached guest module load, first step"}
+
+    def celery(self, count: int) -> dict:
+        settings.ENGINE_DISPATCH = "celery"
+        wf = self.workflow(TRIVIAL_STEPS)
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "2", "-l", "warning",
+                                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                                cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            warm = services.instance_create(tenant=self.tenant, workflow=wf, params={"steps": 1})
+            while Instance.objects.get(pk=warm.pk).status != "complete":
+                time.sleep(0.01)
+            times = []
+            for _ in range(count):
+                t = time.perf_counter()
+                inst = services.instance_create(tenant=self.tenant, workflow=wf, params={"steps": 10})
+                while Instance.objects.filter(pk=inst.pk, status="complete").count() == 0:
+                    time.sleep(0.0005)
+                times.append((time.perf_counter() - t) * 1000)
+            batch = services.instance_create_batch(
+                tenant=self.tenant, workflow=wf, items=[{"params": {"steps": 10}} for _ in range(100)])
+            t = time.perf_counter()
+            ids = [i.pk for i in batch]
+            while Instance.objects.filter(pk__in=ids, status="complete").count() < len(ids):
+                time.sleep(0.01)
+            elapsed = time.perf_counter() - t
+        finally:
+            proc.terminate()
+            proc.wait()
+            settings.ENGINE_DISPATCH = "embedded"
+        return {"10_step_create_to_complete_ms": {"p50": pct(times, 0.5), "p90": pct(times, 0.9)},
+                "100_instances_x_10_steps_durable_steps_per_s": round(1000 / elapsed), "worker_processes": 2}
