@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from .models import Instance, ProgressEvent
@@ -40,17 +40,24 @@ def record(*, instance_id: Any, tenant_id: int, items: list[Item], now: datetime
     """Append events for an instance (and apply `instance_updates` to its row); returns the last id."""
     assert transaction.get_connection().in_atomic_block, "progress events are written with the change they describe"
     qs = Instance.objects.filter(pk=instance_id)
+    instance_pk = Instance._meta.pk.get_db_prep_value(instance_id, connection)
     if items:
         instance_updates["last_event_id"] = F("last_event_id") + len(items)
     if instance_updates:
         qs.update(**instance_updates)
     last = qs.values_list("last_event_id", flat=True).get()
-    first = last - len(items) + 1
-    ProgressEvent.objects.bulk_create(
-        ProgressEvent(
-            tenant_id=tenant_id, instance_id=instance_id, event_id=first + i, type=type_, step=step,
-            attempt=attempt, data=data, created_at=now,
-        )
-        for i, (type_, step, attempt, data) in enumerate(items)
-    )
+    if items:
+        # Raw executemany: the ORM's per-object work costs more than the insert (30+ rows per instance).
+        first = last - len(items) + 1
+        created = connection.ops.adapt_datetimefield_value(now)
+        adapt = connection.ops.adapt_json_value
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {ProgressEvent._meta.db_table} "
+                "(tenant_id, instance_id, event_id, type, step, attempt, data, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (tenant_id, instance_pk, first + i, type_, step, attempt, None if data is None else adapt(data, None), created)
+                    for i, (type_, step, attempt, data) in enumerate(items)
+                ],
+            )
     return last

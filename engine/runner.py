@@ -156,8 +156,10 @@ class Advance:
                 reply["error"] = {"name": type(e).__name__, "message": str(e)[:4096]}
         return reply
 
-    def commit(self, cmds: list[dict], **final: Any) -> None:
-        """Write a batch of commands (and, with `final`, the instance's new state) in one transaction."""
+    def commit(self, cmds: list[dict], **final: Any) -> str:
+        """Write a batch of commands (and, with `final`, the instance's new state) in one transaction.
+
+        Returns "due" when the instance needs another advance at once, else "released"."""
         now = clock.now() if self.now is None else self.now
         with transaction.atomic():
             row = (
@@ -176,6 +178,8 @@ class Advance:
             else:
                 final = {"due_at": clock.now() + timedelta(seconds=settings.ENGINE_LEASE_SECONDS)}
             progress.record(instance_id=self.instance.pk, tenant_id=self.instance.tenant_id, items=items, now=now, **final)
+        due = final.get("due_at")
+        return "due" if due is not None and due <= now and "status" in final else "released"
 
     def apply(self, cmds: list[dict], now: datetime) -> list[progress.Item]:
         """Turn the program's commands into step and attempt rows; returns the progress events."""
@@ -262,9 +266,19 @@ class Advance:
                 self.records[key] = {"pk": rec.pk}
         for key, fields in changed.items():
             StepRecord.objects.filter(pk=self.records[key]["pk"]).update(**fields)
-        for key, attempt in attempts_new:
-            attempt.step_id = self.records[key]["pk"]
-        Attempt.objects.bulk_create(a for _, a in attempts_new)
+        if attempts_new:
+            ops = connection.ops
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO {Attempt._meta.db_table} (tenant_id, step_id, number, status, error, started_at, finished_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (tenant_id, self.records[key]["pk"], a.number, a.status,
+                         None if a.error is None else ops.adapt_json_value(a.error, None),
+                         ops.adapt_datetimefield_value(a.started_at), ops.adapt_datetimefield_value(a.finished_at))
+                        for key, a in attempts_new
+                    ],
+                )
         for (key, number), fields in attempts_changed.items():
             Attempt.objects.filter(step_id=self.records[key]["pk"], number=number).update(**fields)
         for event_pk, key in consumed:
@@ -316,12 +330,11 @@ class Advance:
         if self.lease_lost:
             return "lost"
         try:
-            self.commit(result["cmds"], outcome=result.get("outcome"), wake=result.get("wake"),
+            return self.commit(result["cmds"], outcome=result.get("outcome"), wake=result.get("wake"),
                         waitTypes=result.get("waitTypes"),
                         recoveries=result.get("recoveries", 0))
         except LeaseLost:
             return "lost"
-        return "released"
 
     def after_limit(self, sandbox: ProgramRun, limit: SandboxLimit) -> dict:
         """A limit cut the advance short: fail the attempts in flight, or the workflow if none was."""
@@ -380,7 +393,10 @@ def program_text(version: Any) -> str:
 
 
 def advance(instance_id: Any, *, worker: str, limits: Limits | None = None) -> str:
-    """Claim and run an instance until it blocks or finishes. Returns skipped, released or lost."""
+    """Claim and run an instance until it blocks or finishes.
+
+    Returns "skipped" (not due, or another worker has it), "lost" (terminated or taken over while
+    running), "due" (released but due again at once) or "released"."""
     now = clock.now()
     instance = claim(instance_id, worker=worker, now=now)
     if instance is None:

@@ -62,7 +62,12 @@ globalThis.__boot = function () {
     h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
     rngState = [(h1 ^ h2 ^ h3 ^ h4) >>> 0, (h2 ^ h1) >>> 0, (h3 ^ h1) >>> 0, (h4 ^ h1) >>> 0];
   }
+  let reseedWith = null; // reseeding is lazy: most durable points are never followed by random()
   function random() {
+    if (reseedWith !== null) {
+      reseed(reseedWith);
+      reseedWith = null;
+    }
     let [a, b, c, d] = rngState;
     const t = (((a + b) >>> 0) + d) >>> 0;
     d = (d + 1) >>> 0;
@@ -92,7 +97,7 @@ globalThis.__boot = function () {
 
   function settle(at, key) {
     if (at > clock) clock = at;
-    reseed(key);
+    reseedWith = key;
   }
 
   // ---- values --------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ class Command(BaseCommand):
         return wf
 
     def run_inline(self, instance_id) -> None:
-        while runner.advance(instance_id, worker=self.worker) != "skipped":
+        while runner.advance(instance_id, worker=self.worker) == "due":
             pass
 
     def sandbox(self) -> dict:
