@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -38,6 +39,11 @@ MAX_OUTPUT_BYTES = 1024 * 1024
 FLUSH_EVERY = 100  # commands buffered in the sandbox between commits of side-effect-free steps
 MAX_LOGS_PER_ADVANCE = 1000
 ACTIVE = (S.QUEUED, S.RUNNING, S.WAITING, S.WAITING_FOR_PAUSE)
+# An advance that has run this long yields at its next commit and goes back in the queue, so one
+# long program cannot hold a worker (or hit the sandbox time limit) however many steps it has.
+SLICE_SECONDS = 10.0
+# Leases that expired in a row before the instance is failed instead of recovered once more.
+MAX_RECOVERIES = 10
 PROGRAM_CACHE_SIZE = 256
 _programs: OrderedDict[str, str] = OrderedDict()  # program hash -> program text (LRU)
 
@@ -66,6 +72,12 @@ def claim(instance_id: Any, *, worker: str, now: datetime) -> Instance | None:
             # The previous lease expired: its worker died. Recovery is this replay.
             updates["recoveries"] = instance.recoveries + 1
             instance.recoveries += 1
+        if instance.recoveries > MAX_RECOVERIES:
+            error = {"name": "WorkerLostError", "message": f"the worker running this instance stopped {MAX_RECOVERIES} times in a row"}
+            updates.update(status=S.ERRORED, error=error, due_at=None, lease_owner="", finished_at=now)
+            items.append(("workflow_errored", None, None, {"error": error}))
+            progress.record(instance_id=instance.pk, tenant_id=instance.tenant_id, items=items, now=now, **updates)
+            return None
         if instance.status == S.WAITING_FOR_PAUSE:
             updates.update(status=S.PAUSED, due_at=None, lease_owner="")
             items.append(("workflow_paused", None, None, None))
@@ -93,6 +105,8 @@ class Advance:
     max_event_id: int = 0
     lease_lost: bool = False
     pause: bool = False
+    yielded: bool = False
+    sandbox: ProgramRun | None = None
     caps: dict[str, Any] = field(default_factory=capabilities)
 
     # ---- loading ----------------------------------------------------------------------------------
@@ -141,19 +155,25 @@ class Advance:
         """The program's one host call: commit a batch, then perform a capability if it asked for one."""
         if self.lease_lost:
             return {"stop": True}
+        entered = time.monotonic()
         try:
             self.commit(message.get("cmds", []))
         except LeaseLost:
             self.lease_lost = True
             return {"stop": True}
-        reply: dict[str, Any] = {"stop": self.pause}
-        if "cap" in message and not self.pause:
+        if entered - self.started > SLICE_SECONDS:
+            self.yielded = True
+        reply: dict[str, Any] = {"stop": self.pause or self.yielded}
+        if "cap" in message and not reply["stop"]:
             name, args = message["cap"]
             try:
                 result = self.caps[name](tenant=self.instance.tenant, instance=self.instance, args=args)
                 reply["result"] = json.loads(json.dumps(result))
             except Exception as e:  # a capability's failure is the calling step's failure, not ours
                 reply["error"] = {"name": type(e).__name__, "message": str(e)[:4096]}
+        if self.sandbox:
+            # The sandbox's time limit is for the program's own work, not the host's.
+            self.sandbox.extend_deadline(time.monotonic() - entered)
         return reply
 
     def commit(self, cmds: list[dict], **final: Any) -> str:
@@ -297,6 +317,8 @@ class Advance:
                     "items": [("workflow_errored", None, None, {"error": outcome["error"]})]}
         if self.pause:
             return {**base, "status": S.PAUSED, "due_at": None, "items": [("workflow_paused", None, None, None)]}
+        if self.yielded:
+            return {**base, "status": S.QUEUED, "due_at": now, "items": []}
         if wake is None:
             error = {"name": "StuckError", "message": "run() is awaiting something that is not a step, sleep or event: it can never finish"}
             return {**base, "status": S.ERRORED, "error": error, "due_at": None, "finished_at": now,
@@ -311,7 +333,8 @@ class Advance:
     def run(self) -> str:
         inst = self.instance
         program = program_text(inst.version)
-        sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits)
+        self.started = time.monotonic()
+        sandbox = self.sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits)
         try:
             try:
                 sandbox.start()
@@ -330,9 +353,14 @@ class Advance:
         if self.lease_lost:
             return "lost"
         try:
-            return self.commit(result["cmds"], outcome=result.get("outcome"), wake=result.get("wake"),
-                        waitTypes=result.get("waitTypes"),
-                        recoveries=result.get("recoveries", 0))
+            try:
+                return self.commit(result["cmds"], outcome=result.get("outcome"), wake=result.get("wake"),
+                                   waitTypes=result.get("waitTypes"), recoveries=result.get("recoveries", 0))
+            except (KeyError, TypeError, ValueError, IndexError):
+                # Only a program that tampered with the sandbox's internals gets here.
+                log.warning("advance %s: malformed commands from the sandbox", inst.pk, exc_info=True)
+                error = {"name": "ProgramError", "message": "the program corrupted the step runtime's state"}
+                return self.commit([], outcome={"error": error})
         except LeaseLost:
             return "lost"
 

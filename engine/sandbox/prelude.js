@@ -17,7 +17,9 @@ globalThis.__boot = function () {
   "use strict";
   delete globalThis.__boot;
   const hostCall = globalThis.__host;
-  const init = JSON.parse(globalThis.__init);
+  // Captured before tenant code runs: a program that replaces JSON's methods only breaks itself.
+  const parse = JSON.parse, stringify = JSON.stringify;
+  const init = parse(globalThis.__init);
   delete globalThis.__host;
   delete globalThis.__init;
 
@@ -111,7 +113,7 @@ globalThis.__boot = function () {
     }
     if (err instanceof Error) return { name: String(err.name || "Error"), message: String(err.message).slice(0, 4096) };
     let message;
-    try { message = typeof err === "string" ? err : JSON.stringify(err); } catch (e) { message = String(err); }
+    try { message = typeof err === "string" ? err : stringify(err); } catch (e) { message = String(err); }
     return { name: "Error", message: String(message).slice(0, 4096) };
   }
   function toError(info) {
@@ -123,7 +125,7 @@ globalThis.__boot = function () {
   function toJson(value, what) {
     let text;
     try {
-      text = value === undefined ? "null" : JSON.stringify(value);
+      text = value === undefined ? "null" : stringify(value);
     } catch (e) {
       throw new WorkflowError(`${what} is not JSON-serializable: ${e.message}`, "ResultError");
     }
@@ -142,7 +144,7 @@ globalThis.__boot = function () {
     else if (typeof value === "string") {
       const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+?)s?\s*$/i.exec(value);
       const unit = m && UNITS[m[2].toLowerCase()];
-      if (!unit) throw new WorkflowError(`${what}: cannot read duration ${JSON.stringify(value)} (e.g. "90 seconds", "1 day")`, "ConfigError");
+      if (!unit) throw new WorkflowError(`${what}: cannot read duration ${stringify(value)} (e.g. "90 seconds", "1 day")`, "ConfigError");
       ms = Number(m[1]) * unit;
     } else throw new WorkflowError(`${what}: a duration must be a string like "10 seconds" or milliseconds`, "ConfigError");
     if (!Number.isFinite(ms) || ms < 0) throw new WorkflowError(`${what}: duration must be zero or more`, "ConfigError");
@@ -190,7 +192,7 @@ globalThis.__boot = function () {
 
   function flush(extra) {
     const message = Object.assign({ cmds: commands.splice(0) }, extra);
-    const reply = JSON.parse(hostCall(JSON.stringify(message)));
+    const reply = parse(hostCall(stringify(message)));
     dirty = false;
     if (reply.stop) halted = true;
     return reply;
@@ -276,7 +278,7 @@ globalThis.__boot = function () {
       emit({ t: "ok", s: name, o: occ, a: attempt, v: text });
       if (dirty) flush();
       settle(NOW, key);
-      return JSON.parse(text);
+      return parse(text);
     }
   }
   // Records a failed attempt; returns when the next attempt is due, or null when the step failed.
@@ -341,10 +343,10 @@ globalThis.__boot = function () {
     if (index >= 0) {
       const [event] = inbox.splice(index, 1);
       const value = { type: event.type, payload: event.payload, timestamp: event.timestamp };
-      const text = JSON.stringify(value);
+      const text = stringify(value);
       emit({ t: "got", s: name, o: occ, ev: event.id, v: text });
       settle(NOW, key);
-      return JSON.parse(text);
+      return parse(text);
     }
     if (deadline <= NOW) {
       const info = { name: "WaitTimeoutError", message: `waitForEvent ${name}: no ${opts.type} event arrived before the timeout` };
@@ -363,7 +365,7 @@ globalThis.__boot = function () {
       logCount += 1;
       const text = args.map((a) => {
         if (typeof a === "string") return a;
-        try { return JSON.stringify(a); } catch (e) { return String(a); }
+        try { return stringify(a); } catch (e) { return String(a); }
       }).join(" ");
       emit({ t: "log", l: level, s: current, m: logCount === init.maxLogs ? "(log limit reached; later lines dropped)" : text.slice(0, 8192) });
     };
@@ -408,7 +410,7 @@ globalThis.__boot = function () {
       return lost.length;
     },
     finish() {
-      return JSON.stringify({
+      return stringify({
         cmds: commands.splice(0),
         outcome,
         wake: timers.length ? Math.min(...timers) : null,

@@ -205,6 +205,11 @@ class ProgramRun:
         # Context.eval does not drain promise jobs; the engine context's run_pending_jobs does.
         self._guard(self.ctx._engine_ctx.run_pending_jobs)
 
+    def extend_deadline(self, seconds: float) -> None:
+        self.deadline += seconds
+        if self.runtime._deadline is not None:
+            self.runtime._deadline = self.deadline
+
     def timed_out(self) -> bool:
         # An interrupt ends the running job silently (no exception reaches run_pending_jobs).
         return time.monotonic() >= self.deadline
