@@ -36,28 +36,44 @@ def preview(text: str | None) -> dict:
 Item = tuple[str, str | None, int | None, dict | None]  # (type, step, attempt, data)
 
 
-def record(*, instance_id: Any, tenant_id: int, items: list[Item], now: datetime, **instance_updates: Any) -> int:
-    """Append events for an instance (and apply `instance_updates` to its row); returns the last id."""
+def record(
+    *, instance_id: Any, tenant_id: int, items: list[Item], now: datetime, last_event_id: int | None = None,
+    **instance_updates: Any,
+) -> int:
+    """Append events for an instance (and apply `instance_updates` to its row); returns the last id.
+
+    `last_event_id` is the row's current value when the caller already holds the row's lock and
+    read it; without it the counter is incremented in SQL and read back."""
     assert transaction.get_connection().in_atomic_block, "progress events are written with the change they describe"
     qs = Instance.objects.filter(pk=instance_id)
     instance_pk = Instance._meta.pk.get_db_prep_value(instance_id, connection)
     if items:
-        instance_updates["last_event_id"] = F("last_event_id") + len(items)
+        instance_updates["last_event_id"] = (
+            F("last_event_id") + len(items) if last_event_id is None else last_event_id + len(items)
+        )
     if instance_updates:
         qs.update(**instance_updates)
-    last = qs.values_list("last_event_id", flat=True).get()
-    if items:
-        # Raw executemany: the ORM's per-object work costs more than the insert (30+ rows per instance).
-        first = last - len(items) + 1
-        created = connection.ops.adapt_datetimefield_value(now)
-        adapt = connection.ops.adapt_json_value
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {ProgressEvent._meta.db_table} "
-                "(tenant_id, instance_id, event_id, type, step, attempt, data, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (tenant_id, instance_pk, first + i, type_, step, attempt, None if data is None else adapt(data, None), created)
-                    for i, (type_, step, attempt, data) in enumerate(items)
-                ],
-            )
+    if last_event_id is None:
+        last = qs.values_list("last_event_id", flat=True).get()
+    else:
+        last = last_event_id + len(items)
+    insert(tenant_id=tenant_id, now=now, rows=[(instance_pk, last - len(items) + 1 + i, item) for i, item in enumerate(items)])
     return last
+
+
+def insert(*, tenant_id: int, now: datetime, rows: list[tuple[Any, int, Item]]) -> None:
+    """Insert events (instance pk as stored, event id, item) whose ids the caller allocated."""
+    if not rows:
+        return
+    # Raw executemany: the ORM's per-object work costs more than the insert (30+ rows per instance).
+    created = connection.ops.adapt_datetimefield_value(now)
+    adapt = connection.ops.adapt_json_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {ProgressEvent._meta.db_table} "
+            "(tenant_id, instance_id, event_id, type, step, attempt, data, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (tenant_id, instance_pk, event_id, type_, step, attempt, None if data is None else adapt(data, None), created)
+                for instance_pk, event_id, (type_, step, attempt, data) in rows
+            ],
+        )

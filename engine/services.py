@@ -14,7 +14,7 @@ import re
 import uuid
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from builder.models import Workflow, WorkflowVersion
 from tenants.models import Tenant
@@ -61,7 +61,7 @@ def instance_create_batch(
         fresh = [
             Instance(
                 tenant=tenant, workflow=workflow, version=version, key=key, params=item.get("params"),
-                status=S.QUEUED, due_at=now, created_at=now,
+                status=S.QUEUED, due_at=now, created_at=now, last_event_id=1,  # its workflow_queued event
             )
             for key, item in zip(keys, items)
             if key not in existing
@@ -72,10 +72,10 @@ def instance_create_batch(
         except IntegrityError:
             # Another request created one of these ids between our read and our insert.
             raise Conflict("id", "an instance with this id was created concurrently; retry the request")
-        for instance in fresh:
-            progress.record(instance_id=instance.pk, tenant_id=tenant.pk, now=now,
-                            items=[("workflow_queued", None, None, None)])
-            instance.last_event_id = 1
+        progress.insert(tenant_id=tenant.pk, now=now, rows=[
+            (Instance._meta.pk.get_db_prep_value(i.pk, connection), 1, ("workflow_queued", None, None, None))
+            for i in fresh
+        ])
         dispatch.notify([i.pk for i in fresh])
     by_key = {**existing, **{i.key: i for i in fresh}}
     return [by_key[k] for k in keys]
@@ -187,8 +187,9 @@ def event_send(*, tenant: Tenant, instance_id: Any, type: str, payload: Any = No
         event = Event.objects.create(tenant=tenant, instance=instance, type=type, payload=payload, created_at=now)
         # A running instance is not touched: its worker looks for new events before it releases.
         # A waiting one wakes only if it waits for this type (else it would replay for nothing).
+        # (lease_owner="": a worker that claimed it but has not committed yet also looks again.)
         if type in (instance.wait_types or []) and Instance.objects.filter(
-            pk=instance.pk, status=S.WAITING, due_at__gt=now
+            pk=instance.pk, status=S.WAITING, lease_owner="", due_at__gt=now
         ).update(due_at=now):
             dispatch.notify([instance.pk])
     return event

@@ -12,16 +12,16 @@
 //   used one completes, so such a step is committed before the next one starts.
 //
 // Evaluating this file only defines __boot (the parse is paid once per process: the sandbox
-// snapshots the context after it). Each advance restores that snapshot and calls __boot().
-globalThis.__boot = function () {
+// keeps an image of the guest's memory after it). Each advance restores that image into a new
+// context and calls __boot(initJson).
+globalThis.__boot = function (initText) {
   "use strict";
   delete globalThis.__boot;
   const hostCall = globalThis.__host;
+  delete globalThis.__host;
   // Captured before tenant code runs: a program that replaces JSON's methods only breaks itself.
   const parse = JSON.parse, stringify = JSON.stringify;
-  const init = parse(globalThis.__init);
-  delete globalThis.__host;
-  delete globalThis.__init;
+  const init = parse(initText);
 
   const NOW = init.now;
   let clock = init.clock;
