@@ -113,10 +113,14 @@ class Advance:
         """Everything the program needs, as one JSON string: checkpoints are preloaded, not fetched."""
         inst = self.instance
         meta, outputs = [], []
+        ms: dict[Any, int | None] = {None: None}  # steps committed together share a time: parse it once
         for pk, name, occ, kind, status, attempts, wake, done, output, error in step_rows(inst.pk):
             self.records[(name, occ)] = {"pk": pk}
-            wake = to_ms(wake)
-            meta.append((name, occ, kind, status, attempts, wake, wake if kind == "sleep" else to_ms(done),
+            if wake not in ms:
+                ms[wake] = to_ms(wake)
+            if done not in ms:
+                ms[done] = to_ms(done)
+            meta.append((name, occ, kind, status, attempts, ms[wake], ms[wake] if kind == "sleep" else ms[done],
                          json.loads(error) if isinstance(error, str) else error))
             outputs.append(output or "null")
         inbox = list(

@@ -176,9 +176,13 @@ globalThis.__boot = function (initText) {
   // ---- commands and the host -----------------------------------------------------------------
   const records = new Map();
   // Outputs come in their own array: the host splices the stored JSON texts in without decoding.
-  init.records.forEach(([name, occ, kind, status, attempts, wake, done, err], i) => {
-    records.set(name + SEP + occ, { kind, status, attempts, wake, done, out: init.outputs[i], err });
-  });
+  // The map holds row indexes; a row becomes an object only when a step needs more than a replay.
+  const rows = init.records;
+  for (let i = 0; i < rows.length; i++) records.set(rows[i][0] + SEP + rows[i][1], i);
+  function row(i) {
+    const [, , kind, status, attempts, wake, done, err] = rows[i];
+    return { kind, status, attempts, wake, done, out: init.outputs[i], err };
+  }
   const inbox = init.inbox; // [{id, type, payload, timestamp}], oldest first, none consumed yet
   const commands = [];
   const inflight = new Map(); // key -> [name, occurrence, attempt, config]
@@ -211,13 +215,14 @@ globalThis.__boot = function (initText) {
     }
     const occ = (occurrences.get(name) || 0) + 1;
     occurrences.set(name, occ);
-    const rec = records.get(name + SEP + occ);
-    if (rec && rec.kind !== kind) {
+    const key = name + SEP + occ;
+    const index = records.get(key);
+    if (index !== undefined && rows[index][2] !== kind) {
       throw new WorkflowError(
-        `step ${name} (occurrence ${occ}) was a ${rec.kind} when this instance ran before and is a ${kind} now: the program is not deterministic`,
+        `step ${name} (occurrence ${occ}) was a ${rows[index][2]} when this instance ran before and is a ${kind} now: the program is not deterministic`,
         "NonDeterminismError");
     }
-    return [occ, name + SEP + occ, rec];
+    return [occ, key, index];
   }
   const occurrences = new Map();
 
@@ -225,17 +230,31 @@ globalThis.__boot = function (initText) {
   // Not async: a replayed step resolves in one microtask, which is most of the cost of resuming
   // an instance with thousands of checkpoints.
   function doStep(name, config, fn) {
-    if (typeof config === "function") [config, fn] = [undefined, config];
-    let occ, key, rec;
+    if (typeof config === "function") { fn = config; config = undefined; }
+    // Fast path: a replayed, completed step (no validation needed: it was valid when it ran).
+    if (typeof name === "string") {
+      const o = (occurrences.get(name) || 0) + 1;
+      const k = name + SEP + o;
+      const i = records.get(k);
+      if (i !== undefined && rows[i][2] === "do" && rows[i][3] === "complete" && typeof fn === "function") {
+        occurrences.set(name, o);
+        settle(rows[i][6], k);
+        return Promise.resolve(init.outputs[i]);
+      }
+    }
+    let occ, key, index;
     try {
-      [occ, key, rec] = keyOf(name, "do");
+      [occ, key, index] = keyOf(name, "do");
       if (typeof fn !== "function") throw new WorkflowError(`step ${name}: step.do needs a function`, "ConfigError");
     } catch (err) {
       return Promise.reject(err);
     }
-    if (rec && rec.status === "complete") { settle(rec.done, key); return Promise.resolve(rec.out); }
-    if (rec && rec.status === "errored") { settle(rec.done, key); return Promise.reject(toError(rec.err)); }
-    return runStep(name, config, fn, occ, key, rec);
+    if (index !== undefined) {
+      const r = rows[index]; // [name, occ, kind, status, attempts, wake, done, error]
+      if (r[3] === "complete") { settle(r[6], key); return Promise.resolve(init.outputs[index]); }
+      if (r[3] === "errored") { settle(r[6], key); return Promise.reject(toError(r[7])); }
+    }
+    return runStep(name, config, fn, occ, key, index === undefined ? undefined : row(index));
   }
   async function runStep(name, config, fn, occ, key, rec) {
     const cfg = stepConfig(name, config);
@@ -297,7 +316,8 @@ globalThis.__boot = function (initText) {
 
   // ---- sleeps --------------------------------------------------------------------------------
   async function sleepUntil(name, wakeAt, kind) {
-    const [occ, key, rec] = keyOf(name, "sleep");
+    const [occ, key, index] = keyOf(name, "sleep");
+    const rec = index === undefined ? undefined : row(index);
     if (rec) {
       if (rec.status === "complete") { settle(rec.wake, key); return; }
       if (rec.wake > NOW) return block(rec.wake);
@@ -326,7 +346,8 @@ globalThis.__boot = function (initText) {
 
   // ---- waitForEvent --------------------------------------------------------------------------
   async function waitForEvent(name, options) {
-    const [occ, key, rec] = keyOf(name, "wait");
+    const [occ, key, index] = keyOf(name, "wait");
+    const rec = index === undefined ? undefined : row(index);
     const opts = options || {};
     if (typeof opts.type !== "string" || !opts.type) throw new WorkflowError(`waitForEvent ${name}: type is required`, "ConfigError");
     let deadline;
@@ -339,9 +360,9 @@ globalThis.__boot = function (initText) {
       deadline = NOW + duration(opts.timeout === undefined ? "24 hours" : opts.timeout, `waitForEvent ${name}: timeout`);
       emit({ t: "wait", s: name, o: occ, type: opts.type, wake: deadline });
     }
-    const index = inbox.findIndex((e) => e.type === opts.type);
-    if (index >= 0) {
-      const [event] = inbox.splice(index, 1);
+    const found = inbox.findIndex((e) => e.type === opts.type);
+    if (found >= 0) {
+      const [event] = inbox.splice(found, 1);
       const value = { type: event.type, payload: event.payload, timestamp: event.timestamp };
       const text = stringify(value);
       emit({ t: "got", s: name, o: occ, ev: event.id, v: text });

@@ -194,8 +194,13 @@ class ProgramRun:
 
     def start(self) -> None:
         """Evaluate the prelude and the program module, and call run(event, step)."""
-        # The init JSON goes in as a string literal of the boot call: cheaper than setting a global.
-        self._guard(lambda: self.ctx.eval(f"__boot({json.dumps(self.init)}); undefined;"))
+        if len(self.init) < 4096:
+            # A small init goes in as a string literal of the boot call: cheaper than a global.
+            self._guard(lambda: self.ctx.eval(f"__boot({json.dumps(self.init)}); undefined;"))
+        else:
+            # A large one is set as a global: a long escaped literal makes JSON.parse slow.
+            self.ctx.globals["__init"] = self.init
+            self._guard(lambda: self.ctx.eval("__boot(__init); delete globalThis.__init; undefined;"))
         # eval_handle, not eval: marshaling the module's namespace back to Python costs ~0.6 ms.
         self._guard(lambda: self.ctx.eval_handle(
             'import * as program from "program"; __engine.start(program.default);', module=True, filename="start.js"
