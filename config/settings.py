@@ -24,7 +24,6 @@ SECRET_KEY = os.environ.get("SECRET_KEY") or "embedded-mode-insecure-key-set-SEC
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

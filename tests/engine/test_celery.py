@@ -29,7 +29,7 @@ def test_celery_workers_run_instances_to_completion(tenant, make_workflow, setti
     assert connection.vendor == "postgresql", "the distributed suite runs on PostgreSQL"
     settings.ENGINE_DISPATCH = "celery"
     wf = make_workflow(PROGRAM)
-    worker = start([sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "2", "-l", "warning",
+    worker = start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "2", "-l", "warning",
                     "--without-gossip", "--without-mingle", "--without-heartbeat"], "celery-worker")
     pump = start([sys.executable, "manage.py", "engine_pump", "--interval", "0.5"], "engine-pump")
     try:

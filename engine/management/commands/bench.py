@@ -174,7 +174,7 @@ class Command(BaseCommand):
     def celery(self, count: int) -> dict:
         settings.ENGINE_DISPATCH = "celery"
         wf = self.workflow(TRIVIAL_STEPS)
-        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "2", "-l", "warning",
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "2", "-l", "warning",
                                  "--without-gossip", "--without-mingle", "--without-heartbeat"],
                                 cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
