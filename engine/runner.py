@@ -144,6 +144,7 @@ class Advance:
             "memoryMiB": self.limits.memory_bytes >> 20,
             "flushEvery": FLUSH_EVERY,
             "maxLogs": MAX_LOGS_PER_ADVANCE,
+            "timeLimitMs": int(self.limits.time_seconds * 1000),
             "capabilities": sorted(self.caps),
             # A program that keeps killing its worker is replayed committing each attempt as it
             # starts, so the next crash is pinned on one step and spends that step's retries.
@@ -159,11 +160,16 @@ class Advance:
         if self.lease_lost:
             return {"stop": True}
         entered = time.monotonic()
-        try:
-            self.commit(message.get("cmds", []))
-        except LeaseLost:
-            self.lease_lost = True
-            return {"stop": True}
+        if "deadline" in message:
+            self.sandbox.set_step_deadline(*message["deadline"])
+        if "clear" in message:
+            self.sandbox.clear_step_deadline(message["clear"])
+        if message.get("cmds") or "cap" in message:
+            try:
+                self.commit(message.get("cmds", []))
+            except LeaseLost:
+                self.lease_lost = True
+                return {"stop": True}
         if entered - self.started > SLICE_SECONDS:
             self.yielded = True
         reply: dict[str, Any] = {"stop": self.pause or self.yielded}
@@ -331,6 +337,8 @@ class Advance:
                 sandbox.start()
                 sandbox.drain()
                 if sandbox.timed_out():
+                    if sandbox.expired_steps():
+                        raise SandboxLimit("InterruptedError", "stopped because another step in flight timed out")
                     raise SandboxLimit("TimeoutError", f"exceeded the time limit of {self.limits.time_seconds:g} s")
                 result = sandbox.finish()
             except SandboxLimit as limit:
@@ -358,7 +366,7 @@ class Advance:
     def after_limit(self, sandbox: ProgramRun, limit: SandboxLimit) -> dict:
         """A limit cut the advance short: fail the attempts in flight, or the workflow if none was."""
         try:
-            if sandbox.interrupted(limit.name, limit.message):
+            if sandbox.interrupted(limit.name, limit.message, sandbox.expired_steps()):
                 result = sandbox.finish()
                 result["outcome"] = None
                 if result["wake"] is None:

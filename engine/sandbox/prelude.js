@@ -277,14 +277,21 @@ globalThis.__boot = function (initText) {
       if (dirty) flush();
       emit({ t: "start", s: name, o: occ, a: attempt, c: attempt === 1 && !rec ? cfg : undefined });
       inflight.set(key, [name, occ, attempt, cfg]);
-      if (init.trace) flush();
+      // A timeout shorter than the advance's time limit needs a deadline of its own in the host
+      // (two crossings); longer ones are enforced by the advance's limit at no cost.
+      const timed = cfg.timeout < init.timeLimitMs;
+      if (timed) flush({ deadline: [key, cfg.timeout] });
+      else if (init.trace) flush();
       let text;
       try {
         current = name;
         let pending;
         try { pending = fn({ attempt }); } finally { current = null; }
-        text = toJson(await pending, `the result of step ${name}`);
+        const value = await pending;
+        if (timed) flush({ clear: key });
+        text = toJson(value, `the result of step ${name}`);
       } catch (err) {
+        if (timed) flush({ clear: key });
         inflight.delete(key);
         const info = errorInfo(err);
         const wake = failed(name, occ, key, attempt, cfg, info, err instanceof NonRetryableError);
@@ -422,11 +429,15 @@ globalThis.__boot = function (initText) {
         .catch((err) => { outcome = { error: errorInfo(err) }; });
     },
     // The advance was cut short (time or memory): every attempt in flight failed with `info`.
-    interrupted(info) {
+    // `expired`: keys of steps whose own timeout passed (the others in flight were cut short too).
+    interrupted(info, expired) {
       const lost = [...inflight.values()];
       inflight.clear();
       for (const [name, occ, attempt, cfg] of lost) {
-        failed(name, occ, name + SEP + occ, attempt, cfg, { name: info.name, message: `step ${name}: ${info.message}` }, false);
+        const error = expired.includes(name + SEP + occ)
+          ? { name: "TimeoutError", message: `step ${name}: exceeded its timeout of ${cfg.timeout / 1000} s` }
+          : { name: info.name, message: `step ${name}: ${info.message}` };
+        failed(name, occ, name + SEP + occ, attempt, cfg, error, false);
       }
       return lost.length;
     },

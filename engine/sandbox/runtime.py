@@ -162,6 +162,7 @@ class ProgramRun:
         # The JS heap limit above misses large typed-array allocations; the store limit does not.
         inst.store.set_limits(memory_size=limits.memory_bytes + 16 * 1024 * 1024)
         self.deadline = time.monotonic() + limits.time_seconds
+        self.step_deadlines: dict[str, float] = {}
         self.init = init
 
     def close(self) -> None:
@@ -173,7 +174,7 @@ class ProgramRun:
 
     def _guard(self, fn: Callable[[], object]) -> object:
         """Run `fn` under the advance's deadline, turning limit hits into SandboxLimit."""
-        self.runtime._deadline = self.deadline
+        self.runtime._deadline = self.effective_deadline()
         try:
             return fn()
         except quickjs_rs.TimeoutError:
@@ -211,17 +212,38 @@ class ProgramRun:
         # Context.eval does not drain promise jobs; the engine context's run_pending_jobs does.
         self._guard(self.ctx._engine_ctx.run_pending_jobs)
 
+    # ---- deadlines: the advance's time limit, and the timeouts of steps that asked for one ----
+    def effective_deadline(self) -> float:
+        return min(self.deadline, *self.step_deadlines.values()) if self.step_deadlines else self.deadline
+
+    def _apply_deadline(self) -> None:
+        if self.runtime._deadline is not None:  # only while the guest runs
+            self.runtime._deadline = self.effective_deadline()
+
     def extend_deadline(self, seconds: float) -> None:
+        """Time spent in the host does not count against the advance's limit (it does for steps)."""
         self.deadline += seconds
-        if self.runtime._deadline is not None:
-            self.runtime._deadline = self.deadline
+        self._apply_deadline()
+
+    def set_step_deadline(self, key: str, timeout_ms: int) -> None:
+        self.step_deadlines[key] = time.monotonic() + timeout_ms / 1000
+        self._apply_deadline()
+
+    def clear_step_deadline(self, key: str) -> None:
+        self.step_deadlines.pop(key, None)
+        self._apply_deadline()
+
+    def expired_steps(self) -> list[str]:
+        now = time.monotonic()
+        return [key for key, deadline in self.step_deadlines.items() if deadline <= now]
 
     def timed_out(self) -> bool:
         # An interrupt ends the running job silently (no exception reaches run_pending_jobs).
-        return time.monotonic() >= self.deadline
+        return time.monotonic() >= self.effective_deadline()
 
-    def interrupted(self, name: str, message: str) -> int:
-        return self._guard(lambda: self.ctx.eval(f"__engine.interrupted({json.dumps({'name': name, 'message': message})})"))
+    def interrupted(self, name: str, message: str, expired: list[str]) -> int:
+        info = json.dumps({"name": name, "message": message})
+        return self._guard(lambda: self.ctx.eval(f"__engine.interrupted({info}, {json.dumps(expired)})"))
 
     def finish(self) -> dict:
         return json.loads(self._guard(lambda: self.ctx.eval("__engine.finish()")))

@@ -60,3 +60,17 @@ def test_deep_recursion_fails_the_step_not_the_worker(tenant, clock, make_workfl
     names = step_errors(tenant, inst)
     assert names[0] == ("before", "complete", [None])
     assert names[1][0:2] == ("recurse", "errored") and len(names[1][2]) == 2
+
+
+def test_a_step_timeout_shorter_than_the_time_limit_is_enforced(tenant, clock, make_workflow, drive):
+    wf = make_workflow("""
+    export default async function run(event, step) {
+      const quick = await step.do("quick", { timeout: "5 seconds" }, () => "fast enough");
+      try {
+        await step.do("slow", { timeout: "200 milliseconds", retries: { limit: 1, delay: 0 } }, () => { for (;;) {} });
+      } catch (e) { return [quick, e.name, e.message]; }
+    }""")
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    run_until_settled(clock, drive, inst)
+    assert json.loads(inst.output) == ["fast enough", "TimeoutError", "step slow: exceeded its timeout of 0.2 s"]
+    assert step_errors(tenant, inst)[1] == ("slow", "errored", ["TimeoutError", "TimeoutError"])
