@@ -112,14 +112,25 @@ CELERY_BEAT_SCHEDULE = {
 ENGINE_DISPATCH = os.environ.get("ENGINE_DISPATCH", "celery" if REDIS_URL else "embedded")
 ENGINE_WORKERS = int(os.environ.get("ENGINE_WORKERS", "2"))
 ENGINE_LEASE_SECONDS = float(os.environ.get("ENGINE_LEASE_SECONDS", "60"))
-ENGINE_ADVANCE_TIMEOUT_SECONDS = float(os.environ.get("ENGINE_ADVANCE_TIMEOUT_SECONDS", "30"))
-ENGINE_SANDBOX_MEMORY_MB = int(os.environ.get("ENGINE_SANDBOX_MEMORY_MB", "64"))
+# Plan limits every tenant gets unless Tenant.limits says otherwise (tenants.limits).
+TENANT_DEFAULT_LIMITS = {
+    "sandbox_memory_mb": int(os.environ.get("ENGINE_SANDBOX_MEMORY_MB", "64")),
+    "advance_time_seconds": float(os.environ.get("ENGINE_ADVANCE_TIMEOUT_SECONDS", "30")),
+    "stack_kb": 512,
+    "log_bytes_per_advance": 256 * 1024,
+    "http_calls_per_step": 50,
+    "http_timeout_seconds": 30.0,
+    "http_response_bytes": 5 * 1024 * 1024,
+}
 ENGINE_WORKER_MEMORY_MB = int(os.environ.get("ENGINE_WORKER_MEMORY_MB", "2048"))
 ENGINE_CACHE_DIR = Path(os.environ.get("ENGINE_CACHE_DIR", VAR_DIR / "cache"))
 # Host capabilities a program may call as step.<name>(args): name -> dotted path of a callable
-# (tenant, args) -> JSON value. The sandbox issue adds http; tests add their own.
+# (call: engine.capabilities.Call) -> JSON value.
 # ENGINE_EXTRA_CAPABILITIES="name=dotted.path,..." adds some from the environment (tests use it).
-ENGINE_CAPABILITIES: dict[str, str] = dict(
+ENGINE_CAPABILITIES: dict[str, str] = {
+    "http": "engine.capabilities.http.http",
+    "secret": "engine.capabilities.secrets.secret",
+} | dict(
     item.split("=", 1) for item in os.environ.get("ENGINE_EXTRA_CAPABILITIES", "").split(",") if "=" in item
 )
 
@@ -129,3 +140,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# step.http refuses private, loopback, link-local and metadata addresses; list here the hosts or
+# networks a self-hosted deployment may reach anyway (e.g. "intranet.example,10.1.0.0/16").
+ENGINE_HTTP_ALLOWED_PRIVATE = [h.strip() for h in os.environ.get("ENGINE_HTTP_ALLOWED_PRIVATE", "").split(",") if h.strip()]

@@ -1,26 +1,6 @@
-"""Domain errors of the engine; the API maps each to one HTTP status in one handler."""
+"""The engine's domain errors: the shared ones (tenants.errors), under the engine's names."""
+from tenants.errors import Conflict, DomainError, InvalidInput, NotFound
 
+EngineError = DomainError
 
-class EngineError(Exception):
-    status = 400
-    code = "invalid"
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-class InvalidInput(EngineError):
-    status = 422
-    code = "invalid"
-
-
-class NotFound(EngineError):
-    status = 404
-    code = "not_found"
-
-
-class Conflict(EngineError):
-    status = 409
-    code = "conflict"
+__all__ = ["EngineError", "Conflict", "InvalidInput", "NotFound"]

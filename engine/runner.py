@@ -25,11 +25,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils.module_loading import import_string
+from tenants.limits import TenantLimits, limits_for
+from tenants.usage import usage_add
 
 from . import clock, progress
+from .capabilities import PURE, Call, CapabilityError, registry
 from .models import Attempt, Event, Instance, StepRecord
-from .sandbox.runtime import Limits, ProgramRun, SandboxLimit, default_limits
+from .sandbox.runtime import Limits, ProgramRun, SandboxLimit
 
 log = logging.getLogger(__name__)
 S = Instance.Status
@@ -52,10 +54,6 @@ class LeaseLost(Exception):
     """The instance was terminated, restarted or taken over while this worker ran it."""
 
 
-def capabilities() -> dict[str, Any]:
-    return {name: import_string(path) for name, path in settings.ENGINE_CAPABILITIES.items()}
-
-
 def claim(instance_id: Any, *, worker: str, now: datetime) -> Instance | None:
     """Take the lease of a due instance (compare-and-set on due_at), or None if another worker has it.
 
@@ -68,7 +66,9 @@ def claim(instance_id: Any, *, worker: str, now: datetime) -> Instance | None:
     )
     if not taken:
         return None
-    instance = Instance.objects.select_related("version").defer("version__program", "version__graph").get(pk=instance_id)
+    instance = (
+        Instance.objects.select_related("version", "tenant").defer("version__program", "version__graph").get(pk=instance_id)
+    )
     if instance.status in (S.RUNNING, S.WAITING_FOR_PAUSE) and instance.lease_owner == worker:
         return recover(instance, now=now)
     return instance
@@ -98,15 +98,23 @@ class Advance:
     instance: Instance
     worker: str
     now: datetime
-    limits: Limits = field(default_factory=default_limits)
-    records: dict[tuple[str, int], dict] = field(default_factory=dict)  # (name, occ) -> {pk, attempt_pk}
+    plan: TenantLimits = None  # the tenant's plan limits (read at start)
+    records: dict[tuple[str, int], dict] = field(default_factory=dict)  # (name, occ) -> {pk}
     max_event_id: int = 0
     lease_lost: bool = False
     pause: bool = False
     yielded: bool = False
     begun: bool = False  # whether this advance has committed (and so marked the instance running)
     sandbox: ProgramRun | None = None
-    caps: dict[str, Any] = field(default_factory=capabilities)
+    caps: dict[str, Any] = field(default_factory=registry)
+    counters: dict[str, int] = field(default_factory=dict)  # capability calls this advance
+    secrets: set[str] = field(default_factory=set)  # secret values read this advance, to redact
+    metered: dict[str, int] = field(default_factory=dict)  # usage not yet written
+
+    def __post_init__(self) -> None:
+        if self.plan is None:
+            self.plan = limits_for(self.instance.tenant)
+        self.limits = Limits.from_plan(self.plan)
 
     # ---- loading ----------------------------------------------------------------------------------
     def init_json(self) -> str:
@@ -146,6 +154,8 @@ class Advance:
             "maxLogs": MAX_LOGS_PER_ADVANCE,
             "timeLimitMs": int(self.limits.time_seconds * 1000),
             "capabilities": sorted(self.caps),
+            "pureCapabilities": sorted(PURE & set(self.caps)),
+            "maxLogBytes": self.limits.log_bytes,
             # A program that keeps killing its worker is replayed committing each attempt as it
             # starts, so the next crash is pinned on one step and spends that step's retries.
             "trace": inst.recoveries >= 2,
@@ -174,12 +184,16 @@ class Advance:
             self.yielded = True
         reply: dict[str, Any] = {"stop": self.pause or self.yielded}
         if "cap" in message and not reply["stop"]:
-            name, args = message["cap"]
+            name, args, step = message["cap"]
+            call = Call(tenant=self.instance.tenant, instance=self.instance, args=args, plan=self.plan, step=step,
+                        counters=self.counters, secrets=self.secrets)
             try:
-                result = self.caps[name](tenant=self.instance.tenant, instance=self.instance, args=args)
-                reply["result"] = json.loads(json.dumps(result))
-            except Exception as e:  # a capability's failure is the calling step's failure, not ours
-                reply["error"] = {"name": type(e).__name__, "message": str(e)[:4096]}
+                reply["result"] = json.loads(json.dumps(self.caps[name](call)))
+            except CapabilityError as e:  # the calling step's failure, not ours
+                reply["error"] = {"name": e.name, "message": str(e)[:4096]}
+            except Exception as e:
+                log.exception("capability %s failed for instance %s", name, self.instance.pk)
+                reply["error"] = {"name": "CapabilityError", "message": f"step.{name} failed ({type(e).__name__})"}
         if self.sandbox:
             # The sandbox's time limit is for the program's own work, not the host's.
             self.sandbox.extend_deadline(time.monotonic() - entered)
@@ -218,9 +232,33 @@ class Advance:
                 final = {"due_at": clock.now() + timedelta(seconds=settings.ENGINE_LEASE_SECONDS)}
             progress.record(instance_id=self.instance.pk, tenant_id=self.instance.tenant_id, items=items, now=now,
                             last_event_id=last_event_id, **{**begin, **final})
+            self.meter(cmds, final)
             self.begun = True
         due = final.get("due_at")
         return "due" if due is not None and due <= now and "status" in final else "released"
+
+    def meter(self, cmds: list[dict], final: dict) -> None:
+        """Add this batch's usage to the tenant's day, in the batch's transaction."""
+        cpu = self.sandbox.cpu_ms() if self.sandbox else 0
+        stored = sum(len(c.get("v", "")) for c in cmds if c["t"] in ("ok", "got")) + len(final.get("output") or "")
+        usage_add(
+            tenant_id=self.instance.tenant_id, day=self.now.date(),
+            steps=sum(1 for c in cmds if c["t"] == "start"),
+            cpu_ms=cpu - self.metered.get("cpu_ms", 0),
+            http_calls=self.counters.get("http", 0) - self.metered.get("http", 0),
+            bytes_stored=stored,
+        )
+        self.metered = {"cpu_ms": cpu, "http": self.counters.get("http", 0)}
+
+    def redact(self, text: str) -> str:
+        """Replace every secret read this advance, as it may appear in JSON (once or twice encoded)."""
+        for secret in self.secrets:
+            once = json.dumps(secret)[1:-1]
+            twice = json.dumps(once)[1:-1]
+            for form in {secret, once, twice}:
+                if form:
+                    text = text.replace(form, "[REDACTED]")
+        return text
 
     def apply(self, cmds: list[dict], now: datetime) -> list[progress.Item]:
         """Turn the program's commands into step and attempt rows; returns the progress events.
@@ -331,7 +369,8 @@ class Advance:
         inst = self.instance
         program = program_text(inst.version)
         self.started = time.monotonic()
-        sandbox = self.sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits)
+        sandbox = self.sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits,
+                                            redact=self.redact)
         try:
             try:
                 sandbox.start()
@@ -463,7 +502,7 @@ def program_text(version: Any) -> str:
     return program
 
 
-def advance(instance_id: Any, *, worker: str, limits: Limits | None = None) -> str:
+def advance(instance_id: Any, *, worker: str) -> str:
     """Claim and run an instance until it blocks or finishes.
 
     Returns "skipped" (not due, or another worker has it), "lost" (terminated or taken over while
@@ -472,4 +511,4 @@ def advance(instance_id: Any, *, worker: str, limits: Limits | None = None) -> s
     instance = claim(instance_id, worker=worker, now=now)
     if instance is None:
         return "skipped"
-    return Advance(instance=instance, worker=worker, now=now, **({"limits": limits} if limits else {})).run()
+    return Advance(instance=instance, worker=worker, now=now).run()

@@ -192,6 +192,7 @@ globalThis.__boot = function (initText) {
   let dirty = false; // a host capability ran since the last flush
   let halted = false; // the host said stop: pause, terminate or a lost lease
   let logCount = 0;
+  let logBytes = 0;
   let current = null; // the step whose function is running synchronously, for log lines
 
   function flush(extra) {
@@ -389,13 +390,15 @@ globalThis.__boot = function (initText) {
   // ---- logs ----------------------------------------------------------------------------------
   function logger(level) {
     return (...args) => {
-      if (halted || logCount >= init.maxLogs) return;
-      logCount += 1;
+      if (halted || logCount >= init.maxLogs || logBytes >= init.maxLogBytes) return;
       const text = args.map((a) => {
         if (typeof a === "string") return a;
         try { return stringify(a); } catch (e) { return String(a); }
-      }).join(" ");
-      emit({ t: "log", l: level, s: current, m: logCount === init.maxLogs ? "(log limit reached; later lines dropped)" : text.slice(0, 8192) });
+      }).join(" ").slice(0, 8192);
+      logCount += 1;
+      logBytes += text.length;
+      const full = logCount === init.maxLogs || logBytes >= init.maxLogBytes;
+      emit({ t: "log", l: level, s: current, m: full ? "(log limit reached: later lines of this run are dropped)" : text });
     };
   }
   globalThis.console = { log: logger("info"), info: logger("info"), warn: logger("warn"), error: logger("error"), debug: logger("debug") };
@@ -403,10 +406,13 @@ globalThis.__boot = function (initText) {
   // ---- the step object and the run -----------------------------------------------------------
   const step = { do: doStep, sleep, sleepUntil: sleepUntilDate, waitForEvent };
   for (const cap of init.capabilities) {
+    const pure = init.pureCapabilities.includes(cap);
     step[cap] = (args) => {
       if (halted) return never;
-      const reply = flush({ cap: [cap, args === undefined ? null : args] });
-      dirty = true;
+      // The caller is known when one attempt is in flight (per-step limits count against it).
+      const caller = inflight.size === 1 ? [...inflight.values()][0][0] : null;
+      const reply = flush({ cap: [cap, args === undefined ? null : args, caller] });
+      if (!pure) dirty = true; // a side effect: the step that caused it commits before the next starts
       return reply.error ? Promise.reject(toError(reply.error)) : Promise.resolve(reply.result);
     };
   }

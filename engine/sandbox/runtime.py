@@ -89,13 +89,19 @@ class Limits:
     time_seconds: float
     memory_bytes: int
     stack_bytes: int = 512 * 1024
+    log_bytes: int = 256 * 1024
+
+    @classmethod
+    def from_plan(cls, plan) -> "Limits":
+        """From a tenants.limits.TenantLimits."""
+        return cls(time_seconds=plan.advance_time_seconds, memory_bytes=plan.sandbox_memory_mb << 20,
+                   stack_bytes=plan.stack_kb << 10, log_bytes=plan.log_bytes_per_advance)
 
 
 def default_limits() -> Limits:
-    return Limits(
-        time_seconds=settings.ENGINE_ADVANCE_TIMEOUT_SECONDS,
-        memory_bytes=settings.ENGINE_SANDBOX_MEMORY_MB * 1024 * 1024,
-    )
+    d = settings.TENANT_DEFAULT_LIMITS
+    return Limits(time_seconds=d["advance_time_seconds"], memory_bytes=d["sandbox_memory_mb"] << 20,
+                  stack_bytes=d["stack_kb"] << 10, log_bytes=d["log_bytes_per_advance"])
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,8 @@ class ProgramRun:
     `host(message: dict) -> dict` is called for each batch the program flushes.
     """
 
-    def __init__(self, *, program: str, init: str, host: Callable[[dict], dict], limits: Limits):
+    def __init__(self, *, program: str, init: str, host: Callable[[dict], dict], limits: Limits,
+                 redact: Callable[[str], str] = lambda text: text):
         image = prelude_image()
         self.limits = limits
         self.runtime = quickjs_rs.Runtime(memory_limit=limits.memory_bytes, stack_limit=limits.stack_bytes)
@@ -154,7 +161,9 @@ class ProgramRun:
         # name); only the Python side of the registration is needed, which saves ~0.5 ms.
         fn_id = self.ctx._next_fn_id
         self.ctx._next_fn_id += 1
-        self.ctx._host_registry[fn_id] = lambda text: json.dumps(host(json.loads(text)))
+        # Every text the program sends passes `redact` before it is parsed: secrets never reach a row.
+        self.redact = redact
+        self.ctx._host_registry[fn_id] = lambda text: json.dumps(host(json.loads(redact(text))))
         inst.name_to_fn_id["__host"] = fn_id
         # The restored image carries the snapshot's runtime limits: apply this tenant's again.
         inst.c("set_memory_limit", limits.memory_bytes)
@@ -163,6 +172,8 @@ class ProgramRun:
         inst.store.set_limits(memory_size=limits.memory_bytes + 16 * 1024 * 1024)
         self.deadline = time.monotonic() + limits.time_seconds
         self.step_deadlines: dict[str, float] = {}
+        self.guest_seconds = 0.0  # in guarded guest calls, host calls included
+        self.host_seconds = 0.0  # in host calls made by the program
         self.init = init
 
     def close(self) -> None:
@@ -175,6 +186,7 @@ class ProgramRun:
     def _guard(self, fn: Callable[[], object]) -> object:
         """Run `fn` under the advance's deadline, turning limit hits into SandboxLimit."""
         self.runtime._deadline = self.effective_deadline()
+        started = time.monotonic()
         try:
             return fn()
         except quickjs_rs.TimeoutError:
@@ -192,6 +204,7 @@ class ProgramRun:
             raise SandboxLimit("MemoryLimitError", f"exceeded the memory limit of {self.limits.memory_bytes >> 20} MiB ({str(e).splitlines()[0][:120]})") from None
         finally:
             self.runtime._deadline = None
+            self.guest_seconds += time.monotonic() - started
 
     def start(self) -> None:
         """Evaluate the prelude and the program module, and call run(event, step)."""
@@ -223,7 +236,12 @@ class ProgramRun:
     def extend_deadline(self, seconds: float) -> None:
         """Time spent in the host does not count against the advance's limit (it does for steps)."""
         self.deadline += seconds
+        self.host_seconds += seconds
         self._apply_deadline()
+
+    def cpu_ms(self) -> int:
+        """Time the tenant's code ran in the sandbox (metered), host calls excluded."""
+        return int(max(0.0, self.guest_seconds - self.host_seconds) * 1000)
 
     def set_step_deadline(self, key: str, timeout_ms: int) -> None:
         self.step_deadlines[key] = time.monotonic() + timeout_ms / 1000
@@ -246,4 +264,4 @@ class ProgramRun:
         return self._guard(lambda: self.ctx.eval(f"__engine.interrupted({info}, {json.dumps(expired)})"))
 
     def finish(self) -> dict:
-        return json.loads(self._guard(lambda: self.ctx.eval("__engine.finish()")))
+        return json.loads(self.redact(self._guard(lambda: self.ctx.eval("__engine.finish()"))))

@@ -18,22 +18,20 @@ def count(label: str) -> int:
         return c.fetchone()[0]
 
 
-def side_effect(*, tenant, instance, args):
+def side_effect(call):
     """Insert a row (committed at once), then optionally hold the step for `sleep` seconds."""
     with transaction.atomic():
         with connection.cursor() as c:
-            c.execute(f"INSERT INTO {TABLE} (label, instance) VALUES (%s, %s)", [args["label"], str(instance.pk)])
-    if args.get("sleep"):
-        time.sleep(args["sleep"])
-    if args.get("fail"):
-        raise RuntimeError(args["fail"])
-    return {"done": args["label"]}
+            c.execute(f"INSERT INTO {TABLE} (label, instance) VALUES (%s, %s)", [call.args["label"], str(call.instance.pk)])
+    if call.args.get("sleep"):
+        time.sleep(call.args["sleep"])
+    return {"done": call.args["label"]}
 
 
-def pause_me(*, tenant, instance, args):
+def pause_me(call):
     from engine.services import instance_pause
 
-    instance_pause(tenant=tenant, instance_id=instance.pk)
+    instance_pause(tenant=call.tenant, instance_id=call.instance.pk)
     return True
 
 

@@ -8,7 +8,7 @@ from . import capabilities
 @pytest.fixture(autouse=True)
 def engine_settings(settings):
     settings.ENGINE_DISPATCH = "embedded"
-    settings.ENGINE_CAPABILITIES = dict(capabilities.CAPABILITIES)
+    settings.ENGINE_CAPABILITIES = {**settings.ENGINE_CAPABILITIES, **capabilities.CAPABILITIES}
     return settings
 
 

@@ -72,7 +72,7 @@ def test_a_wait_times_out(tenant, clock, make_workflow, drive):
 
 def test_an_event_sent_while_the_program_runs_is_not_lost(tenant, clock, make_workflow, drive, settings):
     """The event arrives after the advance loaded the inbox and before it released the instance."""
-    settings.ENGINE_CAPABILITIES = {"sendEvent": "tests.engine.test_lifecycle.send_event_capability"}
+    settings.ENGINE_CAPABILITIES = {**settings.ENGINE_CAPABILITIES, "sendEvent": "tests.engine.test_lifecycle.send_event_capability"}
     wf = make_workflow("""
     export default async function run(event, step) {
       await step.do("trigger", () => step.sendEvent({}));
@@ -85,8 +85,8 @@ def test_an_event_sent_while_the_program_runs_is_not_lost(tenant, clock, make_wo
     assert (inst.status, json.loads(inst.output)) == ("complete", "hello")
 
 
-def send_event_capability(*, tenant, instance, args):
-    services.event_send(tenant=tenant, instance_id=instance.pk, type="late", payload="hello")
+def send_event_capability(call):
+    services.event_send(tenant=call.tenant, instance_id=call.instance.pk, type="late", payload="hello")
     return None
 
 

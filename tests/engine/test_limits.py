@@ -11,8 +11,9 @@ def step_errors(tenant, inst):
     return [(s["name"], s["status"], [a["error"] and a["error"]["name"] for a in s["attempt_history"]]) for s in steps]
 
 
-def test_an_endless_loop_fails_the_step_on_the_time_limit(tenant, clock, make_workflow, drive, settings):
-    settings.ENGINE_ADVANCE_TIMEOUT_SECONDS = 0.3
+def test_an_endless_loop_fails_the_step_on_the_time_limit(tenant, clock, make_workflow, drive):
+    tenant.limits = {"advance_time_seconds": 0.3}
+    tenant.save()
     wf = make_workflow("""
     export default async function run(event, step) {
       await step.do("ok", () => 1);
@@ -25,8 +26,9 @@ def test_an_endless_loop_fails_the_step_on_the_time_limit(tenant, clock, make_wo
     assert step_errors(tenant, inst) == [("ok", "complete", [None]), ("spin", "errored", ["TimeoutError", "TimeoutError"])]
 
 
-def test_an_endless_loop_outside_steps_fails_the_workflow(tenant, clock, make_workflow, drive, settings):
-    settings.ENGINE_ADVANCE_TIMEOUT_SECONDS = 0.3
+def test_an_endless_loop_outside_steps_fails_the_workflow(tenant, clock, make_workflow, drive):
+    tenant.limits = {"advance_time_seconds": 0.3}
+    tenant.save()
     wf = make_workflow("export default async function run(event, step) { for (;;) {} }")
     inst = services.instance_create(tenant=tenant, workflow=wf)
     drive()

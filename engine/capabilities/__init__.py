@@ -1,0 +1,43 @@
+"""Host capabilities: the only things a program can ask of the host, as `step.<name>(args)`.
+
+A capability is a callable taking one `Call` and returning a JSON value (or raising: the error
+becomes the calling step's error, with its message). It runs in the worker, outside the sandbox,
+after every step the program finished before the call has been committed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+class CapabilityError(Exception):
+    """A refusal or failure to report to the program as a typed error (`name` is the JS error name)."""
+
+    name = "CapabilityError"
+
+    def __init__(self, message: str, name: str | None = None):
+        super().__init__(message)
+        if name:
+            self.name = name
+
+
+@dataclass
+class Call:
+    tenant: Any
+    instance: Any
+    args: Any
+    plan: Any  # tenants.limits.TenantLimits
+    step: str | None = None  # the calling step, when only one was in flight
+    counters: dict[str, int] = field(default_factory=dict)  # per advance: "http" -> calls made
+    secrets: set[str] = field(default_factory=set)  # values to redact from everything this advance writes
+
+
+def registry() -> dict[str, Any]:
+    return {name: import_string(path) for name, path in settings.ENGINE_CAPABILITIES.items()}
+
+
+# Capabilities with no side effects: calling one does not force the next step to commit first.
+PURE = {"secret"}
