@@ -251,13 +251,17 @@ class Advance:
         self.metered = {"cpu_ms": cpu, "http": self.counters.get("http", 0)}
 
     def redact(self, text: str) -> str:
-        """Replace every secret read this advance, as it may appear in JSON (once or twice encoded)."""
+        """Replace every secret read this advance, as it may appear in JSON encoded up to 4 times
+        (outputs are JSON texts inside the JSON of a batch, and programs nest JSON.stringify)."""
         for secret in self.secrets:
-            once = json.dumps(secret)[1:-1]
-            twice = json.dumps(once)[1:-1]
-            for form in {secret, once, twice}:
+            form = secret
+            for _ in range(5):
                 if form:
                     text = text.replace(form, "[REDACTED]")
+                deeper = json.dumps(form)[1:-1]
+                if deeper == form:
+                    break
+                form = deeper
         return text
 
     def apply(self, cmds: list[dict], now: datetime) -> list[progress.Item]:

@@ -50,3 +50,21 @@ def make_workflow(tenant):
         return wf
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def engine_settings(settings):
+    """Tests advance instances in-process unless they start workers themselves."""
+    from tests.engine import capabilities
+
+    settings.ENGINE_DISPATCH = "embedded"
+    settings.ENGINE_CAPABILITIES = {**settings.ENGINE_CAPABILITIES, **capabilities.CAPABILITIES}
+    return settings
+
+
+@pytest.fixture
+def drive():
+    """Advance every due instance in this process until none is due (the clock does not move)."""
+    from engine import worker
+
+    return lambda: worker.run(name="test-worker", until_idle=True)
