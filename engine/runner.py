@@ -380,7 +380,7 @@ class Advance:
                 sandbox.start()
                 sandbox.drain()
                 if sandbox.timed_out():
-                    if sandbox.expired_steps():
+                    if sandbox.timed_out_steps():
                         raise SandboxLimit("InterruptedError", "stopped because another step in flight timed out")
                     raise SandboxLimit("TimeoutError", f"exceeded the time limit of {self.limits.time_seconds:g} s")
                 result = sandbox.finish()
@@ -409,7 +409,7 @@ class Advance:
     def after_limit(self, sandbox: ProgramRun, limit: SandboxLimit) -> dict:
         """A limit cut the advance short: fail the attempts in flight, or the workflow if none was."""
         try:
-            if sandbox.interrupted(limit.name, limit.message, sandbox.expired_steps()):
+            if sandbox.interrupted(limit.name, limit.message, sandbox.timed_out_steps()):
                 result = sandbox.finish()
                 result["outcome"] = None
                 if result["wake"] is None:

@@ -153,6 +153,11 @@ class ProgramRun:
         image = prelude_image()
         self.limits = limits
         self.runtime = quickjs_rs.Runtime(memory_limit=limits.memory_bytes, stack_limit=limits.stack_bytes)
+        # Our interrupt handler (quickjs-rs's reads the same deadline slot) also records that it
+        # fired and which step timeouts had passed: an interrupted job ends silently, and the
+        # program may clear a step's deadline while unwinding.
+        self.fired: list[str] | None = None
+        self.runtime._engine_rt.set_interrupt_handler(self._interrupt)
         self.runtime.set_module_loader(load=lambda name: program if name == "program" else COMPAT_MODULES.get(name))
         self.ctx = self.runtime.new_context(timeout=limits.time_seconds)
         inst = self.ctx._engine_ctx._inst
@@ -222,8 +227,13 @@ class ProgramRun:
 
     def drain(self) -> None:
         """Run the job queue until nothing is left to run (the program finished or is blocked)."""
-        # Context.eval does not drain promise jobs; the engine context's run_pending_jobs does.
-        self._guard(self.ctx._engine_ctx.run_pending_jobs)
+        # Context.eval does not drain promise jobs; the engine context's run_pending_jobs does, up
+        # to 100,000 jobs a call: call it until the queue is empty (or the deadline interrupts).
+        def run() -> None:
+            while self.ctx._engine_ctx.run_pending_jobs() and self.fired is None:
+                pass
+
+        self._guard(run)
 
     # ---- deadlines: the advance's time limit, and the timeouts of steps that asked for one ----
     def effective_deadline(self) -> float:
@@ -255,9 +265,19 @@ class ProgramRun:
         now = time.monotonic()
         return [key for key, deadline in self.step_deadlines.items() if deadline <= now]
 
+    def _interrupt(self) -> bool:
+        deadline = self.runtime._deadline
+        if deadline is None or time.monotonic() < deadline:
+            return False
+        if self.fired is None:
+            self.fired = self.expired_steps()
+        return True
+
     def timed_out(self) -> bool:
-        # An interrupt ends the running job silently (no exception reaches run_pending_jobs).
-        return time.monotonic() >= self.effective_deadline()
+        return self.fired is not None or time.monotonic() >= self.effective_deadline()
+
+    def timed_out_steps(self) -> list[str]:
+        return self.fired if self.fired else self.expired_steps()
 
     def interrupted(self, name: str, message: str, expired: list[str]) -> int:
         info = json.dumps({"name": name, "message": message})
