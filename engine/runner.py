@@ -31,7 +31,7 @@ from tenants.usage import usage_add
 from . import clock, progress
 from .capabilities import PURE, Call, CapabilityError, registry
 from .models import Attempt, Event, Instance, StepRecord
-from .sandbox.runtime import Limits, ProgramRun, SandboxLimit
+from .sandbox.runtime import Limits, ProgramLoadError, ProgramRun, SandboxLimit
 
 log = logging.getLogger(__name__)
 S = Instance.Status
@@ -386,10 +386,8 @@ class Advance:
                 result = sandbox.finish()
             except SandboxLimit as limit:
                 result = self.after_limit(sandbox, limit)
-            except Exception as e:
-                # The program failed to load (syntax error, bad import): nothing ran.
-                message = str(e).splitlines()[0][:2000] if str(e) else type(e).__name__
-                result = {"cmds": [], "outcome": {"error": {"name": "ProgramError", "message": message}}}
+            except ProgramLoadError as e:
+                result = {"cmds": [], "outcome": {"error": {"name": "ProgramError", "message": str(e)}}}
         finally:
             sandbox.close()
         if self.lease_lost:

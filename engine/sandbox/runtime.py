@@ -75,6 +75,10 @@ def warm_guest() -> None:
         )
 
 
+class ProgramLoadError(Exception):
+    """The program does not load (syntax error, missing import): nothing of it ran."""
+
+
 class SandboxLimit(Exception):
     """A program hit a limit; `name` is the error name recorded on the failed attempts."""
 
@@ -221,6 +225,12 @@ class ProgramRun:
             self.ctx.globals["__init"] = self.init
             self._guard(lambda: self.ctx.eval("__boot(__init); delete globalThis.__init; undefined;"))
         # eval_handle, not eval: marshaling the module's namespace back to Python costs ~0.6 ms.
+        try:
+            self._load()
+        except quickjs_rs.JSError as e:
+            raise ProgramLoadError(str(e).splitlines()[0][:2000] if str(e) else type(e).__name__) from None
+
+    def _load(self) -> None:
         self._guard(lambda: self.ctx.eval_handle(
             'import * as program from "program"; __engine.start(program.default);', module=True, filename="start.js"
         ).dispose())
