@@ -8,7 +8,10 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import signal
 import socket
+import subprocess
+import threading
 import time
 import uuid
 
@@ -54,3 +57,43 @@ def run(*, name: str | None = None, until_idle: bool = False, max_idle_sleep: fl
         close_old_connections()
         time.sleep(idle)
         idle = min(idle * 2, max_idle_sleep)
+
+
+class Supervisor:
+    """Keeps `count` worker processes running: one that dies (the OS cap killed it, or a crash) is
+    replaced after a second; the instance it held is recovered when its lease expires."""
+
+    def __init__(self, count: int, command: list[str], env: dict | None = None, restart_delay: float = 1.0):
+        self.count, self.command, self.env, self.restart_delay = count, command, env, restart_delay
+        self.stopping = threading.Event()
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.restarts = 0
+
+    def start(self) -> None:
+        for slot in range(self.count):
+            threading.Thread(target=self._keep, args=(slot,), daemon=True, name=f"worker-slot-{slot}").start()
+
+    def _keep(self, slot: int) -> None:
+        while not self.stopping.is_set():
+            proc = subprocess.Popen(self.command, env=self.env)
+            self.procs[slot] = proc
+            code = proc.wait()
+            if self.stopping.is_set():
+                return
+            self.restarts += 1
+            log.warning("engine worker %s (pid %s) exited with %s; starting another", slot, proc.pid, code)
+            time.sleep(self.restart_delay)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs.values() if p.poll() is None]
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -54,3 +54,29 @@ def test_it_resumes_after_worker_crash(tenant, make_workflow):
     assert attempts[0][0] == "errored" and attempts[0][1]["name"] == "WorkerLostError"
     assert attempts[1] == ("complete", None)
     assert inst.recoveries == 0
+
+
+def test_a_killed_worker_is_replaced_and_its_instance_recovered(tenant, make_workflow):
+    """What happens when the OS kills a worker (e.g. its memory cap): the supervisor starts another."""
+    import sys
+
+    from engine.worker import Supervisor
+    from tests.processes import child_env
+
+    create_table()
+    wf = make_workflow(PROGRAM)
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    supervisor = Supervisor(1, [sys.executable, "manage.py", "engine_worker"], env=child_env(**ENV), restart_delay=0.1)
+    supervisor.start()
+    try:
+        wait_for(lambda: count("b") == 1, what="the first attempt of step b to start")
+        [victim] = supervisor.pids()
+        import os
+
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: supervisor.pids() and supervisor.pids() != [victim], what="a replacement worker")
+        wait_for(lambda: Instance.objects.get(pk=inst.pk).status == "complete", what="the instance to complete")
+    finally:
+        supervisor.stop()
+    assert supervisor.restarts == 1
+    assert (count("a"), count("b"), count("c")) == (1, 2, 1)
