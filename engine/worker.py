@@ -18,7 +18,7 @@ import uuid
 from django.db import close_old_connections
 
 from . import clock, dispatch, runner
-from .sandbox.runtime import warm_guest
+from .sandbox.runtime import POOL, warm_guest
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def run(*, name: str | None = None, until_idle: bool = False, max_idle_sleep: fl
             continue
         if until_idle and not ids:
             return advanced
+        POOL.fill()  # idle: make the next instances' sandboxes now
         close_old_connections()
         time.sleep(idle)
         idle = min(idle * 2, max_idle_sleep)

@@ -20,7 +20,7 @@ from django.db import connection
 from builder.services import version_create_from_code, workflow_create
 from engine import runner, services
 from engine.models import Instance, StepRecord
-from engine.sandbox.runtime import ProgramRun, default_limits, warm_guest
+from engine.sandbox.runtime import POOL, ContextPool, ProgramRun, default_limits, prelude_image, warm_guest
 from tenants.services import tenant_create
 
 TRIVIAL_STEPS = """
@@ -62,6 +62,7 @@ class Command(BaseCommand):
         try:
             figures = {"database": connection.vendor, "cpus": os.cpu_count()}
             figures["sandbox"] = self.sandbox()
+            figures["context_pool"] = self.pool_hit_rate()
             figures["one_instance_1000_steps"] = self.one_big()
             figures["100_instances_x_10_steps"] = self.many(100 if not quick else 20)
             figures["10_step_instance_create_to_complete_ms"] = self.latency(50 if not quick else 10)
@@ -86,11 +87,23 @@ class Command(BaseCommand):
 
     def sandbox(self) -> dict:
         warm_guest()
-        init = json.dumps({"now": 0, "clock": 0, "seed": "s", "records": [], "inbox": [], "params": None,
+        prelude_image()
+        init = json.dumps({"now": 0, "clock": 0, "seed": "s", "records": [], "outputs": [], "inbox": [], "params": None,
                            "created": "", "instanceId": "x", "maxOutput": 1 << 20, "memoryMiB": 64,
-                           "flushEvery": 100, "maxLogs": 10, "capabilities": [], "trace": False})
+                           "timeLimitMs": 30000, "maxLogBytes": 1000, "flushEvery": 100, "maxLogs": 10,
+                           "capabilities": [], "pureCapabilities": [], "trace": False})
         program = "export default async function run(event, step) { return await step.do('a', () => 1); }"
-        times = []
+        pool = ContextPool(0)
+        made, runs, evals = [], [], []
+        for _ in range(300):
+            t = time.perf_counter()
+            runtime, ctx = pool.make()
+            made.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            ctx.eval("1 + 1")
+            evals.append((time.perf_counter() - t) * 1000)
+            ctx.close()
+            runtime.close()
         for _ in range(200):
             t = time.perf_counter()
             run = ProgramRun(program=program, init=init, host=lambda m: {}, limits=default_limits())
@@ -98,18 +111,48 @@ class Command(BaseCommand):
             run.drain()
             run.finish()
             run.close()
-            times.append((time.perf_counter() - t) * 1000)
+            runs.append((time.perf_counter() - t) * 1000)
         before = rss_mb()
-        live = []
-        for _ in range(100):
-            run = ProgramRun(program=program, init=init, host=lambda m: {}, limits=default_limits())
-            run.start()
-            live.append(run)
-        per_context = (rss_mb() - before) / len(live)
-        for run in live:
-            run.close()
-        return {"fresh_context_run_one_step_p50_ms": pct(times, 0.5), "p99_ms": pct(times, 0.99),
-                "memory_per_live_context_mb": round(per_context, 2)}
+        idle = [pool.make() for _ in range(100)]
+        per_context = (rss_mb() - before) / len(idle)
+        for runtime, ctx in idle:
+            ctx.close()
+            runtime.close()
+        # A memory bomb under the default 64 MiB limit: how fast it is stopped, what it costs the host.
+        bomb = "export default async function run(e, step) { const a = []; for (;;) a.push(new ArrayBuffer(8 << 20)); }"
+        before = rss_mb()
+        t = time.perf_counter()
+        run = ProgramRun(program=bomb, init=init, host=lambda m: {}, limits=default_limits())
+        run.start()
+        run.drain()
+        outcome = run.finish()["outcome"]
+        stopped = (time.perf_counter() - t) * 1000
+        grew = rss_mb() - before
+        run.close()
+        return {
+            "fresh_context_p50_ms": pct(made, 0.5), "fresh_context_p99_ms": pct(made, 0.99),
+            "tiny_eval_in_warm_context_p50_us": round(pct(evals, 0.5) * 1000),
+            "fresh_context_plus_one_step_program_p50_ms": pct(runs, 0.5),
+            "memory_per_idle_context_mb": round(per_context, 2),
+            "memory_bomb": {"stopped_after_ms": round(stopped), "error": (outcome or {}).get("error", {}).get("name"),
+                            "host_rss_growth_mb": round(grew, 1)},
+        }
+
+    def pool_hit_rate(self) -> dict:
+        """Instances arriving one at a time (the worker idles between them) vs. a burst of 100."""
+        wf = self.workflow(TRIVIAL_STEPS)
+        POOL.hits = POOL.misses = 0
+        for _ in range(20):
+            POOL.fill()  # what the worker loop does when no instance is due
+            inst = services.instance_create(tenant=self.tenant, workflow=wf, params={"steps": 3})
+            self.run_inline(inst.pk)
+        trickle = POOL.stats()["hit_rate"]
+        POOL.hits = POOL.misses = 0
+        POOL.fill()
+        batch = services.instance_create_batch(tenant=self.tenant, workflow=wf, items=[{"params": {"steps": 3}}] * 100)
+        for inst in batch:
+            self.run_inline(inst.pk)
+        return {"pool_size": POOL.size, "one_at_a_time_hit_rate": trickle, "burst_of_100_hit_rate": POOL.stats()["hit_rate"]}
 
     def one_big(self) -> dict:
         wf = self.workflow(TRIVIAL_STEPS)
