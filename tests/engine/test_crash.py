@@ -56,23 +56,27 @@ def test_it_resumes_after_worker_crash(tenant, make_workflow):
     assert inst.recoveries == 0
 
 
-def test_a_killed_worker_is_replaced_and_its_instance_recovered(tenant, make_workflow):
+def test_a_killed_worker_is_replaced_and_its_instance_recovered(tenant, make_workflow, settings):
     """What happens when the OS kills a worker (e.g. its memory cap): the supervisor starts another."""
-    import sys
+    import os
+
+    from django.db import connection
 
     from engine.worker import Supervisor
-    from tests.processes import child_env
+    from tests.engine.capabilities import CAPABILITIES
 
     create_table()
     wf = make_workflow(PROGRAM)
     inst = services.instance_create(tenant=tenant, workflow=wf)
-    supervisor = Supervisor(1, [sys.executable, "manage.py", "engine_worker"], env=child_env(**ENV), restart_delay=0.1)
+    databases = {"default": {**settings.DATABASES["default"], "NAME": connection.settings_dict["NAME"]}}
+    supervisor = Supervisor(1, overrides={
+        "DATABASES": databases, "ENGINE_LEASE_SECONDS": 2.0,
+        "ENGINE_CAPABILITIES": {**settings.ENGINE_CAPABILITIES, **CAPABILITIES},
+    }, restart_delay=0.1)
     supervisor.start()
     try:
         wait_for(lambda: count("b") == 1, what="the first attempt of step b to start")
         [victim] = supervisor.pids()
-        import os
-
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: supervisor.pids() and supervisor.pids() != [victim], what="a replacement worker")
         wait_for(lambda: Instance.objects.get(pk=inst.pk).status == "complete", what="the instance to complete")

@@ -4,9 +4,6 @@ Workers are separate processes with an OS memory cap, so tenant code can never t
 server down; a worker that dies is replaced (engine.worker.Supervisor), and the instance it held is
 recovered when its lease expires.
 """
-import os
-import sys
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -22,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=settings.ENGINE_WORKERS)
 
     def handle(self, *args, host, port, workers, **options):
-        supervisor = Supervisor(workers, [sys.executable, os.path.join(settings.BASE_DIR, "manage.py"), "engine_worker"])
+        supervisor = Supervisor(workers, memory_mb=settings.ENGINE_WORKER_MEMORY_MB)
         supervisor.start()
         self.stdout.write(f"embedded mode: {workers} engine workers; web on http://{host}:{port}/")
         try:
