@@ -295,6 +295,7 @@ globalThis.__boot = function (initText) {
         if (timed) flush({ clear: key });
         inflight.delete(key);
         const info = errorInfo(err);
+        if (info.name === "MemoryLimitError") info.message += ` in step ${name}`;
         const wake = failed(name, occ, key, attempt, cfg, info, err instanceof NonRetryableError);
         if (wake === null) throw toError(info);
         if (wake > NOW) return block(wake);
