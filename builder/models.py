@@ -1,9 +1,11 @@
 """Workflow definitions.
 
-A Workflow is the tenant's editable thing; a WorkflowVersion is immutable once created: its
-program (an ES module, `export default async function run(event, step)`) and the program's hash
-never change, so an Instance pinned to a version always replays the same code.
+A Workflow is the tenant's editable thing (its draft graph); a WorkflowVersion is immutable once
+created: its graph, program (an ES module, `export default async function run(event, step)`) and
+the program's hash never change, so an Instance pinned to a version always replays the same code.
+The published version is the one triggers start; a Schedule row exists per schedule trigger of it.
 """
+from django.conf import settings
 from django.db import models
 
 
@@ -11,10 +13,13 @@ class Workflow(models.Model):
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="workflows")
     slug = models.SlugField(max_length=63)
     name = models.CharField(max_length=200)
+    draft = models.JSONField(null=True, blank=True)  # the editor's graph, saved as drawn
     published_version = models.ForeignKey(
         "builder.WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "slug"], name="workflow_slug_per_tenant")]
@@ -31,6 +36,7 @@ class WorkflowVersion(models.Model):
     graph = models.JSONField(null=True, blank=True)
     program = models.TextField()
     program_hash = models.CharField(max_length=64, db_index=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -40,3 +46,17 @@ class WorkflowVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow_id} v{self.number}"
+
+
+class Schedule(models.Model):
+    """A schedule trigger of a workflow's published version; `next_at` is claimed by compare-and-set."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="schedules")
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.CASCADE, related_name="+")
+    node_id = models.CharField(max_length=256)
+    cron = models.CharField(max_length=120)
+    timezone = models.CharField(max_length=64, default="UTC")
+    overlap = models.CharField(max_length=8, default="skip")
+    next_at = models.DateTimeField(db_index=True)
+    active = models.BooleanField(default=True)

@@ -1,35 +1,86 @@
-"""Writes on workflows and versions."""
-import hashlib
+"""Writes on workflows, versions and schedules. Tenant-scoped: rows are found through selectors."""
+from __future__ import annotations
 
-from django.db import transaction
+import hashlib
+import re
+
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from tenants.errors import Conflict, InvalidInput
 from tenants.models import Tenant
 
+from . import schedules
+from .compiler import compile_graph
+from .errors import GraphInvalid
 from .models import Workflow, WorkflowVersion
+from .validation import validate
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-def workflow_create(*, tenant: Tenant, slug: str, name: str = "") -> Workflow:
-    return Workflow.objects.create(tenant=tenant, slug=slug, name=name or slug)
+def workflow_create(*, tenant: Tenant, slug: str, name: str = "", draft: dict | None = None) -> Workflow:
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise InvalidInput("slug", "a slug is 1-63 lowercase letters, digits and '-', starting with a letter or digit")
+    try:
+        with transaction.atomic():
+            return Workflow.objects.create(tenant=tenant, slug=slug, name=name or slug, draft=draft)
+    except IntegrityError:
+        raise Conflict("slug", f"a workflow named {slug} exists already") from None
+
+
+def workflow_update_draft(*, workflow: Workflow, draft: dict | None = None, name: str | None = None) -> Workflow:
+    fields = ["updated_at"]
+    if draft is not None:
+        workflow.draft = draft
+        fields.append("draft")
+    if name is not None:
+        workflow.name = name
+        fields.append("name")
+    workflow.save(update_fields=fields)
+    return workflow
+
+
+def workflow_archive(*, workflow: Workflow) -> Workflow:
+    with transaction.atomic():
+        workflow.archived = True
+        workflow.save(update_fields=["archived", "updated_at"])
+        schedules.schedules_sync(workflow=workflow, version=None)
+    return workflow
 
 
 @transaction.atomic
 def version_create_from_code(
-    *, workflow: Workflow, program: str, graph: dict | None = None, publish: bool = True
+    *, workflow: Workflow, program: str, graph: dict | None = None, publish: bool = True, author=None,
 ) -> WorkflowVersion:
     """Add an immutable version holding `program`; new instances use the published version."""
+    if not isinstance(program, str) or not program.strip():
+        raise InvalidInput("program", "a program is an ES module with `export default async function run(event, step)`")
     # Lock the workflow row so two concurrent saves cannot take the same number.
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     last = workflow.versions.aggregate(n=Max("number"))["n"] or 0
     version = WorkflowVersion.objects.create(
-        tenant_id=workflow.tenant_id,
-        workflow=workflow,
-        number=last + 1,
-        graph=graph,
-        program=program,
-        program_hash=hashlib.sha256(program.encode()).hexdigest(),
+        tenant_id=workflow.tenant_id, workflow=workflow, number=last + 1, graph=graph, program=program,
+        program_hash=hashlib.sha256(program.encode()).hexdigest(), author=author,
     )
     if publish:
-        workflow.published_version = version
-        workflow.save(update_fields=["published_version"])
+        version_publish(version=version)
+    return version
+
+
+def version_create_from_graph(*, workflow: Workflow, graph: dict, publish: bool = False, author=None) -> WorkflowVersion:
+    """Validate and compile a graph into a new version (GraphInvalid lists every problem)."""
+    parsed, problems = validate(graph)
+    if problems:
+        raise GraphInvalid(problems)
+    return version_create_from_code(workflow=workflow, program=compile_graph(parsed), graph=graph,
+                                    publish=publish, author=author)
+
+
+@transaction.atomic
+def version_publish(*, version: WorkflowVersion) -> WorkflowVersion:
+    workflow = Workflow.objects.select_for_update().get(pk=version.workflow_id)
+    workflow.published_version = version
+    workflow.save(update_fields=["published_version", "updated_at"])
+    schedules.schedules_sync(workflow=workflow, version=version)
     return version

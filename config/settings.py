@@ -130,6 +130,7 @@ ENGINE_CACHE_DIR = Path(os.environ.get("ENGINE_CACHE_DIR", VAR_DIR / "cache"))
 ENGINE_CAPABILITIES: dict[str, str] = {
     "http": "engine.capabilities.http.http",
     "secret": "engine.capabilities.secrets.secret",
+    "startWorkflow": "builder.capabilities.start_workflow",
 } | dict(
     item.split("=", 1) for item in os.environ.get("ENGINE_EXTRA_CAPABILITIES", "").split(",") if "=" in item
 )
@@ -140,6 +141,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Called by the pump (and by idle embedded workers) with `now`: schedule triggers fire here.
+ENGINE_PUMP_HOOKS = ["builder.schedules.schedules_fire"]
 
 # step.http refuses private, loopback, link-local and metadata addresses; list here the hosts or
 # networks a self-hosted deployment may reach anyway (e.g. "intranet.example,10.1.0.0/16").

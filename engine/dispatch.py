@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from .models import Instance
 
@@ -36,10 +37,17 @@ def due_ids(*, now: datetime, limit: int = 50) -> list[Any]:
     return list(Instance.objects.filter(due_at__lte=now).order_by("due_at").values_list("pk", flat=True)[:limit])
 
 
+def run_hooks(*, now: datetime) -> None:
+    """Periodic work of other apps (schedule triggers): settings.ENGINE_PUMP_HOOKS, each given now."""
+    for path in settings.ENGINE_PUMP_HOOKS:
+        import_string(path)(now=now)
+
+
 def pump(*, now: datetime, limit: int = 1000) -> int:
     """Send a task for every due instance that may have no message in flight (celery mode)."""
     from .tasks import advance_instance
 
+    run_hooks(now=now)
     rows = (
         Instance.objects.filter(due_at__lte=now)
         .exclude(status=Instance.Status.QUEUED, due_at__gt=now - QUEUED_GRACE)

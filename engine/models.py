@@ -29,11 +29,14 @@ class Instance(models.Model):
         COMPLETE = "complete"
 
     FINISHED = (Status.ERRORED, Status.TERMINATED, Status.COMPLETE)
+    ACTIVE = (Status.QUEUED, Status.RUNNING, Status.PAUSED, Status.WAITING, Status.WAITING_FOR_PAUSE)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="instances")
     workflow = models.ForeignKey("builder.Workflow", on_delete=models.CASCADE, related_name="instances")
     version = models.ForeignKey("builder.WorkflowVersion", on_delete=models.PROTECT, related_name="instances")
+    # The instance that started this one (a sub-workflow); it gets a `child:<id>` event when this ends.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
     # The caller-chosen id (or the uuid's hex when none was given); unique per workflow.
     key = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)

@@ -31,6 +31,7 @@ from tenants.usage import usage_add
 from . import clock, progress
 from .capabilities import PURE, Call, CapabilityError, registry
 from .models import Attempt, Event, Instance, StepRecord
+from .services import parent_notify
 from .sandbox.runtime import Limits, ProgramLoadError, ProgramRun, SandboxLimit
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,10 @@ class Advance:
             progress.record(instance_id=self.instance.pk, tenant_id=self.instance.tenant_id, items=items, now=now,
                             last_event_id=last_event_id, **{**begin, **final})
             self.meter(cmds, final)
+            if final.get("status") in Instance.FINISHED and self.instance.parent_id:
+                self.instance.status, self.instance.output = final["status"], final.get("output")
+                self.instance.error = final.get("error")
+                parent_notify(child=self.instance)
             self.begun = True
         due = final.get("due_at")
         return "due" if due is not None and due <= now and "status" in final else "released"

@@ -10,6 +10,7 @@ Invariants:
 """
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -39,7 +40,8 @@ def _check_key(key: str | None) -> str:
 
 
 def instance_create_batch(
-    *, tenant: Tenant, workflow: Workflow, items: list[dict[str, Any]], version: WorkflowVersion | None = None
+    *, tenant: Tenant, workflow: Workflow, items: list[dict[str, Any]], version: WorkflowVersion | None = None,
+    parent: Instance | None = None,
 ) -> list[Instance]:
     """Create up to 100 instances of `workflow` ({"id"?, "params"?} each) on its published version.
 
@@ -62,6 +64,7 @@ def instance_create_batch(
             Instance(
                 tenant=tenant, workflow=workflow, version=version, key=key, params=item.get("params"),
                 status=S.QUEUED, due_at=now, created_at=now, last_event_id=1,  # its workflow_queued event
+                parent=parent,
             )
             for key, item in zip(keys, items)
             if key not in existing
@@ -83,9 +86,10 @@ def instance_create_batch(
 
 def instance_create(
     *, tenant: Tenant, workflow: Workflow, id: str | None = None, params: Any = None,
-    version: WorkflowVersion | None = None,
+    version: WorkflowVersion | None = None, parent: Instance | None = None,
 ) -> Instance:
-    return instance_create_batch(tenant=tenant, workflow=workflow, items=[{"id": id, "params": params}], version=version)[0]
+    return instance_create_batch(tenant=tenant, workflow=workflow, items=[{"id": id, "params": params}],
+                                 version=version, parent=parent)[0]
 
 
 def _transition(instance: Instance, *, allowed: tuple[str, ...], event: str | None, **fields: Any) -> None:
@@ -134,11 +138,26 @@ def instance_terminate(*, tenant: Tenant, instance_id: Any) -> Instance:
     instance = instance_get(tenant=tenant, instance_id=instance_id)
     if instance.status == S.TERMINATED:
         return instance
-    _transition(
-        instance, allowed=(S.QUEUED, S.RUNNING, S.PAUSED, S.WAITING, S.WAITING_FOR_PAUSE),
-        event="workflow_terminated", status=S.TERMINATED, due_at=None, lease_owner="", finished_at=clock.now(),
-    )
+    with transaction.atomic():
+        _transition(
+            instance, allowed=(S.QUEUED, S.RUNNING, S.PAUSED, S.WAITING, S.WAITING_FOR_PAUSE),
+            event="workflow_terminated", status=S.TERMINATED, due_at=None, lease_owner="", finished_at=clock.now(),
+        )
+        parent_notify(child=instance)
     return instance
+
+
+def parent_notify(*, child: Instance) -> None:
+    """Tell a sub-workflow's parent that it ended: the event `child:<id>` (inside the caller's
+    transaction, with the change of status, so the parent can never miss it)."""
+    if child.parent_id is None:
+        return
+    now = clock.now()
+    output = json.loads(child.output) if child.output else None
+    Event.objects.create(tenant_id=child.tenant_id, instance_id=child.parent_id, type=f"child:{child.pk}",
+                         payload={"status": child.status, "output": output, "error": child.error}, created_at=now)
+    if Instance.objects.filter(pk=child.parent_id, status=S.WAITING, lease_owner="", due_at__gt=now).update(due_at=now):
+        dispatch.notify([child.parent_id])
 
 
 def instance_restart(*, tenant: Tenant, instance_id: Any, from_step: str | None = None) -> Instance:

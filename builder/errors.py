@@ -1,0 +1,11 @@
+from tenants.errors import InvalidInput
+
+
+class GraphInvalid(InvalidInput):
+    """The graph has problems: `problems` lists every one as {node_id, field, code, message}."""
+
+    def __init__(self, problems: list[dict]):
+        first = problems[0]
+        super().__init__(first.get("field") or "graph", f"the graph has {len(problems)} problem(s): {first['message']}")
+        self.problems = problems
+        self.node_id = first.get("node_id")

@@ -1,0 +1,87 @@
+"""`{{ js expression }}` in string fields (n8n's convention), turned into JavaScript source.
+
+Expressions see `event`, `steps` (outputs by node id), `input` (the upstream output) and `item`,
+`index` (in a loop body). They run inside the sandbox as part of the compiled program, never in
+the host; their syntax is checked at validation time by compiling them in a sandbox context.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+EXPR = re.compile(r"\{\{(.*?)\}\}", re.S)
+# Node ids referenced as steps.id or steps["id"] / steps['id'].
+STEP_REF = re.compile(r"""\bsteps\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*(["'])(.*?)\2\s*\])""")
+
+
+def expressions_in(value: Any) -> list[str]:
+    """Every expression in a config value (strings, lists and objects walked)."""
+    if isinstance(value, str):
+        return [m.group(1).strip() for m in EXPR.finditer(value)]
+    if isinstance(value, list):
+        return [e for v in value for e in expressions_in(v)]
+    if isinstance(value, dict):
+        return [e for v in value.values() for e in expressions_in(v)]
+    return []
+
+
+def referenced_steps(expression: str) -> set[str]:
+    return {m.group(1) or m.group(3) for m in STEP_REF.finditer(expression)}
+
+
+def to_js(value: Any) -> str:
+    """A config value as a JavaScript expression: a whole-field `{{ x }}` keeps x's type; text with
+    expressions becomes a template string; anything else is a JSON literal."""
+    if isinstance(value, str):
+        parts = EXPR.split(value)
+        if len(parts) == 3 and parts[0] == "" and parts[2] == "":
+            return f"({parts[1].strip()})"
+        if len(parts) == 1:
+            return json.dumps(value)
+        out = []
+        for i, part in enumerate(parts):
+            if i % 2:
+                out.append(f"${{text({part.strip()})}}")
+            else:
+                out.append(part.replace("\\", "\\\\").replace("`", "\\`").replace("${", "\\${"))
+        return "`" + "".join(out) + "`"
+    if isinstance(value, list):
+        return "[" + ", ".join(to_js(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)}: {to_js(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+CHECK = """
+(function (sources) {
+  const problems = [];
+  sources.forEach(([key, kind, source]) => {
+    try {
+      if (kind === "code") new Function("event", "steps", "input", "item", "index", "return (async () => {\\n" + source + "\\n});");
+      else new Function("event", "steps", "input", "item", "index", "payload", "return (\\n" + source + "\\n);");
+    } catch (e) {
+      problems.push([key, String(e.message)]);
+    }
+  });
+  return JSON.stringify(problems);
+})
+"""
+
+
+def syntax_errors(sources: list[tuple[str, str, str]]) -> dict[str, str]:
+    """{key: message} for the (key, "expr" | "code", source) items that do not parse.
+
+    Checked in a sandbox context (compiled, never run: `new Function` only parses)."""
+    if not sources:
+        return {}
+    from engine.sandbox.runtime import POOL
+
+    runtime, ctx = POOL.take()
+    try:
+        ctx._timeout = 2.0
+        result = ctx.eval(f"{CHECK}({json.dumps(sources)})")
+        return dict(json.loads(result))
+    finally:
+        ctx.close()
+        runtime.close()

@@ -1,0 +1,79 @@
+"""What every node type module provides, and the pieces they share.
+
+A node type is a module in builder/nodes/ with one `SPEC`: its label and group for the palette,
+the JSON Schema of its `data` (served to the editor, enforced by validation), its output handles,
+and `compile(node, c)`, which returns the body of the node's async function: JavaScript that reads
+`input` (the upstream output) and returns `{ value, handle? }`.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..expressions import to_js
+
+GROUPS = ("triggers", "steps", "control", "durable", "end")
+
+DURATION = {"description": "e.g. \"30 seconds\", \"2 hours\", \"1 day\", or milliseconds",
+            "oneOf": [{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 0}]}
+STEP_CONFIG = {
+    "retries": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "limit": {"type": "integer", "minimum": 0, "maximum": 1000},
+            "delay": DURATION,
+            "backoff": {"enum": ["constant", "linear", "exponential"]},
+        },
+    },
+    "timeout": DURATION,
+}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    type: str
+    label: str
+    group: str
+    description: str
+    schema: dict
+    compile: Callable[[Any, Any], str]
+    handles: tuple[str, ...] | Callable[[dict], tuple[str, ...]] = (None,)
+    step: bool = True  # recorded as a step (its id is the step name)
+    trigger: bool = False
+    # Deterministic nodes fail the same way every time: no retries unless the user asks.
+    retries_by_default: bool = True
+    code_fields: tuple[str, ...] = field(default=())  # fields holding JavaScript function bodies
+
+    def output_handles(self, data: dict) -> tuple[str | None, ...]:
+        return self.handles(data) if callable(self.handles) else self.handles
+
+    def json_schema(self) -> dict:
+        props = dict(self.schema.get("properties", {}))
+        props["label"] = {"type": "string", "maxLength": 200}
+        if self.step and self.type not in ("sleep", "sleep_until", "wait_event", "approval"):
+            props.update(STEP_CONFIG)
+        return {**self.schema, "type": "object", "properties": props}
+
+
+def object_schema(properties: dict, required: list[str] | None = None) -> dict:
+    return {"type": "object", "properties": properties, "required": required or [], "additionalProperties": False}
+
+
+def step_config(node, c) -> str:
+    """The step.do config for a node: the user's retries/timeout, or the node type's default."""
+    data = node.data
+    config: dict[str, Any] = {}
+    if "retries" in data:
+        config["retries"] = data["retries"]
+    elif not c.spec(node).retries_by_default:
+        config["retries"] = {"limit": 0}
+    if "timeout" in data:
+        config["timeout"] = data["timeout"]
+    return json.dumps(config, sort_keys=True)
+
+
+def value(v: Any) -> str:
+    return to_js(v)

@@ -1,0 +1,15 @@
+from .base import NodeSpec, object_schema, value
+
+
+def compile_node(node, c) -> str:
+    return (f"await step.do({c.step_name(node)}, {{ retries: {{ limit: 0 }} }}, () => {{ "
+            f"throw new NonRetryableError(String({value(node.data.get('message', 'failed'))})); }});\n"
+            "return { value: null };")
+
+
+SPEC = NodeSpec(
+    type="fail", label="Fail", group="end",
+    description="Fails the instance with a message (no retry).",
+    schema=object_schema({"message": {"type": "string", "minLength": 1}}, ["message"]),
+    compile=compile_node,
+)

@@ -1,0 +1,8 @@
+from .base import NodeSpec, object_schema
+
+SPEC = NodeSpec(
+    type="merge", label="Merge", group="control", step=False,
+    description="Waits for every incoming branch that was taken; output: { sourceNodeId: output }.",
+    schema=object_schema({}),
+    compile=lambda node, c: "return { value: input };",
+)

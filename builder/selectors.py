@@ -1,0 +1,58 @@
+"""Reads on workflows and versions, always scoped by tenant (another tenant's id is NotFound)."""
+from __future__ import annotations
+
+from typing import Any
+
+from tenants.errors import NotFound
+from tenants.models import Tenant
+
+from .graph import parse
+from .models import Workflow, WorkflowVersion
+
+
+def workflow_get(*, tenant: Tenant, workflow_id: Any) -> Workflow:
+    workflow = Workflow.objects.filter(tenant=tenant, pk=workflow_id).first() if str(workflow_id).isdigit() else None
+    if workflow is None:
+        raise NotFound("workflow", "no such workflow")
+    return workflow
+
+
+def workflow_get_by_slug(*, tenant: Tenant, slug: str) -> Workflow:
+    workflow = Workflow.objects.filter(tenant=tenant, slug=slug).first()
+    if workflow is None:
+        raise NotFound("workflow", f"no workflow named {slug}")
+    return workflow
+
+
+def version_get(*, tenant: Tenant, workflow: Workflow, number: Any) -> WorkflowVersion:
+    version = (WorkflowVersion.objects.filter(tenant=tenant, workflow=workflow, number=number).first()
+               if str(number).isdigit() else None)
+    if version is None:
+        raise NotFound("version", "no such version")
+    return version
+
+
+def _semantic(node) -> tuple:
+    data = {k: v for k, v in node.data.items() if k != "label"}
+    return node.type, repr(sorted(data.items(), key=lambda kv: kv[0]))
+
+
+def version_diff(*, old: WorkflowVersion, new: WorkflowVersion) -> dict:
+    """Nodes added, removed and changed between two versions, and which steps of an instance of
+    `old` keep valid checkpoints if it is restarted on `new`: those whose node and every upstream
+    node (and the edges between them) are unchanged. A code-first version has no graph: nothing is
+    known to be unchanged."""
+    a, b = parse(old.graph or {}), parse(new.graph or {})
+    added = sorted(set(b.nodes) - set(a.nodes))
+    removed = sorted(set(a.nodes) - set(b.nodes))
+
+    def inputs(g, n):
+        return sorted((e.source, e.source_handle or "") for e in g.incoming(n))
+
+    changed = sorted(n for n in set(a.nodes) & set(b.nodes)
+                     if _semantic(a.nodes[n]) != _semantic(b.nodes[n]) or inputs(a, n) != inputs(b, n))
+    valid = sorted(
+        n for n in set(a.nodes) & set(b.nodes)
+        if n not in changed and a.ancestors(n) == b.ancestors(n) and not (b.ancestors(n) & set(changed))
+    ) if old.graph and new.graph else []
+    return {"added": added, "removed": removed, "changed": changed, "valid_checkpoints": valid}
