@@ -66,6 +66,7 @@ def schedules_fire(*, now: datetime | None = None, limit: int = 100) -> int:
             ).exists():
                 continue
             instance_create(tenant=schedule.tenant, workflow=schedule.workflow, version=schedule.version,
-                            id=slot_key(schedule.node_id, slot), params={"scheduledAt": slot.isoformat()})
+                            id=slot_key(schedule.node_id, slot),
+                            params={"scheduledAt": slot.astimezone(ZoneInfo(schedule.timezone)).isoformat()})
             fired += 1
     return fired
