@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from builder.models import Workflow
-from builder.services import version_create_from_code, workflow_create
+from builder.approvals import approval_links
+from builder.services import version_create_from_code, version_create_from_graph, workflow_create
 from engine import services as engine_services
 from tenants.models import Tenant
 from tenants.services import tenant_create
@@ -46,6 +47,57 @@ export default async function run(event, step) {
 }
 
 
+def node(id, type, data=None, x=0, y=0):
+    return {"id": id, "type": type, "position": {"x": x, "y": y}, "data": data or {}}
+
+
+def edge(source, target, handle=None):
+    e = {"id": f"{source}-{handle or 'out'}-{target}", "source": source, "target": target}
+    if handle:
+        e["sourceHandle"] = handle
+    return e
+
+
+# Drawn workflows (the editor's graph format). No node needs the internet, so the demo runs offline.
+GRAPHS = {
+    "order-approval": ("Order approval", {
+        "nodes": [
+            node("order_received", "webhook", {"auth": "none", "response": "immediate"}, 0, 0),
+            node("fetch_order", "code", {"code": "return { id: input.body?.id ?? 'A-1', total: input.body?.total ?? 250 };"}, 240, 0),
+            node("big_order", "branch", {"condition": "{{ steps.fetch_order.total > 100 }}"}, 480, 0),
+            node("manager", "approval", {"timeout": "2 days", "default_decision": "reject"}, 720, -80),
+            node("join", "merge", {}, 960, 0),
+            node("cool_off", "sleep", {"duration": "30 seconds"}, 1200, 0),
+            node("ship", "transform", {"fields": [{"key": "tracking", "value": "TRK-{{ steps.fetch_order.id }}"}]}, 1440, 0),
+        ],
+        "edges": [edge("order_received", "fetch_order"), edge("fetch_order", "big_order"),
+                  edge("big_order", "manager", "true"), edge("big_order", "join", "false"),
+                  edge("manager", "join", "approved"), edge("join", "cool_off"), edge("cool_off", "ship")],
+    }),
+    "daily-digest": ("Daily digest", {
+        "nodes": [
+            node("every_morning", "schedule", {"cron": "0 8 * * *", "timezone": "Europe/Paris", "overlap": "skip"}),
+            node("collect", "code", {"code": "return [{ title: 'Orders', count: 12 }, { title: 'Refunds', count: 1 }];"}, 240),
+            node("digest", "transform", {"fields": [
+                {"key": "subject", "value": "Digest for {{ input.length }} topics"},
+                {"key": "lines", "value": "{{ steps.collect.map((t) => t.title + ': ' + t.count) }}"}]}, 480),
+        ],
+        "edges": [edge("every_morning", "collect"), edge("collect", "digest")],
+    }),
+    "fan-out-enrichment": ("Fan-out enrichment", {
+        "nodes": [
+            node("start", "manual"),
+            node("each_customer", "loop", {"items": "{{ input.customers ?? ['ada', 'grace', 'linus'] }}", "concurrency": 3}, 240),
+            node("enrich", "code", {"code": "return { name: item, score: item.length * 10 };"}, 480, 120),
+            node("summary", "transform", {"fields": [{"key": "total", "value": "{{ input.reduce((a, c) => a + c.score, 0) }}"},
+                                                      {"key": "customers", "value": "{{ input }}"}]}, 720),
+        ],
+        "edges": [edge("start", "each_customer"), edge("each_customer", "enrich", "body"),
+                  edge("each_customer", "summary", "done")],
+    }),
+}
+
+
 class Command(BaseCommand):
     help = "Seed a demo tenant, user (demo / demo) and sample workflows."
 
@@ -63,4 +115,16 @@ class Command(BaseCommand):
                 wf.refresh_from_db()
                 engine_services.instance_create(tenant=tenant, workflow=wf, id="sample-1",
                                                 params={"name": "demo", "id": "A-1", "total": 42})
+        for slug, (name, graph) in GRAPHS.items():
+            if Workflow.objects.filter(tenant=tenant, slug=slug).exists():
+                continue
+            wf = workflow_create(tenant=tenant, slug=slug, name=name, draft=graph)
+            version_create_from_graph(workflow=wf, graph=graph, publish=True)
+            wf.refresh_from_db()
+            if slug != "daily-digest":
+                inst = engine_services.instance_create(tenant=tenant, workflow=wf, id="sample-1",
+                                                       params={"body": {"id": "A-7", "total": 420}})
+                if slug == "order-approval":
+                    links = approval_links(instance=inst, step="manager")
+                    self.stdout.write(f"order-approval sample-1 waits for approval: approve at {links['approve']}")
         self.stdout.write("demo tenant ready: sign in at /admin/ as demo / demo")
