@@ -84,3 +84,27 @@ def version_publish(*, version: WorkflowVersion) -> WorkflowVersion:
     workflow.save(update_fields=["published_version", "updated_at"])
     schedules.schedules_sync(workflow=workflow, version=version)
     return version
+
+
+def instances_restart_failed(*, tenant: Tenant, workflow: Workflow, version: WorkflowVersion | None = None,
+                             limit: int = 1000) -> list:
+    """Restart the workflow's errored instances on `version` (default: the published one), each from
+    its failed step, or from the first step whose checkpoint the new version invalidates if earlier."""
+    from engine.models import Instance, StepRecord
+    from engine.services import instance_restart
+
+    from .selectors import version_diff
+
+    version = version or workflow.published_version
+    if version is None or version.workflow_id != workflow.pk:
+        raise InvalidInput("version", "no version of this workflow to restart on")
+    restarted = []
+    failed = Instance.objects.filter(tenant=tenant, workflow=workflow, status=Instance.Status.ERRORED)
+    for instance in failed.select_related("version")[:limit]:
+        valid = set(version_diff(old=instance.version, new=version)["valid_checkpoints"]) if instance.version_id != version.pk else None
+        steps = list(StepRecord.objects.filter(instance=instance).order_by("pk").values_list("name", "status"))
+        start = next((name for name, status in steps if status == "errored"), None)
+        if valid is not None:
+            start = next((name for name, _ in steps if name.split("[")[0] not in valid or name == start), None)
+        restarted.append(instance_restart(tenant=tenant, instance_id=instance.pk, from_step=start, version=version))
+    return restarted

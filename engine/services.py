@@ -160,11 +160,14 @@ def parent_notify(*, child: Instance) -> None:
         dispatch.notify([child.parent_id])
 
 
-def instance_restart(*, tenant: Tenant, instance_id: Any, from_step: str | None = None) -> Instance:
+def instance_restart(*, tenant: Tenant, instance_id: Any, from_step: str | None = None,
+                     version: WorkflowVersion | None = None) -> Instance:
     """Run again from the start, or from the first occurrence of step `from_step`.
 
     Restarting from a step keeps every checkpoint recorded before that step's first record and
-    deletes it and everything after it; events those waits consumed go back to the inbox.
+    deletes it and everything after it; events those waits consumed go back to the inbox. With
+    `version`, the instance moves to that version of its workflow (the caller checks, with the
+    builder's diff, that the kept checkpoints are still valid there).
     A running worker loses its lease (its next commit fails) and writes nothing more.
     """
     instance = instance_get(tenant=tenant, instance_id=instance_id)
@@ -179,8 +182,11 @@ def instance_restart(*, tenant: Tenant, instance_id: Any, from_step: str | None 
         Event.objects.filter(instance=instance, consumed_by__in=steps).update(consumed_by=None)
         Attempt.objects.filter(step__in=steps).delete()
         steps.delete()
+        if version is not None and version.workflow_id != instance.workflow_id:
+            raise InvalidInput("version", "the version belongs to another workflow")
         Instance.objects.filter(pk=instance.pk).update(
-            status=S.QUEUED, due_at=now, lease_owner="", output=None, error=None, finished_at=None, recoveries=0
+            status=S.QUEUED, due_at=now, lease_owner="", output=None, error=None, finished_at=None, recoveries=0,
+            version=version or instance.version,
         )
         progress.record(instance_id=instance.pk, tenant_id=tenant.pk, now=now, items=[
             ("workflow_queued", None, None, {"restart": True, "from": from_step})

@@ -45,3 +45,45 @@ class Usage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="usage_per_tenant_day")]
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"  # everything, including members, API keys and secrets
+        EDITOR = "editor"  # edit workflows, run and operate instances
+        VIEWER = "viewer"  # read only
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.EDITOR)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_once")]
+
+
+class ApiKey(models.Model):
+    """A program's credential: belongs to one tenant, shown once, stored as a SHA-256 of the token."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)  # visible part, also the lookup key
+    token_hash = models.CharField(max_length=64)
+    role = models.CharField(max_length=8, choices=Membership.Role.choices, default=Membership.Role.EDITOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a create request with an Idempotency-Key, replayed for retries."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_per_tenant")]

@@ -1,0 +1,183 @@
+"""API: workflows, versions (graph or code-first), validation, publish, program source, diff, catalog."""
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpResponse
+from ninja import Router, Schema, Status
+
+from tenants.idempotency import idempotent
+
+from . import selectors, services
+from .nodes import catalog
+from .validation import validate
+
+router = Router(tags=["workflows"])
+
+
+class WorkflowIn(Schema):
+    slug: str
+    name: str = ""
+    draft: dict | None = None
+
+
+class WorkflowPatch(Schema):
+    name: str | None = None
+    draft: dict | None = None
+
+
+class WorkflowOut(Schema):
+    # Resolvers take a model row, or the dict of an answer replayed for an Idempotency-Key.
+    id: int
+    slug: str
+    name: str
+    draft: dict | None
+    published_version: int | None
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_published_version(obj):
+        if isinstance(obj, dict):
+            return obj.get("published_version")
+        return obj.published_version.number if obj.published_version_id else None
+
+
+class VersionIn(Schema):
+    graph: dict | None = None
+    program: str | None = None
+    publish: bool = False
+
+
+class VersionOut(Schema):
+    number: int
+    program_hash: str
+    graph: dict | None
+    author: str | None
+    created_at: datetime
+    published: bool
+
+    @staticmethod
+    def resolve_author(obj):
+        if isinstance(obj, dict):
+            return obj.get("author")
+        return obj.author.get_username() if obj.author_id else None
+
+    @staticmethod
+    def resolve_published(obj):
+        if isinstance(obj, dict):
+            return obj.get("published")
+        return obj.workflow.published_version_id == obj.pk
+
+
+class GraphIn(Schema):
+    graph: Any
+
+
+class Problem(Schema):
+    node_id: str | None
+    field: str | None
+    code: str
+    message: str
+
+
+@router.get("/catalog", response=list[dict])
+def node_catalog(request):
+    return catalog()
+
+
+@router.post("/validate", response=list[Problem])
+def graph_validate(request, payload: GraphIn):
+    return validate(payload.graph)[1]
+
+
+@router.get("/workflows", response=list[WorkflowOut])
+def workflows_list(request, archived: bool = False, search: str = ""):
+    rows = request.auth.tenant.workflows.select_related("published_version").filter(archived=archived).order_by("slug")
+    if search:
+        rows = rows.filter(name__icontains=search) | rows.filter(slug__icontains=search)
+    return rows[:500]
+
+
+@router.post("/workflows", response={201: WorkflowOut})
+def workflows_create(request, payload: WorkflowIn):
+    request.auth.require("editor")
+
+    def run():
+        wf = services.workflow_create(tenant=request.auth.tenant, slug=payload.slug, name=payload.name, draft=payload.draft)
+        return 201, WorkflowOut.from_orm(wf).model_dump()
+
+    return Status(*idempotent(request, request.auth.tenant, run))
+
+
+@router.get("/workflows/{workflow_id}", response=WorkflowOut)
+def workflows_get(request, workflow_id: int):
+    return selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+
+
+@router.patch("/workflows/{workflow_id}", response=WorkflowOut)
+def workflows_update(request, workflow_id: int, payload: WorkflowPatch):
+    request.auth.require("editor")
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    return services.workflow_update_draft(workflow=wf, draft=payload.draft, name=payload.name)
+
+
+@router.delete("/workflows/{workflow_id}", response=WorkflowOut)
+def workflows_archive(request, workflow_id: int):
+    request.auth.require("editor")
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    return services.workflow_archive(workflow=wf)
+
+
+@router.get("/workflows/{workflow_id}/versions", response=list[VersionOut])
+def versions_list(request, workflow_id: int):
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    return wf.versions.select_related("author", "workflow").order_by("-number")[:200]
+
+
+@router.post("/workflows/{workflow_id}/versions", response={201: VersionOut})
+def versions_create(request, workflow_id: int, payload: VersionIn):
+    request.auth.require("editor")
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    author = request.auth.user
+
+    def run():
+        if payload.graph is not None:
+            v = services.version_create_from_graph(workflow=wf, graph=payload.graph, publish=payload.publish, author=author)
+        else:
+            v = services.version_create_from_code(workflow=wf, program=payload.program or "", publish=payload.publish,
+                                                  author=author)
+        v.workflow.refresh_from_db()
+        return 201, VersionOut.from_orm(v).model_dump()
+
+    return Status(*idempotent(request, request.auth.tenant, run))
+
+
+@router.get("/workflows/{workflow_id}/versions/{number}", response=VersionOut)
+def versions_get(request, workflow_id: int, number: int):
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    return selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number)
+
+
+@router.get("/workflows/{workflow_id}/versions/{number}/program", response={200: str})
+def versions_program(request, workflow_id: int, number: int):
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    v = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number)
+    return HttpResponse(v.program, content_type="text/javascript; charset=utf-8")
+
+
+@router.post("/workflows/{workflow_id}/versions/{number}/publish", response=VersionOut)
+def versions_publish(request, workflow_id: int, number: int):
+    request.auth.require("editor")
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    v = services.version_publish(version=selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number))
+    v.workflow.refresh_from_db()
+    return v
+
+
+@router.get("/workflows/{workflow_id}/versions/{number}/diff", response=dict)
+def versions_diff(request, workflow_id: int, number: int, against: int):
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    new = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number)
+    old = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=against)
+    return selectors.version_diff(old=old, new=new)

@@ -1,0 +1,108 @@
+"""API: who am I, secrets (values never returned), API keys, usage. Thin: services do the work."""
+from datetime import date, datetime
+
+from ninja import Router, Schema, Status
+
+from .access import Principal, api_key_create, api_key_revoke
+from .models import ApiKey, Membership, Usage
+from .secrets import secret_delete, secret_names, secret_put
+
+router = Router(tags=["tenant"])
+
+
+class MeOut(Schema):
+    tenant: str
+    role: str
+    tenants: list[str]
+    user: str | None = None
+
+
+@router.get("/me", response=MeOut)
+def me(request):
+    p: Principal = request.auth
+    tenants = (list(Membership.objects.filter(user=p.user).values_list("tenant__slug", flat=True).order_by("tenant__slug"))
+               if p.user else [p.tenant.slug])
+    return {"tenant": p.tenant.slug, "role": p.role, "tenants": tenants, "user": p.user.get_username() if p.user else None}
+
+
+class SecretIn(Schema):
+    value: str
+
+
+@router.get("/secrets", response=list[str])
+def secrets_list(request):
+    request.auth.require("owner", write=False)
+    return secret_names(tenant=request.auth.tenant)
+
+
+@router.put("/secrets/{name}", response={204: None})
+def secrets_put(request, name: str, payload: SecretIn):
+    request.auth.require("owner")
+    secret_put(tenant=request.auth.tenant, name=name, value=payload.value)
+    return Status(204, None)
+
+
+@router.delete("/secrets/{name}", response={204: None})
+def secrets_delete(request, name: str):
+    request.auth.require("owner")
+    secret_delete(tenant=request.auth.tenant, name=name)
+    return Status(204, None)
+
+
+class KeyIn(Schema):
+    name: str
+    role: str = "editor"
+    expires_at: datetime | None = None
+
+
+class KeyOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    role: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreatedOut(KeyOut):
+    token: str
+
+
+@router.get("/keys", response=list[KeyOut])
+def keys_list(request):
+    request.auth.require("owner", write=False)
+    return ApiKey.objects.filter(tenant=request.auth.tenant).order_by("-created_at")
+
+
+@router.post("/keys", response={201: KeyCreatedOut})
+def keys_create(request, payload: KeyIn):
+    request.auth.require("owner")
+    key, token = api_key_create(tenant=request.auth.tenant, name=payload.name, role=payload.role, expires_at=payload.expires_at)
+    return Status(201, {**KeyOut.from_orm(key).model_dump(), "token": token})
+
+
+@router.delete("/keys/{key_id}", response=KeyOut)
+def keys_revoke(request, key_id: int):
+    request.auth.require("owner")
+    return api_key_revoke(tenant=request.auth.tenant, key_id=key_id)
+
+
+class UsageOut(Schema):
+    day: date
+    steps: int
+    cpu_ms: int
+    http_calls: int
+    bytes_stored: int
+
+
+@router.get("/usage", response=list[UsageOut])
+def usage(request, since: date | None = None, until: date | None = None):
+    request.auth.require("viewer", write=False)
+    rows = Usage.objects.filter(tenant=request.auth.tenant).order_by("day")
+    if since:
+        rows = rows.filter(day__gte=since)
+    if until:
+        rows = rows.filter(day__lte=until)
+    return rows[:400]
