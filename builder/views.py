@@ -1,10 +1,13 @@
-"""The approval page that approval links open (GET shows the choice, POST records it)."""
-from django.http import HttpResponse
+"""Views outside the API: the approval page that approval links open, and webhook endpoints."""
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from tenants.errors import DomainError
 
+from . import webhooks
 from .approvals import approval_decide, approval_read
 
 
@@ -18,3 +21,27 @@ def approval(request, token: str):
     except DomainError as e:
         return HttpResponse(e.message, status=e.status, content_type="text/plain")
     return render(request, "builder/approval.html", {"decision": decision, "step": step, "instance": instance})
+
+
+@csrf_exempt  # authenticated by signature or token, not by a browser session
+@require_http_methods(["POST"])
+def webhook(request, tenant: str, workflow: str, path: str = ""):
+    return _answer(lambda: webhooks.handle_delivery(request, tenant, workflow, path))
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def webhook_event(request, tenant: str, workflow: str, instance: str, type: str):
+    return _answer(lambda: webhooks.handle_event(request, tenant, workflow, instance, type))
+
+
+def _answer(run):
+    try:
+        return run()
+    except RequestDataTooBig:
+        return JsonResponse({"error": {"code": "too_large", "message": "the body is too large"}}, status=413)
+    except DomainError as e:
+        response = JsonResponse({"error": {"code": e.code, "message": e.message}}, status=e.status)
+        if getattr(e, "retry_after", None):
+            response["Retry-After"] = str(e.retry_after)
+        return response

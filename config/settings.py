@@ -121,6 +121,8 @@ TENANT_DEFAULT_LIMITS = {
     "http_calls_per_step": 50,
     "http_timeout_seconds": 30.0,
     "http_response_bytes": 5 * 1024 * 1024,
+    "webhook_calls_per_minute": 6000,
+    "concurrent_instances": 50,
 }
 ENGINE_WORKER_MEMORY_MB = int(os.environ.get("ENGINE_WORKER_MEMORY_MB", "2048"))
 ENGINE_CACHE_DIR = Path(os.environ.get("ENGINE_CACHE_DIR", VAR_DIR / "cache"))
@@ -148,3 +150,9 @@ ENGINE_PUMP_HOOKS = ["builder.schedules.schedules_fire"]
 # step.http refuses private, loopback, link-local and metadata addresses; list here the hosts or
 # networks a self-hosted deployment may reach anyway (e.g. "intranet.example,10.1.0.0/16").
 ENGINE_HTTP_ALLOWED_PRIVATE = [h.strip() for h in os.environ.get("ENGINE_HTTP_ALLOWED_PRIVATE", "").split(",") if h.strip()]
+
+# Webhooks: bodies over this size answer 413 before they are read; "wait" triggers wait this long
+# for a respond node before answering 202.
+WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
+WEBHOOK_WAIT_SECONDS = float(os.environ.get("WEBHOOK_WAIT_SECONDS", "10"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES + 1024

@@ -13,6 +13,8 @@ class TenantLimits:
     http_calls_per_step: int
     http_timeout_seconds: float
     http_response_bytes: int
+    webhook_calls_per_minute: int
+    concurrent_instances: int
 
 
 def limits_for(tenant) -> TenantLimits:

@@ -68,3 +68,11 @@ def drive():
     from engine import worker
 
     return lambda: worker.run(name="test-worker", until_idle=True)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Rate-limit counters live in the cache: each test starts without any."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -1,0 +1,216 @@
+"""Webhooks: `POST /hooks/<tenant>/<workflow>[/<path>]` starts the published version's webhook trigger.
+
+Invariants:
+- Nothing is started unless the request passes the trigger's auth (Standard Webhooks, GitHub,
+  Stripe, bearer token, or none when the trigger says so explicitly); any failure to verify is a 401.
+- A delivery id (webhook-id, X-GitHub-Delivery, the Stripe event id, or Idempotency-Key) becomes the
+  instance id, so a retried delivery returns the instance the first one created: never two.
+- The body limit is enforced before the body is buffered (config.asgi's BodyLimit for daphne, the
+  Content-Length check here for anything else).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import standardwebhooks
+from django.conf import settings
+from django.core.cache import cache
+from django.http import JsonResponse
+from django.urls import reverse
+
+from engine.models import Instance, StepRecord
+from engine.services import event_send, instance_create
+from tenants.errors import DomainError, NotFound
+from tenants.limits import limits_for
+from tenants.models import Tenant
+from tenants.secrets import secret_value
+
+from .graph import parse
+from .models import Workflow
+
+STRIPE_TOLERANCE = 300
+DROPPED_HEADERS = {"authorization", "cookie", "webhook-signature", "x-hub-signature-256", "x-hub-signature", "stripe-signature"}
+
+
+class WebhookError(DomainError):
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None):
+        super().__init__("request", message)
+        self.status, self.code, self.retry_after = status, code, retry_after
+
+
+def unauthorized(message: str = "the request's signature or token is not valid") -> WebhookError:
+    return WebhookError(401, "unauthorized", message)
+
+
+@dataclass
+class Target:
+    tenant: Tenant
+    workflow: Workflow
+    trigger: Any  # graph Node of type webhook
+
+
+def target_for(tenant_slug: str, workflow_slug: str, path: str = "") -> Target:
+    tenant = Tenant.objects.filter(slug=tenant_slug).first()
+    workflow = (Workflow.objects.select_related("published_version").filter(tenant=tenant, slug=workflow_slug, archived=False).first()
+                if tenant else None)
+    version = workflow.published_version if workflow else None
+    trigger = None
+    if version and version.graph:
+        trigger = next((n for n in parse(version.graph).nodes.values() if n.type == "webhook"), None)
+    if trigger is None or (trigger.data.get("path") or "").strip("/") != path.strip("/"):
+        raise NotFound("workflow", "no published webhook workflow here")
+    if tenant.status != Tenant.Status.ACTIVE:
+        raise WebhookError(423, "tenant_suspended", "the tenant is suspended")
+    return Target(tenant=tenant, workflow=workflow, trigger=trigger)
+
+
+def check_rate(tenant: Tenant) -> None:
+    """Webhook calls per minute, per tenant (a cache counter: losing it only loosens the limit)."""
+    limit = limits_for(tenant).webhook_calls_per_minute
+    window = int(time.time() // 60)
+    key = f"webhook-rate:{tenant.pk}:{window}"
+    count = cache.get_or_set(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=120)
+        count = 1
+    if count > limit:
+        raise WebhookError(429, "rate_limited", f"over {limit} webhook calls a minute", retry_after=60 - int(time.time() % 60))
+
+
+def verify(target: Target, body: bytes, headers: dict[str, str]) -> str | None:
+    """Check the trigger's auth scheme; returns the delivery id the scheme provides (if any)."""
+    data = target.trigger.data
+    scheme = data.get("auth", "standard_webhooks")
+    if scheme == "none":
+        return None
+    try:
+        secret = secret_value(tenant_id=target.tenant.pk, name=data.get("secret_name") or "WEBHOOK_SECRET")
+    except NotFound:
+        raise unauthorized("the trigger's secret is not set") from None
+    try:
+        if scheme == "bearer":
+            given = headers.get("authorization", "")
+            if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), secret.encode())):
+                raise unauthorized()
+            return None
+        if scheme == "standard_webhooks":
+            standardwebhooks.Webhook(secret).verify(body, headers, json_parse=False)
+            return headers.get("webhook-id")
+        if scheme == "github":
+            expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected.encode(), headers.get("x-hub-signature-256", "").encode()):
+                raise unauthorized()
+            return headers.get("x-github-delivery")
+        if scheme == "stripe":
+            parts = [p.split("=", 1) for p in headers.get("stripe-signature", "").split(",") if "=" in p]
+            stamp = next((v for k, v in parts if k == "t"), "")
+            if not stamp.isdigit() or abs(time.time() - int(stamp)) > STRIPE_TOLERANCE:
+                raise unauthorized("the Stripe signature is missing or outside the 5-minute tolerance")
+            expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+            if not any(k == "v1" and hmac.compare_digest(v.encode(), expected.encode()) for k, v in parts):
+                raise unauthorized()
+            return json.loads(body).get("id") if body else None
+    except WebhookError:
+        raise
+    except Exception:  # the library's and the parsers' other errors (garbled headers, bad base64...)
+        raise unauthorized() from None
+    raise unauthorized(f"unknown auth scheme {scheme}")
+
+
+def payload_of(request, body: bytes) -> dict:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json" or ctype.endswith("+json"):
+        try:
+            parsed: Any = json.loads(body.decode("utf-8")) if body else None
+        except (UnicodeDecodeError, ValueError):
+            raise WebhookError(400, "invalid_body", "the body is not valid UTF-8 JSON") from None
+    else:
+        try:
+            parsed = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WebhookError(415, "unsupported_body", "send JSON or UTF-8 text") from None
+    return {
+        "method": request.method,
+        "headers": {k.lower(): v for k, v in request.headers.items() if k.lower() not in DROPPED_HEADERS},
+        "query": {k: request.GET.getlist(k) if len(request.GET.getlist(k)) > 1 else v for k, v in request.GET.items()},
+        "body": parsed,
+    }
+
+
+def read_body(request) -> bytes:
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > limit:
+        raise WebhookError(413, "too_large", f"the body is over {limit} bytes")
+    body = request.body
+    if len(body) > limit:
+        raise WebhookError(413, "too_large", f"the body is over {limit} bytes")
+    return body
+
+
+def delivery_key(delivery_id: str) -> str:
+    return "wh-" + hashlib.sha256(delivery_id.encode()).hexdigest()[:40]
+
+
+def respond_step(instance: Instance, target_graph: dict, wait_seconds: float) -> dict | None:
+    """Wait (bounded) for a respond node's output, or the instance's end."""
+    responders = [n.id for n in parse(target_graph).nodes.values() if n.type == "respond"]
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        done = StepRecord.objects.filter(instance=instance, name__in=responders, status="complete").values_list("output", flat=True).first()
+        if done:
+            return json.loads(done)
+        if Instance.objects.filter(pk=instance.pk, status__in=Instance.FINISHED).exists():
+            return None
+        time.sleep(0.02)
+    return None
+
+
+def handle_delivery(request, tenant_slug: str, workflow_slug: str, path: str = "") -> JsonResponse:
+    target = target_for(tenant_slug, workflow_slug, path)
+    body = read_body(request)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    delivery = verify(target, body, headers) or headers.get("idempotency-key")
+    check_rate(target.tenant)
+    payload = payload_of(request, body)
+    instance = instance_create(tenant=target.tenant, workflow=target.workflow,
+                               id=delivery_key(delivery) if delivery else None, params=payload)
+    status_url = reverse("api:instances_get", kwargs={"instance_id": str(instance.pk)})
+    if target.trigger.data.get("response") == "wait":
+        answer = respond_step(instance, target.workflow.published_version.graph, settings.WEBHOOK_WAIT_SECONDS)
+        if answer is not None:
+            response = JsonResponse(answer.get("body"), status=int(answer.get("status", 200)), safe=False)
+            for k, v in (answer.get("headers") or {}).items():
+                response[k] = v
+            return response
+    return JsonResponse({"instance": str(instance.pk), "key": instance.key, "status_url": status_url}, status=202)
+
+
+def handle_event(request, tenant_slug: str, workflow_slug: str, instance_id: str, event_type: str) -> JsonResponse:
+    target = target_for(tenant_slug, workflow_slug)
+    body = read_body(request)
+    verify(target, body, {k.lower(): v for k, v in request.headers.items()})
+    check_rate(target.tenant)
+    instance = Instance.objects.filter(tenant=target.tenant, workflow=target.workflow, pk=instance_id).first() \
+        if _is_uuid(instance_id) else None
+    if instance is None:
+        raise NotFound("instance", "no such instance")
+    event = event_send(tenant=target.tenant, instance_id=instance.pk, type=event_type, payload=payload_of(request, body)["body"])
+    return JsonResponse({"event": event.pk}, status=202)
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,186 @@
+"""Webhooks, with signatures made by independent implementations (the standardwebhooks package,
+GitHub's and Stripe's documented algorithms)."""
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
+from datetime import datetime, timezone
+
+import pytest
+import standardwebhooks
+from django.test import Client
+
+from engine.models import Instance
+from tenants.secrets import secret_put
+
+from tests.builder.helpers import graph, publish
+
+SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+
+
+def hook_workflow(tenant, auth="standard_webhooks", response="immediate", slug="orders", extra=()):
+    nodes = [("hook", "webhook", {"auth": auth, "response": response}), ("echo", "code", {"code": "return input.body;"})]
+    nodes += list(extra)
+    edges = [("hook", "echo")] + ([("echo", "answer")] if extra else [])
+    return publish(tenant, graph(nodes, edges), slug=slug)
+
+
+def post(path, body: bytes, content_type="application/json", **headers):
+    meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    return Client().post(path, data=body, content_type=content_type, **meta)
+
+
+def standard_headers(body: bytes, secret=SECRET, msg_id="msg_1", at=None):
+    at = at or datetime.now(tz=timezone.utc)
+    signature = standardwebhooks.Webhook(secret).sign(msg_id, at, body.decode())
+    return {"webhook-id": msg_id, "webhook-timestamp": str(int(at.timestamp())), "webhook-signature": signature}
+
+
+@pytest.fixture
+def signed(tenant):
+    secret_put(tenant=tenant, name="WEBHOOK_SECRET", value=SECRET)
+    return hook_workflow(tenant)
+
+
+def test_a_signed_delivery_starts_an_instance(tenant, signed, drive):
+    body = json.dumps({"order": 7}).encode()
+    r = post("/hooks/acme/orders", body, **standard_headers(body))
+    assert r.status_code == 202
+    inst = Instance.objects.get(pk=r.json()["instance"])
+    assert r.json()["status_url"] == f"/api/v1/instances/{inst.pk}"
+    assert inst.params["body"] == {"order": 7} and inst.params["method"] == "POST"
+    assert "webhook-signature" not in inst.params["headers"]
+    drive()
+    assert json.loads(Instance.objects.get(pk=inst.pk).output) == {"order": 7}
+
+
+@pytest.mark.parametrize("case", ["wrong_secret", "tampered", "stale", "future", "missing", "garbled"])
+def test_bad_signatures_answer_401(tenant, signed, case):
+    body = b'{"order": 7}'
+    now = datetime.now(tz=timezone.utc)
+    headers = {
+        "wrong_secret": lambda: standard_headers(body, secret="whsec_" + base64.b64encode(b"x" * 32).decode()),
+        "tampered": lambda: standard_headers(b'{"order": 8}'),
+        "stale": lambda: standard_headers(body, at=datetime.fromtimestamp(now.timestamp() - 600, tz=timezone.utc)),
+        "future": lambda: standard_headers(body, at=datetime.fromtimestamp(now.timestamp() + 600, tz=timezone.utc)),
+        "missing": lambda: {"webhook-id": "m"},
+        "garbled": lambda: {"webhook-id": "m", "webhook-timestamp": "soon", "webhook-signature": "v1,%%%"},
+    }[case]()
+    r = post("/hooks/acme/orders", body, **headers)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    assert Instance.objects.count() == 0
+
+
+def test_a_retried_delivery_returns_the_same_instance(tenant, signed):
+    body = b'{"order": 1}'
+    headers = standard_headers(body, msg_id="msg_dup")
+    ids = {post("/hooks/acme/orders", body, **headers).json()["instance"] for _ in range(5)}
+    assert len(ids) == 1 and Instance.objects.count() == 1
+
+
+def test_github_and_stripe_presets(tenant):
+    secret_put(tenant=tenant, name="WEBHOOK_SECRET", value="gh-secret")
+    hook_workflow(tenant, auth="github", slug="gh")
+    hook_workflow(tenant, auth="stripe", slug="stripe")
+    body = b'{"action": "opened", "id": "evt_1"}'
+    sig = "sha256=" + hmac.new(b"gh-secret", body, hashlib.sha256).hexdigest()
+    ok = post("/hooks/acme/gh", body, **{"X-Hub-Signature-256": sig, "X-GitHub-Delivery": "d1"})
+    assert ok.status_code == 202
+    assert post("/hooks/acme/gh", body, **{"X-Hub-Signature-256": sig, "X-GitHub-Delivery": "d1"}).json() == ok.json()
+    assert post("/hooks/acme/gh", body + b" ", **{"X-Hub-Signature-256": sig}).status_code == 401
+    t = str(int(time.time()))
+    v1 = hmac.new(b"gh-secret", f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    assert post("/hooks/acme/stripe", body, **{"Stripe-Signature": f"t={t},v1=bad,v1={v1}"}).status_code == 202
+    old = str(int(time.time()) - 1000)
+    v1_old = hmac.new(b"gh-secret", f"{old}.".encode() + body, hashlib.sha256).hexdigest()
+    assert post("/hooks/acme/stripe", body, **{"Stripe-Signature": f"t={old},v1={v1_old}"}).status_code == 401
+
+
+def test_bearer_and_explicit_none(tenant):
+    secret_put(tenant=tenant, name="WEBHOOK_SECRET", value="tok")
+    hook_workflow(tenant, auth="bearer", slug="bearer")
+    hook_workflow(tenant, auth="none", slug="open")
+    assert post("/hooks/acme/bearer", b"{}", Authorization="Bearer tok").status_code == 202
+    assert post("/hooks/acme/bearer", b"{}", Authorization="Bearer nope").status_code == 401
+    assert post("/hooks/acme/open", b"{}").status_code == 202
+
+
+def test_unknown_unpublished_suspended_oversized_and_unparseable(tenant, signed):
+    assert post("/hooks/acme/nope", b"{}").status_code == 404
+    assert post("/hooks/nobody/orders", b"{}").status_code == 404
+    assert post("/hooks/acme/orders", b"x" * (1024 * 1024 + 1), content_type="text/plain").status_code == 413
+    body = b'{"broken": '
+    assert post("/hooks/acme/orders", body, **standard_headers(body, msg_id="b1")).status_code == 400
+    raw = b"\xff\xfe"
+    r = post("/hooks/acme/orders", raw, content_type="text/plain", **{
+        "webhook-id": "b2", "webhook-timestamp": str(int(time.time())),
+        "webhook-signature": "v1," + base64.b64encode(hmac.new(base64.b64decode(SECRET[6:]), b"b2." + str(int(time.time())).encode() + b"." + raw, hashlib.sha256).digest()).decode()})
+    assert r.status_code in (400, 401, 415)
+    tenant.status = "suspended"
+    tenant.save()
+    assert post("/hooks/acme/orders", b"{}").status_code == 423
+
+
+def test_rate_limit_answers_429_with_retry_after(tenant):
+    tenant.limits = {"webhook_calls_per_minute": 2}
+    tenant.save()
+    hook_workflow(tenant, auth="none", slug="open")
+    codes = [post("/hooks/acme/open", b"{}").status_code for _ in range(3)]
+    assert codes == [202, 202, 429]
+    r = post("/hooks/acme/open", b"{}")
+    assert r.status_code == 429 and 0 < int(r["Retry-After"]) <= 60
+
+
+def test_wait_mode_answers_with_the_respond_node(tenant, settings):
+    from engine import worker
+
+    respond = ("answer", "respond", {"status": 201, "headers": {"x-order": "{{ input.id }}"}, "body": {"seen": "{{ input.id }}"}})
+    hook_workflow(tenant, auth="none", response="wait", slug="sync", extra=[respond])
+    settings.WEBHOOK_WAIT_SECONDS = 5
+    # The worker runs in this process: the respond wait loop drives it between its polls.
+    from builder import webhooks
+
+    original = webhooks.time.sleep
+    webhooks.time.sleep = lambda s: worker.run(name="w", until_idle=True)
+    try:
+        r = post("/hooks/acme/sync", b'{"id": 9}')
+    finally:
+        webhooks.time.sleep = original
+    assert r.status_code == 201 and r.json() == {"seen": 9} and r["x-order"] == "9"
+
+
+def test_events_by_webhook_reach_a_waiting_instance(tenant, drive):
+    secret_put(tenant=tenant, name="WEBHOOK_SECRET", value="tok")
+    g = graph([("hook", "webhook", {"auth": "bearer"}), ("paid", "wait_event", {"type": "payment"})], [("hook", "paid")])
+    publish(tenant, g, slug="pay")
+    r = post("/hooks/acme/pay", b'{"order": 1}', Authorization="Bearer tok")
+    drive()
+    iid = r.json()["instance"]
+    assert post(f"/hooks/acme/pay/events/{iid}/payment", b'{"amount": 5}', Authorization="Bearer nope").status_code == 401
+    assert post(f"/hooks/acme/pay/events/{iid}/payment", b'{"amount": 5}', Authorization="Bearer tok").status_code == 202
+    drive()
+    inst = Instance.objects.get(pk=iid)
+    assert inst.status == "complete" and json.loads(inst.output)["payload"] == {"amount": 5}
+
+
+def test_the_asgi_body_limit_answers_413_before_reading(db):
+    from config.asgi import BodyLimit
+
+    reached = []
+
+    async def app(scope, receive, send):
+        reached.append(True)
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "path": "/hooks/a/b", "headers": [(b"content-length", str(2 * 1024 * 1024).encode())]}
+    asyncio.run(BodyLimit(app, 1024 * 1024)(scope, receive, send))
+    assert sent[0]["status"] == 413 and not reached
