@@ -33,7 +33,10 @@ def graph_invalid(request, exc: GraphInvalid):
 
 @api.exception_handler(DomainError)
 def domain_error(request, exc: DomainError):
-    return error(request, exc.status, exc.code, exc.message, field=exc.field)
+    response = error(request, exc.status, exc.code, exc.message, field=exc.field)
+    if getattr(exc, "retry_after", None):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(ValidationError)

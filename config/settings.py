@@ -123,6 +123,9 @@ TENANT_DEFAULT_LIMITS = {
     "http_response_bytes": 5 * 1024 * 1024,
     "webhook_calls_per_minute": 6000,
     "concurrent_instances": 50,
+    "creations_per_minute": 6000,
+    "steps_per_month": 10_000_000,
+    "stored_bytes": 10 * 1024**3,
 }
 ENGINE_WORKER_MEMORY_MB = int(os.environ.get("ENGINE_WORKER_MEMORY_MB", "2048"))
 ENGINE_CACHE_DIR = Path(os.environ.get("ENGINE_CACHE_DIR", VAR_DIR / "cache"))

@@ -11,6 +11,7 @@ instance another worker holds or that is no longer due.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import zip_longest
 from typing import Any
 
 from django.conf import settings
@@ -32,9 +33,19 @@ def notify(instance_ids: list[Any]) -> None:
     transaction.on_commit(lambda: [advance_instance.delay(i) for i in ids])
 
 
-def due_ids(*, now: datetime, limit: int = 50) -> list[Any]:
-    """Instances whose timer fired, whose lease expired, or that are queued, oldest due first."""
-    return list(Instance.objects.filter(due_at__lte=now).order_by("due_at").values_list("pk", flat=True)[:limit])
+def due_ids(*, now: datetime, limit: int = 50, per_tenant: int = 5) -> list[Any]:
+    """Due instances (timer fired, lease expired, or queued), fair between tenants: the oldest few
+    of each tenant with due work, interleaved, so a tenant's backlog of thousands cannot delay
+    another tenant's new instance past one round. Tenants at their concurrency cap are skipped."""
+    tenants = list(Instance.objects.filter(due_at__lte=now).order_by().values_list("tenant_id", flat=True).distinct()[:500])
+    if len(tenants) <= 1:
+        return list(Instance.objects.filter(due_at__lte=now).order_by("due_at").values_list("pk", flat=True)[:limit])
+    lanes = []
+    for tenant_id in tenants[:limit]:
+        lanes.append(list(Instance.objects.filter(tenant_id=tenant_id, due_at__lte=now).order_by("due_at")
+                          .values_list("pk", flat=True)[:per_tenant]))
+    picked = [pk for row in zip_longest(*lanes) for pk in row if pk is not None]
+    return picked[:limit]
 
 
 def run_hooks(*, now: datetime) -> None:

@@ -51,6 +51,8 @@ class Instance(models.Model):
     # Leases that expired since the last clean release: a program that keeps killing its worker
     # is replayed in trace mode, which pins the crash on one step.
     recoveries = models.PositiveIntegerField(default=0)
+    # Paused because its tenant was suspended (unsuspending resumes exactly these).
+    suspended = models.BooleanField(default=False)
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -60,6 +62,8 @@ class Instance(models.Model):
         indexes = [
             models.Index(fields=["due_at"], name="instance_due"),
             models.Index(fields=["tenant", "status", "created_at"], name="instance_tenant_status"),
+            models.Index(fields=["tenant", "due_at"], name="instance_tenant_due"),
+            models.Index(fields=["tenant", "lease_owner"], name="instance_tenant_lease"),
         ]
 
     def __str__(self) -> str:

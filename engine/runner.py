@@ -70,9 +70,28 @@ def claim(instance_id: Any, *, worker: str, now: datetime) -> Instance | None:
     instance = (
         Instance.objects.select_related("version", "tenant").defer("version__program", "version__graph").get(pk=instance_id)
     )
+    if at_concurrency_cap(instance, now=now):
+        # Give the lease back: it stays due, and runs when one of its tenant's instances releases.
+        Instance.objects.filter(pk=instance.pk, lease_owner=worker).update(lease_owner="", due_at=now)
+        return None
     if instance.status in (S.RUNNING, S.WAITING_FOR_PAUSE) and instance.lease_owner == worker:
         return recover(instance, now=now)
     return instance
+
+
+def at_concurrency_cap(instance: Instance, *, now: datetime) -> bool:
+    """Whether the instance's tenant already runs as many other instances as its plan allows
+    (excess instances wait their turn: they are never refused). One raw count on the claim path."""
+    cap = (instance.tenant.limits or {}).get("concurrent_instances", settings.TENANT_DEFAULT_LIMITS["concurrent_instances"])
+    table = Instance._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE tenant_id = %s AND lease_owner <> '' "
+            f"AND due_at > %s AND id <> %s LIMIT %s) AS leased",
+            [instance.tenant_id, connection.ops.adapt_datetimefield_value(now),
+             Instance._meta.pk.get_db_prep_value(instance.pk, connection), cap],
+        )
+        return cursor.fetchone()[0] >= cap
 
 
 def recover(instance: Instance, *, now: datetime) -> Instance | None:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 
 from builder.models import Workflow, WorkflowVersion
 from tenants.models import Tenant
+from tenants.quotas import check_creations
 
 from . import clock, dispatch, progress
 from .errors import Conflict, InvalidInput
@@ -57,6 +58,7 @@ def instance_create_batch(
     keys = [_check_key(item.get("id")) for item in items]
     if len(set(keys)) != len(keys):
         raise InvalidInput("id", "the same id appears twice in the batch")
+    check_creations(tenant, len(items))
     now = clock.now()
     with transaction.atomic():
         existing = {i.key: i for i in Instance.objects.filter(workflow=workflow, key__in=keys)}
@@ -218,3 +220,36 @@ def event_send(*, tenant: Tenant, instance_id: Any, type: str, payload: Any = No
         ).update(due_at=now):
             dispatch.notify([instance.pk])
     return event
+
+
+def tenant_instances_suspend(*, tenant: Tenant) -> int:
+    """Pause every active instance of a suspended tenant: at once if no worker holds it, else at the
+    running worker's next commit. Marked `suspended`, so unsuspending resumes exactly these."""
+    count = 0
+    now = clock.now()
+    with transaction.atomic():
+        count += Instance.objects.filter(tenant=tenant, status=S.RUNNING).update(status=S.WAITING_FOR_PAUSE, suspended=True)
+        idle = list(Instance.objects.filter(tenant=tenant, status__in=(S.QUEUED, S.WAITING)).values_list("pk", flat=True))
+        for pk in idle:
+            if Instance.objects.filter(pk=pk, status__in=(S.QUEUED, S.WAITING)).update(
+                status=S.PAUSED, due_at=None, lease_owner="", suspended=True
+            ):
+                progress.record(instance_id=pk, tenant_id=tenant.pk, now=now, items=[("workflow_paused", None, None, {"suspended": True})])
+                count += 1
+    return count
+
+
+def tenant_instances_resume(*, tenant: Tenant) -> int:
+    """Resume what suspension paused (and withdraw its pending pauses); nothing else."""
+    count = 0
+    now = clock.now()
+    with transaction.atomic():
+        count += Instance.objects.filter(tenant=tenant, status=S.WAITING_FOR_PAUSE, suspended=True).update(
+            status=S.RUNNING, suspended=False)
+        paused = list(Instance.objects.filter(tenant=tenant, status=S.PAUSED, suspended=True).values_list("pk", flat=True))
+        for pk in paused:
+            if Instance.objects.filter(pk=pk, status=S.PAUSED).update(status=S.QUEUED, due_at=now, suspended=False):
+                progress.record(instance_id=pk, tenant_id=tenant.pk, now=now, items=[("workflow_queued", None, None, {"unsuspended": True})])
+                count += 1
+        dispatch.notify(paused)
+    return count

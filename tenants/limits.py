@@ -15,6 +15,9 @@ class TenantLimits:
     http_response_bytes: int
     webhook_calls_per_minute: int
     concurrent_instances: int
+    creations_per_minute: int
+    steps_per_month: int
+    stored_bytes: int
 
 
 def limits_for(tenant) -> TenantLimits:

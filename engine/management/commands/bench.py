@@ -17,6 +17,7 @@ import uuid
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
+from django.utils import timezone
 
 from builder.services import version_create_from_code, workflow_create
 from engine import runner, services
@@ -70,6 +71,7 @@ class Command(BaseCommand):
             figures["10_step_instance_create_to_complete_ms"] = self.latency(50 if not quick else 10)
             figures["resume_1000_checkpoints_ms"] = self.resume()
             figures["cold_worker_start_to_first_step_ms"] = self.cold_start()
+            figures["fairness"] = self.fairness(10_000 if not quick else 2_000)
             if os.environ.get("REDIS_URL"):
                 figures["celery"] = self.celery(30 if not quick else 10)
             self.stdout.write(json.dumps(figures, indent=2))
@@ -233,6 +235,37 @@ class Command(BaseCommand):
             supervisor.stop()
         return {"new_interpreter_ms": round(fresh), "supervised_replacement_ms": round(forked),
                 "note": "to the first committed step; a replacement is forked from the warm forkserver"}
+
+    def fairness(self, backlog: int) -> dict:
+        """Another tenant's new instance while this one has `backlog` queued: how long until it completes."""
+        from engine import dispatch, runner
+        from engine.services import instance_create_batch
+
+        self.tenant.limits = {"creations_per_minute": backlog * 2, "concurrent_instances": 1000}
+        self.tenant.save()
+        flood = self.workflow("export default async function run(e, step) { return 1; }")
+        for _ in range(backlog // 100):
+            instance_create_batch(tenant=self.tenant, workflow=flood, items=[{}] * 100)
+        other = tenant_create(slug=f"bench-other-{uuid.uuid4().hex[:6]}")
+        try:
+            wf = workflow_create(tenant=other, slug="mine")
+            version_create_from_code(workflow=wf, program="export default async function run(e, step) { return 2; }")
+            wf.refresh_from_db()
+            t = time.perf_counter()
+            mine = services.instance_create(tenant=other, workflow=wf)
+            advanced = 0
+            while Instance.objects.get(pk=mine.pk).status != "complete":
+                for pk in dispatch.due_ids(now=timezone.now()):
+                    runner.advance(pk, worker="bench")
+                    advanced += 1
+                    if pk == mine.pk:
+                        break
+            elapsed = (time.perf_counter() - t) * 1000
+        finally:
+            Instance.objects.filter(tenant=other).delete()
+            other.delete()
+        return {"backlog_of_other_tenant": backlog, "new_instance_complete_ms": round(elapsed, 1),
+                "advances_before_it": advanced - 1}
 
     def celery(self, count: int) -> dict:
         settings.ENGINE_DISPATCH = "celery"
