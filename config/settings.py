@@ -86,6 +86,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 

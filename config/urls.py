@@ -1,11 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from tenants.views import signup_view
+
 from .api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("accounts/signup/", signup_view, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("", include("builder.urls")),
     path("", include("frontend.urls")),
 ]

@@ -4,8 +4,10 @@ from datetime import date, datetime
 from ninja import Router, Schema, Status
 
 from .access import Principal, api_key_create, api_key_revoke
+from .errors import NotFound
 from .models import ApiKey, Membership, Usage
 from .secrets import secret_delete, secret_names, secret_put
+from .services import member_remove, member_set
 
 router = Router(tags=["tenant"])
 
@@ -106,3 +108,53 @@ def usage(request, since: date | None = None, until: date | None = None):
     if until:
         rows = rows.filter(day__lte=until)
     return rows[:400]
+
+
+class SwitchIn(Schema):
+    tenant: str
+
+
+@router.post("/me/tenant", response=MeOut)
+def switch_tenant(request, payload: SwitchIn):
+    """Browser sessions: make another of your tenants the current one."""
+    p: Principal = request.auth
+    if p.user is None or not Membership.objects.filter(user=p.user, tenant__slug=payload.tenant).exists():
+        raise NotFound("tenant", "you are not a member of that tenant")
+    request.session["tenant"] = payload.tenant
+    request.META["HTTP_X_TENANT"] = payload.tenant
+    from .access import principal_for_user
+
+    request.auth = principal_for_user(request, p.user)
+    return me(request)
+
+
+class MemberIn(Schema):
+    username: str
+    role: str = "editor"
+
+
+class MemberOut(Schema):
+    username: str
+    role: str
+
+    @staticmethod
+    def resolve_username(obj):
+        return obj.user.username
+
+
+@router.get("/members", response=list[MemberOut])
+def members_list(request):
+    return Membership.objects.filter(tenant=request.auth.tenant).select_related("user").order_by("user__username")
+
+
+@router.put("/members/{username}", response=MemberOut)
+def members_set(request, username: str, payload: MemberIn):
+    request.auth.require("owner")
+    return member_set(tenant=request.auth.tenant, username=username, role=payload.role)
+
+
+@router.delete("/members/{username}", response={204: None})
+def members_remove(request, username: str):
+    request.auth.require("owner")
+    member_remove(tenant=request.auth.tenant, username=username)
+    return Status(204, None)

@@ -58,6 +58,7 @@ def engine_settings(settings):
     from tests.engine import capabilities
 
     settings.ENGINE_DISPATCH = "embedded"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, in tests only
     settings.ENGINE_CAPABILITIES = {**settings.ENGINE_CAPABILITIES, **capabilities.CAPABILITIES}
     return settings
 

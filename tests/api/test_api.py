@@ -158,3 +158,28 @@ def test_session_users_pick_a_tenant_and_need_csrf(tenant, other_tenant, db):
     assert c.get("/api/v1/me").json()["tenant"] == "acme"
     assert c.get("/api/v1/me", HTTP_X_TENANT="globex").json()["role"] == "viewer"
     assert c.post("/api/v1/workflows", data='{"slug": "x"}', content_type="application/json").status_code in (401, 403)
+
+
+def test_sign_up_sign_in_switch_tenant_and_members(tenant, db):
+    from django.test import Client
+
+    c = Client()
+    assert c.get("/accounts/signup/").status_code == 200
+    r = c.post("/accounts/signup/", {"username": "bo", "password": "longenough", "tenant": "bo-co"})
+    assert r.status_code == 302
+    assert c.get("/api/v1/me").json() == {"tenant": "bo-co", "role": "owner", "tenants": ["bo-co"], "user": "bo"}
+    assert c.post("/accounts/signup/", {"username": "bo", "password": "longenough", "tenant": "bo-co2"}).status_code == 400
+    c.logout()
+    assert c.get("/api/v1/me").status_code == 401
+    assert c.post("/accounts/login/", {"username": "bo", "password": "longenough"}).status_code == 302
+    # bo adds themselves to acme? No: only acme's owner can. Make an acme owner add bo as viewer.
+    from tenants.services import member_set
+
+    member_set(tenant=tenant, username="bo", role="viewer")
+    me = c.post("/api/v1/me/tenant", data='{"tenant": "acme"}', content_type="application/json").json()
+    assert (me["tenant"], me["role"]) == ("acme", "viewer")
+    assert c.get("/api/v1/me").json()["tenant"] == "acme"  # remembered in the session
+    assert c.post("/api/v1/me/tenant", data='{"tenant": "globex"}', content_type="application/json").status_code == 404
+    members = c.get("/api/v1/members").json()
+    assert {"username": "bo", "role": "viewer"} in members
+    assert c.delete("/api/v1/members/bo").status_code == 403

@@ -18,11 +18,18 @@ def a_rows(api, clock, drive, tenant):
     inst = api.post(f"/workflows/{wf['id']}/instances", {"params": {"n": 1}}).data
     key = api.post("/keys", {"name": "a-key"}).data
     secret_put(tenant=tenant, name="A_SECRET", value="a")
+    from django.contrib.auth.models import User
+
+    from tenants.services import member_set
+
+    User.objects.create_user("a-member", password="pw")
+    member_set(tenant=tenant, username="a-member", role="editor")
     return {"workflow_id": wf["id"], "number": 1, "instance_id": inst["id"], "key_id": key["id"], "name": "A_SECRET",
-            "tenant": tenant}
+            "username": "a-member", "tenant": tenant}
 
 
-BODIES = {"post": {"type": "t", "graph": {}, "program": CODE, "slug": "s", "name": "n", "value": "v", "instances": [{}]}, "put": {"value": "v"},
+BODIES = {"post": {"type": "t", "graph": {}, "program": CODE, "slug": "s", "name": "n", "value": "v", "instances": [{}],
+                   "tenant": "acme"}, "put": {"value": "v", "username": "a-member", "role": "viewer"},
           "patch": {"name": "n"}}
 
 
@@ -49,6 +56,12 @@ def test_another_tenants_ids_answer_404(path, method, a_rows, other_api):
         from tenants.secrets import secret_value
 
         assert r.status_code == 204 and secret_value(tenant_id=a_rows["tenant"].pk, name="A_SECRET") == "a"
+        return
+    if (method, path) == ("put", "/members/{username}"):
+        # Adding a person to B makes a membership of B; A's membership of that person is untouched.
+        from tenants.models import Membership
+
+        assert Membership.objects.get(tenant=a_rows["tenant"], user__username="a-member").role == "editor"
         return
     if params:
         assert r.status_code == 404, (method, url, r.status_code, r.data)
