@@ -54,7 +54,29 @@ class Target:
     trigger: Any  # graph Node of type webhook
 
 
+_targets: dict[tuple[str, str], tuple[float, "Target | None"]] = {}
+TARGET_TTL = 2.0  # seconds a resolved (tenant, workflow, trigger) is reused; publish/suspend apply after it
+
+
 def target_for(tenant_slug: str, workflow_slug: str, path: str = "") -> Target:
+    """The published webhook trigger at this URL. Resolved at most every 2 s per process: the graph
+    parse and three reads cost more than the rest of a delivery."""
+    cached = _targets.get((tenant_slug, workflow_slug))
+    if cached and time.monotonic() - cached[0] < TARGET_TTL:
+        target = cached[1]
+    else:
+        target = _resolve(tenant_slug, workflow_slug)
+        if len(_targets) > 10_000:
+            _targets.clear()
+        _targets[(tenant_slug, workflow_slug)] = (time.monotonic(), target)
+    if target is None or (target.trigger.data.get("path") or "").strip("/") != path.strip("/"):
+        raise NotFound("workflow", "no published webhook workflow here")
+    if target.tenant.status != Tenant.Status.ACTIVE:
+        raise WebhookError(423, "tenant_suspended", "the tenant is suspended")
+    return target
+
+
+def _resolve(tenant_slug: str, workflow_slug: str) -> Target | None:
     tenant = Tenant.objects.filter(slug=tenant_slug).first()
     workflow = (Workflow.objects.select_related("published_version").filter(tenant=tenant, slug=workflow_slug, archived=False).first()
                 if tenant else None)
@@ -62,11 +84,7 @@ def target_for(tenant_slug: str, workflow_slug: str, path: str = "") -> Target:
     trigger = None
     if version and version.graph:
         trigger = next((n for n in parse(version.graph).nodes.values() if n.type == "webhook"), None)
-    if trigger is None or (trigger.data.get("path") or "").strip("/") != path.strip("/"):
-        raise NotFound("workflow", "no published webhook workflow here")
-    if tenant.status != Tenant.Status.ACTIVE:
-        raise WebhookError(423, "tenant_suspended", "the tenant is suspended")
-    return Target(tenant=tenant, workflow=workflow, trigger=trigger)
+    return Target(tenant=tenant, workflow=workflow, trigger=trigger) if trigger else None
 
 
 def check_rate(tenant: Tenant) -> None:

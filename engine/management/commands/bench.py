@@ -55,13 +55,22 @@ class Command(BaseCommand):
     help = "Benchmark the engine and print JSON figures."
 
     def add_arguments(self, parser):
-        parser.add_argument("suite", choices=["engine"])
+        parser.add_argument("suite", choices=["engine", "webhooks"])
+        parser.add_argument("--requests", type=int, default=3000)
+        parser.add_argument("--concurrency", type=int, default=50)
         parser.add_argument("--quick", action="store_true", help="fewer repetitions")
 
     def handle(self, *args, suite, quick=False, **options):
         settings.ENGINE_DISPATCH = "embedded"  # inline advances; the Celery figures start their own worker
         self.tenant = tenant_create(slug=f"bench-{uuid.uuid4().hex[:8]}")
         self.worker = "bench"
+        if suite == "webhooks":
+            try:
+                self.stdout.write(json.dumps(self.webhooks(options["requests"], options["concurrency"]), indent=2))
+            finally:
+                Instance.objects.filter(tenant=self.tenant).delete()
+                self.tenant.delete()
+            return
         try:
             figures = {"database": connection.vendor, "cpus": os.cpu_count()}
             figures["sandbox"] = self.sandbox()
@@ -266,6 +275,62 @@ class Command(BaseCommand):
             other.delete()
         return {"backlog_of_other_tenant": backlog, "new_instance_complete_ms": round(elapsed, 1),
                 "advances_before_it": advanced - 1}
+
+    def webhooks(self, total: int, concurrency: int) -> dict:
+        """Deliveries to the embedded server (daphne, no engine workers) from an async client on
+        loopback: 202s per second, latency, and instances created (must equal deliveries accepted)."""
+        import asyncio
+
+        import logging
+
+        import httpx
+
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+        from builder.services import version_create_from_graph
+
+        self.tenant.limits = {"webhook_calls_per_minute": total * 10, "creations_per_minute": total * 10}
+        self.tenant.save()
+        wf = workflow_create(tenant=self.tenant, slug="hook")
+        version_create_from_graph(workflow=wf, publish=True, graph={
+            "nodes": [{"id": "hook", "type": "webhook", "position": {"x": 0, "y": 0}, "data": {"auth": "none"}}], "edges": []})
+        port = 8765
+        server = subprocess.Popen([sys.executable, "manage.py", "serve", "--workers", "0", "--port", str(port)],
+                                  cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}/hooks/{self.tenant.slug}/hook"
+        try:
+            for _ in range(200):
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+
+            async def run() -> tuple[list[float], list[int], float]:
+                latencies, codes = [], []
+                queue = iter(range(total))
+                async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+                    async def lane():
+                        for n in queue:
+                            t = time.perf_counter()
+                            r = await client.post(url, json={"n": n}, headers={"Idempotency-Key": f"d-{n}"})
+                            latencies.append((time.perf_counter() - t) * 1000)
+                            codes.append(r.status_code)
+                    start = time.perf_counter()
+                    await asyncio.gather(*(lane() for _ in range(concurrency)))
+                    return latencies, codes, time.perf_counter() - start
+
+            latencies, codes, elapsed = asyncio.run(run())
+        finally:
+            server.terminate()
+            server.wait()
+        accepted = codes.count(202)
+        created = Instance.objects.filter(workflow=wf).count()
+        return {"requests": total, "concurrency": concurrency, "accepted_202": accepted,
+                "per_second": round(accepted / elapsed), "p50_ms": pct(latencies, 0.5), "p99_ms": pct(latencies, 0.99),
+                "instances_created": created, "lost": accepted - created if accepted > created else 0,
+                "doubled": created - accepted if created > accepted else 0,
+                "other_statuses": sorted(set(codes) - {202})}
 
     def celery(self, count: int) -> dict:
         settings.ENGINE_DISPATCH = "celery"
