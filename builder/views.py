@@ -26,22 +26,26 @@ def approval(request, token: str):
 @csrf_exempt  # authenticated by signature or token, not by a browser session
 @require_http_methods(["POST"])
 def webhook(request, tenant: str, workflow: str, path: str = ""):
-    return _answer(lambda: webhooks.handle_delivery(request, tenant, workflow, path))
+    return _answer(request, lambda d: webhooks.deliver(d, tenant, workflow, path))
 
 
 @csrf_exempt
 @require_http_methods(["POST"])
 def webhook_event(request, tenant: str, workflow: str, instance: str, type: str):
-    return _answer(lambda: webhooks.handle_event(request, tenant, workflow, instance, type))
+    return _answer(request, lambda d: webhooks.deliver_event(d, tenant, workflow, instance, type))
 
 
-def _answer(run):
+def _answer(request, run):
+    """The Django path to the hooks (under daphne, config.asgi routes /hooks/ to the raw ASGI app)."""
     try:
-        return run()
+        delivery = webhooks.delivery_from_request(request)
+        delivery.body = webhooks.read_body(request)
+        answer = run(delivery)
     except RequestDataTooBig:
-        return JsonResponse({"error": {"code": "too_large", "message": "the body is too large"}}, status=413)
+        answer = webhooks.Answer(413, {"error": {"code": "too_large", "message": "the body is too large"}}, {})
     except DomainError as e:
-        response = JsonResponse({"error": {"code": e.code, "message": e.message}}, status=e.status)
-        if getattr(e, "retry_after", None):
-            response["Retry-After"] = str(e.retry_after)
-        return response
+        answer = webhooks.error_answer(e)
+    response = JsonResponse(answer.body, status=answer.status, safe=False)
+    for k, v in answer.headers.items():
+        response[k] = v
+    return response

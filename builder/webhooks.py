@@ -20,7 +20,6 @@ from typing import Any
 import standardwebhooks
 from django.conf import settings
 from django.core.cache import cache
-from django.http import JsonResponse
 from django.urls import reverse
 
 from engine.models import Instance, StepRecord
@@ -142,24 +141,47 @@ def verify(target: Target, body: bytes, headers: dict[str, str]) -> str | None:
     raise unauthorized(f"unknown auth scheme {scheme}")
 
 
-def payload_of(request, body: bytes) -> dict:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+@dataclass
+class Delivery:
+    """A request to a hook, however it arrived (the Django view or the raw ASGI route)."""
+
+    method: str
+    headers: dict[str, str]  # lower-cased names
+    query: dict[str, Any]
+    body: bytes
+    content_length: str = ""
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def delivery_from_request(request) -> Delivery:
+    return Delivery(
+        method=request.method, headers={k.lower(): v for k, v in request.headers.items()},
+        query={k: request.GET.getlist(k) if len(request.GET.getlist(k)) > 1 else v for k, v in request.GET.items()},
+        body=b"", content_length=request.META.get("CONTENT_LENGTH") or "0",
+    )
+
+
+def payload_of(delivery: Delivery) -> dict:
+    ctype = delivery.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json" or ctype.endswith("+json"):
         try:
-            parsed: Any = json.loads(body.decode("utf-8")) if body else None
+            parsed: Any = json.loads(delivery.body.decode("utf-8")) if delivery.body else None
         except (UnicodeDecodeError, ValueError):
             raise WebhookError(400, "invalid_body", "the body is not valid UTF-8 JSON") from None
     else:
         try:
-            parsed = body.decode("utf-8")
+            parsed = delivery.body.decode("utf-8")
         except UnicodeDecodeError:
             raise WebhookError(415, "unsupported_body", "send JSON or UTF-8 text") from None
-    return {
-        "method": request.method,
-        "headers": {k.lower(): v for k, v in request.headers.items() if k.lower() not in DROPPED_HEADERS},
-        "query": {k: request.GET.getlist(k) if len(request.GET.getlist(k)) > 1 else v for k, v in request.GET.items()},
-        "body": parsed,
-    }
+    return {"method": delivery.method,
+            "headers": {k: v for k, v in delivery.headers.items() if k not in DROPPED_HEADERS},
+            "query": delivery.query, "body": parsed}
 
 
 def read_body(request) -> bytes:
@@ -191,37 +213,45 @@ def respond_step(instance: Instance, target_graph: dict, wait_seconds: float) ->
     return None
 
 
-def handle_delivery(request, tenant_slug: str, workflow_slug: str, path: str = "") -> JsonResponse:
+def deliver(delivery: Delivery, tenant_slug: str, workflow_slug: str, path: str = "") -> Answer:
     target = target_for(tenant_slug, workflow_slug, path)
-    body = read_body(request)
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    delivery = verify(target, body, headers) or headers.get("idempotency-key")
+    found = verify(target, delivery.body, delivery.headers) or delivery.headers.get("idempotency-key")
     check_rate(target.tenant)
-    payload = payload_of(request, body)
     instance = instance_create(tenant=target.tenant, workflow=target.workflow,
-                               id=delivery_key(delivery) if delivery else None, params=payload)
-    status_url = reverse("api:instances_get", kwargs={"instance_id": str(instance.pk)})
+                               id=delivery_key(found) if found else None, params=payload_of(delivery))
     if target.trigger.data.get("response") == "wait":
         answer = respond_step(instance, target.workflow.published_version.graph, settings.WEBHOOK_WAIT_SECONDS)
         if answer is not None:
-            response = JsonResponse(answer.get("body"), status=int(answer.get("status", 200)), safe=False)
-            for k, v in (answer.get("headers") or {}).items():
-                response[k] = v
-            return response
-    return JsonResponse({"instance": str(instance.pk), "key": instance.key, "status_url": status_url}, status=202)
+            return Answer(int(answer.get("status", 200)), answer.get("body"), dict(answer.get("headers") or {}))
+    status_url = reverse("api:instances_get", kwargs={"instance_id": str(instance.pk)})
+    return Answer(202, {"instance": str(instance.pk), "key": instance.key, "status_url": status_url}, {})
 
 
-def handle_event(request, tenant_slug: str, workflow_slug: str, instance_id: str, event_type: str) -> JsonResponse:
+def deliver_event(delivery: Delivery, tenant_slug: str, workflow_slug: str, instance_id: str, event_type: str) -> Answer:
     target = target_for(tenant_slug, workflow_slug)
-    body = read_body(request)
-    verify(target, body, {k.lower(): v for k, v in request.headers.items()})
+    verify(target, delivery.body, delivery.headers)
     check_rate(target.tenant)
     instance = Instance.objects.filter(tenant=target.tenant, workflow=target.workflow, pk=instance_id).first() \
         if _is_uuid(instance_id) else None
     if instance is None:
         raise NotFound("instance", "no such instance")
-    event = event_send(tenant=target.tenant, instance_id=instance.pk, type=event_type, payload=payload_of(request, body)["body"])
-    return JsonResponse({"event": event.pk}, status=202)
+    event = event_send(tenant=target.tenant, instance_id=instance.pk, type=event_type, payload=payload_of(delivery)["body"])
+    return Answer(202, {"event": event.pk}, {})
+
+
+def error_answer(e: DomainError) -> Answer:
+    headers = {"Retry-After": str(e.retry_after)} if getattr(e, "retry_after", None) else {}
+    return Answer(e.status, {"error": {"code": e.code, "message": e.message}}, headers)
+
+
+def route(path: str) -> tuple[str, tuple] | None:
+    """/hooks/<tenant>/<workflow>[/<path>] or /hooks/<tenant>/<workflow>/events/<instance>/<type>."""
+    parts = path.split("/")[2:]  # after "", "hooks"
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        return None
+    if len(parts) == 5 and parts[2] == "events":
+        return "event", (parts[0], parts[1], parts[3], parts[4])
+    return "delivery", (parts[0], parts[1], "/".join(parts[2:]))
 
 
 def _is_uuid(value: str) -> bool:

@@ -168,22 +168,36 @@ def test_events_by_webhook_reach_a_waiting_instance(tenant, drive):
     assert inst.status == "complete" and json.loads(inst.output)["payload"] == {"amount": 5}
 
 
-def test_the_asgi_body_limit_answers_413_before_reading(db):
-    from config.asgi import BodyLimit
-
-    reached = []
-
-    async def app(scope, receive, send):
-        reached.append(True)
+def asgi_post(path: str, body: bytes, headers: dict | None = None, length: int | None = None):
+    """Call the ASGI application (as daphne does) and return (status, json body, headers)."""
+    from config.asgi import application
 
     sent = []
+    chunks = [body]
+
+    async def receive():
+        return {"type": "http.request", "body": chunks.pop(0) if chunks else b"", "more_body": False}
 
     async def send(message):
         sent.append(message)
 
-    async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body) if length is None else length).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    scope = {"type": "http", "method": "POST", "path": path, "query_string": b"", "headers": raw}
+    asyncio.run(application(scope, receive, send))
+    start = sent[0]
+    return start["status"], json.loads(sent[1]["body"]), dict(start["headers"])
 
-    scope = {"type": "http", "path": "/hooks/a/b", "headers": [(b"content-length", str(2 * 1024 * 1024).encode())]}
-    asyncio.run(BodyLimit(app, 1024 * 1024)(scope, receive, send))
-    assert sent[0]["status"] == 413 and not reached
+
+def test_the_asgi_route_answers_like_the_view(tenant, signed, transactional_db):
+    body = json.dumps({"order": 3}).encode()
+    status, answer, _ = asgi_post("/hooks/acme/orders", body, standard_headers(body, msg_id="asgi-1"))
+    assert status == 202 and Instance.objects.get(pk=answer["instance"]).params["body"] == {"order": 3}
+    assert asgi_post("/hooks/acme/orders", body, standard_headers(body, msg_id="asgi-1"))[1] == answer  # dedup
+    assert asgi_post("/hooks/acme/orders", body, {"webhook-id": "x"})[0] == 401
+    assert asgi_post("/hooks/acme/nope", b"{}")[0] == 404
+
+
+def test_the_asgi_route_answers_413_before_reading(db):
+    status, answer, _ = asgi_post("/hooks/a/b", b"", length=2 * 1024 * 1024)
+    assert status == 413 and answer["error"]["code"] == "too_large"
