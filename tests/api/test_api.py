@@ -1,5 +1,4 @@
 """The REST API, operation by operation: happy paths, validation errors, roles, cross-tenant 404."""
-import pytest
 
 from tests.builder.helpers import graph
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from builder.compiler import compile_graph
 from builder.validation import validate
 
-from .helpers import graph, publish, result, start
+from .helpers import graph, result, start
 
 GOLDEN = Path(__file__).with_name("golden")
 ORDER_APPROVAL = graph(
@@ -90,7 +90,6 @@ def value(v):
 
 
 def reference(nodes, edges, n):
-    kinds = {i: (t, d) for i, t, d in nodes}
     out, handle = {}, {}
     for nid, kind, data in nodes:  # generated in dependency order
         ins = [(s, h) for s, t, *rest in edges for h in [rest[0] if rest else None] if t == nid]

@@ -1,6 +1,5 @@
 """Validation finds every problem at once, names the node and field, and never raises."""
 import json
-import random
 
 import pytest
 from hypothesis import given, settings

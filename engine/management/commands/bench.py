@@ -6,9 +6,7 @@ Celery worker process).
 """
 import json
 import os
-import resource
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -293,7 +291,6 @@ class Command(BaseCommand):
         port = 8765
         server = subprocess.Popen([sys.executable, "manage.py", "serve", "--workers", "0", "--port", str(port)],
                                   cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}/hooks/{self.tenant.slug}/hook"
         try:
             for _ in range(200):
                 try:
