@@ -6,11 +6,18 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 
 from builder.hooks_asgi import HooksApp  # noqa: E402
+from engine.routing import websocket_urlpatterns  # noqa: E402
 
 # Webhooks are answered by HooksApp (body limit before buffering, no Django request overhead);
 # everything else by Django.
-application = ProtocolTypeRouter({"http": HooksApp(django_asgi_app)})
+application = ProtocolTypeRouter({
+    "http": HooksApp(django_asgi_app),
+    # Live progress: the session (or an API key header) authenticates; the Origin must be one of ALLOWED_HOSTS.
+    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
@@ -58,7 +59,27 @@ def record(
     else:
         last = last_event_id + len(items)
     insert(tenant_id=tenant_id, now=now, rows=[(instance_pk, last - len(items) + 1 + i, item) for i, item in enumerate(items)])
+    if items and settings.REDIS_URL:
+        transaction.on_commit(lambda: poke(instance_id))
     return last
+
+
+def poke(instance_id: Any) -> None:
+    """Tell live consumers (engine.consumers) that an instance has new rows. Only a hint: they read
+    the rows from the database, and poll anyway, so a lost message costs latency, never events.
+    Embedded mode skips it: its in-memory channel layer does not reach the web process."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from .consumers import group_for_instance, group_for_workflow
+
+    workflow_id = Instance.objects.filter(pk=instance_id).values_list("workflow_id", flat=True).first()
+    layer = get_channel_layer()
+    try:
+        for group in (group_for_instance(instance_id), group_for_workflow(workflow_id)):
+            async_to_sync(layer.group_send)(group, {"type": "progress.new"})
+    except Exception:  # the broker is down: consumers still poll
+        pass
 
 
 def insert(*, tenant_id: int, now: datetime, rows: list[tuple[Any, int, Item]]) -> None:

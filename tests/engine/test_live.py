@@ -1,0 +1,119 @@
+"""Live progress over WebSockets: replay after an id then live, tenant-scoped, origin-checked."""
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from config.asgi import application
+from engine import services
+from tenants.access import api_key_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PROGRAM = "export default async function run(e, step) { await step.do('a', () => 1); await step.sleep('nap', '1 minute'); return 2; }"
+
+
+def connect(path, token=None, origin="http://127.0.0.1"):
+    headers = [(b"origin", origin.encode()), (b"host", b"127.0.0.1")]
+    if token:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def receive_all(ws, count, timeout=5):
+    return [await ws.receive_json_from(timeout=timeout) for _ in range(count)]
+
+
+def test_replays_then_streams_live_without_gap_or_duplicate(tenant, make_workflow, clock, drive):
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow(PROGRAM)
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    drive()  # events 1..7 exist before anyone listens
+
+    async def scenario():
+        ws = connect(f"/ws/instances/{inst.pk}/?after=2", token)
+        connected, _ = await ws.connect()
+        assert connected
+        replayed = await receive_all(ws, 5)
+        assert [e["eventId"] for e in replayed] == [3, 4, 5, 6, 7]
+        clock.advance(minutes=1)
+        await sync_to_async(drive)()
+        live = await receive_all(ws, 2)
+        assert [(e["eventId"], e["type"]) for e in live] == [(8, "sleep_completed"), (9, "workflow_completed")]
+        assert await ws.receive_nothing(timeout=0.6)  # nothing sent twice
+        await ws.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_another_tenants_or_an_unknown_instance_is_refused_alike(tenant, other_tenant, make_workflow):
+    wf = make_workflow(PROGRAM)
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    other = api_key_create(tenant=other_tenant, name="ws")[1]
+
+    async def scenario():
+        codes = []
+        for path, token in [(f"/ws/instances/{inst.pk}/", other), ("/ws/instances/00000000-0000-0000-0000-000000000000/", other),
+                            (f"/ws/workflows/{wf.pk}/", other), (f"/ws/instances/{inst.pk}/", None)]:
+            ws = connect(path, token)
+            connected, code = await ws.connect()
+            assert not connected
+            codes.append(code)
+        return codes
+
+    assert asyncio.run(scenario()) == [4404, 4404, 4404, 4401]
+
+
+def test_a_foreign_origin_is_refused(tenant, make_workflow):
+    wf = make_workflow(PROGRAM)
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    token = api_key_create(tenant=tenant, name="ws")[1]
+
+    async def scenario():
+        ws = connect(f"/ws/instances/{inst.pk}/", token, origin="https://evil.example")
+        connected, _ = await ws.connect()
+        return connected
+
+    assert asyncio.run(scenario()) is False
+
+
+def test_the_workflow_stream_shows_every_instance(tenant, make_workflow, clock, drive):
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow(PROGRAM)
+
+    async def scenario():
+        ws = connect(f"/ws/workflows/{wf.pk}/", token)
+        connected, _ = await ws.connect()
+        assert connected
+        inst = await sync_to_async(services.instance_create)(tenant=tenant, workflow=wf, id="live-1")
+        await sync_to_async(drive)()
+        events = await receive_all(ws, 3)
+        assert [(e["instance"], e["type"]) for e in events] == [
+            (str(inst.pk), "workflow_queued"), (str(inst.pk), "workflow_started"), (str(inst.pk), "workflow_waiting")]
+        await ws.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_a_browser_session_works_too(tenant, make_workflow, client):
+    from django.contrib.auth.models import User
+
+    from tenants.models import Membership
+
+    user = User.objects.create_user("ana", password="pw")
+    Membership.objects.create(user=user, tenant=tenant, role="viewer")
+    client.force_login(user)
+    wf = make_workflow(PROGRAM)
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+
+    async def scenario():
+        ws = WebsocketCommunicator(application, f"/ws/instances/{inst.pk}/",
+                                   headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", cookie.encode())])
+        connected, _ = await ws.connect()
+        assert connected
+        first = await ws.receive_json_from(timeout=5)
+        await ws.disconnect()
+        return first
+
+    assert asyncio.run(scenario())["type"] == "workflow_queued"
