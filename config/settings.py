@@ -90,6 +90,8 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Serve app static files (the built editor) straight from their folders: no collectstatic to forget.
+WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

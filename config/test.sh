@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 source config/install.sh
-install_system_packages redis-server postgresql
+source config/build_frontend.sh
+install_system_packages redis-server postgresql chromium
 install_python
+build_frontend
 
 RUN=$(mktemp -d /tmp/dw-test-XXXXXX)
 PG_PORT=${PG_PORT:-5433}

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Sets up and starts the app in embedded mode: installs the Python packages, migrates SQLite,
+# Sets up and starts the app in embedded mode: installs the Python and npm packages, builds the
+# editor, migrates SQLite,
 # seeds the demo tenant (user demo / demo) and sample workflows, then serves on 127.0.0.1:8000
 # with engine worker processes. Nothing else to install or start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source config/install.sh
+source config/build_frontend.sh
 install_python
+build_frontend
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python manage.py seed_demo

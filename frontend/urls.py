@@ -1,5 +1,8 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [
+    path("", views.home, name="home"),
+    re_path(r"^editor/(?P<path>.*)$", views.editor, name="editor"),
+]

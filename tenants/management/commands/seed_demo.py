@@ -7,7 +7,7 @@ from builder.models import Workflow
 from builder.approvals import approval_links
 from builder.services import version_create_from_code, version_create_from_graph, workflow_create
 from engine import services as engine_services
-from tenants.models import Tenant
+from tenants.models import Membership, Tenant
 from tenants.services import tenant_create
 
 SAMPLES = {
@@ -105,8 +105,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         tenant = Tenant.objects.filter(slug="demo").first() or tenant_create(slug="demo", name="Demo")
         User = get_user_model()
-        if not User.objects.filter(username="demo").exists():
-            User.objects.create_superuser("demo", "demo@example.com", "demo")
+        user = User.objects.filter(username="demo").first() or User.objects.create_superuser("demo", "demo@example.com", "demo")
+        Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": Membership.Role.OWNER})
         for slug, (name, program) in SAMPLES.items():
             wf = Workflow.objects.filter(tenant=tenant, slug=slug).first()
             if wf is None:
@@ -127,4 +127,4 @@ class Command(BaseCommand):
                 if slug == "order-approval":
                     links = approval_links(instance=inst, step="manager")
                     self.stdout.write(f"order-approval sample-1 waits for approval: approve at {links['approve']}")
-        self.stdout.write("demo tenant ready: sign in at /admin/ as demo / demo")
+        self.stdout.write("demo tenant ready: sign in at /editor/ (or /admin/) as demo / demo")

@@ -1,0 +1,200 @@
+// The canvas for one workflow: palette, graph, configuration panel, validation, save, publish, run.
+// The canvas is a projection of the workflow's draft graph (React Flow's own JSON), saved as drawn.
+import {
+  addEdge, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useEdgesState, useNodesState, useReactFlow,
+  type Connection, type Edge, type Node,
+} from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { api, errorMessage, type CatalogEntry, type Problem } from "./api/client";
+import { Panel } from "./Panel";
+import { StepNode, type StepData } from "./nodes/StepNode";
+
+type Graph = { nodes: { id: string; type: string; position: { x: number; y: number }; data: Record<string, unknown> }[];
+               edges: { id: string; source: string; target: string; sourceHandle?: string | null }[] };
+const nodeTypes = { step: StepNode };
+const GROUPS = ["triggers", "steps", "control", "durable", "end"];
+
+function toCanvas(graph: Graph, catalog: Record<string, CatalogEntry>): { nodes: Node<StepData>[]; edges: Edge[] } {
+  return {
+    nodes: graph.nodes.map((n) => ({ id: n.id, type: "step", position: n.position, data: { config: n.data, spec: catalog[n.type] },
+                                     ariaLabel: n.id, className: `kind-${n.type}` })),
+    edges: graph.edges.map((e) => ({ id: e.id, source: e.source, target: e.target, sourceHandle: e.sourceHandle ?? null })),
+  };
+}
+
+function toGraph(nodes: Node<StepData>[], edges: Edge[]): Graph {
+  return {
+    nodes: nodes.map((n) => ({ id: n.id, type: n.data.spec?.type ?? "unknown", position: { x: Math.round(n.position.x), y: Math.round(n.position.y) },
+                               data: n.data.config })),
+    edges: edges.map((e) => ({ id: e.id, source: e.source, target: e.target, ...(e.sourceHandle ? { sourceHandle: e.sourceHandle } : {}) })),
+  };
+}
+
+function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<string, CatalogEntry> }) {
+  const [nodes, setNodes, onNodesChange] = useNodesState<Node<StepData>>([]);
+  const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>([]);
+  const [name, setName] = useState("");
+  const [selected, setSelected] = useState<string | null>(null);
+  const [problems, setProblems] = useState<Problem[]>([]);
+  const [status, setStatus] = useState("");
+  const [dirty, setDirty] = useState(false);
+  const [params, setParams] = useState(() => localStorage.getItem(`params:${workflowId}`) ?? "{}");
+  const [filter, setFilter] = useState("");
+  const flow = useReactFlow();
+
+  useEffect(() => {
+    api.GET("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } } }).then(({ data }) => {
+      if (!data) return;
+      setName(data.name);
+      const graph = (data.draft as Graph | null) ?? { nodes: [{ id: "start", type: "manual", position: { x: 0, y: 0 }, data: {} }], edges: [] };
+      const c = toCanvas(graph, catalog);
+      setNodes(c.nodes);
+      setEdges(c.edges);
+    });
+  }, [workflowId, catalog, setNodes, setEdges]);
+
+  useEffect(() => {
+    const warn = (e: BeforeUnloadEvent) => { if (dirty) e.preventDefault(); };
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [dirty]);
+
+  const addNode = useCallback((type: string, position?: { x: number; y: number }) => {
+    const spec = catalog[type];
+    let n = 1;
+    const taken = new Set(nodes.map((x) => x.id));
+    while (taken.has(`${type}_${n}`)) n++;
+    const id = `${type}_${n}`;
+    // Without a drop point, place it right of the view's centre, stepping down so nodes do not pile up.
+    const box = document.querySelector(".canvas")?.getBoundingClientRect();
+    const centre = box ? flow.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 3 }) : { x: 0, y: 0 };
+    const at = position ?? { x: centre.x + 200, y: centre.y + (nodes.length % 5) * 70 };
+    setNodes((ns) => [...ns.map((x) => ({ ...x, selected: false })),
+                      { id, type: "step", position: at, data: { config: {}, spec }, ariaLabel: id, selected: true }]);
+    setSelected(id);
+    setDirty(true);
+  }, [catalog, flow, nodes, setNodes]);
+
+  const isValidConnection = useCallback((c: Connection | Edge) => {
+    const target = nodes.find((n) => n.id === c.target);
+    return c.source !== c.target && !target?.data.spec?.trigger;
+  }, [nodes]);
+
+  const onConnect = useCallback((c: Connection) => {
+    setEdges((es) => addEdge({ ...c, id: `e_${c.source}_${c.sourceHandle ?? "out"}_${c.target}` }, es));
+    setDirty(true);
+  }, [setEdges]);
+
+  const graph = useMemo(() => toGraph(nodes, edges), [nodes, edges]);
+
+  const save = useCallback(async () => {
+    const { error } = await api.PATCH("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } }, body: { draft: graph } });
+    setStatus(error ? `Save failed: ${errorMessage(error)}` : "Saved");
+    if (!error) setDirty(false);
+  }, [graph, workflowId]);
+
+  const markProblems = useCallback((found: Problem[]) => {
+    setProblems(found);
+    setNodes((ns) => ns.map((n) => ({ ...n, data: { ...n.data, problems: found.filter((p) => p.node_id === n.id).map((p) => p.message) } })));
+  }, [setNodes]);
+
+  const validate = useCallback(async () => {
+    const { data } = await api.POST("/api/v1/validate", { body: { graph } });
+    markProblems((data as Problem[]) ?? []);
+    setStatus(data && data.length ? `${data.length} problem(s)` : "No problems");
+  }, [graph, markProblems]);
+
+  const publish = useCallback(async () => {
+    await save();
+    const { data, error } = await api.POST("/api/v1/workflows/{workflow_id}/versions", {
+      params: { path: { workflow_id: workflowId } }, body: { graph, publish: true } });
+    if (error) {
+      markProblems((error as { error?: { problems?: Problem[] } }).error?.problems ?? []);
+      setStatus(`Not published: ${errorMessage(error)}`);
+    } else {
+      markProblems([]);
+      setStatus(`Published version ${data?.number}`);
+    }
+  }, [graph, markProblems, save, workflowId]);
+
+  const run = useCallback(async () => {
+    let payload: unknown;
+    try { payload = JSON.parse(params || "null"); } catch { setStatus("The test payload is not JSON"); return; }
+    localStorage.setItem(`params:${workflowId}`, params);
+    const { data, error } = await api.POST("/api/v1/workflows/{workflow_id}/instances", {
+      params: { path: { workflow_id: workflowId } }, body: { params: payload } });
+    setStatus(error ? `Run failed: ${errorMessage(error)}` : `Started instance ${data?.id}`);
+  }, [params, workflowId]);
+
+  useEffect(() => {
+    const keys = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.key === "s") { e.preventDefault(); save(); }
+    };
+    window.addEventListener("keydown", keys);
+    return () => window.removeEventListener("keydown", keys);
+  }, [save]);
+
+  const selectedNode = nodes.find((n) => n.id === selected);
+  const entries = Object.values(catalog).filter((c) => !filter || `${c.label} ${c.type}`.toLowerCase().includes(filter.toLowerCase()));
+
+  return (
+    <div className="editor">
+      <header className="toolbar">
+        <a href="/editor/">← Workflows</a>
+        <h1>{name}{dirty ? " •" : ""}</h1>
+        <button onClick={save}>Save</button>
+        <button onClick={validate}>Validate</button>
+        <button onClick={publish}>Publish</button>
+        <label className="params">Test payload <input aria-label="Test payload" value={params} onChange={(e) => setParams(e.target.value)} /></label>
+        <button onClick={run}>Run</button>
+        <span role="status" className="status">{status}</span>
+      </header>
+      <nav className="palette" aria-label="Node types">
+        <input type="search" placeholder="Search nodes" aria-label="Search nodes" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        {GROUPS.map((g) => (
+          <section key={g}>
+            <h3>{g}</h3>
+            {entries.filter((c) => c.group === g).map((c) => (
+              <button key={c.type} className="palette-item" draggable title={c.description}
+                      onDragStart={(e) => e.dataTransfer.setData("application/x-node-type", c.type)}
+                      onClick={() => addNode(c.type)}>{c.label}</button>
+            ))}
+          </section>
+        ))}
+      </nav>
+      <main className="canvas" onDragOver={(e) => e.preventDefault()}
+            onDrop={(e) => { const t = e.dataTransfer.getData("application/x-node-type"); if (t) addNode(t, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY })); }}>
+        <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={(c) => { onNodesChange(c); if (c.some((x) => x.type !== "select" && x.type !== "dimensions")) setDirty(true); }}
+                   onEdgesChange={(c) => { onEdgesChange(c); setDirty(true); }} onConnect={onConnect} isValidConnection={isValidConnection}
+                   onSelectionChange={({ nodes: s }) => setSelected(s[0]?.id ?? null)} deleteKeyCode={["Delete", "Backspace"]} fitView fitViewOptions={{ maxZoom: 1 }}>
+          <Background />
+          <MiniMap pannable zoomable />
+          <Controls />
+        </ReactFlow>
+      </main>
+      {selectedNode?.data.spec && (
+        <Panel id={selectedNode.id} spec={selectedNode.data.spec} config={selectedNode.data.config}
+               onChange={(config) => { setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); setDirty(true); }} />
+      )}
+      {problems.length > 0 && (
+        <section className="problems" aria-label="Problems">
+          <h2>Problems</h2>
+          <ul>{problems.map((p, i) => (
+            <li key={i}><button onClick={() => { if (p.node_id) { setSelected(p.node_id); setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === p.node_id }))); } }}>
+              {p.node_id ?? "workflow"}: {p.message}</button></li>))}</ul>
+        </section>
+      )}
+    </div>
+  );
+}
+
+export function Editor({ workflowId }: { workflowId: number }) {
+  const [catalog, setCatalog] = useState<Record<string, CatalogEntry> | null>(null);
+  useEffect(() => {
+    api.GET("/api/v1/catalog").then(({ data }) => {
+      setCatalog(Object.fromEntries(((data ?? []) as unknown as CatalogEntry[]).map((c) => [c.type, c])));
+    });
+  }, []);
+  if (!catalog) return <p className="muted">Loading…</p>;
+  return <ReactFlowProvider><Canvas workflowId={workflowId} catalog={catalog} /></ReactFlowProvider>;
+}

@@ -1,0 +1,14 @@
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vite";
+
+// Built into Django's static files; the editor page (frontend/views.py) reads the manifest.
+export default defineConfig({
+  plugins: [react()],
+  base: "/static/frontend/dist/",
+  build: {
+    outDir: "static/frontend/dist",
+    emptyOutDir: true,
+    manifest: true,
+    rollupOptions: { input: "src/main.tsx" },
+  },
+});
