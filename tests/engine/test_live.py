@@ -117,3 +117,46 @@ def test_a_browser_session_works_too(tenant, make_workflow, client):
         return first
 
     assert asyncio.run(scenario())["type"] == "workflow_queued"
+
+
+@pytest.mark.processes
+def test_events_from_a_worker_process_reach_a_client_of_daphne(tenant, make_workflow, settings):
+    """Embedded mode for real: daphne serves the socket, a separate engine worker process writes the
+    events; they meet only in the database (Redis pokes too in the distributed suite)."""
+    import json as jsonlib
+    import socket
+    import sys
+    import time
+
+    from websockets.sync.client import connect as ws_connect
+
+    from tests.processes import start, stop
+
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow("export default async function run(e, step) { await step.do('a', () => 1); await step.do('b', () => 2); return 3; }")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = start([sys.executable, "-m", "daphne", "-p", str(port), "config.asgi:application"], "live-daphne")
+    worker = None
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        inst = services.instance_create(tenant=tenant, workflow=wf)
+        with ws_connect(f"ws://127.0.0.1:{port}/ws/instances/{inst.pk}/", origin="http://127.0.0.1",
+                        additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10) as ws:
+            assert jsonlib.loads(ws.recv(timeout=10))["type"] == "workflow_queued"
+            worker = start([sys.executable, "manage.py", "engine_worker"], "live-worker")
+            seen = []
+            while not seen or seen[-1]["type"] != "workflow_completed":
+                seen.append(jsonlib.loads(ws.recv(timeout=30)))
+        assert [e["eventId"] for e in seen] == list(range(2, 2 + len(seen)))  # in order, none missing or repeated
+        assert seen[-1]["output"] == "3"
+    finally:
+        stop(server)
+        if worker:
+            stop(worker)
