@@ -64,7 +64,18 @@ class HooksApp:
         query = {k: v if len(v) > 1 else v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
         delivery = webhooks.Delivery(method="POST", headers=headers, query=query, body=bytes(body))
         kind, args = found
-        answer = await asyncio.get_running_loop().run_in_executor(pool(), run_delivery, kind, args, delivery)
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(pool(), run_delivery, kind, args, delivery)
+        if answer.wait_for:
+            # Wait for the respond node here, between short database checks, so the delivery
+            # thread keeps serving other hooks meanwhile.
+            deadline = loop.time() + settings.WEBHOOK_WAIT_SECONDS
+            while loop.time() < deadline:
+                stop, response = await loop.run_in_executor(pool(), webhooks.respond_check, *answer.wait_for)
+                if stop:
+                    answer = webhooks.answer_of(response) if response is not None else answer
+                    break
+                await asyncio.sleep(0.05)
         await self.answer(send, answer)
 
     @staticmethod

@@ -157,6 +157,9 @@ class Answer:
     status: int
     body: Any
     headers: dict[str, str]
+    # Set when the trigger waits for a respond node: (instance, the published graph). The caller
+    # waits (the Django view in its thread; the ASGI route without holding its database thread).
+    wait_for: tuple | None = None
 
 
 def delivery_from_request(request) -> Delivery:
@@ -199,18 +202,28 @@ def delivery_key(delivery_id: str) -> str:
     return "wh-" + hashlib.sha256(delivery_id.encode()).hexdigest()[:40]
 
 
-def respond_step(instance: Instance, target_graph: dict, wait_seconds: float) -> dict | None:
-    """Wait (bounded) for a respond node's output, or the instance's end."""
+def respond_check(instance: Instance, target_graph: dict) -> tuple[bool, dict | None]:
+    """(stop waiting?, the respond node's answer if it has one)."""
     responders = [n.id for n in parse(target_graph).nodes.values() if n.type == "respond"]
+    done = StepRecord.objects.filter(instance=instance, name__in=responders, status="complete").values_list("output", flat=True).first()
+    if done:
+        return True, json.loads(done)
+    return Instance.objects.filter(pk=instance.pk, status__in=Instance.FINISHED).exists(), None
+
+
+def respond_step(instance: Instance, target_graph: dict, wait_seconds: float) -> dict | None:
+    """Wait (bounded) for a respond node's output, or the instance's end (blocking: the Django path)."""
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
-        done = StepRecord.objects.filter(instance=instance, name__in=responders, status="complete").values_list("output", flat=True).first()
-        if done:
-            return json.loads(done)
-        if Instance.objects.filter(pk=instance.pk, status__in=Instance.FINISHED).exists():
-            return None
+        stop, answer = respond_check(instance, target_graph)
+        if stop:
+            return answer
         time.sleep(0.02)
     return None
+
+
+def answer_of(response: dict) -> "Answer":
+    return Answer(int(response.get("status", 200)), response.get("body"), dict(response.get("headers") or {}))
 
 
 def deliver(delivery: Delivery, tenant_slug: str, workflow_slug: str, path: str = "") -> Answer:
@@ -219,12 +232,11 @@ def deliver(delivery: Delivery, tenant_slug: str, workflow_slug: str, path: str 
     check_rate(target.tenant)
     instance = instance_create(tenant=target.tenant, workflow=target.workflow,
                                id=delivery_key(found) if found else None, params=payload_of(delivery))
-    if target.trigger.data.get("response") == "wait":
-        answer = respond_step(instance, target.workflow.published_version.graph, settings.WEBHOOK_WAIT_SECONDS)
-        if answer is not None:
-            return Answer(int(answer.get("status", 200)), answer.get("body"), dict(answer.get("headers") or {}))
     status_url = reverse("api:instances_get", kwargs={"instance_id": str(instance.pk)})
-    return Answer(202, {"instance": str(instance.pk), "key": instance.key, "status_url": status_url}, {})
+    accepted = Answer(202, {"instance": str(instance.pk), "key": instance.key, "status_url": status_url}, {})
+    if target.trigger.data.get("response") == "wait":
+        accepted.wait_for = (instance, target.workflow.published_version.graph)
+    return accepted
 
 
 def deliver_event(delivery: Delivery, tenant_slug: str, workflow_slug: str, instance_id: str, event_type: str) -> Answer:

@@ -201,3 +201,40 @@ def test_the_asgi_route_answers_like_the_view(tenant, signed, transactional_db):
 def test_the_asgi_route_answers_413_before_reading(db):
     status, answer, _ = asgi_post("/hooks/a/b", b"", length=2 * 1024 * 1024)
     assert status == 413 and answer["error"]["code"] == "too_large"
+
+
+def test_the_asgi_route_waits_for_the_respond_node_without_blocking(tenant, transactional_db, settings):
+    """A waiting delivery does not hold the delivery thread: another hook is answered meanwhile."""
+    from asgiref.sync import sync_to_async
+
+    from config.asgi import application
+    from engine import worker
+
+    respond = ("answer", "respond", {"status": 201, "body": {"seen": "{{ input.id }}"}})
+    hook_workflow(tenant, auth="none", response="wait", slug="sync", extra=[respond])
+    hook_workflow(tenant, auth="none", slug="quick")
+    settings.WEBHOOK_WAIT_SECONDS = 5
+
+    async def call(path, body):
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": path, "query_string": b"",
+                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
+        await application(scope, receive, send)
+        return sent[0]["status"], json.loads(sent[1]["body"])
+
+    async def scenario():
+        waiting = asyncio.ensure_future(call("/hooks/acme/sync", b'{"id": 5}'))
+        await asyncio.sleep(0.3)
+        quick = await call("/hooks/acme/quick", b"{}")  # answered while the first one waits
+        assert quick[0] == 202 and not waiting.done()
+        await sync_to_async(lambda: worker.run(name="w", until_idle=True), thread_sensitive=False)()
+        return await waiting
+
+    assert asyncio.run(scenario()) == (201, {"seen": 5})
