@@ -23,7 +23,7 @@ from tenants.access import Principal, principal_for_token, principal_for_user
 from tenants.errors import NotFound
 
 from . import selectors
-from .models import Instance, ProgressEvent
+from .models import ProgressEvent
 
 POLL_SECONDS = 0.25
 BATCH = 500
