@@ -60,23 +60,19 @@ def instance_create_batch(
         raise InvalidInput("id", "the same id appears twice in the batch")
     check_creations(tenant, len(items))
     now = clock.now()
+    candidates = [
+        Instance(
+            tenant=tenant, workflow=workflow, version=version, key=key, params=item.get("params"),
+            status=S.QUEUED, due_at=now, created_at=now, last_event_id=1,  # its workflow_queued event
+            parent=parent,
+        )
+        for key, item in zip(keys, items)
+    ]
     with transaction.atomic():
-        existing = {i.key: i for i in Instance.objects.filter(workflow=workflow, key__in=keys)}
-        fresh = [
-            Instance(
-                tenant=tenant, workflow=workflow, version=version, key=key, params=item.get("params"),
-                status=S.QUEUED, due_at=now, created_at=now, last_event_id=1,  # its workflow_queued event
-                parent=parent,
-            )
-            for key, item in zip(keys, items)
-            if key not in existing
-        ]
-        try:
-            with transaction.atomic():
-                Instance.objects.bulk_create(fresh)
-        except IntegrityError:
-            # Another request created one of these ids between our read and our insert.
-            raise Conflict("id", "an instance with this id was created concurrently; retry the request")
+        created = insert_new(candidates)
+        fresh = [i for i in candidates if i.key in created]
+        existing = {i.key: i for i in Instance.objects.filter(workflow=workflow, key__in=set(keys) - created)} \
+            if len(created) < len(keys) else {}
         progress.insert(tenant_id=tenant.pk, now=now, rows=[
             (Instance._meta.pk.get_db_prep_value(i.pk, connection), 1, ("workflow_queued", None, None, None))
             for i in fresh
@@ -84,6 +80,33 @@ def instance_create_batch(
         dispatch.notify([i.pk for i in fresh])
     by_key = {**existing, **{i.key: i for i in fresh}}
     return [by_key[k] for k in keys]
+
+
+def insert_new(instances: list[Instance]) -> set[str]:
+    """INSERT the instances whose (workflow, key) is free, in one statement; returns their keys.
+    ON CONFLICT DO NOTHING makes a concurrent creation of the same id return that instance
+    instead of failing (SQLite >= 3.35 and PostgreSQL both support it with RETURNING)."""
+    if not connection.features.can_return_rows_from_bulk_insert:
+        created = set()
+        for instance in instances:
+            try:
+                with transaction.atomic():
+                    instance.save(force_insert=True)
+                created.add(instance.key)
+            except IntegrityError:
+                pass
+        return created
+    fields = Instance._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = [f.get_db_prep_save(getattr(i, f.attname), connection) for i in instances for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Instance._meta.db_table} ({columns}) VALUES {', '.join([row] * len(instances))} "
+            "ON CONFLICT (workflow_id, key) DO NOTHING RETURNING key",
+            params,
+        )
+        return {r[0] for r in cursor.fetchall()}
 
 
 def instance_create(
