@@ -15,7 +15,7 @@ import re
 import uuid
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 
 from builder.models import Workflow, WorkflowVersion
 from tenants.models import Tenant
@@ -96,11 +96,12 @@ def insert_new(instances: list[Instance]) -> set[str]:
             except IntegrityError:
                 pass
         return created
+    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the proxy costs a lookup per use
     fields = Instance._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params = [f.get_db_prep_save(getattr(i, f.attname), connection) for i in instances for f in fields]
-    with connection.cursor() as cursor:
+    params = [f.get_db_prep_save(getattr(i, f.attname), conn) for i in instances for f in fields]
+    with conn.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Instance._meta.db_table} ({columns}) VALUES {', '.join([row] * len(instances))} "
             "ON CONFLICT (workflow_id, key) DO NOTHING RETURNING key",

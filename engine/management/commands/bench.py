@@ -279,7 +279,7 @@ class Command(BaseCommand):
         loopback: 202s per second, latency, and instances created (must equal deliveries accepted)."""
         import asyncio
 
-        import httpx
+        import socket
 
         from builder.services import version_create_from_graph
 
@@ -294,10 +294,11 @@ class Command(BaseCommand):
         try:
             for _ in range(200):
                 try:
-                    httpx.get(f"http://127.0.0.1:{port}/", timeout=1)  # up yet?
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()  # up yet?
                     break
-                except httpx.HTTPError:
+                except OSError:
                     time.sleep(0.05)
+            time.sleep(0.5)
 
             async def run() -> tuple[list[float], list[int], float]:
                 # A bare HTTP/1.1 keep-alive client: an HTTP library would use more of the
