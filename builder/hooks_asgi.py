@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 
 from tenants.errors import DomainError
 
@@ -72,7 +72,8 @@ class GroupCommit:
                     break
             answers = []
             try:
-                close_old_connections()
+                if connection.connection is not None and not connection.is_usable():
+                    connection.close()  # the server closed it or it broke: reconnect (kept open otherwise)
                 with transaction.atomic():
                     for kind, args, delivery, _, _ in batch:
                         # A refusal raises before writing; the writes of a delivery sit in
