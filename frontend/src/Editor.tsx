@@ -6,7 +6,9 @@ import {
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { api, errorMessage, type CatalogEntry, type Problem } from "./api/client";
+import { layout } from "./layout";
 import { Panel } from "./Panel";
+import { Versions } from "./Versions";
 import { StepNode, type StepData } from "./nodes/StepNode";
 
 type Graph = { nodes: { id: string; type: string; position: { x: number; y: number }; data: Record<string, unknown> }[];
@@ -40,12 +42,15 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
   const [dirty, setDirty] = useState(false);
   const [params, setParams] = useState(() => localStorage.getItem(`params:${workflowId}`) ?? "{}");
   const [filter, setFilter] = useState("");
+  const [showVersions, setShowVersions] = useState(false);
+  const [hookUrl, setHookUrl] = useState("");
   const flow = useReactFlow();
 
   useEffect(() => {
     api.GET("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } } }).then(({ data }) => {
       if (!data) return;
       setName(data.name);
+      api.GET("/api/v1/me").then(({ data: me }) => { if (me) setHookUrl(`${location.origin}/hooks/${me.tenant}/${data.slug}`); });
       const graph = (data.draft as Graph | null) ?? { nodes: [{ id: "start", type: "manual", position: { x: 0, y: 0 }, data: {} }], edges: [] };
       const c = toCanvas(graph, catalog);
       setNodes(c.nodes);
@@ -134,6 +139,35 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
     return () => window.removeEventListener("keydown", keys);
   }, [save]);
 
+  const autoLayout = useCallback(() => {
+    setNodes((ns) => layout(ns, edges));
+    setDirty(true);
+    window.requestAnimationFrame(() => flow.fitView({ maxZoom: 1 }));
+  }, [edges, flow, setNodes]);
+
+  const exportGraph = useCallback(() => {
+    const blob = new Blob([JSON.stringify(graph, null, 2)], { type: "application/json" });
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `${name || "workflow"}.json`;
+    link.click();
+    URL.revokeObjectURL(link.href);
+  }, [graph, name]);
+
+  const importGraph = useCallback(async (file: File) => {
+    try {
+      const parsed = JSON.parse(await file.text()) as Graph;
+      if (!Array.isArray(parsed.nodes) || !Array.isArray(parsed.edges)) throw new Error("not a graph");
+      const c = toCanvas(parsed, catalog);
+      setNodes(c.nodes);
+      setEdges(c.edges);
+      setDirty(true);
+      setStatus(`Imported ${parsed.nodes.length} nodes`);
+    } catch {
+      setStatus("That file is not a workflow graph (JSON with nodes and edges)");
+    }
+  }, [catalog, setEdges, setNodes]);
+
   const selectedNode = nodes.find((n) => n.id === selected);
   const entries = Object.values(catalog).filter((c) => !filter || `${c.label} ${c.type}`.toLowerCase().includes(filter.toLowerCase()));
 
@@ -147,6 +181,11 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
         <button onClick={publish}>Publish</button>
         <label className="params">Test payload <input aria-label="Test payload" value={params} onChange={(e) => setParams(e.target.value)} /></label>
         <button onClick={run}>Run</button>
+        <button onClick={autoLayout}>Auto-layout</button>
+        <button onClick={exportGraph}>Export</button>
+        <label className="import">Import <input type="file" accept="application/json" aria-label="Import graph"
+                                                onChange={(e) => { const f = e.target.files?.[0]; if (f) importGraph(f); e.target.value = ""; }} /></label>
+        <button onClick={() => setShowVersions((v) => !v)} aria-pressed={showVersions}>Versions</button>
         <span role="status" className="status">{status}</span>
       </header>
       <nav className="palette" aria-label="Node types">
@@ -172,7 +211,16 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
           <Controls />
         </ReactFlow>
       </main>
-      {selectedNode?.data.spec && (
+      {showVersions && <Versions workflowId={workflowId} onClose={() => setShowVersions(false)} />}
+      {!showVersions && selectedNode?.data.spec?.type === "webhook" && hookUrl && (
+        <section className="hook-help" aria-label="How to call this webhook">
+          <h3>Webhook URL</h3>
+          <code>{hookUrl}</code>
+          <pre>{`curl -X POST ${hookUrl} \\\n  -H 'content-type: application/json' \\\n  -H 'idempotency-key: order-42' \\\n  -d '{"id": 42}'`}</pre>
+          <p className="muted">Auth: {String(selectedNode.data.config.auth ?? "standard_webhooks")}; signed schemes read the secret named {String(selectedNode.data.config.secret_name ?? "WEBHOOK_SECRET")}.</p>
+        </section>
+      )}
+      {!showVersions && selectedNode?.data.spec && (
         <Panel id={selectedNode.id} spec={selectedNode.data.spec} config={selectedNode.data.config}
                onChange={(config) => { setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); setDirty(true); }} />
       )}
