@@ -4,7 +4,7 @@ import {
   addEdge, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useEdgesState, useNodesState, useReactFlow,
   type Connection, type Edge, type Node,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage, type CatalogEntry, type Problem } from "./api/client";
 import { layout } from "./layout";
 import { Panel } from "./Panel";
@@ -46,6 +46,41 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
   const [hookUrl, setHookUrl] = useState("");
   const flow = useReactFlow();
 
+  // Undo/redo: a snapshot of the graph is taken before each change the user makes (typing in
+  // the panel coalesces into one snapshot a second).
+  const current = useRef({ nodes, edges });
+  current.current = { nodes, edges };
+  const history = useRef<{ past: string[]; future: string[]; at: number }>({ past: [], future: [], at: 0 });
+  const checkpoint = useCallback((coalesce = false) => {
+    const h = history.current;
+    if (coalesce && Date.now() - h.at < 1000) return;
+    h.past.push(JSON.stringify(toGraph(current.current.nodes, current.current.edges)));
+    if (h.past.length > 200) h.past.shift();
+    h.future = [];
+    h.at = Date.now();
+  }, []);
+  const restore = useCallback((snap: string) => {
+    const c = toCanvas(JSON.parse(snap) as Graph, catalog);
+    setNodes(c.nodes);
+    setEdges(c.edges);
+    setDirty(true);
+  }, [catalog, setEdges, setNodes]);
+  const undo = useCallback(() => {
+    const h = history.current;
+    const previous = h.past.pop();
+    if (previous === undefined) return;
+    h.future.push(JSON.stringify(toGraph(current.current.nodes, current.current.edges)));
+    restore(previous);
+  }, [restore]);
+  const redo = useCallback(() => {
+    const h = history.current;
+    const next = h.future.pop();
+    if (next === undefined) return;
+    h.past.push(JSON.stringify(toGraph(current.current.nodes, current.current.edges)));
+    restore(next);
+  }, [restore]);
+
+
   useEffect(() => {
     api.GET("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } } }).then(({ data }) => {
       if (!data) return;
@@ -70,6 +105,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
     const taken = new Set(nodes.map((x) => x.id));
     while (taken.has(`${type}_${n}`)) n++;
     const id = `${type}_${n}`;
+    checkpoint();
     // Without a drop point, place it right of the view's centre, stepping down so nodes do not pile up.
     const box = document.querySelector(".canvas")?.getBoundingClientRect();
     const centre = box ? flow.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 3 }) : { x: 0, y: 0 };
@@ -78,7 +114,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
                       { id, type: "step", position: at, data: { config: {}, spec }, ariaLabel: id, selected: true }]);
     setSelected(id);
     setDirty(true);
-  }, [catalog, flow, nodes, setNodes]);
+  }, [catalog, checkpoint, flow, nodes, setNodes]);
 
   const isValidConnection = useCallback((c: Connection | Edge) => {
     const target = nodes.find((n) => n.id === c.target);
@@ -86,11 +122,42 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
   }, [nodes]);
 
   const onConnect = useCallback((c: Connection) => {
+    checkpoint();
     setEdges((es) => addEdge({ ...c, id: `e_${c.source}_${c.sourceHandle ?? "out"}_${c.target}` }, es));
     setDirty(true);
-  }, [setEdges]);
+  }, [checkpoint, setEdges]);
 
   const graph = useMemo(() => toGraph(nodes, edges), [nodes, edges]);
+
+  // Copy/paste of the selected nodes and the edges between them, with fresh ids.
+  const clipboard = useRef<Graph | null>(null);
+  const copy = useCallback(() => {
+    const chosen = new Set(nodes.filter((n) => n.selected).map((n) => n.id));
+    if (!chosen.size) return;
+    const g = toGraph(nodes.filter((n) => chosen.has(n.id)), edges.filter((e) => chosen.has(e.source) && chosen.has(e.target)));
+    clipboard.current = g;
+    setStatus(`Copied ${g.nodes.length} node(s)`);
+  }, [edges, nodes]);
+  const paste = useCallback(() => {
+    const g = clipboard.current;
+    if (!g) return;
+    const taken = new Set(nodes.map((n) => n.id));
+    const rename: Record<string, string> = {};
+    for (const n of g.nodes) {
+      let k = 1;
+      while (taken.has(`${n.type}_${k}`)) k++;
+      rename[n.id] = `${n.type}_${k}`;
+      taken.add(rename[n.id]);
+    }
+    const pasted = toCanvas({
+      nodes: g.nodes.map((n) => ({ ...n, id: rename[n.id], position: { x: n.position.x + 40, y: n.position.y + 40 } })),
+      edges: g.edges.map((e) => ({ ...e, id: `e_${rename[e.source]}_${e.sourceHandle ?? "out"}_${rename[e.target]}`, source: rename[e.source], target: rename[e.target] })),
+    }, catalog);
+    checkpoint();
+    setNodes((ns) => [...ns.map((n) => ({ ...n, selected: false })), ...pasted.nodes.map((n) => ({ ...n, selected: true }))]);
+    setEdges((es) => [...es, ...pasted.edges]);
+    setDirty(true);
+  }, [catalog, checkpoint, nodes, setEdges, setNodes]);
 
   const save = useCallback(async () => {
     const { error } = await api.PATCH("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } }, body: { draft: graph } });
@@ -133,17 +200,27 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
 
   useEffect(() => {
     const keys = (e: KeyboardEvent) => {
-      if ((e.ctrlKey || e.metaKey) && e.key === "s") { e.preventDefault(); save(); }
+      if (!(e.ctrlKey || e.metaKey)) return;
+      const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement;
+      const key = e.key.toLowerCase();
+      if (key === "s") { e.preventDefault(); save(); }
+      else if (typing) return;
+      else if (key === "z" && e.shiftKey) { e.preventDefault(); redo(); }
+      else if (key === "z") { e.preventDefault(); undo(); }
+      else if (key === "y") { e.preventDefault(); redo(); }
+      else if (key === "c") copy();
+      else if (key === "v") paste();
     };
     window.addEventListener("keydown", keys);
     return () => window.removeEventListener("keydown", keys);
-  }, [save]);
+  }, [copy, paste, redo, save, undo]);
 
   const autoLayout = useCallback(() => {
+    checkpoint();
     setNodes((ns) => layout(ns, edges));
     setDirty(true);
     window.requestAnimationFrame(() => flow.fitView({ maxZoom: 1 }));
-  }, [edges, flow, setNodes]);
+  }, [checkpoint, edges, flow, setNodes]);
 
   const exportGraph = useCallback(() => {
     const blob = new Blob([JSON.stringify(graph, null, 2)], { type: "application/json" });
@@ -159,6 +236,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
       const parsed = JSON.parse(await file.text()) as Graph;
       if (!Array.isArray(parsed.nodes) || !Array.isArray(parsed.edges)) throw new Error("not a graph");
       const c = toCanvas(parsed, catalog);
+      checkpoint();
       setNodes(c.nodes);
       setEdges(c.edges);
       setDirty(true);
@@ -166,7 +244,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
     } catch {
       setStatus("That file is not a workflow graph (JSON with nodes and edges)");
     }
-  }, [catalog, setEdges, setNodes]);
+  }, [catalog, checkpoint, setEdges, setNodes]);
 
   const selectedNode = nodes.find((n) => n.id === selected);
   const entries = Object.values(catalog).filter((c) => !filter || `${c.label} ${c.type}`.toLowerCase().includes(filter.toLowerCase()));
@@ -181,6 +259,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
         <button onClick={publish}>Publish</button>
         <label className="params">Test payload <input aria-label="Test payload" value={params} onChange={(e) => setParams(e.target.value)} /></label>
         <button onClick={run}>Run</button>
+        <button onClick={undo} aria-label="Undo" title="Undo (Ctrl/Cmd+Z)">↶</button>
+        <button onClick={redo} aria-label="Redo" title="Redo (Ctrl/Cmd+Shift+Z)">↷</button>
         <button onClick={autoLayout}>Auto-layout</button>
         <button onClick={exportGraph}>Export</button>
         <label className="import">Import <input type="file" accept="application/json" aria-label="Import graph"
@@ -203,8 +283,9 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
       </nav>
       <main className="canvas" onDragOver={(e) => e.preventDefault()}
             onDrop={(e) => { const t = e.dataTransfer.getData("application/x-node-type"); if (t) addNode(t, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY })); }}>
-        <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={(c) => { onNodesChange(c); if (c.some((x) => x.type !== "select" && x.type !== "dimensions")) setDirty(true); }}
-                   onEdgesChange={(c) => { onEdgesChange(c); setDirty(true); }} onConnect={onConnect} isValidConnection={isValidConnection}
+        <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={(c) => { if (c.some((x) => x.type === "remove")) checkpoint(); onNodesChange(c); if (c.some((x) => x.type !== "select" && x.type !== "dimensions")) setDirty(true); }}
+                   onEdgesChange={(c) => { if (c.some((x) => x.type === "remove")) checkpoint(); onEdgesChange(c); if (c.some((x) => x.type !== "select")) setDirty(true); }}
+                   onNodeDragStart={() => checkpoint()} onConnect={onConnect} isValidConnection={isValidConnection}
                    onSelectionChange={({ nodes: s }) => setSelected(s[0]?.id ?? null)} deleteKeyCode={["Delete", "Backspace"]} fitView fitViewOptions={{ maxZoom: 1 }}>
           <Background />
           <MiniMap pannable zoomable />
@@ -222,7 +303,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
       )}
       {!showVersions && selectedNode?.data.spec && (
         <Panel id={selectedNode.id} spec={selectedNode.data.spec} config={selectedNode.data.config}
-               onChange={(config) => { setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); setDirty(true); }} />
+               onChange={(config) => { checkpoint(true); setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); setDirty(true); }} />
       )}
       {problems.length > 0 && (
         <section className="problems" aria-label="Problems">
