@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpResponse
 from ninja import Router, Schema, Status
 
+from tenants.audit import audit_from_request
 from tenants.idempotency import idempotent
 
 from . import selectors, services
@@ -148,6 +149,8 @@ def versions_create(request, workflow_id: int, payload: VersionIn):
             v = services.version_create_from_code(workflow=wf, program=payload.program or "", publish=payload.publish,
                                                   author=author)
         v.workflow.refresh_from_db()
+        if payload.publish:
+            audit_from_request(request, "version.publish", f"{wf.slug} v{v.number}")
         return 201, VersionOut.from_orm(v).model_dump()
 
     return Status(*idempotent(request, request.auth.tenant, run))
@@ -172,6 +175,7 @@ def versions_publish(request, workflow_id: int, number: int):
     wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
     v = services.version_publish(version=selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number))
     v.workflow.refresh_from_db()
+    audit_from_request(request, "version.publish", f"{wf.slug} v{v.number}")
     return v
 
 

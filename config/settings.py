@@ -152,7 +152,8 @@ LOGGING = {
 }
 
 # Called by the pump (and by idle embedded workers) with `now`: schedule triggers fire here.
-ENGINE_PUMP_HOOKS = ["builder.schedules.schedules_fire"]
+ENGINE_PUMP_HOOKS = ["builder.schedules.schedules_fire", "tenants.audit.audit_purge"]
+AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "365"))
 
 # step.http refuses private, loopback, link-local and metadata addresses; list here the hosts or
 # networks a self-hosted deployment may reach anyway (e.g. "intranet.example,10.1.0.0/16").

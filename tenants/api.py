@@ -4,6 +4,7 @@ from datetime import date, datetime
 from ninja import Router, Schema, Status
 
 from .access import Principal, api_key_create, api_key_revoke
+from .audit import audit_from_request
 from .errors import NotFound
 from .models import ApiKey, Membership, Usage
 from .secrets import secret_delete, secret_names, secret_put
@@ -41,6 +42,7 @@ def secrets_list(request):
 def secrets_put(request, name: str, payload: SecretIn):
     request.auth.require("owner")
     secret_put(tenant=request.auth.tenant, name=name, value=payload.value)
+    audit_from_request(request, "secret.put", name)
     return Status(204, None)
 
 
@@ -48,6 +50,7 @@ def secrets_put(request, name: str, payload: SecretIn):
 def secrets_delete(request, name: str):
     request.auth.require("owner")
     secret_delete(tenant=request.auth.tenant, name=name)
+    audit_from_request(request, "secret.delete", name)
     return Status(204, None)
 
 
@@ -82,13 +85,16 @@ def keys_list(request):
 def keys_create(request, payload: KeyIn):
     request.auth.require("owner")
     key, token = api_key_create(tenant=request.auth.tenant, name=payload.name, role=payload.role, expires_at=payload.expires_at)
+    audit_from_request(request, "key.create", key.prefix, {"name": key.name, "role": key.role})
     return Status(201, {**KeyOut.from_orm(key).model_dump(), "token": token})
 
 
 @router.delete("/keys/{key_id}", response=KeyOut)
 def keys_revoke(request, key_id: int):
     request.auth.require("owner")
-    return api_key_revoke(tenant=request.auth.tenant, key_id=key_id)
+    key = api_key_revoke(tenant=request.auth.tenant, key_id=key_id)
+    audit_from_request(request, "key.revoke", key.prefix)
+    return key
 
 
 class UsageOut(Schema):
@@ -150,11 +156,14 @@ def members_list(request):
 @router.put("/members/{username}", response=MemberOut)
 def members_set(request, username: str, payload: MemberIn):
     request.auth.require("owner")
-    return member_set(tenant=request.auth.tenant, username=username, role=payload.role)
+    membership = member_set(tenant=request.auth.tenant, username=username, role=payload.role)
+    audit_from_request(request, "member.set", username, {"role": payload.role})
+    return membership
 
 
 @router.delete("/members/{username}", response={204: None})
 def members_remove(request, username: str):
     request.auth.require("owner")
     member_remove(tenant=request.auth.tenant, username=username)
+    audit_from_request(request, "member.remove", username)
     return Status(204, None)

@@ -87,3 +87,16 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_per_tenant")]
+
+
+class AuditEntry(models.Model):
+    """Who did what, when and from where: tenant administration (keys, secrets, members, publish)
+    and operator actions (suspend). Append-only; purged after settings.AUDIT_RETENTION_DAYS."""
+
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.CharField(max_length=150)  # a username, or key:<prefix> for an API key
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=256, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)

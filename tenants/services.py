@@ -8,19 +8,25 @@ def tenant_create(*, slug: str, name: str = "") -> Tenant:
     return Tenant.objects.create(slug=slug, name=name or slug)
 
 
-def tenant_suspend(*, tenant: Tenant) -> int:
+def tenant_suspend(*, tenant: Tenant, actor: str = "operator", ip: str | None = None) -> int:
     """Refuse the tenant's webhooks and API writes (423), pause its instances, stop its schedules
     (schedules skip suspended tenants). Returns how many instances were paused."""
     from engine.services import tenant_instances_suspend
 
+    from .audit import audit_record
+
+    audit_record(action="tenant.suspend", actor=actor, tenant=tenant, target=tenant.slug, ip=ip)
     Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.SUSPENDED)
     tenant.status = Tenant.Status.SUSPENDED
     return tenant_instances_suspend(tenant=tenant)
 
 
-def tenant_unsuspend(*, tenant: Tenant) -> int:
+def tenant_unsuspend(*, tenant: Tenant, actor: str = "operator", ip: str | None = None) -> int:
     from engine.services import tenant_instances_resume
 
+    from .audit import audit_record
+
+    audit_record(action="tenant.unsuspend", actor=actor, tenant=tenant, target=tenant.slug, ip=ip)
     Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.ACTIVE)
     tenant.status = Tenant.Status.ACTIVE
     return tenant_instances_resume(tenant=tenant)

@@ -182,3 +182,37 @@ def test_sign_up_sign_in_switch_tenant_and_members(tenant, db):
     members = c.get("/api/v1/members").json()
     assert {"username": "bo", "role": "viewer"} in members
     assert c.delete("/api/v1/members/bo").status_code == 403
+
+
+def test_administrative_actions_are_audited_without_secret_values(api, tenant, workflow):
+    from tenants.models import AuditEntry
+    from tenants.services import tenant_suspend, tenant_unsuspend
+
+    api.put("/secrets/TOKEN", {"value": "super-secret-value"})
+    key = api.post("/keys", {"name": "ci"}).data
+    api.delete(f"/keys/{key['id']}")
+    api.post(f"/workflows/{workflow['id']}/versions/1/publish")
+    tenant_suspend(tenant=tenant, actor="ops@example.com", ip="10.0.0.9")
+    tenant_unsuspend(tenant=tenant, actor="ops@example.com")
+    rows = list(AuditEntry.objects.filter(tenant=tenant).order_by("pk").values_list("actor", "action", "target", "ip"))
+    actions = [r[1] for r in rows]
+    assert actions[-6:] == ["secret.put", "key.create", "key.revoke", "version.publish", "tenant.suspend", "tenant.unsuspend"]
+    assert rows[-6][0].startswith("key:dw_") and rows[-6][3] == "127.0.0.1"
+    assert rows[-2][:2] == ("ops@example.com", "tenant.suspend") and rows[-2][3] == "10.0.0.9"
+    assert "super-secret-value" not in str(list(AuditEntry.objects.values()))
+
+
+def test_audit_entries_are_purged_after_the_retention_period(tenant, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenants.audit import audit_purge, audit_record
+    from tenants.models import AuditEntry
+
+    old = audit_record(action="x", actor="a", tenant=tenant)
+    AuditEntry.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=400))
+    audit_record(action="y", actor="a", tenant=tenant)
+    settings.AUDIT_RETENTION_DAYS = 365
+    assert audit_purge() == 1
+    assert list(AuditEntry.objects.values_list("action", flat=True)) == ["y"]
