@@ -154,6 +154,8 @@ LOGGING = {
 # Called by the pump (and by idle embedded workers) with `now`: schedule triggers fire here.
 ENGINE_PUMP_HOOKS = ["builder.schedules.schedules_fire", "tenants.audit.audit_purge"]
 AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "365"))
+# /metrics (Prometheus) answers staff sessions, or this bearer token when set.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # step.http refuses private, loopback, link-local and metadata addresses; list here the hosts or
 # networks a self-hosted deployment may reach anyway (e.g. "intranet.example,10.1.0.0/16").

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from engine.metrics import metrics
 from tenants.views import signup_view
 
 from .api import api
@@ -8,6 +9,7 @@ from .api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("metrics", metrics, name="metrics"),
     path("accounts/signup/", signup_view, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("builder.urls")),
