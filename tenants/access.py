@@ -17,20 +17,10 @@ from django.conf import settings
 from django.utils import timezone
 from ninja.security import APIKeyCookie, HttpBearer
 
-from .errors import DomainError, InvalidInput, NotFound
+from .errors import Forbidden, InvalidInput, NotFound, Suspended
 from .models import ApiKey, Membership, Tenant
 
 RANK = {"viewer": 0, "editor": 1, "owner": 2}
-
-
-class Forbidden(DomainError):
-    status = 403
-    code = "forbidden"
-
-
-class Suspended(DomainError):
-    status = 423
-    code = "tenant_suspended"
 
 
 @dataclass(frozen=True)

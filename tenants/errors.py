@@ -24,3 +24,13 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status = 409
     code = "conflict"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Suspended(DomainError):
+    status = 423
+    code = "tenant_suspended"
