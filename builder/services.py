@@ -100,8 +100,13 @@ def instances_restart_failed(*, tenant: Tenant, workflow: Workflow, version: Wor
         raise InvalidInput("version", "no version of this workflow to restart on")
     restarted = []
     failed = Instance.objects.filter(tenant=tenant, workflow=workflow, status=Instance.Status.ERRORED)
+    diffs: dict[int, set[str]] = {}  # per old version: its diff is the same for all its instances
     for instance in failed.select_related("version")[:limit]:
-        valid = set(version_diff(old=instance.version, new=version)["valid_checkpoints"]) if instance.version_id != version.pk else None
+        valid = None
+        if instance.version_id != version.pk:
+            if instance.version_id not in diffs:
+                diffs[instance.version_id] = set(version_diff(old=instance.version, new=version)["valid_checkpoints"])
+            valid = diffs[instance.version_id]
         steps = list(StepRecord.objects.filter(instance=instance).order_by("pk").values_list("name", "status"))
         start = next((name for name, status in steps if status == "errored"), None)
         if valid is not None:

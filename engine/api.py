@@ -2,6 +2,7 @@
 bulk restart of failed ones), events, progress. Thin: services and selectors do the work."""
 import base64
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -84,8 +85,13 @@ class EventIn(Schema):
 
 
 def out(instance: Instance) -> dict:
-    instance = Instance.objects.select_related("version").get(pk=instance.pk)
-    return InstanceOut.from_orm(instance).model_dump()
+    return out_many([instance])[0]
+
+
+def out_many(instances: list[Instance]) -> list[dict]:
+    """The instances as the API shows them, re-read in one query (their status may have moved)."""
+    rows = Instance.objects.select_related("version").in_bulk([i.pk for i in instances])
+    return [InstanceOut.from_orm(rows[i.pk]).model_dump() for i in instances]
 
 
 @router.post("/workflows/{workflow_id}/instances", response={201: InstanceOut})
@@ -108,7 +114,7 @@ def instances_batch(request, workflow_id: int, payload: BatchIn):
     def run():
         created = services.instance_create_batch(tenant=request.auth.tenant, workflow=wf,
                                                  items=[i.model_dump() for i in payload.instances])
-        return 201, json.loads(json.dumps([out(i) for i in created], default=str))
+        return 201, json.loads(json.dumps(out_many(created), default=str))
 
     return Status(*idempotent(request, request.auth.tenant, run))
 
@@ -118,7 +124,7 @@ def instances_restart_failed_api(request, workflow_id: int, payload: RestartFail
     request.auth.require("editor")
     wf = workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
     version = version_get(tenant=request.auth.tenant, workflow=wf, number=payload.version) if payload.version else None
-    return [out(i) for i in instances_restart_failed(tenant=request.auth.tenant, workflow=wf, version=version)]
+    return out_many(instances_restart_failed(tenant=request.auth.tenant, workflow=wf, version=version))
 
 
 def _cursor(value: str | None) -> tuple[str, str] | None:
@@ -126,6 +132,7 @@ def _cursor(value: str | None) -> tuple[str, str] | None:
         return None
     try:
         created, pk = base64.urlsafe_b64decode(value.encode()).decode().split("|")
+        uuid.UUID(pk)
         return created, pk
     except Exception:
         raise InvalidInput("cursor", "not a cursor from a previous page") from None
@@ -154,6 +161,8 @@ def instances_list(request, workflow: int | None = None, status: str | None = No
         from django.utils.dateparse import parse_datetime
 
         at = parse_datetime(position[0])
+        if at is None:
+            raise InvalidInput("cursor", "not a cursor from a previous page")
         rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=position[1]))
     page = list(rows[: limit + 1])
     more = len(page) > limit

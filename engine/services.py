@@ -40,6 +40,16 @@ def _check_key(key: str | None) -> str:
     return key
 
 
+def _check_size(value: Any, field: str) -> None:
+    """Params and event payloads are loaded into the sandbox at every advance: bounded, like results."""
+    try:
+        size = len(json.dumps(value))
+    except (TypeError, ValueError):
+        raise InvalidInput(field, f"{field} must be JSON") from None
+    if size > MAX_PARAMS_BYTES:
+        raise InvalidInput(field, f"{field} is {size} bytes of JSON, over the {MAX_PARAMS_BYTES} byte limit")
+
+
 def instance_create_batch(
     *, tenant: Tenant, workflow: Workflow, items: list[dict[str, Any]], version: WorkflowVersion | None = None,
     parent: Instance | None = None,
@@ -58,6 +68,8 @@ def instance_create_batch(
     keys = [_check_key(item.get("id")) for item in items]
     if len(set(keys)) != len(keys):
         raise InvalidInput("id", "the same id appears twice in the batch")
+    for item in items:
+        _check_size(item.get("params"), "params")
     check_creations(tenant, len(items))
     now = clock.now()
     candidates = [
@@ -230,6 +242,7 @@ def event_send(*, tenant: Tenant, instance_id: Any, type: str, payload: Any = No
     """
     if not isinstance(type, str) or not 1 <= len(type) <= 128:
         raise InvalidInput("type", "an event type is a string of 1 to 128 characters")
+    _check_size(payload, "payload")
     instance = instance_get(tenant=tenant, instance_id=instance_id)
     if instance.status in Instance.FINISHED:
         raise Conflict("status", f"the instance is {instance.status}")
