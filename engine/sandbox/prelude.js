@@ -195,9 +195,21 @@ globalThis.__boot = function (initText) {
   let logBytes = 0;
   let current = null; // the step whose function is running synchronously, for log lines
 
+  // Messages to the host are serialized without any toJSON a program put on the built-in
+  // prototypes: tampering with them changes only the program's own results, never its commands.
+  const PROTOS = [Object.prototype, Array.prototype, String.prototype, Number.prototype, Boolean.prototype];
+  function hostJson(value) {
+    const saved = [];
+    for (const proto of PROTOS) {
+      const d = Object.getOwnPropertyDescriptor(proto, "toJSON");
+      if (d && d.configurable) { saved.push([proto, d]); delete proto.toJSON; }
+    }
+    try { return stringify(value); } finally { for (const [proto, d] of saved) Object.defineProperty(proto, "toJSON", d); }
+  }
+
   function flush(extra) {
     const message = Object.assign({ cmds: commands.splice(0) }, extra);
-    const reply = parse(hostCall(stringify(message)));
+    const reply = parse(hostCall(hostJson(message)));
     dirty = false;
     if (reply.stop) halted = true;
     return reply;
@@ -449,7 +461,7 @@ globalThis.__boot = function (initText) {
       return lost.length;
     },
     finish() {
-      return stringify({
+      return hostJson({
         cmds: commands.splice(0),
         outcome,
         wake: timers.length ? Math.min(...timers) : null,

@@ -233,3 +233,13 @@ def test_progress_and_history_speak_node_ids(tenant, clock, drive):
     drive()
     steps = {e["step"] for e in selectors.progress_after(tenant=tenant, instance_id=inst.pk) if e["step"]}
     assert steps == {"first"}
+
+
+def test_a_subworkflow_cannot_start_another_tenants_workflow(tenant, other_tenant, clock, drive):
+    publish(tenant, graph([TRIGGER, ("x", "code", {"code": "return 1;"})], [("start", "x")]), slug="private")
+    thief = graph([TRIGGER, ("sub", "subworkflow", {"workflow": "private", "retries": {"limit": 0}})], [("start", "sub")])
+    inst = start(other_tenant, publish(other_tenant, thief, slug="thief"))
+    drive()
+    status, error = result(inst)
+    assert status == "errored" and error["name"] == "WorkflowNotFoundError"
+    assert not Instance.objects.filter(tenant=tenant).exists()
