@@ -231,7 +231,11 @@ def test_the_asgi_route_waits_for_the_respond_node_without_blocking(tenant, tran
 
     async def scenario():
         waiting = asyncio.ensure_future(call("/hooks/acme/sync", b'{"id": 5}'))
-        await asyncio.sleep(0.3)
+        created = sync_to_async(lambda: Instance.objects.filter(workflow__slug="sync").exists(), thread_sensitive=False)
+        for _ in range(200):  # until the first delivery is committed (not a fixed sleep: CI may be slow)
+            if await created():
+                break
+            await asyncio.sleep(0.025)
         quick = await call("/hooks/acme/quick", b"{}")  # answered while the first one waits
         assert quick[0] == 202 and not waiting.done()
         await sync_to_async(lambda: worker.run(name="w", until_idle=True), thread_sensitive=False)()
