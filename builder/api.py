@@ -9,6 +9,7 @@ from tenants.audit import audit_from_request
 from tenants.idempotency import idempotent
 
 from . import selectors, services
+from .approvals import approval_decide_for
 from .nodes import catalog
 from .validation import validate
 
@@ -73,6 +74,17 @@ class VersionOut(Schema):
 
 class GraphIn(Schema):
     graph: Any
+
+
+class ApprovalIn(Schema):
+    decision: str
+    comment: str = ""
+
+
+class ApprovalOut(Schema):
+    instance: str
+    step: str
+    decision: str
 
 
 class Problem(Schema):
@@ -185,3 +197,12 @@ def versions_diff(request, workflow_id: int, number: int, against: int):
     new = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number)
     old = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=against)
     return selectors.version_diff(old=old, new=new)
+
+
+@router.post("/instances/{instance_id}/approvals/{step}", response=ApprovalOut, tags=["instances"])
+def instances_approve(request, instance_id: str, step: str, payload: ApprovalIn):
+    """Approve or reject an approval node that is waiting (the same event as its signed link)."""
+    request.auth.require("editor")
+    by = request.auth.user.get_username() if request.auth.user is not None else f"key:{request.auth.api_key.prefix}"
+    return approval_decide_for(tenant=request.auth.tenant, instance_id=instance_id, step=step,
+                               decision=payload.decision, by=by, comment=payload.comment)

@@ -3,15 +3,19 @@
 A link carries (instance, step, decision) signed with Django's signing (SECRET_KEY, its own salt);
 following it sends the event `approval:<step>` that the approval node waits for. No login: the
 signature is the authority, as in an e-mailed link. Links expire with the approval's longest timeout.
+Members of the tenant can also decide from the live view (`approval_decide_for`): that path is
+authorized by the tenant instead of a signature, and only answers an approval that is waiting now.
 """
 from __future__ import annotations
 
 from django.core import signing
 from django.urls import reverse
 
-from engine.models import Instance
+from engine.models import Instance, StepRecord
+from engine.selectors import instance_get
 from engine.services import event_send
-from tenants.errors import InvalidInput, NotFound
+from tenants.errors import Conflict, InvalidInput, NotFound
+from tenants.models import Tenant
 
 SALT = "builder.approval"
 MAX_AGE = 366 * 24 * 3600
@@ -43,4 +47,26 @@ def approval_decide(token: str, *, by: str = "") -> dict:
         raise InvalidInput("token", f"this instance is {instance.status}: the decision is no longer needed")
     event_send(tenant=instance.tenant, instance_id=instance.pk, type=f"approval:{step}",
                payload={"decision": decision, "by": by})
+    return {"instance": str(instance.pk), "step": step, "decision": decision}
+
+
+def approval_decide_for(*, tenant: Tenant, instance_id: str, step: str, decision: str, by: str = "",
+                        comment: str = "") -> dict:
+    """Approve or reject the approval `step` of a tenant's instance, as its signed link would.
+
+    Only an approval that is waiting now can be decided here: the event would otherwise sit in the
+    inbox and decide a later occurrence the person never saw."""
+    if decision not in ("approve", "reject"):
+        raise InvalidInput("decision", "decision is approve or reject")
+    if not isinstance(comment, str) or len(comment) > 2000:
+        raise InvalidInput("comment", "a comment is at most 2000 characters")
+    instance = instance_get(tenant=tenant, instance_id=instance_id)  # another tenant's id: NotFound
+    waiting = StepRecord.objects.filter(instance=instance, name=step, kind=StepRecord.Kind.WAIT,
+                                        status=StepRecord.Status.WAITING).values_list("config", flat=True)
+    if instance.status in Instance.FINISHED or not any((c or {}).get("type") == f"approval:{step}" for c in waiting):
+        raise Conflict("step", f"no approval named {step!r} is waiting in this instance")
+    payload = {"decision": decision, "by": by}
+    if comment:
+        payload["comment"] = comment
+    event_send(tenant=tenant, instance_id=instance.pk, type=f"approval:{step}", payload=payload)
     return {"instance": str(instance.pk), "step": step, "decision": decision}

@@ -25,11 +25,11 @@ def a_rows(api, clock, drive, tenant):
     User.objects.create_user("a-member", password="pw")
     member_set(tenant=tenant, username="a-member", role="editor")
     return {"workflow_id": wf["id"], "number": 1, "instance_id": inst["id"], "key_id": key["id"], "name": "A_SECRET",
-            "username": "a-member", "tenant": tenant}
+            "username": "a-member", "tenant": tenant, "step": "manager"}
 
 
 BODIES = {"post": {"type": "t", "graph": {}, "program": CODE, "slug": "s", "name": "n", "value": "v", "instances": [{}],
-                   "tenant": "acme"}, "put": {"value": "v", "username": "a-member", "role": "viewer"},
+                   "tenant": "acme", "decision": "approve"}, "put": {"value": "v", "username": "a-member", "role": "viewer"},
           "patch": {"name": "n"}}
 
 

@@ -1,0 +1,57 @@
+"""Approving or rejecting a waiting approval from the API (what the live view's buttons call)."""
+import pytest
+
+from engine.models import Instance
+
+pytestmark = pytest.mark.django_db
+
+GRAPH = {
+    "nodes": [
+        {"id": "start", "type": "manual", "position": {"x": 0, "y": 0}, "data": {}},
+        {"id": "manager", "type": "approval", "position": {"x": 0, "y": 0}, "data": {"timeout": "1 day"}},
+        {"id": "yes", "type": "code", "position": {"x": 0, "y": 0}, "data": {"code": "return 'approved by ' + input.by;"}},
+        {"id": "no", "type": "code", "position": {"x": 0, "y": 0}, "data": {"code": "return 'rejected';"}},
+    ],
+    "edges": [
+        {"id": "e1", "source": "start", "target": "manager"},
+        {"id": "e2", "source": "manager", "target": "yes", "sourceHandle": "approved"},
+        {"id": "e3", "source": "manager", "target": "no", "sourceHandle": "rejected"},
+    ],
+}
+
+
+@pytest.fixture
+def waiting(api, clock, drive):
+    wf = api.post("/workflows", {"slug": "approve-me"}).data
+    assert api.post(f"/workflows/{wf['id']}/versions", {"graph": GRAPH, "publish": True}).status_code == 201
+    inst = api.post(f"/workflows/{wf['id']}/instances", {}).data
+    drive()
+    assert Instance.objects.get(pk=inst["id"]).status == "waiting"
+    return inst["id"]
+
+
+def test_an_approval_is_decided_from_the_api_and_the_instance_takes_that_handle(api, waiting, drive):
+    r = api.post(f"/instances/{waiting}/approvals/manager", {"decision": "approve", "comment": "fine"})
+    assert r.status_code == 200, r.data
+    assert r.data == {"instance": waiting, "step": "manager", "decision": "approve"}
+    drive()
+    got = api.get(f"/instances/{waiting}").data
+    # Both code nodes end the flow, so the output is keyed by the one that ran.
+    assert got["status"] == "complete" and got["output"]["yes"].startswith("approved by key:dw_")
+    assert [s["name"] for s in got["steps"]] == ["manager", "yes"]
+
+
+def test_only_a_waiting_approval_can_be_decided(api, waiting, drive):
+    assert api.post(f"/instances/{waiting}/approvals/yes", {"decision": "approve"}).status_code == 409
+    assert api.post(f"/instances/{waiting}/approvals/manager", {"decision": "maybe"}).status_code == 422
+    assert api.post(f"/instances/{waiting}/approvals/manager", {"decision": "reject"}).status_code == 200
+    drive()
+    assert api.get(f"/instances/{waiting}").data["output"] == {"no": "rejected"}
+    r = api.post(f"/instances/{waiting}/approvals/manager", {"decision": "approve"})  # finished now
+    assert r.status_code == 409 and r.data["error"]["field"] == "step"
+
+
+def test_viewers_cannot_decide_and_other_tenants_see_nothing(waiting, viewer_api, other_api):
+    assert viewer_api.post(f"/instances/{waiting}/approvals/manager", {"decision": "approve"}).status_code == 403
+    assert other_api.post(f"/instances/{waiting}/approvals/manager", {"decision": "approve"}).status_code == 404
+    assert Instance.objects.get(pk=waiting).status == "waiting"
