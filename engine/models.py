@@ -64,6 +64,13 @@ class Instance(models.Model):
             models.Index(fields=["tenant", "status", "created_at"], name="instance_tenant_status"),
             models.Index(fields=["tenant", "due_at"], name="instance_tenant_due"),
             models.Index(fields=["tenant", "lease_owner"], name="instance_tenant_lease"),
+            # The operator console lists instances newest first across tenants, filtered by tenant,
+            # workflow or status, and finds them by key: one index per filter, ending in the order.
+            models.Index(fields=["created_at"], name="instance_created"),
+            models.Index(fields=["status", "created_at"], name="instance_status_created"),
+            models.Index(fields=["tenant", "created_at"], name="instance_tenant_created"),
+            models.Index(fields=["workflow", "created_at"], name="instance_workflow_created"),
+            models.Index(fields=["key"], name="instance_key"),
         ]
 
     def __str__(self) -> str:
