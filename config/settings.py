@@ -24,6 +24,9 @@ SECRET_KEY = os.environ.get("SECRET_KEY") or "embedded-mode-insecure-key-set-SEC
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
 INSTALLED_APPS = [
+    # The operator console's theme: unfold's templates must win over django.contrib.admin's.
+    "unfold",
+    "unfold.contrib.filters",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -154,6 +157,34 @@ LOGGING = {
 # Called by the pump (and by idle embedded workers) with `now`: schedule triggers fire here.
 ENGINE_PUMP_HOOKS = ["builder.schedules.schedules_fire", "tenants.audit.audit_purge"]
 AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "365"))
+# The operator console (/admin/, django-unfold). The health dashboard (the console's home page)
+# gets its figures from DASHBOARD_CALLBACK(request, context) when one is set.
+UNFOLD = {
+    "SITE_TITLE": "Durable workflows console",
+    "SITE_HEADER": "Operator console",
+    "SITE_SYMBOL": "account_tree",
+    "SITE_URL": "/",
+    "SHOW_HISTORY": False,
+    "DASHBOARD_CALLBACK": None,
+    "SIDEBAR": {
+        "show_search": False,
+        "show_all_applications": True,
+        "navigation": [
+            {"title": "Operate", "items": [
+                {"title": "Dashboard", "icon": "monitoring", "link": "/admin/"},
+                {"title": "Tenants", "icon": "apartment", "link": "/admin/tenants/tenant/"},
+                {"title": "Instances", "icon": "play_circle", "link": "/admin/engine/instance/"},
+                {"title": "Workflows", "icon": "account_tree", "link": "/admin/builder/workflow/"},
+                {"title": "Workflow versions", "icon": "history", "link": "/admin/builder/workflowversion/"},
+            ]},
+            {"title": "Access", "items": [
+                {"title": "API keys", "icon": "key", "link": "/admin/tenants/apikey/"},
+                {"title": "Audit log", "icon": "policy", "link": "/admin/tenants/auditentry/"},
+                {"title": "Staff users", "icon": "person", "link": "/admin/auth/user/"},
+            ]},
+        ],
+    },
+}
 # /metrics (Prometheus) answers staff sessions, or this bearer token when set.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
