@@ -290,3 +290,14 @@ def tenant_instances_resume(*, tenant: Tenant) -> int:
                 count += 1
         dispatch.notify(paused)
     return count
+
+
+def instance_restart_failed(*, tenant: Tenant, instance_id: Any) -> Instance:
+    """Restart an errored instance from its failed step (the first errored StepRecord), keeping
+    every checkpoint before it; from the start if no step failed (the program itself threw)."""
+    instance = instance_get(tenant=tenant, instance_id=instance_id)
+    if instance.status != S.ERRORED:
+        raise Conflict("status", f"the instance is {instance.status}, not errored")
+    failed = (StepRecord.objects.filter(instance=instance, status=StepRecord.Status.ERRORED)
+              .order_by("pk").values_list("name", flat=True).first())
+    return instance_restart(tenant=tenant, instance_id=instance.pk, from_step=failed)

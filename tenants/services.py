@@ -80,3 +80,34 @@ def member_remove(*, tenant: Tenant, username: str) -> None:
     if membership.role == "owner" and Membership.objects.filter(tenant=tenant, role="owner").count() == 1:
         raise Conflict("username", "a tenant keeps at least one owner")
     membership.delete()
+
+
+def tenant_limits_set(*, tenant: Tenant, limits: dict, actor: str = "operator", ip: str | None = None) -> Tenant:
+    """Set the tenant's plan limits. Only known keys (settings.TENANT_DEFAULT_LIMITS), positive
+    numbers of the default's type; a value equal to the default is dropped, so the tenant follows
+    later changes of the default. Audited with the limits before and after."""
+    from django.conf import settings
+
+    from .audit import audit_record
+    from .errors import InvalidInput
+
+    defaults = settings.TENANT_DEFAULT_LIMITS
+    overrides = {}
+    for key, value in limits.items():
+        if key not in defaults:
+            raise InvalidInput(key, f"{key} is not a plan limit")
+        if value is None:
+            continue
+        kind = type(defaults[key])
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+            raise InvalidInput(key, f"{key} must be a {'whole ' if kind is int else ''}number")
+        if value <= 0:
+            raise InvalidInput(key, f"{key} must be greater than 0")
+        if kind(value) != defaults[key]:
+            overrides[key] = kind(value)
+    before = dict(tenant.limits or {})
+    Tenant.objects.filter(pk=tenant.pk).update(limits=overrides)
+    tenant.limits = overrides
+    audit_record(action="tenant.limits", actor=actor, tenant=tenant, target=tenant.slug, ip=ip,
+                 details={"before": before, "after": overrides})
+    return tenant
