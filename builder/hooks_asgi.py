@@ -2,7 +2,7 @@
 
 Django's ASGI request path costs about 4 ms a request on this kind of machine, several times the
 delivery's own work (verify, one insert transaction). This app reads the body with the size limit,
-parses the route and headers itself, and hands `builder.webhooks.deliver` to one committing thread
+parses the route and headers itself, and hands the delivery to one committing thread
 that writes the deliveries arriving together in one transaction (GroupCommit), answering in the
 same JSON shape as the Django view, which stays for every other server and for tests.
 """
@@ -36,19 +36,11 @@ def pool() -> ThreadPoolExecutor:
     return _pool
 
 
-def run_delivery(kind: str, args: tuple, delivery: webhooks.Delivery) -> webhooks.Answer:
-    try:
-        if kind == "event":
-            return webhooks.deliver_event(delivery, *args)
-        return webhooks.deliver(delivery, *args)
-    except DomainError as e:
-        return webhooks.error_answer(e)
-
-
 class GroupCommit:
-    """Deliveries that arrive together are written in one transaction (each delivery's writes in a
-    savepoint of their own, so a refused delivery never undoes another): the commit, not the
-    insert, is what a delivery costs most. Every delivery is answered only after its commit."""
+    """Deliveries that arrive together are written in one transaction, their instances in one
+    insert per workflow (`webhooks.create_admitted`): the commit and the statements, not the
+    checks, are what a delivery costs most. A refused delivery never undoes another (refusals
+    happen before writing, or in a savepoint). Every delivery is answered only after its commit."""
 
     MAX_BATCH = 100
 
@@ -75,16 +67,32 @@ class GroupCommit:
                 if connection.connection is not None and not connection.is_usable():
                     connection.close()  # the server closed it or it broke: reconnect (kept open otherwise)
                 with transaction.atomic():
-                    for kind, args, delivery, _, _ in batch:
-                        # A refusal raises before writing; the writes of a delivery sit in
-                        # instance_create's own atomic block (a savepoint here).
-                        answers.append(run_delivery(kind, args, delivery))
+                    answers = self.write(batch)
             except Exception:
                 log.exception("hooks: a batch of %d deliveries failed", len(batch))
                 answers = [webhooks.Answer(503, {"error": {"code": "unavailable", "message": "try again"}}, {"Retry-After": "1"})
                            for _ in batch]
             for (_, _, _, future, loop), answer in zip(batch, answers):
                 loop.call_soon_threadsafe(_settle, future, answer)
+
+    @staticmethod
+    def write(batch) -> list[webhooks.Answer]:
+        """Check every delivery of the batch, then create the admitted ones' instances together.
+        A refusal raises before writing, so it never undoes another delivery."""
+        answers: list[webhooks.Answer | None] = [None] * len(batch)
+        admitted: list[tuple[int, webhooks.Admitted]] = []
+        for n, (kind, args, delivery, _, _) in enumerate(batch):
+            try:
+                if kind == "event":
+                    with transaction.atomic():  # its own savepoint: a refusal keeps none of its writes
+                        answers[n] = webhooks.deliver_event(delivery, *args)
+                else:
+                    admitted.append((n, webhooks.admit(delivery, *args)))
+            except DomainError as e:
+                answers[n] = webhooks.error_answer(e)
+        for (n, _), answer in zip(admitted, webhooks.create_admitted([a for _, a in admitted])):
+            answers[n] = answer
+        return answers  # type: ignore[return-value]
 
 
 def _settle(future: asyncio.Future, answer) -> None:

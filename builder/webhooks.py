@@ -20,10 +20,11 @@ from typing import Any
 import standardwebhooks
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.urls import reverse
 
 from engine.models import Instance, StepRecord
-from engine.services import event_send, instance_create
+from engine.services import event_send, instance_create, instance_create_batch
 from tenants.errors import DomainError, NotFound
 from tenants.limits import limits_for
 from tenants.models import Tenant
@@ -226,17 +227,74 @@ def answer_of(response: dict) -> "Answer":
     return Answer(int(response.get("status", 200)), response.get("body"), dict(response.get("headers") or {}))
 
 
-def deliver(delivery: Delivery, tenant_slug: str, workflow_slug: str, path: str = "") -> Answer:
+@dataclass
+class Admitted:
+    """A delivery that passed its trigger's checks and is ready to create its instance."""
+    target: Target
+    key: str | None
+    params: dict
+
+
+def admit(delivery: Delivery, tenant_slug: str, workflow_slug: str, path: str = "") -> Admitted:
+    """Every check of a delivery, no writes: route, auth, rate, body."""
     target = target_for(tenant_slug, workflow_slug, path)
     found = verify(target, delivery.body, delivery.headers) or delivery.headers.get("idempotency-key")
     check_rate(target.tenant)
-    instance = instance_create(tenant=target.tenant, workflow=target.workflow,
-                               id=delivery_key(found) if found else None, params=payload_of(delivery))
+    return Admitted(target, delivery_key(found) if found else None, payload_of(delivery))
+
+
+def accepted(admitted: Admitted, instance: Instance) -> Answer:
     status_url = reverse("api:instances_get", kwargs={"instance_id": str(instance.pk)})
-    accepted = Answer(202, {"instance": str(instance.pk), "key": instance.key, "status_url": status_url}, {})
-    if target.trigger.data.get("response") == "wait":
-        accepted.wait_for = (instance, target.workflow.published_version.graph)
-    return accepted
+    answer = Answer(202, {"instance": str(instance.pk), "key": instance.key, "status_url": status_url}, {})
+    if admitted.target.trigger.data.get("response") == "wait":
+        answer.wait_for = (instance, admitted.target.workflow.published_version.graph)
+    return answer
+
+
+def deliver(delivery: Delivery, tenant_slug: str, workflow_slug: str, path: str = "") -> Answer:
+    admitted = admit(delivery, tenant_slug, workflow_slug, path)
+    return accepted(admitted, instance_create(tenant=admitted.target.tenant, workflow=admitted.target.workflow,
+                                              id=admitted.key, params=admitted.params))
+
+
+def create_admitted(admitted: list[Admitted]) -> list[Answer]:
+    """The instances of deliveries admitted together, one batch insert per workflow (the insert
+    statements, not the checks, are what a busy hook costs). Call inside a transaction. A batch
+    refused as a whole (a quota) is retried one delivery at a time, so each gets its own answer;
+    deliveries with the same id get the same instance, as retried deliveries do."""
+    answers: list[Answer | None] = [None] * len(admitted)
+    groups: dict[int, list[int]] = {}
+    for n, a in enumerate(admitted):
+        groups.setdefault(a.target.workflow.pk, []).append(n)
+    for indexes in groups.values():
+        target = admitted[indexes[0]].target
+        firsts: dict[str | None, int] = {}
+        for n in indexes:
+            key = admitted[n].key
+            firsts.setdefault(key if key is not None else f"#{n}", n)
+        unique = list(firsts.values())
+        for start in range(0, len(unique), 100):
+            chunk = unique[start:start + 100]
+            try:
+                with transaction.atomic():
+                    instances = instance_create_batch(tenant=target.tenant, workflow=target.workflow, items=[
+                        {"id": admitted[n].key, "params": admitted[n].params} for n in chunk])
+                made = dict(zip(chunk, instances))
+            except DomainError:
+                made = {}
+                for n in chunk:
+                    try:
+                        with transaction.atomic():
+                            made[n] = instance_create(tenant=target.tenant, workflow=target.workflow,
+                                                      id=admitted[n].key, params=admitted[n].params)
+                    except DomainError as e:
+                        answers[n] = error_answer(e)
+            for n, instance in made.items():
+                answers[n] = accepted(admitted[n], instance)
+        for n in indexes:  # repeats of a delivery id answer as their first
+            if answers[n] is None:
+                answers[n] = answers[firsts[admitted[n].key]]
+    return answers  # type: ignore[return-value]
 
 
 def deliver_event(delivery: Delivery, tenant_slug: str, workflow_slug: str, instance_id: str, event_type: str) -> Answer:

@@ -38,14 +38,15 @@ def count_in_window(key: str, amount: int = 1) -> int:
 
 def check_creations(tenant, count: int) -> None:
     plan = limits_for(tenant)
-    if count_in_window(f"creations:{tenant.pk}", count) > plan.creations_per_minute:
-        raise RateLimited("instances", f"over {plan.creations_per_minute} instance creations a minute",
-                          retry_after=60 - int(time.time() % 60))
     used, stored = usage_totals(tenant)
     if used >= plan.steps_per_month:
         raise QuotaExceeded("instances", f"this month's {plan.steps_per_month} steps are used up")
     if stored >= plan.stored_bytes:
         raise QuotaExceeded("instances", f"the plan's {plan.stored_bytes} bytes of storage are used up")
+    if count_in_window(f"creations:{tenant.pk}", count) > plan.creations_per_minute:
+        count_in_window(f"creations:{tenant.pk}", -count)  # a refused creation uses none of the window
+        raise RateLimited("instances", f"over {plan.creations_per_minute} instance creations a minute",
+                          retry_after=60 - int(time.time() % 60))
 
 
 def usage_totals(tenant) -> tuple[int, int]:

@@ -242,3 +242,45 @@ def test_the_asgi_route_waits_for_the_respond_node_without_blocking(tenant, tran
         return await waiting
 
     assert asyncio.run(scenario()) == (201, {"seen": 5})
+
+
+def test_deliveries_committed_together_each_get_their_own_answer(tenant, signed):
+    """The ASGI route's committer creates a batch's instances in one insert per workflow; each
+    delivery is still answered on its own: repeats share an instance, refusals refuse only
+    themselves, and a creation quota reached mid-batch admits exactly the quota."""
+    from django.db import transaction
+
+    from builder.hooks_asgi import GroupCommit
+    from builder.webhooks import Delivery
+
+    hook_workflow(tenant, auth="none", slug="open")
+
+    def delivery(body: bytes, headers: dict) -> Delivery:
+        return Delivery(method="POST", headers={"content-type": "application/json", **headers}, query={}, body=body)
+
+    batch = []
+    for n in range(30):
+        body = json.dumps({"n": n}).encode()
+        batch.append(("delivery", ("acme", "orders", ""), delivery(body, standard_headers(body, msg_id=f"m-{n}"))))
+    repeat = json.dumps({"n": 0}).encode()
+    batch += [("delivery", ("acme", "orders", ""), delivery(repeat, standard_headers(repeat, msg_id="m-0")))] * 3
+    batch.append(("delivery", ("acme", "orders", ""), delivery(b"{}", {"webhook-id": "forged"})))
+    batch.append(("delivery", ("acme", "open", ""), delivery(b"not json", {})))
+    batch += [("delivery", ("acme", "open", ""), delivery(b"{}", {})) for _ in range(5)]
+    with transaction.atomic():
+        answers = GroupCommit.write([(*item, None, None) for item in batch])
+    assert [a.status for a in answers] == [202] * 33 + [401, 400] + [202] * 5
+    assert len({a.body["instance"] for a in answers[:30]}) == 30
+    assert {a.body["instance"] for a in answers[30:33]} == {answers[0].body["instance"]}
+    assert Instance.objects.filter(workflow__slug="orders").count() == 30
+    assert Instance.objects.filter(workflow__slug="open").count() == 5
+
+    tenant.limits = {"creations_per_minute": 45}  # 35 used above: 10 more fit
+    tenant.save()
+    from builder import webhooks
+    webhooks._targets.clear()
+    with transaction.atomic():
+        answers = GroupCommit.write([("delivery", ("acme", "open", ""), delivery(b"{}", {}), None, None) for _ in range(15)])
+    assert [a.status for a in answers] == [202] * 10 + [429] * 5
+    assert answers[-1].headers["Retry-After"]
+    assert Instance.objects.filter(workflow__slug="open").count() == 15
