@@ -162,3 +162,56 @@ class ProgressEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["instance", "event_id"], name="progress_event_id_per_instance")
         ]
+
+
+class WorkerHeartbeat(models.Model):
+    """One engine worker process (embedded or Celery), as it last reported itself.
+
+    Written by the worker at most every ENGINE_HEARTBEAT_SECONDS (engine.heartbeat), never per
+    step; rows not seen for a while are pruned. The counters are the process's totals since start.
+    """
+
+    class Mode(models.TextChoices):
+        EMBEDDED = "embedded"
+        CELERY = "celery"
+
+    name = models.CharField(max_length=128, unique=True)
+    mode = models.CharField(max_length=8, choices=Mode.choices)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+    instances_advanced = models.BigIntegerField(default=0)
+    steps = models.BigIntegerField(default=0)
+    recoveries = models.BigIntegerField(default=0)  # expired leases this worker took over
+    # The per-process cache of program texts (engine.runner.program_text), by program hash.
+    programs_cached = models.PositiveIntegerField(default=0)
+    program_cache_bytes = models.BigIntegerField(default=0)
+    program_hits = models.BigIntegerField(default=0)
+    program_misses = models.BigIntegerField(default=0)
+    program_evictions = models.BigIntegerField(default=0)
+    # The pool of fresh sandbox contexts (engine.sandbox.runtime.ContextPool).
+    contexts_ready = models.PositiveIntegerField(default=0)
+    context_hits = models.BigIntegerField(default=0)
+    context_misses = models.BigIntegerField(default=0)
+    rss_bytes = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ActivityMinute(models.Model):
+    """What every worker did in one UTC minute, summed: the dashboard's charts read the last 60 rows.
+
+    Workers add their deltas with their heartbeat (so a killed worker loses at most one interval);
+    retention adds what it deleted. Rows older than a day are pruned."""
+
+    minute = models.DateTimeField(unique=True)
+    advances = models.BigIntegerField(default=0)
+    steps = models.BigIntegerField(default=0)
+    recoveries = models.BigIntegerField(default=0)  # expired leases recovered (the worker died)
+    lost_attempts = models.BigIntegerField(default=0)  # attempts failed with WorkerLostError
+    purged = models.BigIntegerField(default=0)  # finished instances deleted by retention
+
+    def __str__(self) -> str:
+        return self.minute.isoformat()
