@@ -1,0 +1,113 @@
+import { describe as group, expect, it } from "vitest";
+import { applyEvents, describe, emptyState, project, reduce, type ProgressEvent } from "./state";
+
+const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s)).toISOString();
+let id = 0;
+const ev = (type: string, extra: Partial<ProgressEvent> = {}, at = id): ProgressEvent => ({ eventId: ++id, type, timestamp: t(at), ...extra });
+
+function history(): ProgressEvent[] {
+  id = 0;
+  return [
+    ev("workflow_queued"), ev("workflow_started"),
+    ev("step_started", { step: "prepare" }), ev("attempt_started", { step: "prepare", attempt: 1 }),
+    ev("log", { step: "prepare", level: "log", message: "hello" }),
+    ev("step_completed", { step: "prepare", attempt: 1, output: '{"n":2}' }),
+    ev("step_started", { step: "flaky" }), ev("attempt_started", { step: "flaky", attempt: 1 }),
+    ev("attempt_errored", { step: "flaky", attempt: 1, error: { name: "Error", message: "not yet" }, retryDelayMs: 2000 }),
+    ev("workflow_waiting", { until: t(20) }),
+    ev("attempt_started", { step: "flaky", attempt: 2 }),
+    ev("step_completed", { step: "flaky", attempt: 2, output: "true" }),
+    ev("sleep_started", { step: "nap", until: t(30) }), ev("workflow_waiting", { until: t(30) }),
+    ev("sleep_completed", { step: "nap" }),
+    ev("wait_started", { step: "manager", eventType: "approval:manager", timeout: t(99) }),
+    ev("workflow_waiting", { until: t(99) }),
+  ];
+}
+
+const NODES = [
+  { id: "start", type: "manual" }, { id: "prepare", type: "code" }, { id: "flaky", type: "code" },
+  { id: "nap", type: "sleep" }, { id: "manager", type: "approval" }, { id: "yes", type: "code" }, { id: "no", type: "code" },
+];
+const EDGES = [
+  { id: "a", source: "start", target: "prepare" }, { id: "b", source: "prepare", target: "flaky" },
+  { id: "c", source: "flaky", target: "nap" }, { id: "d", source: "nap", target: "manager" },
+  { id: "e", source: "manager", target: "yes", sourceHandle: "approved" }, { id: "f", source: "manager", target: "no", sourceHandle: "rejected" },
+];
+
+group("the live reducer", () => {
+  it("folds a history into step states, attempts and logs", () => {
+    const s = applyEvents(emptyState(), history());
+    expect(s.status).toBe("waiting");
+    expect(s.steps.map((x) => [x.name, x.state])).toEqual([["prepare", "succeeded"], ["flaky", "succeeded"], ["nap", "succeeded"], ["manager", "waiting"]]);
+    expect(s.steps[1].attempts.map((a) => [a.number, a.error?.message])).toEqual([[1, "not yet"], [2, undefined]]);
+    expect(s.logs.map((l) => l.message)).toEqual(["hello"]);
+    expect(s.lastEventId).toBe(17);
+  });
+
+  it("shows a retry with its attempt and due time", () => {
+    const s = applyEvents(emptyState(), history().slice(0, 10));
+    const flaky = s.steps[1];
+    expect(flaky.state).toBe("retrying");
+    expect(flaky.retryAt).toBe(Date.parse(t(8)) + 2000);
+    const p = project(NODES, EDGES, s);
+    expect(describe(p.nodes.flaky, Date.parse(t(8)) + 500)).toBe("retrying · attempt 1 failed · next in 1.5 s");
+  });
+
+  it("converges whatever the delivery: duplicates, replays from any point, batches out of order", () => {
+    const all = history();
+    const straight = all.reduce(reduce, emptyState());
+    // A client that lost its socket after event 7 and resynced with after=7; the server replays
+    // 8.. and the seam repeats an event or two.
+    const before = all.slice(0, 7).reduce(reduce, emptyState());
+    const resynced = applyEvents(before, [...all.slice(5).reverse(), all[9], all[3]]);
+    expect(resynced).toEqual(straight);
+    // Hundreds of missed events at once.
+    expect(applyEvents(emptyState(), [...all].reverse())).toEqual(straight);
+  });
+
+  it("takes the approval's handle, skips the other side and highlights the taken edges", () => {
+    const all = history();
+    const approved = applyEvents(emptyState(), [
+      ...all, ev("wait_completed", { step: "manager", output: '{"type":"approval:manager","payload":{"decision":"approve","by":"ed"}}' }),
+    ]);
+    expect(approved.steps[3].state).toBe("succeeded");
+    const finished = applyEvents(approved, [
+      ev("step_started", { step: "yes" }), ev("step_completed", { step: "yes", attempt: 1, output: '"ok"' }),
+      ev("workflow_completed", { output: '"ok"' }),
+    ]);
+    const p = project(NODES, EDGES, finished);
+    expect(p.nodes.yes.state).toBe("succeeded");
+    expect(p.nodes.no.state).toBe("skipped");
+    expect(p.nodes.start.state).toBe("succeeded");
+    expect(p.edges).toEqual({ a: true, b: true, c: true, d: true, e: true, f: false });
+  });
+
+  it("marks nodes not reached yet as queued while the instance runs", () => {
+    const s = applyEvents(emptyState(), history().slice(0, 6));
+    const p = project(NODES, EDGES, s);
+    expect(p.nodes.prepare.state).toBe("succeeded");
+    expect(p.nodes.flaky.state).toBe("queued");
+    expect(p.nodes.yes.state).toBe("queued");
+  });
+
+  it("forgets the steps a restart deletes", () => {
+    const s = applyEvents(emptyState(), history());
+    const fromFlaky = reduce(s, { eventId: 18, type: "workflow_queued", timestamp: t(40), restart: true, from: "flaky" });
+    expect(fromFlaky.steps.map((x) => x.name)).toEqual(["prepare"]);
+    expect(fromFlaky.status).toBe("queued");
+    const again = reduce(fromFlaky, { eventId: 19, type: "step_started", timestamp: t(41), step: "flaky" });
+    expect(again.steps.map((x) => [x.key, x.state])).toEqual([["prepare", "succeeded"], ["flaky", "running"]]);
+    const fromStart = reduce(s, { eventId: 18, type: "workflow_queued", timestamp: t(40), restart: true, from: null });
+    expect(fromStart.steps).toEqual([]);
+    expect(fromStart.logs).toEqual([]);
+  });
+
+  it("counts a reused step name as its next occurrence", () => {
+    id = 0;
+    const s = applyEvents(emptyState(), [
+      ev("step_started", { step: "poll" }), ev("step_completed", { step: "poll", attempt: 1, output: "1" }),
+      ev("step_started", { step: "poll" }), ev("step_completed", { step: "poll", attempt: 1, output: "2" }),
+    ]);
+    expect(s.steps.map((x) => [x.key, x.output])).toEqual([["poll", "1"], ["poll (2)", "2"]]);
+  });
+});

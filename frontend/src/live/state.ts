@@ -1,0 +1,338 @@
+// The live state of one instance: a pure reducer over the engine's progress events.
+//
+// Invariants:
+// - Folding the same events in eventId order always gives the same state, and an event whose
+//   eventId is not above the last one applied is ignored; so a replay after a reconnect (with
+//   `after=lastEventId`, or even from 0) converges to what a client that never disconnected shows.
+// - The REST snapshot (GET /instances/<id>) only adds what events do not carry (full outputs,
+//   params, version); it never moves a step's state, so it cannot disagree with the event log.
+// No React and no I/O here: unit-tested in state.test.ts.
+
+export type ProgressEvent = {
+  eventId: number; type: string; timestamp: string; step?: string | null; attempt?: number | null;
+  output?: string | null; truncated?: boolean; size?: number; error?: StepError | null; retryDelayMs?: number;
+  until?: string; eventType?: string; timeout?: string; level?: string; message?: string;
+  restart?: boolean; from?: string | null;
+};
+export type StepError = { name?: string; message?: string; stack?: string } & Record<string, unknown>;
+
+export type StepState = "queued" | "running" | "retrying" | "sleeping" | "waiting" | "succeeded" | "failed" | "skipped";
+export type AttemptView = { number: number; startedAt: number; finishedAt?: number; error?: StepError; retryDelayMs?: number };
+export type StepView = {
+  key: string;  // the step name, or "name (n)" for a later occurrence of the same name
+  name: string;
+  kind: "do" | "sleep" | "wait";
+  state: StepState;
+  startedAt: number;
+  finishedAt?: number;
+  attempts: AttemptView[];
+  retryAt?: number;  // retrying: when the next attempt is due
+  until?: number;  // sleeping: when it wakes; waiting: when the wait times out
+  eventType?: string;  // waiting: the event type it waits for
+  output?: string | null;  // JSON text (a preview when truncated)
+  truncated?: boolean;
+  size?: number;
+  error?: StepError;
+  timedOut?: boolean;
+};
+export type LogLine = { eventId: number; at: number; step: string | null; level: string; message: string };
+export type InstanceStatus = "unknown" | "queued" | "running" | "paused" | "waiting" | "waitingForPause" | "errored" | "terminated" | "complete";
+
+export type LiveState = {
+  lastEventId: number;
+  status: InstanceStatus;
+  createdAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
+  wakeAt?: number;
+  output?: string | null;
+  error?: StepError;
+  steps: StepView[];  // in the order they began
+  latest: Record<string, number>;  // step name -> index in steps of its latest occurrence
+  logs: LogLine[];
+  restarts: number;
+};
+
+export const MAX_LOG_LINES = 2000;
+
+export function emptyState(): LiveState {
+  return { lastEventId: 0, status: "unknown", steps: [], latest: {}, logs: [], restarts: 0 };
+}
+
+const STATUS_OF: Record<string, InstanceStatus> = {
+  workflow_queued: "queued", workflow_started: "running", workflow_paused: "paused", workflow_waiting: "waiting",
+  workflow_completed: "complete", workflow_errored: "errored", workflow_terminated: "terminated",
+};
+export const FINISHED: InstanceStatus[] = ["complete", "errored", "terminated"];
+
+const time = (iso: string | undefined) => (iso ? Date.parse(iso) : NaN);
+
+/** Apply a batch of events (in any order, with duplicates): the result is the same as applying them one by one in eventId order. */
+export function applyEvents(state: LiveState, events: ProgressEvent[]): LiveState {
+  const fresh = events.filter((e) => e.eventId > state.lastEventId).sort((a, b) => a.eventId - b.eventId);
+  return fresh.reduce(reduce, state);
+}
+
+export function reduce(state: LiveState, e: ProgressEvent): LiveState {
+  if (e.eventId <= state.lastEventId) return state;  // already applied (replayed at a seam)
+  const at = time(e.timestamp);
+  const s: LiveState = { ...state, lastEventId: e.eventId };
+  const status = STATUS_OF[e.type];
+  if (status) {
+    s.status = status;
+    if (e.type === "workflow_queued") {
+      s.createdAt ??= at;
+      if (e.restart) return restart(s, e.from ?? null);
+    } else if (e.type === "workflow_started") {
+      s.startedAt ??= at;
+    } else if (e.type === "workflow_waiting") {
+      s.wakeAt = time(e.until);
+    } else if (e.type === "workflow_completed") {
+      s.finishedAt = at;
+      s.output = e.output ?? null;
+    } else if (e.type === "workflow_errored") {
+      s.finishedAt = at;
+      s.error = e.error ?? undefined;
+    } else if (e.type === "workflow_terminated") {
+      s.finishedAt = at;
+    }
+    if (status !== "waiting") s.wakeAt = undefined;
+    return s;
+  }
+  if (e.type === "log") {
+    const logs = [...s.logs, { eventId: e.eventId, at, step: e.step ?? null, level: e.level ?? "log", message: e.message ?? "" }];
+    s.logs = logs.length > MAX_LOG_LINES ? logs.slice(logs.length - MAX_LOG_LINES) : logs;
+    return s;
+  }
+  const name = e.step;
+  if (!name) return s;
+  if (s.status === "queued" || s.status === "unknown") s.status = "running";
+  s.startedAt ??= at;
+  switch (e.type) {
+    case "step_started":
+      return begin(s, name, { kind: "do", state: "running", startedAt: at, attempts: [] });
+    case "sleep_started":
+      return begin(s, name, { kind: "sleep", state: "sleeping", startedAt: at, attempts: [], until: time(e.until) });
+    case "wait_started":
+      return begin(s, name, { kind: "wait", state: "waiting", startedAt: at, attempts: [], until: time(e.timeout), eventType: e.eventType });
+    case "attempt_started":
+      return update(s, name, (st) => ({
+        ...st, state: "running", retryAt: undefined,
+        attempts: [...st.attempts.filter((a) => a.number !== e.attempt), { number: e.attempt ?? st.attempts.length + 1, startedAt: at }],
+      }));
+    case "attempt_errored":
+      return update(s, name, (st) => {
+        const attempts = finishAttempt(st.attempts, e.attempt, at, { error: e.error ?? undefined, retryDelayMs: e.retryDelayMs });
+        return e.retryDelayMs == null
+          ? { ...st, attempts, error: e.error ?? undefined }
+          : { ...st, attempts, state: "retrying", error: e.error ?? undefined, retryAt: at + e.retryDelayMs };
+      });
+    case "step_completed":
+      return update(s, name, (st) => ({
+        ...st, state: "succeeded", finishedAt: at, retryAt: undefined, output: e.output ?? null, truncated: !!e.truncated, size: e.size,
+        attempts: finishAttempt(st.attempts, e.attempt, at, {}),
+      }));
+    case "step_errored":
+      return update(s, name, (st) => ({ ...st, state: "failed", finishedAt: at, retryAt: undefined, error: e.error ?? st.error }));
+    case "sleep_completed":
+      return update(s, name, (st) => ({ ...st, state: "succeeded", finishedAt: at }));
+    case "wait_completed":
+      return update(s, name, (st) => ({ ...st, state: "succeeded", finishedAt: at, output: e.output ?? null, truncated: !!e.truncated, size: e.size }));
+    case "wait_timed_out":
+      return update(s, name, (st) => ({ ...st, state: "failed", finishedAt: at, error: e.error ?? undefined, timedOut: true }));
+    default:
+      return s;
+  }
+}
+
+function finishAttempt(attempts: AttemptView[], number: number | null | undefined, at: number, extra: Partial<AttemptView>): AttemptView[] {
+  const n = number ?? attempts[attempts.length - 1]?.number;
+  if (n == null) return attempts;
+  const found = attempts.some((a) => a.number === n);
+  // An attempt whose start was not seen (it began and ended in one commit) still gets a bar.
+  const list = found ? attempts : [...attempts, { number: n, startedAt: at }];
+  return list.map((a) => (a.number === n ? { ...a, finishedAt: at, ...extra } : a));
+}
+
+function begin(s: LiveState, name: string, view: Omit<StepView, "key" | "name">): LiveState {
+  const index = s.latest[name];
+  const previous = index === undefined ? undefined : s.steps[index];
+  // The same name again after it finished is its next occurrence (a program may reuse a name).
+  const occurrence = previous && (previous.state === "succeeded" || previous.state === "failed")
+    ? s.steps.filter((x) => x.name === name).length + 1 : previous ? null : 1;
+  if (occurrence === null) return update(s, name, (st) => ({ ...st, ...view, attempts: st.attempts }));
+  const step: StepView = { key: occurrence === 1 ? name : `${name} (${occurrence})`, name, ...view };
+  return { ...s, steps: [...s.steps, step], latest: { ...s.latest, [name]: s.steps.length } };
+}
+
+function update(s: LiveState, name: string, f: (st: StepView) => StepView): LiveState {
+  let index = s.latest[name];
+  if (index === undefined) {  // its start was before a restart point we did not see: make a row
+    s = begin(s, name, { kind: "do", state: "running", startedAt: NaN, attempts: [] });
+    index = s.latest[name];
+  }
+  const steps = s.steps.slice();
+  steps[index] = f(steps[index]);
+  return { ...s, steps };
+}
+
+/** A restart deletes the step records from `from` (all of them without it), as the engine does. */
+function restart(s: LiveState, from: string | null): LiveState {
+  const cut = from === null ? 0 : s.steps.findIndex((x) => x.name === from);
+  const steps = cut < 0 ? s.steps : s.steps.slice(0, cut);
+  const latest: Record<string, number> = {};
+  steps.forEach((x, i) => { latest[x.name] = i; });
+  return {
+    ...s, steps, latest, status: "queued", finishedAt: undefined, output: undefined, error: undefined, wakeAt: undefined,
+    logs: from === null ? [] : s.logs, restarts: s.restarts + 1,
+  };
+}
+
+// ---- projection onto a graph --------------------------------------------------------------------
+
+export type GraphNodeLike = { id: string; type: string; data?: Record<string, unknown> };
+export type GraphEdgeLike = { id: string; source: string; target: string; sourceHandle?: string | null };
+export type NodeLive = {
+  state: StepState;
+  steps: StepView[];  // its step records (several for a node inside a loop body: id[0], id[1]...)
+  startedAt?: number;
+  finishedAt?: number;
+};
+
+/** The node a step belongs to: step names are node ids, `id[index]` inside a loop body. */
+export function nodeOf(stepName: string): string {
+  const i = stepName.indexOf("[");
+  return i < 0 ? stepName : stepName.slice(0, i);
+}
+
+const TRIGGERS = new Set(["manual", "webhook", "schedule"]);
+const RANK: StepState[] = ["failed", "running", "retrying", "waiting", "sleeping", "queued", "succeeded", "skipped"];
+
+function combine(steps: StepView[]): StepState {
+  // A node with several records (a loop body) shows its most pressing state.
+  return steps.map((x) => x.state).sort((a, b) => RANK.indexOf(a) - RANK.indexOf(b))[0];
+}
+
+/** The output handle a finished node took, when its output says it; null when it has one output. */
+export function takenHandle(node: GraphNodeLike, live: NodeLive | undefined): string | null | undefined {
+  const last = live?.steps[live.steps.length - 1];
+  if (!last || live!.state !== "succeeded" && !(node.type === "approval" && last.timedOut)) return undefined;
+  const value = parse(last.output);
+  switch (node.type) {
+    case "branch": return value ? "true" : "false";
+    case "switch": return typeof value === "string" ? value : undefined;
+    case "approval": {
+      // The wait's output is the event received: { type, payload: { decision, by }, timestamp }.
+      const received = value as { payload?: { decision?: string } } | undefined;
+      const decision = last.timedOut ? (node.data?.default_decision ?? "reject") : received?.payload?.decision;
+      return decision === "approve" ? "approved" : "rejected";
+    }
+    case "loop": return undefined;
+    default: return null;
+  }
+}
+
+export function parse(text: string | null | undefined): unknown {
+  if (text == null) return undefined;
+  try { return JSON.parse(text); } catch { return undefined; }
+}
+
+/**
+ * Each node's state and each edge's "taken" flag, from the steps seen so far.
+ * A node without a step record is: succeeded if it is a trigger or a pass-through node (merge, loop)
+ * whose flow went on; skipped if every input has settled without one being taken (or the instance
+ * finished without reaching it); queued otherwise.
+ */
+export function project(nodes: GraphNodeLike[], edges: GraphEdgeLike[], state: LiveState) {
+  const byNode: Record<string, StepView[]> = {};
+  for (const st of state.steps) (byNode[nodeOf(st.name)] ??= []).push(st);
+  const live: Record<string, NodeLive> = {};
+  const started = state.status !== "unknown" && (state.status !== "queued" || state.steps.length > 0 || state.startedAt !== undefined);
+  const finished = FINISHED.includes(state.status);
+  const incoming = (id: string) => edges.filter((e) => e.target === id);
+  const outgoing = (id: string) => edges.filter((e) => e.source === id);
+  const taken: Record<string, boolean> = {};
+
+  // Nodes with records first, then the others in an order where sources come before targets.
+  for (const n of nodes) {
+    const steps = byNode[n.id];
+    if (steps?.length) {
+      const finishedAt = steps.every((x) => x.finishedAt !== undefined) ? Math.max(...steps.map((x) => x.finishedAt!)) : undefined;
+      live[n.id] = { state: combine(steps), steps, startedAt: Math.min(...steps.map((x) => x.startedAt).filter((t) => !Number.isNaN(t))), finishedAt };
+    }
+  }
+  const reached = (id: string): boolean => !!live[id] && live[id].state !== "skipped" && live[id].state !== "queued";
+  const resolving = new Set<string>();
+  const resolve = (n: GraphNodeLike): NodeLive => {
+    if (live[n.id]) return live[n.id];
+    if (resolving.has(n.id)) return { state: "queued", steps: [] };  // a cycle (invalid graph): stop
+    resolving.add(n.id);
+    let result: NodeLive;
+    const ins = incoming(n.id);
+    if (TRIGGERS.has(n.type) || ins.length === 0) {
+      result = { state: started ? "succeeded" : "queued", steps: [], startedAt: state.startedAt, finishedAt: state.startedAt };
+    } else {
+      const downstreamRan = outgoing(n.id).some((e) => reached(e.target));
+      const sources = ins.map((e) => ({ e, src: resolve(nodes.find((x) => x.id === e.source) ?? { id: e.source, type: "?" }) }));
+      const anyTaken = sources.some(({ e, src }) => edgeTaken(e, src));
+      const allSettled = sources.every(({ src }) => src.state === "succeeded" || src.state === "skipped" || src.state === "failed");
+      if (downstreamRan || (anyTaken && (n.type === "merge" || n.type === "loop") && allSettled)) {
+        result = { state: "succeeded", steps: [] };
+      } else if ((allSettled && !anyTaken) || finished) {
+        result = { state: "skipped", steps: [] };
+      } else {
+        result = { state: "queued", steps: [] };
+      }
+    }
+    resolving.delete(n.id);
+    live[n.id] = result;
+    return result;
+  };
+  const edgeTaken = (e: GraphEdgeLike, src: NodeLive): boolean => {
+    if (src.state !== "succeeded" && !(src.steps.length && src.steps[src.steps.length - 1].timedOut)) return false;
+    const node = nodes.find((x) => x.id === e.source);
+    const handle = node ? takenHandle(node, src) : undefined;
+    if (handle === undefined || node?.type === "loop") {
+      // Unknown from the output (e.g. a loop's body/done): taken if the target was reached.
+      return reached(e.target) || (node?.type === "loop" && e.sourceHandle === "done" && src.state === "succeeded" && !!live[e.target]);
+    }
+    return handle === null || !e.sourceHandle || e.sourceHandle === handle;
+  };
+  for (const n of nodes) resolve(n);
+  for (const e of edges) taken[e.id] = live[e.source] ? edgeTaken(e, live[e.source]) : false;
+  return { nodes: live, edges: taken };
+}
+
+// ---- text for people ----------------------------------------------------------------------------
+
+export function duration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  if (ms < 86_400_000) return `${Math.floor(ms / 3_600_000)} h ${Math.round((ms % 3_600_000) / 60_000)} min`;
+  return `${Math.floor(ms / 86_400_000)} d ${Math.round((ms % 86_400_000) / 3_600_000)} h`;
+}
+
+export function clockTime(at: number | undefined): string {
+  return at === undefined || Number.isNaN(at) ? "" : new Date(at).toLocaleTimeString();
+}
+
+/** One line for a node's badge: "retrying · attempt 2 · next in 4 s", "sleeping until 14:03:22"... */
+export function describe(live: NodeLive | undefined, now: number): string {
+  if (!live) return "";
+  const last = live.steps[live.steps.length - 1];
+  const attempt = last?.attempts.length ? last.attempts[last.attempts.length - 1].number : undefined;
+  const took = live.startedAt !== undefined && Number.isFinite(live.startedAt)
+    ? duration((live.finishedAt ?? now) - live.startedAt) : "";
+  const count = live.steps.length > 1 ? ` · ${live.steps.filter((x) => x.state === "succeeded").length}/${live.steps.length}` : "";
+  switch (live.state) {
+    case "running": return `running${attempt && attempt > 1 ? ` · attempt ${attempt}` : ""}${count}${took ? ` · ${took}` : ""}`;
+    case "retrying": return `retrying · attempt ${attempt ?? 1} failed · next in ${duration(Math.max(0, (last?.retryAt ?? now) - now))}`;
+    case "sleeping": return `sleeping until ${clockTime(last?.until)}`;
+    case "waiting": return `waiting for ${last?.eventType ?? "an event"}`;
+    case "succeeded": return `succeeded${attempt && attempt > 1 ? ` · ${attempt} attempts` : ""}${count}${took ? ` · ${took}` : ""}`;
+    case "failed": return `${last?.timedOut ? "timed out" : "failed"}${attempt ? ` · ${attempt} attempt${attempt > 1 ? "s" : ""}` : ""}${took ? ` · ${took}` : ""}`;
+    default: return live.state;
+  }
+}
