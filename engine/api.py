@@ -8,6 +8,7 @@ from typing import Any
 
 from ninja import Router, Schema, Status
 
+from builder.models import WorkflowVersion
 from builder.selectors import version_get, workflow_get
 from builder.services import instances_restart_failed
 from tenants.errors import InvalidInput
@@ -141,7 +142,7 @@ def _cursor(value: str | None) -> tuple[str, str] | None:
 @router.get("/instances", response=InstancePage)
 def instances_list(request, workflow: int | None = None, status: str | None = None,
                    created_after: datetime | None = None, created_before: datetime | None = None,
-                   cursor: str | None = None, limit: int = 50):
+                   version: int | None = None, cursor: str | None = None, limit: int = 50):
     if not 1 <= limit <= 200:
         raise InvalidInput("limit", "limit is 1 to 200")
     if status and status not in Instance.Status.values:
@@ -151,6 +152,8 @@ def instances_list(request, workflow: int | None = None, status: str | None = No
         rows = rows.filter(workflow_id=workflow)
     if status:
         rows = rows.filter(status=status)
+    if version:
+        rows = rows.filter(version__number=version)
     if created_after:
         rows = rows.filter(created_at__gte=created_after)
     if created_before:
@@ -174,7 +177,10 @@ def instances_list(request, workflow: int | None = None, status: str | None = No
 
 @router.get("/instances/{instance_id}", response=dict)
 def instances_get(request, instance_id: str):
-    return json.loads(json.dumps(selectors.instance_status(tenant=request.auth.tenant, instance_id=instance_id), default=str))
+    answer = selectors.instance_status(tenant=request.auth.tenant, instance_id=instance_id)
+    # `version` is the version's row id here (kept for existing clients); the live view needs its number.
+    answer["version_number"] = WorkflowVersion.objects.filter(pk=answer["version"]).values_list("number", flat=True).first()
+    return json.loads(json.dumps(answer, default=str))
 
 
 @router.post("/instances/{instance_id}/pause", response=InstanceOut)

@@ -1,7 +1,9 @@
-"""Approving or rejecting a waiting approval from the API (what the live view's buttons call)."""
+"""Instance actions and reads the live view uses: approve/reject a waiting approval, list filters, version numbers."""
 import pytest
 
 from engine.models import Instance
+
+from .conftest import CODE
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +57,12 @@ def test_viewers_cannot_decide_and_other_tenants_see_nothing(waiting, viewer_api
     assert viewer_api.post(f"/instances/{waiting}/approvals/manager", {"decision": "approve"}).status_code == 403
     assert other_api.post(f"/instances/{waiting}/approvals/manager", {"decision": "approve"}).status_code == 404
     assert Instance.objects.get(pk=waiting).status == "waiting"
+
+
+def test_the_list_filters_by_version_number_and_get_names_the_version(api, waiting, workflow):
+    assert api.post(f"/workflows/{workflow['id']}/versions", {"program": CODE, "publish": True}).status_code == 201
+    on_v2 = api.post(f"/workflows/{workflow['id']}/instances", {"params": {"n": 1}}).data
+    assert api.get(f"/instances?workflow={workflow['id']}&version=2").data["items"][0]["id"] == on_v2["id"]
+    assert api.get(f"/instances?workflow={workflow['id']}&version=1").data["items"] == []
+    got = api.get(f"/instances/{waiting}").data
+    assert got["version_number"] == 1 and api.get(f"/instances/{on_v2['id']}").data["version_number"] == 2
