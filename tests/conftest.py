@@ -80,3 +80,4 @@ def empty_cache():
 
     cache.clear()
     webhooks._targets.clear()
+    webhooks._secrets.clear()

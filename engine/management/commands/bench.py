@@ -57,6 +57,7 @@ class Command(BaseCommand):
         parser.add_argument("--requests", type=int, default=3000)
         parser.add_argument("--concurrency", type=int, default=50)
         parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+        parser.add_argument("--signed", action="store_true", help="webhooks: Standard Webhooks signatures (else auth none)")
 
     def handle(self, *args, suite, quick=False, **options):
         settings.ENGINE_DISPATCH = "embedded"  # inline advances; the Celery figures start their own worker
@@ -64,7 +65,7 @@ class Command(BaseCommand):
         self.worker = "bench"
         if suite == "webhooks":
             try:
-                self.stdout.write(json.dumps(self.webhooks(options["requests"], options["concurrency"]), indent=2))
+                self.stdout.write(json.dumps(self.webhooks(options["requests"], options["concurrency"], options["signed"]), indent=2))
             finally:
                 Instance.objects.filter(tenant=self.tenant).delete()
                 self.tenant.delete()
@@ -274,20 +275,35 @@ class Command(BaseCommand):
         return {"backlog_of_other_tenant": backlog, "new_instance_complete_ms": round(elapsed, 1),
                 "advances_before_it": advanced - 1}
 
-    def webhooks(self, total: int, concurrency: int) -> dict:
+    def webhooks(self, total: int, concurrency: int, signed: bool = False) -> dict:
         """Deliveries to the embedded server (daphne, no engine workers) from an async client on
         loopback: 202s per second, latency, and instances created (must equal deliveries accepted)."""
         import asyncio
 
         import socket
 
+        import base64
+        import hashlib
+        import hmac
+
         from builder.services import version_create_from_graph
+        from tenants.secrets import secret_put
 
         self.tenant.limits = {"webhook_calls_per_minute": total * 10, "creations_per_minute": total * 10}
         self.tenant.save()
         wf = workflow_create(tenant=self.tenant, slug="hook")
         version_create_from_graph(workflow=wf, publish=True, graph={
-            "nodes": [{"id": "hook", "type": "webhook", "position": {"x": 0, "y": 0}, "data": {"auth": "none"}}], "edges": []})
+            "nodes": [{"id": "hook", "type": "webhook", "position": {"x": 0, "y": 0}, "data": {"auth": "standard_webhooks" if signed else "none"}}], "edges": []})
+        key = b"0123456789abcdef0123456789abcdef"
+        secret_put(tenant=self.tenant, name="WEBHOOK_SECRET", value="whsec_" + base64.b64encode(key).decode())
+
+        def auth_headers(n: int, body: bytes) -> str:
+            if not signed:
+                return f"Idempotency-Key: d-{n}\r\n"
+            # Standard Webhooks' documented scheme: HMAC-SHA256 over "id.timestamp.body".
+            at = str(int(time.time()))
+            mac = hmac.new(key, f"d-{n}.{at}.".encode() + body, hashlib.sha256).digest()
+            return f"webhook-id: d-{n}\r\nwebhook-timestamp: {at}\r\nwebhook-signature: v1,{base64.b64encode(mac).decode()}\r\n"
         port = 8765
         server = subprocess.Popen([sys.executable, "manage.py", "serve", "--workers", "0", "--port", str(port)],
                                   cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -313,7 +329,7 @@ class Command(BaseCommand):
                         body = json.dumps({"n": n}).encode()
                         writer.write(
                             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                            f"Idempotency-Key: d-{n}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+                            f"{auth_headers(n, body)}Content-Length: {len(body)}\r\n\r\n".encode() + body)
                         t = time.perf_counter()
                         await writer.drain()
                         head = await reader.readuntil(b"\r\n\r\n")
@@ -334,7 +350,7 @@ class Command(BaseCommand):
             server.wait()
         accepted = codes.count(202)
         created = Instance.objects.filter(workflow=wf).count()
-        return {"requests": total, "concurrency": concurrency, "accepted_202": accepted,
+        return {"requests": total, "concurrency": concurrency, "auth": "standard_webhooks" if signed else "none", "accepted_202": accepted,
                 "per_second": round(accepted / elapsed), "p50_ms": pct(latencies, 0.5), "p99_ms": pct(latencies, 0.99),
                 "instances_created": created, "lost": accepted - created if accepted > created else 0,
                 "doubled": created - accepted if created > accepted else 0,
