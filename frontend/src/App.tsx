@@ -2,6 +2,8 @@
 import { useEffect, useState } from "react";
 import { api, errorMessage } from "./api/client";
 import { Editor } from "./Editor";
+import { History } from "./live/History";
+import { LiveView } from "./live/LiveView";
 
 type Workflow = { id: number; slug: string; name: string; published_version: number | null; updated_at: string };
 
@@ -52,6 +54,11 @@ export function App() {
     window.addEventListener("popstate", on);
     return () => window.removeEventListener("popstate", on);
   }, []);
+  // Live progress: /editor/i/<instance> or /editor/w/<workflow>/i/<instance>; a workflow's instances at /editor/w/<workflow>/instances.
+  const live = path.match(/^\/editor\/(?:w\/\d+\/)?i\/([\w-]+)/);
+  if (live) return <LiveView instanceId={live[1]} />;
+  const instances = path.match(/^\/editor\/w\/(\d+)\/instances/);
+  if (instances) return <History workflowId={Number(instances[1])} />;
   const match = path.match(/^\/editor\/w\/(\d+)/);
   return match ? <Editor workflowId={Number(match[1])} /> : <WorkflowList />;
 }

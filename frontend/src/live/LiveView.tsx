@@ -1,0 +1,211 @@
+// The live view of one instance: its version's graph, read-only, with each node's state overlaid,
+// the edges taken highlighted, a timeline of steps and attempts, streamed log lines, the details
+// of a clicked node, and the instance's actions (pause, resume, terminate, restart, events, approvals).
+// The view is a projection of the event log (state.ts); the socket (socket.ts) keeps it complete.
+import { Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, type Edge, type Node } from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { api, errorMessage } from "../api/client";
+import { Inspector, type SnapshotStep } from "./Inspector";
+import { LiveNode, type LiveNodeData } from "./LiveNode";
+import { useLiveInstance } from "./socket";
+import { FINISHED, clockTime, describe, duration, parse, project, type GraphEdgeLike, type GraphNodeLike, type LiveState } from "./state";
+import { Timeline } from "./Timeline";
+import "./live.css";
+
+type Graph = { nodes: (GraphNodeLike & { position: { x: number; y: number } })[]; edges: GraphEdgeLike[] };
+export type Snapshot = {
+  id: string; key: string; workflow: number; version_number: number | null; status: string; params: unknown;
+  output: unknown; error: unknown; created_at: string; steps: SnapshotStep[];
+};
+
+export function navigate(path: string) {
+  history.pushState(null, "", path);
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+const nodeTypes = { live: LiveNode };
+const PASS_THROUGH = new Set(["branch", "switch", "sleep", "sleep_until", "merge"]);
+
+/** A code-first version has no graph: its steps, in the order they began, make a chain. */
+function chainOf(state: LiveState): Graph {
+  const names = [...new Set(state.steps.map((s) => s.name))];
+  return {
+    nodes: names.map((n, i) => ({ id: n, type: state.steps.find((s) => s.name === n)!.kind === "do" ? "step" : state.steps.find((s) => s.name === n)!.kind,
+                                  position: { x: 0, y: i * 110 }, data: {} })),
+    edges: names.slice(1).map((n, i) => ({ id: `chain-${i}`, source: names[i], target: n })),
+  };
+}
+
+function useNow(active: boolean): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => setNow(Date.now()), 500);
+    return () => clearInterval(timer);
+  }, [active]);
+  return now;
+}
+
+function LiveCanvas({ instanceId }: { instanceId: string }) {
+  const [snapshot, setSnapshot] = useState<Snapshot | null>(null);
+  const [graph, setGraph] = useState<Graph | null | undefined>(undefined);  // null: code-first version
+  const [loadError, setLoadError] = useState("");
+  const [selected, setSelected] = useState<string | null>(null);
+  const [message, setMessage] = useState("");
+  const refreshTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+
+  const loadSnapshot = useCallback(async () => {
+    const { data, error, response } = await api.GET("/api/v1/instances/{instance_id}", { params: { path: { instance_id: instanceId } } });
+    if (response.status === 404) { setLoadError("No such instance (or not in this tenant)"); return; }
+    if (error || !data) { setLoadError(errorMessage(error)); return; }
+    setSnapshot(data as unknown as Snapshot);
+  }, [instanceId]);
+  // The snapshot adds full outputs to what the events say: re-read at most every second while events arrive.
+  const onActivity = useCallback(() => {
+    if (refreshTimer.current) return;
+    refreshTimer.current = setTimeout(() => { refreshTimer.current = undefined; loadSnapshot(); }, 1000);
+  }, [loadSnapshot]);
+  useEffect(() => () => clearTimeout(refreshTimer.current), []);
+  const { state, connection } = useLiveInstance(instanceId, onActivity);
+
+  useEffect(() => { loadSnapshot(); }, [loadSnapshot]);
+  const workflowId = snapshot?.workflow;
+  const versionNumber = snapshot?.version_number;
+  useEffect(() => {
+    if (workflowId === undefined || versionNumber == null) return;
+    api.GET("/api/v1/workflows/{workflow_id}/versions/{number}", { params: { path: { workflow_id: workflowId, number: versionNumber } } })
+      .then(({ data }) => setGraph((data?.graph as Graph | null) ?? null));
+  }, [workflowId, versionNumber]);
+
+  const active = !FINISHED.includes(state.status);
+  const now = useNow(active);
+  const shown: Graph | null = useMemo(() => (graph === undefined ? null : graph ?? chainOf(state)), [graph, state]);
+  const projection = useMemo(() => (shown ? project(shown.nodes, shown.edges, state) : null), [shown, state]);
+
+  const nodes: Node<LiveNodeData>[] = useMemo(() => (shown?.nodes ?? []).map((n) => {
+    const live = projection?.nodes[n.id];
+    const handles = [...new Set(shown!.edges.filter((e) => e.source === n.id).map((e) => e.sourceHandle ?? null))];
+    return {
+      id: n.id, type: "live", position: n.position, selected: n.id === selected, ariaLabel: n.id,
+      data: { type: n.type, label: String(n.data?.label ?? n.id), handles: handles.length ? handles : [null],
+              trigger: ["manual", "webhook", "schedule"].includes(n.type), live, text: describe(live, now) || (live?.state ?? "") },
+    };
+  }), [shown, projection, selected, now]);
+  const edges: Edge[] = useMemo(() => (shown?.edges ?? []).map((e) => {
+    const taken = !!projection?.edges[e.id];
+    const running = taken && ["running", "retrying"].includes(projection?.nodes[e.target]?.state ?? "");
+    return { id: e.id, source: e.source, target: e.target, sourceHandle: e.sourceHandle ?? null, animated: running,
+             className: taken ? "taken" : "not-taken", data: { taken } };
+  }), [shown, projection]);
+
+  // The input a node received: the value its taken upstream node passed on (params after a trigger).
+  const valueOf = useCallback((id: string, depth = 0): unknown => {
+    const n = shown?.nodes.find((x) => x.id === id);
+    if (!n || depth > 50) return undefined;
+    if (["manual", "webhook", "schedule"].includes(n.type)) return snapshot?.params;
+    const live = projection?.nodes[id];
+    if (PASS_THROUGH.has(n.type) || !live?.steps.length) return inputOf(id, depth + 1);
+    const last = live.steps[live.steps.length - 1];
+    const row = snapshot?.steps.find((s) => s.name === last.name && s.status === "complete");
+    const out = row ? row.output : parse(last.output);
+    if (n.type === "approval") return { ...((out as { payload?: object })?.payload ?? {}), timedOut: !!last.timedOut };
+    return out;
+  }, [projection, shown, snapshot]);  // eslint-disable-line react-hooks/exhaustive-deps
+  const inputOf = useCallback((id: string, depth = 0): unknown => {
+    const ins = (shown?.edges ?? []).filter((e) => e.target === id && projection?.edges[e.id]);
+    const n = shown?.nodes.find((x) => x.id === id);
+    if (n?.type === "merge") return Object.fromEntries(ins.map((e) => [e.source, valueOf(e.source, depth + 1)]));
+    return ins.length ? valueOf(ins[0].source, depth + 1) : n && !(shown?.edges ?? []).some((e) => e.target === id) ? snapshot?.params : undefined;
+  }, [projection, shown, snapshot, valueOf]);
+
+  const act = useCallback(async (label: string, call: () => Promise<{ error?: unknown }>) => {
+    setMessage(`${label}…`);
+    const { error } = await call();
+    setMessage(error ? `${label} failed: ${errorMessage(error)}` : `${label}: done`);
+    loadSnapshot();
+  }, [loadSnapshot]);
+  const path = { params: { path: { instance_id: instanceId } } };
+  const pause = () => act("Pause", () => api.POST("/api/v1/instances/{instance_id}/pause", path));
+  const resume = () => act("Resume", () => api.POST("/api/v1/instances/{instance_id}/resume", path));
+  const terminate = () => { if (confirm("Terminate this instance? It cannot be resumed.")) act("Terminate", () => api.POST("/api/v1/instances/{instance_id}/terminate", path)); };
+  const restart = (from: string | null) => act(from ? `Restart from ${from}` : "Restart", () =>
+    api.POST("/api/v1/instances/{instance_id}/restart", { ...path, body: { from_step: from } }));
+  const decide = (step: string, decision: "approve" | "reject") => act(decision === "approve" ? `Approve ${step}` : `Reject ${step}`, () =>
+    api.POST("/api/v1/instances/{instance_id}/approvals/{step}", { params: { path: { instance_id: instanceId, step } }, body: { decision, comment: "" } }));
+  const [eventType, setEventType] = useState("");
+  const [eventPayload, setEventPayload] = useState("{}");
+  const send = (e: React.FormEvent) => {
+    e.preventDefault();
+    let payload: unknown;
+    try { payload = JSON.parse(eventPayload || "null"); } catch { setMessage("The event payload is not JSON"); return; }
+    act(`Send ${eventType}`, () => api.POST("/api/v1/instances/{instance_id}/events", { ...path, body: { type: eventType, payload } }));
+  };
+
+  const approvals = state.steps.filter((s) => s.state === "waiting" && s.eventType === `approval:${s.name}`);
+  const selectedNode = shown?.nodes.find((n) => n.id === selected);
+  const selectedLive = selected ? projection?.nodes[selected] : undefined;
+  const restartFrom = selectedLive?.steps[0]?.name;
+  const status = state.status === "unknown" ? snapshot?.status ?? "…" : state.status;
+  const took = state.startedAt !== undefined ? duration((state.finishedAt ?? now) - state.startedAt) : "";
+
+  if (loadError) return <div className="list"><p role="alert">{loadError}</p><a href="/editor/">← Workflows</a></div>;
+  return (
+    <div className="live">
+      <header className="toolbar">
+        <a href={workflowId ? `/editor/w/${workflowId}` : "/editor/"} onClick={(e) => { e.preventDefault(); navigate(workflowId ? `/editor/w/${workflowId}` : "/editor/"); }}>← Editor</a>
+        {workflowId !== undefined && <a href={`/editor/w/${workflowId}/instances`} onClick={(e) => { e.preventDefault(); navigate(`/editor/w/${workflowId}/instances`); }}>Instances</a>}
+        <h1>Instance <code>{snapshot?.key ?? instanceId}</code> {versionNumber != null && <span className="muted">v{versionNumber}</span>}</h1>
+        <span className={`badge status-${status}`} aria-label="Instance status">{status}</span>
+        {took && <span className="muted">{took}</span>}
+        <span className={`connection connection-${connection}`} aria-label="Connection" title={`last event ${state.lastEventId}`}>
+          {connection === "live" ? "● live" : connection === "refused" ? "not allowed" : "○ reconnecting…"}</span>
+        <span className="spacer" />
+        {approvals.map((a) => (
+          <span key={a.key} className="approval" role="group" aria-label={`Approval ${a.name}`}>
+            {a.name}: <button onClick={() => decide(a.name, "approve")}>Approve</button>
+            <button onClick={() => decide(a.name, "reject")}>Reject</button>
+          </span>
+        ))}
+        {["queued", "running", "waiting"].includes(status) && <button onClick={pause}>Pause</button>}
+        {status === "paused" && <button onClick={resume}>Resume</button>}
+        {!FINISHED.includes(status as LiveState["status"]) && <button onClick={terminate}>Terminate</button>}
+        <button onClick={() => restart(null)}>Restart</button>
+        {restartFrom && <button onClick={() => restart(restartFrom)}>Restart from {restartFrom}</button>}
+      </header>
+      <main className="canvas live-canvas">
+        {shown === null ? <p className="muted">Loading…</p> : (
+          <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} nodesDraggable={false} nodesConnectable={false}
+                     elementsSelectable onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
+                     fitView fitViewOptions={{ maxZoom: 1 }} proOptions={{ hideAttribution: true }}>
+            <Background />
+            <MiniMap pannable zoomable />
+            <Controls showInteractive={false} />
+          </ReactFlow>
+        )}
+      </main>
+      <aside className="live-side">
+        {selected && (
+          <Inspector instanceId={instanceId} nodeId={selected} type={selectedNode?.type ?? ""} live={selectedLive} input={inputOf(selected)}
+                     state={state} snapshot={snapshot?.steps} now={now} onClose={() => setSelected(null)} />
+        )}
+        <Timeline state={state} now={now} selected={selected} onSelect={setSelected} />
+        {state.error && <div className="error-box" role="alert"><strong>{state.error.name}</strong>: {state.error.message}</div>}
+        {status === "complete" && <><h3>Output</h3><pre className="json">{JSON.stringify(snapshot?.status === "complete" ? snapshot.output : parse(state.output), null, 2)}</pre></>}
+        <form className="send-event" onSubmit={send} aria-label="Send an event">
+          <h3>Send an event</h3>
+          <input aria-label="Event type" placeholder="type, e.g. payment" value={eventType} onChange={(e) => setEventType(e.target.value)} required />
+          <textarea aria-label="Event payload" className="code" rows={3} value={eventPayload} onChange={(e) => setEventPayload(e.target.value)} />
+          <button type="submit" disabled={FINISHED.includes(status as LiveState["status"])}>Send</button>
+        </form>
+      </aside>
+      <section className="live-logs" aria-label="Logs">
+        <span role="status" className="status">{message}</span>
+        <pre>{state.logs.slice(-200).map((l) => `${clockTime(l.at)} ${l.step ?? "-"} ${l.level} ${l.message}`).join("\n") || "No log lines yet."}</pre>
+      </section>
+    </div>
+  );
+}
+
+export function LiveView({ instanceId }: { instanceId: string }) {
+  return <ReactFlowProvider><LiveCanvas key={instanceId} instanceId={instanceId} /></ReactFlowProvider>;
+}
