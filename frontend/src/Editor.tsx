@@ -1,39 +1,25 @@
-// The canvas for one workflow: palette, graph, configuration panel, validation, save, publish, run.
-// The canvas is a projection of the workflow's draft graph (React Flow's own JSON), saved as drawn.
+// The canvas for one workflow: palette, graph, configuration panel, validation, save, publish, run,
+// versions (read-only view and diff). The canvas is a projection of the workflow's draft graph
+// (React Flow's own JSON, see graph.ts), saved as drawn.
 import {
-  addEdge, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useEdgesState, useNodesState, useReactFlow,
-  type Connection, type Edge, type Node,
+  addEdge, applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useEdgesState, useNodesState, useReactFlow,
+  type Connection, type Edge, type NodeChange,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage, type CatalogEntry, type Problem } from "./api/client";
+import {
+  canvasType, connectionProblem, edgeId, freshId, toCanvas, toGraph, upstream, type CanvasNode, type Catalog, type Graph,
+} from "./graph";
+import { createHistory } from "./history";
 import { layout } from "./layout";
+import { nodeTypes } from "./nodes";
 import { Panel } from "./Panel";
-import { Versions } from "./Versions";
-import { StepNode, type StepData } from "./nodes/StepNode";
+import { Versions, type CanvasView } from "./Versions";
 
-type Graph = { nodes: { id: string; type: string; position: { x: number; y: number }; data: Record<string, unknown> }[];
-               edges: { id: string; source: string; target: string; sourceHandle?: string | null }[] };
-const nodeTypes = { step: StepNode };
 const GROUPS = ["triggers", "steps", "control", "durable", "end"];
 
-function toCanvas(graph: Graph, catalog: Record<string, CatalogEntry>): { nodes: Node<StepData>[]; edges: Edge[] } {
-  return {
-    nodes: graph.nodes.map((n) => ({ id: n.id, type: "step", position: n.position, data: { config: n.data, spec: catalog[n.type] },
-                                     ariaLabel: n.id, className: `kind-${n.type}` })),
-    edges: graph.edges.map((e) => ({ id: e.id, source: e.source, target: e.target, sourceHandle: e.sourceHandle ?? null })),
-  };
-}
-
-function toGraph(nodes: Node<StepData>[], edges: Edge[]): Graph {
-  return {
-    nodes: nodes.map((n) => ({ id: n.id, type: n.data.spec?.type ?? "unknown", position: { x: Math.round(n.position.x), y: Math.round(n.position.y) },
-                               data: n.data.config })),
-    edges: edges.map((e) => ({ id: e.id, source: e.source, target: e.target, ...(e.sourceHandle ? { sourceHandle: e.sourceHandle } : {}) })),
-  };
-}
-
-function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<string, CatalogEntry> }) {
-  const [nodes, setNodes, onNodesChange] = useNodesState<Node<StepData>>([]);
+function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog }) {
+  const [nodes, setNodes, onNodesChange] = useNodesState<CanvasNode>([]);
   const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>([]);
   const [name, setName] = useState("");
   const [selected, setSelected] = useState<string | null>(null);
@@ -43,43 +29,27 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
   const [params, setParams] = useState(() => localStorage.getItem(`params:${workflowId}`) ?? "{}");
   const [filter, setFilter] = useState("");
   const [showVersions, setShowVersions] = useState(false);
+  const [view, setView] = useState<CanvasView | null>(null);  // an old version or a diff, read-only
   const [hookUrl, setHookUrl] = useState("");
   const flow = useReactFlow();
 
   // Undo/redo: a snapshot of the graph is taken before each change the user makes (typing in
-  // the panel coalesces into one snapshot a second).
+  // the panel coalesces into one snapshot a second). See history.ts.
   const current = useRef({ nodes, edges });
   current.current = { nodes, edges };
-  const history = useRef<{ past: string[]; future: string[]; at: number }>({ past: [], future: [], at: 0 });
+  const history = useRef(createHistory<Graph>());
   const checkpoint = useCallback((coalesce = false) => {
-    const h = history.current;
-    if (coalesce && Date.now() - h.at < 1000) return;
-    h.past.push(JSON.stringify(toGraph(current.current.nodes, current.current.edges)));
-    if (h.past.length > 200) h.past.shift();
-    h.future = [];
-    h.at = Date.now();
+    history.current.checkpoint(toGraph(current.current.nodes, current.current.edges), { coalesce });
   }, []);
-  const restore = useCallback((snap: string) => {
-    const c = toCanvas(JSON.parse(snap) as Graph, catalog);
+  const restore = useCallback((g: Graph | undefined) => {
+    if (!g) return;
+    const c = toCanvas(g, catalog);
     setNodes(c.nodes);
     setEdges(c.edges);
     setDirty(true);
   }, [catalog, setEdges, setNodes]);
-  const undo = useCallback(() => {
-    const h = history.current;
-    const previous = h.past.pop();
-    if (previous === undefined) return;
-    h.future.push(JSON.stringify(toGraph(current.current.nodes, current.current.edges)));
-    restore(previous);
-  }, [restore]);
-  const redo = useCallback(() => {
-    const h = history.current;
-    const next = h.future.pop();
-    if (next === undefined) return;
-    h.past.push(JSON.stringify(toGraph(current.current.nodes, current.current.edges)));
-    restore(next);
-  }, [restore]);
-
+  const undo = useCallback(() => restore(history.current.undo(toGraph(current.current.nodes, current.current.edges))), [restore]);
+  const redo = useCallback(() => restore(history.current.redo(toGraph(current.current.nodes, current.current.edges))), [restore]);
 
   useEffect(() => {
     api.GET("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } } }).then(({ data }) => {
@@ -100,30 +70,24 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
   }, [dirty]);
 
   const addNode = useCallback((type: string, position?: { x: number; y: number }) => {
-    const spec = catalog[type];
-    let n = 1;
-    const taken = new Set(nodes.map((x) => x.id));
-    while (taken.has(`${type}_${n}`)) n++;
-    const id = `${type}_${n}`;
+    const id = freshId(type, new Set(nodes.map((x) => x.id)));
     checkpoint();
     // Without a drop point, place it right of the view's centre, stepping down so nodes do not pile up.
     const box = document.querySelector(".canvas")?.getBoundingClientRect();
     const centre = box ? flow.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 3 }) : { x: 0, y: 0 };
-    const at = position ?? { x: centre.x + 200, y: centre.y + (nodes.length % 5) * 70 };
+    const at = position ?? { x: centre.x + 60, y: centre.y + (nodes.length % 5) * 70 };
     setNodes((ns) => [...ns.map((x) => ({ ...x, selected: false })),
-                      { id, type: "step", position: at, data: { config: {}, spec }, ariaLabel: id, selected: true }]);
+                      { id, type: canvasType(type, catalog), position: at, data: { type, config: {}, spec: catalog[type] }, ariaLabel: id, selected: true }]);
     setSelected(id);
     setDirty(true);
   }, [catalog, checkpoint, flow, nodes, setNodes]);
 
-  const isValidConnection = useCallback((c: Connection | Edge) => {
-    const target = nodes.find((n) => n.id === c.target);
-    return c.source !== c.target && !target?.data.spec?.trigger;
-  }, [nodes]);
+  // Refused while dragging, so an invalid edge is never drawn (graph.ts says which and why).
+  const isValidConnection = useCallback((c: Connection | Edge) => connectionProblem(c, nodes, edges) === null, [edges, nodes]);
 
   const onConnect = useCallback((c: Connection) => {
     checkpoint();
-    setEdges((es) => addEdge({ ...c, id: `e_${c.source}_${c.sourceHandle ?? "out"}_${c.target}` }, es));
+    setEdges((es) => addEdge({ ...c, id: edgeId(c.source, c.sourceHandle, c.target) }, es));
     setDirty(true);
   }, [checkpoint, setEdges]);
 
@@ -144,14 +108,12 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
     const taken = new Set(nodes.map((n) => n.id));
     const rename: Record<string, string> = {};
     for (const n of g.nodes) {
-      let k = 1;
-      while (taken.has(`${n.type}_${k}`)) k++;
-      rename[n.id] = `${n.type}_${k}`;
+      rename[n.id] = freshId(n.type, taken);
       taken.add(rename[n.id]);
     }
     const pasted = toCanvas({
       nodes: g.nodes.map((n) => ({ ...n, id: rename[n.id], position: { x: n.position.x + 40, y: n.position.y + 40 } })),
-      edges: g.edges.map((e) => ({ ...e, id: `e_${rename[e.source]}_${e.sourceHandle ?? "out"}_${rename[e.target]}`, source: rename[e.source], target: rename[e.target] })),
+      edges: g.edges.map((e) => ({ ...e, id: edgeId(rename[e.source], e.sourceHandle, rename[e.target]), source: rename[e.source], target: rename[e.target] })),
     }, catalog);
     checkpoint();
     setNodes((ns) => [...ns.map((n) => ({ ...n, selected: false })), ...pasted.nodes.map((n) => ({ ...n, selected: true }))]);
@@ -201,10 +163,12 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
   useEffect(() => {
     const keys = (e: KeyboardEvent) => {
       if (!(e.ctrlKey || e.metaKey)) return;
-      const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement;
+      const target = e.target as HTMLElement | null;
+      const typing = target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement
+        || Boolean(target?.closest?.(".cm-editor"));  // CodeMirror has its own undo and clipboard
       const key = e.key.toLowerCase();
       if (key === "s") { e.preventDefault(); save(); }
-      else if (typing) return;
+      else if (typing || view) return;
       else if (key === "z" && e.shiftKey) { e.preventDefault(); redo(); }
       else if (key === "z") { e.preventDefault(); undo(); }
       else if (key === "y") { e.preventDefault(); redo(); }
@@ -213,7 +177,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
     };
     window.addEventListener("keydown", keys);
     return () => window.removeEventListener("keydown", keys);
-  }, [copy, paste, redo, save, undo]);
+  }, [copy, paste, redo, save, undo, view]);
 
   const autoLayout = useCallback(() => {
     checkpoint();
@@ -246,54 +210,89 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
     }
   }, [catalog, checkpoint, setEdges, setNodes]);
 
-  const selectedNode = nodes.find((n) => n.id === selected);
-  const entries = Object.values(catalog).filter((c) => !filter || `${c.label} ${c.type}`.toLowerCase().includes(filter.toLowerCase()));
+  // An old version or a diff replaces the draft on the canvas until "Back to draft"; the draft
+  // itself is untouched meanwhile (and can be replaced by the version, as one undoable change).
+  const openView = useCallback((v: CanvasView | null) => {
+    setView(v);
+    setSelected(null);
+    window.requestAnimationFrame(() => flow.fitView({ maxZoom: 1 }));
+  }, [flow]);
+  const copyViewIntoDraft = useCallback(() => {
+    if (!view?.graph) return;
+    checkpoint();
+    restore(view.graph);
+    setView(null);
+    setStatus(`Draft replaced by ${view.title} (Undo takes it back)`);
+  }, [checkpoint, restore, view]);
+  const onViewNodesChange = useCallback((changes: NodeChange<CanvasNode>[]) => {
+    setView((v) => (v ? { ...v, nodes: applyNodeChanges(changes.filter((c) => c.type === "select" || c.type === "dimensions"), v.nodes) } : v));
+  }, []);
+
+  const shown = view ? view.nodes : nodes;
+  const selectedNode = shown.find((n) => n.id === selected);
+  const selectedUpstream = useMemo(() => (selected ? upstream(selected, view ? view.edges : edges) : []), [edges, selected, view]);
+  const entries = Object.values(catalog).filter((c) => !filter || `${c.label} ${c.type} ${c.description}`.toLowerCase().includes(filter.toLowerCase()));
 
   return (
     <div className="editor">
       <header className="toolbar">
         <a href="/editor/">← Workflows</a>
-        <h1>{name}{dirty ? " •" : ""}</h1>
-        <button onClick={save}>Save</button>
+        <h1>{name}{dirty ? <span aria-label="unsaved changes" title="Unsaved changes"> •</span> : ""}</h1>
+        <button onClick={save} title="Save the draft (Ctrl/Cmd+S)">Save</button>
         <button onClick={validate}>Validate</button>
         <button onClick={publish}>Publish</button>
-        <label className="params">Test payload <input aria-label="Test payload" value={params} onChange={(e) => setParams(e.target.value)} /></label>
+        <label className="params">Test payload <input aria-label="Test payload" value={params} spellCheck={false} onChange={(e) => setParams(e.target.value)} /></label>
         <button onClick={run}>Run</button>
-        <button onClick={undo} aria-label="Undo" title="Undo (Ctrl/Cmd+Z)">↶</button>
-        <button onClick={redo} aria-label="Redo" title="Redo (Ctrl/Cmd+Shift+Z)">↷</button>
-        <button onClick={autoLayout}>Auto-layout</button>
+        <button onClick={undo} aria-label="Undo" title="Undo (Ctrl/Cmd+Z)" disabled={Boolean(view)}>↶</button>
+        <button onClick={redo} aria-label="Redo" title="Redo (Ctrl/Cmd+Shift+Z)" disabled={Boolean(view)}>↷</button>
+        <button onClick={autoLayout} disabled={Boolean(view)}>Auto-layout</button>
         <button onClick={exportGraph}>Export</button>
-        <label className="import">Import <input type="file" accept="application/json" aria-label="Import graph"
-                                                onChange={(e) => { const f = e.target.files?.[0]; if (f) importGraph(f); e.target.value = ""; }} /></label>
+        <label className="import button">Import<input type="file" accept="application/json" aria-label="Import graph" className="visually-hidden"
+                                                      onChange={(e) => { const f = e.target.files?.[0]; if (f) importGraph(f); e.target.value = ""; }} /></label>
         <button onClick={() => setShowVersions((v) => !v)} aria-pressed={showVersions}>Versions</button>
-        <span role="status" className="status">{status}</span>
       </header>
       <nav className="palette" aria-label="Node types">
         <input type="search" placeholder="Search nodes" aria-label="Search nodes" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        {entries.length === 0 && <p className="muted">No node type matches “{filter}”.</p>}
         {GROUPS.map((g) => (
-          <section key={g}>
-            <h3>{g}</h3>
+          <section key={g} aria-label={g}>
+            {entries.some((c) => c.group === g) && <h3>{g}</h3>}
             {entries.filter((c) => c.group === g).map((c) => (
-              <button key={c.type} className="palette-item" draggable title={c.description}
+              <button key={c.type} className={`palette-item group-${g}`} draggable title={c.description} disabled={Boolean(view)}
                       onDragStart={(e) => e.dataTransfer.setData("application/x-node-type", c.type)}
                       onClick={() => addNode(c.type)}>{c.label}</button>
             ))}
           </section>
         ))}
       </nav>
-      <main className="canvas" onDragOver={(e) => e.preventDefault()}
-            onDrop={(e) => { const t = e.dataTransfer.getData("application/x-node-type"); if (t) addNode(t, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY })); }}>
-        <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={(c) => { if (c.some((x) => x.type === "remove")) checkpoint(); onNodesChange(c); if (c.some((x) => x.type !== "select" && x.type !== "dimensions")) setDirty(true); }}
-                   onEdgesChange={(c) => { if (c.some((x) => x.type === "remove")) checkpoint(); onEdgesChange(c); if (c.some((x) => x.type !== "select")) setDirty(true); }}
+      <main className={`canvas${view ? " viewing" : ""}`} onDragOver={(e) => e.preventDefault()}
+            onDrop={(e) => { const t = e.dataTransfer.getData("application/x-node-type"); if (t && !view) addNode(t, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY })); }}>
+        {view && (
+          <div className="view-banner" role="region" aria-label="Read-only view">
+            <strong>{view.title}</strong> <span className="muted">read-only</span>
+            {view.legend && <span className="legend"><span className="diff-tag diff-tag-added">added {view.legend.added}</span>
+              <span className="diff-tag diff-tag-changed">changed {view.legend.changed}</span>
+              <span className="diff-tag diff-tag-removed">removed {view.legend.removed}</span></span>}
+            {view.graph && <button onClick={copyViewIntoDraft}>Copy into draft</button>}
+            <button onClick={() => openView(null)}>Back to draft</button>
+          </div>
+        )}
+        {!view && nodes.length === 0 && <p className="empty muted">Drag a trigger from the palette to start, then add steps and connect them.</p>}
+        <span role="status" className="status" aria-live="polite">{status}</span>
+        <ReactFlow nodes={shown} edges={view ? view.edges : edges} nodeTypes={nodeTypes}
+                   onNodesChange={view ? onViewNodesChange : (c) => { if (c.some((x) => x.type === "remove")) checkpoint(); onNodesChange(c); if (c.some((x) => x.type !== "select" && x.type !== "dimensions")) setDirty(true); }}
+                   onEdgesChange={view ? undefined : (c) => { if (c.some((x) => x.type === "remove")) checkpoint(); onEdgesChange(c); if (c.some((x) => x.type !== "select")) setDirty(true); }}
                    onNodeDragStart={() => checkpoint()} onConnect={onConnect} isValidConnection={isValidConnection}
-                   onSelectionChange={({ nodes: s }) => setSelected(s[0]?.id ?? null)} deleteKeyCode={["Delete", "Backspace"]} fitView fitViewOptions={{ maxZoom: 1 }}>
+                   nodesDraggable={!view} nodesConnectable={!view} edgesFocusable={!view}
+                   onSelectionChange={({ nodes: s }) => setSelected(s[0]?.id ?? null)} deleteKeyCode={view ? null : ["Delete", "Backspace"]}
+                   fitView fitViewOptions={{ maxZoom: 1 }} aria-label="Workflow canvas">
           <Background />
-          <MiniMap pannable zoomable />
-          <Controls />
+          <MiniMap pannable zoomable ariaLabel="Minimap" />
+          <Controls aria-label="Zoom controls" />
         </ReactFlow>
       </main>
-      {showVersions && <Versions workflowId={workflowId} onClose={() => setShowVersions(false)} />}
-      {!showVersions && selectedNode?.data.spec?.type === "webhook" && hookUrl && (
+      {showVersions && <Versions workflowId={workflowId} catalog={catalog} onClose={() => setShowVersions(false)} onView={openView} />}
+      {!showVersions && !view && selectedNode?.data.type === "webhook" && hookUrl && (
         <section className="hook-help" aria-label="How to call this webhook">
           <h3>Webhook URL</h3>
           <code>{hookUrl}</code>
@@ -302,10 +301,14 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Record<s
         </section>
       )}
       {!showVersions && selectedNode?.data.spec && (
-        <Panel id={selectedNode.id} spec={selectedNode.data.spec} config={selectedNode.data.config}
+        <Panel id={selectedNode.id} spec={selectedNode.data.spec} config={selectedNode.data.config} upstream={selectedUpstream}
+               problems={view ? [] : selectedNode.data.problems} readOnly={Boolean(view)}
                onChange={(config) => { checkpoint(true); setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); setDirty(true); }} />
       )}
-      {problems.length > 0 && (
+      {!showVersions && !selectedNode && !view && nodes.length > 0 && (
+        <aside className="panel hint" aria-label="Help"><p className="muted">Select a node to configure it. Drag from a node's right handle to another node's left handle to connect them; Delete removes the selection; Ctrl/Cmd+Z undoes.</p></aside>
+      )}
+      {problems.length > 0 && !view && (
         <section className="problems" aria-label="Problems">
           <h2>Problems</h2>
           <ul>{problems.map((p, i) => (

@@ -1,51 +1,24 @@
-// The side panel: a form generated from the selected node type's JSON Schema.
-import type { CatalogEntry, JsonSchema } from "./api/client";
+// The side panel of the selected node: its type, the problems found on it, and its configuration form.
+import type { CatalogEntry } from "./api/client";
+import { Form } from "./form/Form";
 
-type Props = { id: string; spec: CatalogEntry; config: Record<string, unknown>; onChange: (c: Record<string, unknown>) => void };
+type Props = {
+  id: string; spec: CatalogEntry; config: Record<string, unknown>; onChange: (c: Record<string, unknown>) => void;
+  upstream: string[]; problems?: string[]; readOnly?: boolean;
+};
 
-function Field({ name, schema, value, code, onChange }: { name: string; schema: JsonSchema; value: unknown; code: boolean;
-                                                       onChange: (v: unknown) => void }) {
-  const id = `field-${name}`;
-  let input;
-  if (schema.enum) {
-    input = (
-      <select id={id} value={String(value ?? schema.default ?? "")} onChange={(e) => onChange(e.target.value)}>
-        <option value="">—</option>
-        {schema.enum.map((o) => <option key={o} value={o}>{o}</option>)}
-      </select>
-    );
-  } else if (schema.type === "boolean") {
-    input = <input id={id} type="checkbox" checked={Boolean(value ?? schema.default)} onChange={(e) => onChange(e.target.checked)} />;
-  } else if (schema.type === "integer" || schema.type === "number") {
-    input = <input id={id} type="number" value={value === undefined ? "" : String(value)}
-                   onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))} />;
-  } else if (schema.type === "string" || schema.oneOf) {
-    input = code || name === "code"
-      ? <textarea id={id} className="code" rows={8} spellCheck={false} value={String(value ?? "")} onChange={(e) => onChange(e.target.value)} />
-      : <input id={id} type="text" value={value === undefined ? "" : String(value)} onChange={(e) => onChange(e.target.value || undefined)} />;
-  } else {
-    input = <textarea id={id} rows={4} spellCheck={false} defaultValue={value === undefined ? "" : JSON.stringify(value, null, 1)}
-                      onBlur={(e) => { try { onChange(e.target.value ? JSON.parse(e.target.value) : undefined); } catch { /* keep typing */ } }} />;
-  }
-  return (
-    <div className="field">
-      <label htmlFor={id}>{name}</label>
-      {input}
-      {schema.description && <small>{schema.description}</small>}
-    </div>
-  );
-}
-
-export function Panel({ id, spec, config, onChange }: Props) {
-  const props = spec.schema.properties ?? {};
+export function Panel({ id, spec, config, onChange, upstream, problems = [], readOnly = false }: Props) {
   return (
     <aside className="panel" aria-label={`Configure ${id}`}>
-      <h2>{spec.label} <code>{id}</code></h2>
+      <h2>{spec.label} <code>{id}</code>{readOnly && <span className="muted"> (read-only)</span>}</h2>
       <p className="muted">{spec.description}</p>
-      {Object.entries(props).map(([name, schema]) => (
-        <Field key={name} name={name} schema={schema} value={config[name]} code={spec.code_fields.includes(name)}
-               onChange={(v) => { const next = { ...config }; if (v === undefined) delete next[name]; else next[name] = v; onChange(next); }} />
-      ))}
+      {problems.length > 0 && (
+        <ul className="node-problems" aria-label={`Problems of ${id}`}>{problems.map((p, i) => <li key={i}>{p}</li>)}</ul>
+      )}
+      {upstream.length > 0 && !readOnly && (
+        <p className="muted upstream">Upstream: {upstream.map((u) => <code key={u}>{u}</code>)} (type <code>steps.</code> in code for completions)</p>
+      )}
+      <Form key={id} nodeId={id} spec={spec} config={config} onChange={onChange} upstream={upstream} readOnly={readOnly} />
     </aside>
   );
 }

@@ -21,7 +21,11 @@ export type CatalogEntry = {
   schema: { properties?: Record<string, JsonSchema>; required?: string[] };
   handles: string[] | null; dynamic_handles: boolean; code_fields: string[];
 };
-export type JsonSchema = { type?: string; enum?: string[]; description?: string; default?: unknown; oneOf?: JsonSchema[] };
+export type JsonSchema = {
+  type?: string; enum?: string[]; description?: string; default?: unknown; oneOf?: JsonSchema[];
+  properties?: Record<string, JsonSchema>; additionalProperties?: boolean | JsonSchema; items?: JsonSchema;
+  required?: string[]; minimum?: number; maximum?: number; pattern?: string;
+};
 
 export function errorMessage(error: unknown): string {
   const e = (error as ApiError)?.error;

@@ -1,0 +1,78 @@
+// A CodeMirror 6 editor as a controlled-enough React component: JavaScript for code nodes, one line
+// for `{{ }}` expressions, read-only for compiled programs. CodeMirror's own packages are used
+// directly (no wrapper library): the editor owns its document, and React only pushes a new value in
+// when it differs from what the editor holds (e.g. after undo), so typing never loses the cursor.
+import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
+import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { javascript } from "@codemirror/lang-javascript";
+import { bracketMatching, defaultHighlightStyle, syntaxHighlighting } from "@codemirror/language";
+import { EditorState, type Extension } from "@codemirror/state";
+import { EditorView, highlightActiveLine, keymap, lineNumbers, placeholder as placeholderExt } from "@codemirror/view";
+import { useEffect, useRef } from "react";
+import { completionSource } from "./completions";
+
+type Props = {
+  value: string;
+  onChange?: (value: string) => void;
+  kind: "code" | "expression" | "program";
+  label: string;
+  id?: string;
+  upstream?: string[];
+  readOnly?: boolean;
+  placeholder?: string;
+};
+
+const theme = EditorView.theme({
+  "&": { border: "1px solid var(--line)", borderRadius: "4px", fontSize: "12px", backgroundColor: "transparent" },
+  "&.cm-focused": { outline: "2px solid var(--accent)", outlineOffset: "1px" },
+  ".cm-content": { fontFamily: "ui-monospace, monospace", caretColor: "var(--fg)" },
+  ".cm-gutters": { backgroundColor: "transparent", color: "var(--muted)", border: "none" },
+  ".cm-activeLine": { backgroundColor: "color-mix(in srgb, var(--accent) 8%, transparent)" },
+  ".cm-tooltip": { backgroundColor: "var(--bg)", color: "var(--fg)", border: "1px solid var(--line)" },
+});
+
+// Expressions are one line: a newline typed or pasted would change what the field means.
+const singleLine = EditorState.transactionFilter.of((tr) => (tr.newDoc.lines > 1 ? [] : tr));
+
+export function CodeEditor({ value, onChange, kind, label, id, upstream = [], readOnly = false, placeholder }: Props) {
+  const host = useRef<HTMLDivElement>(null);
+  const view = useRef<EditorView | null>(null);
+  // Read through refs so the editor is built once per mount, not on every render.
+  const change = useRef(onChange);
+  change.current = onChange;
+  const names = useRef(upstream);
+  names.current = upstream;
+
+  useEffect(() => {
+    const extensions: Extension[] = [
+      theme,
+      history(),
+      EditorView.contentAttributes.of({ "aria-label": label, ...(id ? { id } : {}) }),
+      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      EditorView.updateListener.of((u) => { if (u.docChanged) change.current?.(u.state.doc.toString()); }),
+    ];
+    if (kind !== "expression") extensions.push(lineNumbers(), javascript(), bracketMatching());
+    if (kind === "code") extensions.push(highlightActiveLine(), EditorView.lineWrapping);
+    if (kind === "expression") extensions.push(singleLine, javascript());
+    if (readOnly || kind === "program") {
+      // Still focusable and selectable (keyboard users can read and copy), never modified.
+      extensions.push(EditorState.readOnly.of(true));
+    } else {
+      extensions.push(
+        closeBrackets(),
+        autocompletion({ override: [completionSource(() => names.current, kind === "code" ? "code" : "expression")] }),
+        keymap.of([...closeBracketsKeymap, ...completionKeymap, ...historyKeymap, ...defaultKeymap, indentWithTab]),
+      );
+    }
+    if (placeholder) extensions.push(placeholderExt(placeholder));
+    view.current = new EditorView({ parent: host.current!, state: EditorState.create({ doc: value, extensions }) });
+    return () => { view.current?.destroy(); view.current = null; };
+  }, [kind, label, id, readOnly, placeholder]);  // eslint-disable-line react-hooks/exhaustive-deps
+
+  useEffect(() => {
+    const v = view.current;
+    if (v && v.state.doc.toString() !== value) v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value } });
+  }, [value]);
+
+  return <div ref={host} className={`cm-host cm-${kind}`} data-testid={id} />;
+}
