@@ -28,8 +28,10 @@ su postgres -c "$PGBIN/pg_ctl -D $RUN/pg -l $RUN/pg.log -w -o '-c listen_address
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --daemonize no >"$RUN/redis.log" 2>&1 &
 echo $! >"$RUN/redis.pid"
 
-echo "== embedded mode: SQLite =="
 status=0
+echo "== editor unit tests (vitest) =="
+(cd frontend && npm test --silent) || status=$?
+echo "== embedded mode: SQLite =="
 env -u DATABASE_URL -u REDIS_URL .venv/bin/python -m pytest "$@" || status=$?
 echo "== distributed mode: PostgreSQL, Redis, Celery =="
 DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/workflows" REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
