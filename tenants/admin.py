@@ -1,19 +1,404 @@
-from django.contrib import admin
+"""The operator console's tenant pages: tenants with usage against quotas and instance counts,
+plan limits, suspension, members, API keys, and the audit log.
 
-from .models import AuditEntry, Tenant
+Invariants:
+- Reads are read-only: a tenant's slug, status and usage are never edited here; the status
+  changes only through tenants.services.tenant_suspend / tenant_unsuspend, plan limits only
+  through tenant_limits_set, keys only through tenants.access.api_key_revoke. Each is audited
+  with the staff user and IP (tenants.console).
+- The tenant list costs a fixed number of queries whatever the page size: usage and instance
+  counts are correlated subqueries of the page's one SELECT, and instance counts are capped
+  (COUNT_CAP), so a tenant with millions of instances costs a bounded index range.
+"""
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import BigIntegerField, Count, OuterRef, Subquery, Sum
+from django.db.models.expressions import RawSQL
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action, display
+
+from .access import api_key_revoke
+from .audit import client_ip
+from .console import actor, confirm_page, confirmed, operator_audit
+from .limits import limits_for
+from .models import ApiKey, AuditEntry, Membership, Tenant, Usage
+from .services import tenant_limits_set, tenant_suspend, tenant_unsuspend
+
+COUNT_CAP = 10_000
+# Instance statuses counted per tenant: running includes a pause requested but not yet reached.
+COUNTED = {"running": ("running", "waitingForPause"), "waiting": ("waiting",), "failed": ("errored",)}
+
+
+def month_start():
+    return timezone.now().date().replace(day=1)
+
+
+def capped_count(statuses: tuple[str, ...]) -> RawSQL:
+    """COUNT of the tenant's instances in `statuses`, stopping at COUNT_CAP rows: the inner LIMIT
+    bounds the index range read (instance_tenant_status) however many rows the tenant has."""
+    from engine.models import Instance
+
+    marks = ", ".join(["%s"] * len(statuses))
+    return RawSQL(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {Instance._meta.db_table} i WHERE i.tenant_id = "
+        f"{Tenant._meta.db_table}.id AND i.status IN ({marks}) LIMIT {COUNT_CAP}) capped",
+        statuses, output_field=BigIntegerField(),
+    )
+
+
+def usage_sum(field: str, since=None) -> Subquery:
+    rows = Usage.objects.filter(tenant=OuterRef("pk"))
+    if since is not None:
+        rows = rows.filter(day__gte=since)
+    return Subquery(rows.values("tenant").annotate(total=Sum(field)).values("total")[:1],
+                    output_field=BigIntegerField())
+
+
+def fmt_count(n: int | None) -> str:
+    n = n or 0
+    return f"{n:,}+" if n >= COUNT_CAP else f"{n:,}"
+
+
+def fmt_bytes(n: int | None) -> str:
+    n = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def against(used: int | None, quota: int | None, text: str, fmt=lambda n: f"{n:,}") -> str:
+    """`used` against `quota`, with the share in percent; red from 90%."""
+    if not quota:
+        return text
+    share = 100 * (used or 0) / quota
+    color = "text-red-600" if share >= 90 else "text-font-subtle-light dark:text-font-subtle-dark"
+    return format_html('{} <span class="{}">({}% of {})</span>', text, color, f"{share:.0f}", fmt(quota))
+
+
+class TenantLimitsForm(forms.ModelForm):
+    """Plan limits as form fields (see limits_form); blank follows the default."""
+
+    class Meta:
+        model = Tenant
+        fields: list[str] = []
+
+    def limit_values(self) -> dict:
+        return {key: self.cleaned_data.get(f"limit_{key}") for key in settings.TENANT_DEFAULT_LIMITS}
+
+
+def limits_form(tenant: Tenant | None) -> type[TenantLimitsForm]:
+    """A form class with one declared field per plan limit (settings.TENANT_DEFAULT_LIMITS), of the
+    default's type, positive, its initial value the tenant's override. Built per request: the
+    admin only accepts declared fields beside model fields, and the known keys live in settings."""
+    current = (tenant.limits if tenant else None) or {}
+    fields = {}
+    for key, default in settings.TENANT_DEFAULT_LIMITS.items():
+        whole = isinstance(default, int)
+        fields[f"limit_{key}"] = (forms.IntegerField if whole else forms.FloatField)(
+            required=False, label=key.replace("_", " "), initial=current.get(key),
+            min_value=1 if whole else 0.001, help_text=f"default {default:,}; leave blank for the default",
+        )
+    return type("TenantLimitsForm", (TenantLimitsForm,), fields)
+
+
+class MembershipInline(TabularInline):
+    model = Membership
+    fields = ("user", "role")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    tab = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+
+class ApiKeyInline(TabularInline):
+    model = ApiKey
+    fields = ("name", "prefix", "role", "created_at", "last_used_at", "expires_at", "revoked_at", "revoke_link")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    tab = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @display(description="")
+    def revoke_link(self, obj):
+        if obj.revoked_at or not obj.pk:
+            return ""
+        url = reverse("admin:tenants_apikey_revoke", args=[obj.pk])
+        return format_html('<a class="text-red-600" href="{}">Revoke</a>', url)
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "status", "created_at")
+class TenantAdmin(ModelAdmin):
+    form = TenantLimitsForm
+    list_display = ("slug", "name", "status_badge", "plan", "steps_month", "cpu_month", "http_month",
+                    "stored", "running", "waiting", "failed")
+    list_filter = ("status",)
+    search_fields = ("slug", "name")
+    ordering = ("slug",)
+    list_per_page = 50
+    readonly_fields = ("slug", "name", "status_badge", "created_at", "usage_summary", "instance_summary")
+    inlines = [MembershipInline, ApiKeyInline]
+    actions_detail = ["suspend_tenant", "unsuspend_tenant"]
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (None, {"fields": ["slug", "name", "status_badge", "created_at"]}),
+            ("Usage this month", {"fields": ["usage_summary", "instance_summary"]}),
+            ("Plan limits", {"fields": [f"limit_{k}" for k in settings.TENANT_DEFAULT_LIMITS],
+                             "description": "Blank fields follow the platform's default."}),
+        ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        return super().get_form(request, obj, change=change, form=limits_form(obj), **kwargs)
+
+    def get_queryset(self, request):
+        month = month_start()
+        return super().get_queryset(request).annotate(
+            u_steps=usage_sum("steps", month), u_cpu=usage_sum("cpu_ms", month),
+            u_http=usage_sum("http_calls", month), u_stored=usage_sum("bytes_stored"),
+            n_running=capped_count(COUNTED["running"]), n_waiting=capped_count(COUNTED["waiting"]),
+            n_failed=capped_count(COUNTED["failed"]),
+        )
+
+    def has_add_permission(self, request):
+        return False  # tenants are created by sign-up
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # suspension stops a tenant without losing anything
+
+    # -- list columns -----------------------------------------------------------------------
+    @display(description="status", ordering="status", label={"active": "success", "suspended": "danger"})
+    def status_badge(self, obj):
+        return obj.status
+
+    @display(description="plan")
+    def plan(self, obj):
+        return f"custom ({len(obj.limits)})" if obj.limits else "default"
+
+    @display(description="steps (month)", ordering="u_steps")
+    def steps_month(self, obj):
+        return against(obj.u_steps, limits_for(obj).steps_per_month, f"{obj.u_steps or 0:,}")
+
+    @display(description="sandbox CPU ms (month)", ordering="u_cpu")
+    def cpu_month(self, obj):
+        return f"{obj.u_cpu or 0:,}"
+
+    @display(description="HTTP calls (month)", ordering="u_http")
+    def http_month(self, obj):
+        return f"{obj.u_http or 0:,}"
+
+    @display(description="stored", ordering="u_stored")
+    def stored(self, obj):
+        return against(obj.u_stored, limits_for(obj).stored_bytes, fmt_bytes(obj.u_stored), fmt_bytes)
+
+    @display(description="running", ordering="n_running")
+    def running(self, obj):
+        return fmt_count(obj.n_running)
+
+    @display(description="waiting", ordering="n_waiting")
+    def waiting(self, obj):
+        return fmt_count(obj.n_waiting)
+
+    @display(description="failed", ordering="n_failed")
+    def failed(self, obj):
+        if not obj.n_failed:
+            return "0"
+        url = reverse("admin:engine_instance_changelist") + f"?tenant__id__exact={obj.pk}&status__exact=errored"
+        return format_html('<a class="text-red-600" href="{}">{}</a>', url, fmt_count(obj.n_failed))
+
+    # -- detail ------------------------------------------------------------------------------
+    @display(description="usage")
+    def usage_summary(self, obj):
+        plan = limits_for(obj)
+        rows = [
+            ("Steps", against(obj.u_steps, plan.steps_per_month, f"{obj.u_steps or 0:,}")),
+            ("Sandbox CPU", f"{obj.u_cpu or 0:,} ms"),
+            ("HTTP calls", f"{obj.u_http or 0:,}"),
+            ("Stored (all time)", against(obj.u_stored, plan.stored_bytes, fmt_bytes(obj.u_stored), fmt_bytes)),
+        ]
+        return format_html('<dl class="grid grid-cols-2 gap-x-6 gap-y-1" data-console-usage>{}</dl>',
+                           format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
+
+    @display(description="instances")
+    def instance_summary(self, obj):
+        url = reverse("admin:engine_instance_changelist") + f"?tenant__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} running, {} waiting, {} failed</a>', url, fmt_count(obj.n_running),
+                           fmt_count(obj.n_waiting), fmt_count(obj.n_failed))
+
+    def save_model(self, request, obj, form, change):
+        # Plan limits go through the service (validated, audited); nothing else here is editable.
+        tenant_limits_set(tenant=obj, limits=form.limit_values(), actor=actor(request), ip=client_ip(request))
+
+    # -- suspension --------------------------------------------------------------------------
+    def get_actions_detail(self, request, object_id):
+        status = Tenant.objects.filter(pk=object_id).values_list("status", flat=True).first()
+        hidden = "suspend_tenant" if status == Tenant.Status.SUSPENDED else "unsuspend_tenant"
+        return [a for a in super().get_actions_detail(request, object_id) if not a.action_name.endswith(f"_{hidden}")]
+
+    def _suspension_impact(self, tenant: Tenant) -> dict[str, int]:
+        from builder.models import Schedule
+        from engine.models import Instance
+
+        S = Instance.Status
+        counts = dict.fromkeys(("running", "queued", "waiting", "paused_by_suspension", "schedules"), 0)
+        active = Instance.objects.filter(tenant=tenant, status__in=(S.RUNNING, S.WAITING_FOR_PAUSE, S.QUEUED, S.WAITING))
+        for status, n in active.order_by().values("status").annotate(n=Count("pk")).values_list("status", "n"):
+            key = "running" if status in (S.RUNNING, S.WAITING_FOR_PAUSE) else status
+            counts[key] += n
+        counts["paused_by_suspension"] = Instance.objects.filter(
+            tenant=tenant, suspended=True, status__in=(S.PAUSED, S.WAITING_FOR_PAUSE)).count()
+        counts["schedules"] = Schedule.objects.filter(tenant=tenant, active=True).count()
+        return counts
+
+    @action(description="Suspend", url_path="suspend", icon="block")
+    def suspend_tenant(self, request, object_id):
+        tenant = self._tenant_for_action(request, object_id)
+        back = reverse("admin:tenants_tenant_change", args=[tenant.pk])
+        if tenant.status == Tenant.Status.SUSPENDED:
+            messages.warning(request, f"{tenant.slug} is already suspended.")
+            return HttpResponseRedirect(back)
+        if not confirmed(request):
+            c = self._suspension_impact(tenant)
+            return confirm_page(
+                request, title=f"Suspend {tenant.slug}", opts=self.opts, cancel_url=back, confirm_label="Suspend",
+                question=f"Suspend tenant {tenant.slug} ({tenant.name})?",
+                impact=[
+                    "Webhooks, schedules and API writes are refused (423) until the tenant is unsuspended.",
+                    f"{c['running']} running instance(s) pause at their next step boundary.",
+                    f"{c['queued'] + c['waiting']} queued or waiting instance(s) ({c['queued']} queued, "
+                    f"{c['waiting']} waiting) pause now.",
+                    f"{c['schedules']} schedule(s) stop firing.",
+                    "Nothing is lost: committed steps, inboxes and timers are kept, and unsuspending resumes "
+                    "exactly the instances suspension paused.",
+                ],
+            )
+        paused = tenant_suspend(tenant=tenant, actor=actor(request), ip=client_ip(request))
+        messages.success(request, f"{tenant.slug} is suspended; {paused} instance(s) paused or pausing.")
+        return HttpResponseRedirect(back)
+
+    @action(description="Unsuspend", url_path="unsuspend", icon="play_arrow")
+    def unsuspend_tenant(self, request, object_id):
+        tenant = self._tenant_for_action(request, object_id)
+        back = reverse("admin:tenants_tenant_change", args=[tenant.pk])
+        if tenant.status == Tenant.Status.ACTIVE:
+            messages.warning(request, f"{tenant.slug} is not suspended.")
+            return HttpResponseRedirect(back)
+        if not confirmed(request):
+            c = self._suspension_impact(tenant)
+            return confirm_page(
+                request, title=f"Unsuspend {tenant.slug}", opts=self.opts, cancel_url=back,
+                confirm_label="Unsuspend", danger=False,
+                question=f"Unsuspend tenant {tenant.slug} ({tenant.name})?",
+                impact=[
+                    "Webhooks, schedules and API writes are accepted again.",
+                    f"{c['paused_by_suspension']} instance(s) paused by the suspension resume where they stopped.",
+                    "Instances paused for another reason stay paused.",
+                    f"{c['schedules']} schedule(s) fire again from their next slot.",
+                ],
+            )
+        resumed = tenant_unsuspend(tenant=tenant, actor=actor(request), ip=client_ip(request))
+        messages.success(request, f"{tenant.slug} is active again; {resumed} instance(s) resumed.")
+        return HttpResponseRedirect(back)
+
+    def _tenant_for_action(self, request, object_id) -> Tenant:
+        tenant = get_object_or_404(Tenant, pk=object_id)
+        if not self.has_change_permission(request, tenant):
+            raise PermissionDenied
+        return tenant
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ModelAdmin):
+    """Keys are shown (never their tokens) and revoked; creating one is the tenant's own business."""
+
+    list_display = ("prefix", "name", "tenant", "role", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_filter = ("role", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("prefix", "name", "tenant__slug")
+    list_select_related = ("tenant",)
+    ordering = ("-created_at",)
+    readonly_fields = ("tenant", "name", "prefix", "role", "created_at", "last_used_at", "expires_at", "revoked_at")
+    fields = readonly_fields  # never the token's hash
+    actions_detail = ["revoke"]
+    actions = ["revoke_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _revoke(self, request, keys: list[ApiKey]) -> int:
+        done = 0
+        for key in keys:
+            if key.revoked_at is None:
+                api_key_revoke(tenant=key.tenant, key_id=key.pk)
+                operator_audit(request, action="key.revoke", tenant=key.tenant, target=key.prefix)
+                done += 1
+        return done
+
+    @action(description="Revoke", url_path="revoke", icon="key_off")
+    def revoke(self, request, object_id):
+        key = get_object_or_404(ApiKey.objects.select_related("tenant"), pk=object_id)
+        if not self.has_change_permission(request, key):
+            raise PermissionDenied
+        back = reverse("admin:tenants_apikey_change", args=[key.pk])
+        if key.revoked_at is not None:
+            messages.warning(request, f"{key.prefix} is already revoked.")
+            return HttpResponseRedirect(back)
+        if not confirmed(request):
+            return confirm_page(
+                request, title=f"Revoke {key.prefix}", opts=self.opts, cancel_url=back, confirm_label="Revoke",
+                question=f"Revoke API key {key.prefix} ({key.name}) of tenant {key.tenant.slug}?",
+                impact=["Programs using this key are refused (401) from now on.", "A revoked key cannot be restored."],
+            )
+        self._revoke(request, [key])
+        messages.success(request, f"{key.prefix} is revoked.")
+        return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[key.tenant_id]))
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke_selected(self, request, queryset):
+        keys = list(queryset.select_related("tenant").filter(revoked_at__isnull=True))
+        if not confirmed(request):
+            return confirm_page(
+                request, title="Revoke API keys", opts=self.opts, cancel_url=request.get_full_path(),
+                confirm_label="Revoke", question=f"Revoke {len(keys)} API key(s)?",
+                impact=[f"{k.prefix} ({k.tenant.slug}: {k.name})" for k in keys],
+                hidden=[("action", "revoke_selected"), *[("_selected_action", str(k.pk)) for k in keys]],
+            )
+        messages.success(request, f"{self._revoke(request, keys)} API key(s) revoked.")
+        return None
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ModelAdmin):
+    """Append-only: nobody edits, adds or deletes entries here (the retention purge deletes old ones)."""
+
     list_display = ("created_at", "actor", "action", "target", "tenant", "ip")
-    list_filter = ("action",)
-    search_fields = ("actor", "target")
+    list_filter = ("action", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("actor", "target", "tenant__slug", "=ip")
     list_select_related = ("tenant",)
+    ordering = ("-created_at",)
+    date_hierarchy = None
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
