@@ -1,5 +1,6 @@
 """Live progress over WebSockets: replay after an id then live, tenant-scoped, origin-checked."""
 import asyncio
+import os
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -160,3 +161,70 @@ def test_events_from_a_worker_process_reach_a_client_of_daphne(tenant, make_work
         stop(server)
         if worker:
             stop(worker)
+
+
+@pytest.mark.processes
+@pytest.mark.distributed
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="distributed mode needs REDIS_URL (see README)")
+def test_events_from_a_celery_worker_reach_a_client_of_daphne(tenant, make_workflow, settings):
+    """Distributed mode for real: a Celery worker (over Redis) advances the instance, the pump wakes
+    its sleep, daphne serves the socket; events come from PostgreSQL, Redis pokes make them prompt."""
+    import json as jsonlib
+    import sys
+    import time
+
+    from websockets.sync.client import connect as ws_connect
+
+    from tests.processes import start, stop
+
+    settings.ENGINE_DISPATCH = "celery"
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow("export default async function run(e, step) { const a = await step.do('a', () => 1);"
+                       " await step.sleep('nap', '1 second'); console.log('woke'); return await step.do('b', () => a + 2); }")
+    port = free_port()
+    server = start([sys.executable, "-m", "daphne", "-p", str(port), "config.asgi:application"], "live-celery-daphne")
+    worker = pump = None
+    try:
+        wait_for_port(port)
+        inst = services.instance_create(tenant=tenant, workflow=wf)
+        with ws_connect(f"ws://127.0.0.1:{port}/ws/instances/{inst.pk}/", origin="http://127.0.0.1",
+                        additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10) as ws:
+            assert jsonlib.loads(ws.recv(timeout=10))["type"] == "workflow_queued"
+            # The instance was dispatched before any worker existed: the message waits in Redis.
+            worker = start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "1", "-l", "warning",
+                            "--without-gossip", "--without-mingle", "--without-heartbeat"], "live-celery-worker")
+            pump = start([sys.executable, "manage.py", "engine_pump", "--interval", "0.5"], "live-celery-pump")
+            seen, started = [], time.monotonic()
+            while not seen or seen[-1]["type"] != "workflow_completed":
+                seen.append(jsonlib.loads(ws.recv(timeout=60)))
+        assert [e["eventId"] for e in seen] == list(range(2, 2 + len(seen)))  # in order, none missing or repeated
+        types = [e["type"] for e in seen]
+        assert {"sleep_started", "sleep_completed", "log", "workflow_completed"} <= set(types)
+        assert seen[-1]["output"] == "3"
+        print(f"celery: {len(seen)} events in {time.monotonic() - started:.2f} s")
+    finally:
+        for proc in (server, worker, pump):
+            if proc:
+                stop(proc)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
