@@ -12,6 +12,7 @@ import {
 } from "./graph";
 import { createHistory } from "./history";
 import { layout } from "./layout";
+import { navigate } from "./live/LiveView";
 import { nodeTypes } from "./nodes";
 import { Panel } from "./Panel";
 import { Versions, type CanvasView } from "./Versions";
@@ -158,7 +159,9 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     const { data, error } = await api.POST("/api/v1/workflows/{workflow_id}/instances", {
       params: { path: { workflow_id: workflowId } }, body: { params: payload } });
     setStatus(error ? `Run failed: ${errorMessage(error)}` : `Started instance ${data?.id}`);
-  }, [params, workflowId]);
+    // Watch it in the live view; with unsaved changes stay here (leaving would drop them).
+    if (data && !dirty) navigate(`/editor/w/${workflowId}/i/${data.id}`);
+  }, [dirty, params, workflowId]);
 
   useEffect(() => {
     const keys = (e: KeyboardEvent) => {
@@ -250,6 +253,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
         <label className="import button">Import<input type="file" accept="application/json" aria-label="Import graph" className="visually-hidden"
                                                       onChange={(e) => { const f = e.target.files?.[0]; if (f) importGraph(f); e.target.value = ""; }} /></label>
         <button onClick={() => setShowVersions((v) => !v)} aria-pressed={showVersions}>Versions</button>
+        <a href={`/editor/w/${workflowId}/instances`} onClick={(e) => { e.preventDefault(); navigate(`/editor/w/${workflowId}/instances`); }}>Instances</a>
       </header>
       <nav className="palette" aria-label="Node types">
         <input type="search" placeholder="Search nodes" aria-label="Search nodes" value={filter} onChange={(e) => setFilter(e.target.value)} />
