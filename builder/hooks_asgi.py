@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.db import connection, transaction
 
+from engine import dispatch
 from tenants.errors import DomainError
 
 from . import webhooks
@@ -63,17 +64,18 @@ class GroupCommit:
                 except queue.Empty:
                     break
             answers = []
-            try:
-                if connection.connection is not None and not connection.is_usable():
-                    connection.close()  # the server closed it or it broke: reconnect (kept open otherwise)
-                with transaction.atomic():
-                    answers = self.write(batch)
-            except Exception:
-                log.exception("hooks: a batch of %d deliveries failed", len(batch))
-                answers = [webhooks.Answer(503, {"error": {"code": "unavailable", "message": "try again"}}, {"Retry-After": "1"})
-                           for _ in batch]
-            for (_, _, _, future, loop), answer in zip(batch, answers):
-                loop.call_soon_threadsafe(_settle, future, answer)
+            with dispatch.held_notifications():  # task messages go after the answers
+                try:
+                    if connection.connection is not None and not connection.is_usable():
+                        connection.close()  # the server closed it or it broke: reconnect (kept open otherwise)
+                    with transaction.atomic():
+                        answers = self.write(batch)
+                except Exception:
+                    log.exception("hooks: a batch of %d deliveries failed", len(batch))
+                    answers = [webhooks.Answer(503, {"error": {"code": "unavailable", "message": "try again"}}, {"Retry-After": "1"})
+                               for _ in batch]
+                for (_, _, _, future, loop), answer in zip(batch, answers):
+                    loop.call_soon_threadsafe(_settle, future, answer)
 
     @staticmethod
     def write(batch) -> list[webhooks.Answer]:

@@ -10,6 +10,9 @@ instance another worker holds or that is no longer due.
 """
 from __future__ import annotations
 
+import logging
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import zip_longest
 from typing import Any
@@ -20,17 +23,46 @@ from django.utils.module_loading import import_string
 
 from .models import Instance
 
+log = logging.getLogger(__name__)
+
 # A queued instance normally got its message at creation; the pump re-sends only after this long.
 QUEUED_GRACE = timedelta(seconds=5)
+
+
+_held = threading.local()
 
 
 def notify(instance_ids: list[Any]) -> None:
     if settings.ENGINE_DISPATCH != "celery" or not instance_ids:
         return
+    ids = [str(i) for i in instance_ids]
+    held = getattr(_held, "ids", None)
+    transaction.on_commit(lambda: held.extend(ids) if held is not None else send(ids))
+
+
+def send(ids: list[str]) -> None:
+    """After the commit: the work is saved, so a broker that is down costs only the pump's delay."""
     from .tasks import advance_instance
 
-    ids = [str(i) for i in instance_ids]
-    transaction.on_commit(lambda: [advance_instance.delay(i) for i in ids])
+    try:
+        with advance_instance.app.producer_or_acquire() as producer:  # one broker connection for all
+            for i in ids:
+                advance_instance.apply_async((i,), producer=producer)
+    except Exception:
+        log.warning("dispatch: %d task messages not sent; the pump will send them", len(ids), exc_info=True)
+
+
+@contextmanager
+def held_notifications():
+    """Notifications committed inside are sent when the block ends, not at commit: the webhook
+    committer answers its deliveries first (a message lost meanwhile is what the pump recovers)."""
+    _held.ids = held = []
+    try:
+        yield
+    finally:
+        _held.ids = None
+        if held:
+            send(held)
 
 
 def due_ids(*, now: datetime, limit: int = 50, per_tenant: int = 5) -> list[Any]:
@@ -56,17 +88,12 @@ def run_hooks(*, now: datetime) -> None:
 
 def pump(*, now: datetime, limit: int = 1000) -> int:
     """Send a task for every due instance that may have no message in flight (celery mode)."""
-    from .tasks import advance_instance
-
     run_hooks(now=now)
-    rows = (
+    ids = [str(pk) for pk in (
         Instance.objects.filter(due_at__lte=now)
         .exclude(status=Instance.Status.QUEUED, due_at__gt=now - QUEUED_GRACE)
         .order_by("due_at")
         .values_list("pk", flat=True)[:limit]
-    )
-    count = 0
-    for pk in rows:
-        advance_instance.delay(str(pk))
-        count += 1
-    return count
+    )]
+    send(ids)
+    return len(ids)
