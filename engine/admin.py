@@ -179,8 +179,20 @@ class InstanceAdmin(ModelAdmin):
         actions = super().get_actions(request)
         return actions if self.can_operate(request) else {}
 
+    # Which single-instance actions apply to an instance in each status (the services refuse the rest).
+    APPLIES = {
+        "pause_one": (S.QUEUED, S.RUNNING, S.WAITING),
+        "resume_one": (S.PAUSED, S.WAITING_FOR_PAUSE),
+        "terminate_one": Instance.ACTIVE,
+        "restart_failed_one": (S.ERRORED,),
+    }
+
     def get_actions_detail(self, request, object_id):
-        return super().get_actions_detail(request, object_id) if self.can_operate(request) else []
+        if not self.can_operate(request):
+            return []
+        status = Instance.objects.filter(pk=self._uuid(object_id)).values_list("status", flat=True).first()
+        return [a for a in super().get_actions_detail(request, object_id)
+                if any(a.action_name.endswith(f"_{name}") and status in ok for name, ok in self.APPLIES.items())]
 
     # -- columns -----------------------------------------------------------------------------
     @display(description="instance", ordering="key")

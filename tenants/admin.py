@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
+from unfold.widgets import UnfoldAdminBigIntegerFieldWidget, UnfoldAdminDecimalFieldWidget
 
 from .access import api_key_revoke
 from .audit import client_ip
@@ -108,6 +109,8 @@ def limits_form(tenant: Tenant | None) -> type[TenantLimitsForm]:
         fields[f"limit_{key}"] = (forms.IntegerField if whole else forms.FloatField)(
             required=False, label=key.replace("_", " "), initial=current.get(key),
             min_value=1 if whole else 0.001, help_text=f"default {default:,}; leave blank for the default",
+            widget=UnfoldAdminBigIntegerFieldWidget(attrs={"placeholder": f"{default}"}) if whole
+            else UnfoldAdminDecimalFieldWidget(attrs={"placeholder": f"{default}", "step": "any"}),
         )
     return type("TenantLimitsForm", (TenantLimitsForm,), fields)
 

@@ -407,8 +407,9 @@ def test_instance_detail_shows_steps_attempts_logs_and_the_inbox(console, tenant
     assert "&quot;n&quot;: 41" in page
     assert "waiting in inbox" in page and "inbox-only" in page
     assert 'name="_save"' not in page  # read-only
-    for action in ("/pause/", "/resume/", "/terminate/", "/restart-failed/"):
-        assert f"/admin/engine/instance/{inst.pk}{action}" in page
+    offered = {a for a in ("pause", "resume", "terminate", "restart-failed")
+               if f"/admin/engine/instance/{inst.pk}/{a}/" in page}
+    assert offered == {"pause", "terminate"}  # what applies to a waiting instance
     services.event_send(tenant=tenant, instance_id=inst.pk, type="approve", payload={"plus": 1})
     drive()
     page = text(console.get(f"/admin/engine/instance/{inst.pk}/change/"))
