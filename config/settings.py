@@ -55,7 +55,9 @@ ROOT_URLCONF = "config.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Project-level overrides of third-party templates (the console's home page replaces
+        # unfold's admin/index.html, which an app directory could not: unfold's app comes first).
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -135,6 +137,9 @@ TENANT_DEFAULT_LIMITS = {
     "creations_per_minute": 6000,
     "steps_per_month": 10_000_000,
     "stored_bytes": 10 * 1024**3,
+    # Finished instances (complete, errored, terminated) and their step data are deleted this many
+    # days after they finished (engine.retention; never before 24 h: webhook delivery-id dedup).
+    "retention_days": int(os.environ.get("ENGINE_RETENTION_DAYS", "30")),
 }
 ENGINE_WORKER_MEMORY_MB = int(os.environ.get("ENGINE_WORKER_MEMORY_MB", "2048"))
 ENGINE_CACHE_DIR = Path(os.environ.get("ENGINE_CACHE_DIR", VAR_DIR / "cache"))
@@ -157,7 +162,15 @@ LOGGING = {
 }
 
 # Called by the pump (and by idle embedded workers) with `now`: schedule triggers fire here.
-ENGINE_PUMP_HOOKS = ["builder.schedules.schedules_fire", "tenants.audit.audit_purge"]
+ENGINE_PUMP_HOOKS = ["builder.schedules.schedules_fire", "tenants.audit.audit_purge", "engine.retention.retention_hook"]
+# Retention runs at most this often per process, deleting finished instances in transactions of
+# ENGINE_RETENTION_BATCH (children first) for at most ENGINE_RETENTION_BUDGET_SECONDS per run.
+ENGINE_RETENTION_INTERVAL_SECONDS = float(os.environ.get("ENGINE_RETENTION_INTERVAL_SECONDS", "60"))
+ENGINE_RETENTION_BATCH = int(os.environ.get("ENGINE_RETENTION_BATCH", "500"))
+ENGINE_RETENTION_BUDGET_SECONDS = float(os.environ.get("ENGINE_RETENTION_BUDGET_SECONDS", "2"))
+# Engine workers write a heartbeat row this often (engine.heartbeat); rows unseen this long are deleted.
+ENGINE_HEARTBEAT_SECONDS = float(os.environ.get("ENGINE_HEARTBEAT_SECONDS", "5"))
+ENGINE_HEARTBEAT_PRUNE_SECONDS = float(os.environ.get("ENGINE_HEARTBEAT_PRUNE_SECONDS", "600"))
 AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "365"))
 # The operator console (/admin/, django-unfold). The health dashboard (the console's home page)
 # gets its figures from DASHBOARD_CALLBACK(request, context) when one is set.
@@ -167,7 +180,7 @@ UNFOLD = {
     "SITE_SYMBOL": "account_tree",
     "SITE_URL": "/",
     "SHOW_HISTORY": False,
-    "DASHBOARD_CALLBACK": None,
+    "DASHBOARD_CALLBACK": "engine.dashboard.dashboard_callback",
     "SIDEBAR": {
         "show_search": False,
         "show_all_applications": True,

@@ -30,6 +30,7 @@ from tenants.usage import usage_add
 
 from . import clock, progress
 from .capabilities import PURE, Call, CapabilityError, registry
+from .heartbeat import COUNTERS
 from .models import Attempt, Event, Instance, StepRecord
 from .services import parent_notify
 from .sandbox.runtime import Limits, ProgramLoadError, ProgramRun, SandboxLimit
@@ -98,6 +99,7 @@ def recover(instance: Instance, *, now: datetime) -> Instance | None:
     """The previous lease expired while the instance ran: its worker died. Recovery is a replay."""
     items: list[progress.Item] = []
     instance.recoveries += 1
+    COUNTERS.recoveries += 1
     updates: dict[str, Any] = {"recoveries": instance.recoveries}
     if instance.recoveries > MAX_RECOVERIES:
         error = {"name": "WorkerLostError", "message": f"the worker running this instance stopped {MAX_RECOVERIES} times in a row"}
@@ -265,9 +267,11 @@ class Advance:
         """Add this batch's usage to the tenant's day, in the batch's transaction."""
         cpu = self.sandbox.cpu_ms() if self.sandbox else 0
         stored = sum(len(c.get("v", "")) for c in cmds if c["t"] in ("ok", "got")) + len(final.get("output") or "")
+        steps = sum(1 for c in cmds if c["t"] == "start")
+        COUNTERS.steps += steps
         usage_add(
             tenant_id=self.instance.tenant_id, day=self.now.date(),
-            steps=sum(1 for c in cmds if c["t"] == "start"),
+            steps=steps,
             cpu_ms=cpu - self.metered.get("cpu_ms", 0),
             http_calls=self.counters.get("http", 0) - self.metered.get("http", 0),
             bytes_stored=stored,
@@ -328,6 +332,8 @@ class Advance:
                 items.append(("step_completed", name, cmd["a"], progress.preview(cmd["v"])))
             elif t == "fail":
                 error = cmd["e"]
+                if isinstance(error, dict) and error.get("name") == "WorkerLostError":  # replay found an attempt its worker never finished
+                    COUNTERS.lost_attempts += 1
                 update_attempt(key, cmd["a"], status=Attempt.Status.ERRORED, error=error, finished_at=now)
                 if cmd.get("final"):
                     update(key, status=R.ERRORED, error=error, finished_at=now, wake_at=None)
@@ -519,11 +525,14 @@ def program_text(version: Any) -> str:
     digest = version.program_hash
     program = _programs.get(digest)
     if program is None:
+        COUNTERS.program_misses += 1
         program = type(version).objects.values_list("program", flat=True).get(pk=version.pk)
         _programs[digest] = program
         if len(_programs) > PROGRAM_CACHE_SIZE:
             _programs.popitem(last=False)
+            COUNTERS.program_evictions += 1
     else:
+        COUNTERS.program_hits += 1
         _programs.move_to_end(digest)
     return program
 
@@ -537,4 +546,5 @@ def advance(instance_id: Any, *, worker: str) -> str:
     instance = claim(instance_id, worker=worker, now=now)
     if instance is None:
         return "skipped"
+    COUNTERS.advances += 1
     return Advance(instance=instance, worker=worker, now=now).run()

@@ -2,9 +2,11 @@
 import os
 import socket
 
+from celery.signals import worker_process_init
+
 from config.celery import app
 
-from . import clock, dispatch, runner
+from . import clock, dispatch, heartbeat, runner
 
 WORKER = f"celery:{socket.gethostname()}:{os.getpid()}"
 
@@ -12,9 +14,16 @@ WORKER = f"celery:{socket.gethostname()}:{os.getpid()}"
 @app.task(acks_late=True, ignore_result=True)
 def advance_instance(instance_id: str) -> str:
     """"This instance may have work": claim it if due, advance it, release it."""
+    heartbeat.start_thread(mode="celery")  # once per process (a pid check); for pools without the signal
     return runner.advance(instance_id, worker=WORKER)
 
 
 @app.task(ignore_result=True)
 def pump() -> int:
     return dispatch.pump(now=clock.now())
+
+
+@worker_process_init.connect
+def start_heartbeat(**_) -> None:
+    """Each Celery worker process reports itself to the health dashboard, busy or idle."""
+    heartbeat.start_thread(mode="celery")

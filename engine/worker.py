@@ -17,7 +17,7 @@ import uuid
 
 from django.db import close_old_connections
 
-from . import clock, dispatch, runner
+from . import clock, dispatch, heartbeat, runner
 from .sandbox.runtime import POOL, warm_guest
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,17 @@ def run(*, name: str | None = None, until_idle: bool = False, max_idle_sleep: fl
     name = name or worker_name()
     warm_guest()
     advanced, idle, hooks_at = 0, 0.005, 0.0
+    beat = None
+    if until_idle:
+        beat = heartbeat.Beat(name=name, mode="embedded")  # beats from this loop (tests, benchmarks)
+    else:
+        heartbeat.start_thread(name=name, mode="embedded")  # beats even while an advance blocks
     while True:
+        if beat is not None:
+            try:
+                beat.maybe()  # a monotonic-clock check; writes at most every ENGINE_HEARTBEAT_SECONDS
+            except Exception:
+                log.warning("worker %s: heartbeat failed", name, exc_info=True)
         if time.monotonic() - hooks_at >= 1.0:
             # Embedded mode has no pump: workers fire schedules (claims make it safe for several).
             hooks_at = time.monotonic()

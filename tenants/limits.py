@@ -18,6 +18,7 @@ class TenantLimits:
     creations_per_minute: int
     steps_per_month: int
     stored_bytes: int
+    retention_days: int
 
 
 def limits_for(tenant) -> TenantLimits:
