@@ -49,14 +49,17 @@ export function History({ workflowId }: { workflowId: number }) {
 
   // Live: a known row changes status in place; an unknown instance means the list moved: re-read it.
   const reload = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const shown = useRef<Row[] | null>(null);
+  shown.current = rows;
   const onEvents = useCallback((events: WorkflowEvent[]) => {
-    let unknown = false;
+    // (Decided here, not inside the updater below: React runs updaters later, during its render.)
+    const unknown = events.some((e) => !shown.current?.some((r) => r.id === e.instance));
     setRows((old) => {
       if (!old) return old;
       const next = old.slice();
       for (const e of events) {
         const i = next.findIndex((r) => r.id === e.instance);
-        if (i < 0) { unknown = true; continue; }
+        if (i < 0) continue;
         const s = STATUS_OF[e.type] ?? next[i].status;
         const done = ["complete", "errored", "terminated"].includes(s);
         next[i] = { ...next[i], status: s, started_at: next[i].started_at ?? (s === "running" ? e.timestamp : null),
