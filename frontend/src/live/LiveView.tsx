@@ -24,6 +24,11 @@ export function navigate(path: string) {
 }
 
 const nodeTypes = { live: LiveNode };
+// SVG fills in the minimap cannot read CSS variables: fixed colours that read in light and dark.
+const MINIMAP: Record<string, string> = {
+  queued: "#b0b6c0", running: "#2f6fed", retrying: "#ef6c00", sleeping: "#8e24aa", waiting: "#8e24aa",
+  succeeded: "#2e7d32", failed: "#c62828", skipped: "#dde1e6",
+};
 const PASS_THROUGH = new Set(["branch", "switch", "sleep", "sleep_until", "merge"]);
 
 /** A code-first version has no graph: its steps, in the order they began, make a chain. */
@@ -178,7 +183,7 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
                      elementsSelectable onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
                      fitView fitViewOptions={{ maxZoom: 1 }} proOptions={{ hideAttribution: true }}>
             <Background />
-            <MiniMap pannable zoomable />
+            <MiniMap pannable zoomable nodeColor={(n) => MINIMAP[(n.data as LiveNodeData).live?.state ?? "queued"] ?? "#ccc"} />
             <Controls showInteractive={false} />
           </ReactFlow>
         )}

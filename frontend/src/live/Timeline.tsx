@@ -22,13 +22,13 @@ export function Timeline({ state, now, selected, onSelect }: {
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => start + f * total);
   return (
     <section className="timeline" aria-label="Timeline">
-      <h2>Timeline <span className="muted">{duration(total)}</span></h2>
+      <h2>Timeline <span className="muted">from {clockTime(start)}, {duration(total)}</span></h2>
       {steps.length === 0 ? <p className="muted">No step has started yet.</p> : (
         <svg width={WIDTH} height={height} role="img" aria-label={`Timeline of ${steps.length} steps`}>
           {ticks.map((t, i) => (
             <g key={i} className="tick">
               <line x1={x(t)} x2={x(t)} y1={0} y2={height - 18} />
-              <text x={x(t)} y={height - 4} textAnchor={i === 0 ? "start" : i === 4 ? "end" : "middle"}>{i === 0 ? clockTime(start) : `+${duration(t - start)}`}</text>
+              <text x={x(t)} y={height - 4} textAnchor={i === 0 ? "start" : i === 4 ? "end" : "middle"}>{i === 0 ? "0" : `+${duration(t - start)}`}</text>
             </g>
           ))}
           {steps.map((st, row) => {
