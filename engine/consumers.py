@@ -9,6 +9,8 @@ in-memory layer, which does not cross processes) only costs up to one poll inter
 Authentication: the browser's session (tenant from the session, or `?tenant=<slug>`), or
 `Authorization: Bearer <api key>` for programs. Another tenant's id is refused exactly like an
 unknown one (close code 4404). Origins are checked by AllowedHostsOriginValidator (config.asgi).
+An output longer than the preview arrives cut, with `truncated`, `size` and `outputUrl` (the
+instance's REST answer, whose step history holds the whole value).
 """
 from __future__ import annotations
 
@@ -115,6 +117,9 @@ class InstanceProgressConsumer(ProgressConsumer):
                                           after=self.cursor, limit=BATCH)
         if events:
             self.cursor = events[-1]["eventId"]
+        for e in events:
+            if e.get("truncated"):  # the preview was cut: where the whole value is (the step history)
+                e["outputUrl"] = f"/api/v1/instances/{self.instance.pk}"
         return events
 
 

@@ -120,6 +120,85 @@ def test_a_browser_session_works_too(tenant, make_workflow, client):
     assert asyncio.run(scenario())["type"] == "workflow_queued"
 
 
+def write_logs(inst, count: int, start: int = 0) -> None:
+    """Append `count` log events to an instance, one transaction each (as workers commit)."""
+    from django.db import transaction
+
+    from engine import clock, progress
+
+    for i in range(start, start + count):
+        with transaction.atomic():
+            progress.record(instance_id=inst.pk, tenant_id=inst.tenant_id, now=clock.now(),
+                            items=[("log", None, None, {"level": "log", "message": f"line {i}"})])
+
+
+def test_replay_then_live_has_no_gap_or_duplicate_under_concurrent_writes(tenant, make_workflow):
+    """A writer commits events while the client connects and replays: every id arrives once, in order."""
+    import threading
+
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow(PROGRAM)
+    inst = services.instance_create(tenant=tenant, workflow=wf)  # event 1
+    write_logs(inst, 300)  # events 2..301 exist before the client connects
+
+    async def scenario():
+        writer = threading.Thread(target=write_logs, args=(inst, 300, 300))  # 302..601 while it replays
+        ws = connect(f"/ws/instances/{inst.pk}/?after=0", token)
+        writer.start()
+        connected, _ = await ws.connect()
+        assert connected
+        got = await receive_all(ws, 601, timeout=20)
+        await asyncio.get_running_loop().run_in_executor(None, writer.join)
+        assert await ws.receive_nothing(timeout=0.6)
+        await ws.disconnect()
+        return got
+
+    got = asyncio.run(scenario())
+    assert [e["eventId"] for e in got] == list(range(1, 602))
+    assert [e["message"] for e in got[1:]] == [f"line {i}" for i in range(600)]
+
+
+def test_a_client_resyncs_after_missing_hundreds_of_events(tenant, make_workflow):
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow(PROGRAM)
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+
+    async def scenario():
+        ws = connect(f"/ws/instances/{inst.pk}/", token)
+        assert (await ws.connect())[0]
+        first = await receive_all(ws, 1)
+        await ws.disconnect()  # the socket drops...
+        await sync_to_async(write_logs)(inst, 400)  # ...and 400 events happen meanwhile
+        ws = connect(f"/ws/instances/{inst.pk}/?after={first[-1]['eventId']}", token)
+        assert (await ws.connect())[0]
+        rest = await receive_all(ws, 400, timeout=10)
+        assert await ws.receive_nothing(timeout=0.6)
+        await ws.disconnect()
+        return first + rest
+
+    assert [e["eventId"] for e in asyncio.run(scenario())] == list(range(1, 402))
+
+
+def test_a_long_output_arrives_cut_with_where_the_whole_value_is(tenant, make_workflow, drive):
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow("export default async function run(e, step) { return await step.do('big', () => 'x'.repeat(5000)); }")
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    drive()
+
+    async def scenario():
+        ws = connect(f"/ws/instances/{inst.pk}/", token)
+        assert (await ws.connect())[0]
+        events = []
+        while not events or events[-1]["type"] != "workflow_completed":
+            events.append(await ws.receive_json_from(timeout=5))
+        await ws.disconnect()
+        return events
+
+    done = next(e for e in asyncio.run(scenario()) if e["type"] == "step_completed")
+    assert done["truncated"] is True and done["size"] == 5002 and len(done["output"]) < 5002
+    assert done["outputUrl"] == f"/api/v1/instances/{inst.pk}"
+
+
 @pytest.mark.processes
 def test_events_from_a_worker_process_reach_a_client_of_daphne(tenant, make_workflow, settings):
     """Embedded mode for real: daphne serves the socket, a separate engine worker process writes the
