@@ -542,6 +542,11 @@ def test_the_audit_log_is_read_only_and_filterable(console, tenant):
     page = text(console.get("/admin/tenants/auditentry/?action=key.revoke"))
     assert "dw_1" in page and "TOKEN" not in page
     assert "TOKEN" in text(console.get("/admin/tenants/auditentry/?q=bob"))
+    assert "dw_1" not in text(console.get(f"/admin/tenants/auditentry/?tenant__id__exact={tenant.pk + 1}"))
+    assert "dw_1" in text(console.get(f"/admin/tenants/auditentry/?tenant__id__exact={tenant.pk}"))
+    today = timezone.now().date()
+    assert "dw_1" in text(console.get(f"/admin/tenants/auditentry/?created_at_from={today}&created_at_to={today}"))
+    assert "dw_1" not in text(console.get("/admin/tenants/auditentry/?created_at_to=2020-01-01"))
     detail = text(console.get(f"/admin/tenants/auditentry/{e.pk}/change/"))
     assert "198.51.100.1" in detail and 'name="_save"' not in detail
     console.post(f"/admin/tenants/auditentry/{e.pk}/change/", {"actor": "mallory"})
