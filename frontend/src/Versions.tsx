@@ -75,7 +75,7 @@ export function Versions({ workflowId, catalog, onClose, onView }: Props) {
       <ul>
         {versions.map((v) => (
           <li key={v.number} aria-label={`Version ${v.number}`}>
-            <strong>v{v.number}</strong>{v.published && <span className="live"> live</span>}
+            <strong>v{v.number}</strong>{v.published && <span className="version-live"> live</span>}
             <div className="muted">{new Date(v.created_at).toLocaleString()}{v.author ? ` · ${v.author}` : ""}</div>
             <button onClick={() => open(v)} aria-label={`Open version ${v.number}`}>Open</button>{" "}
             <button onClick={() => show(v.number)} aria-label={`Program of version ${v.number}`}>Program</button>{" "}

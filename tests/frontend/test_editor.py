@@ -1,4 +1,7 @@
-"""The editor end to end in a real Chromium (Debian's, driven by Playwright; no browser download)."""
+"""The editor end to end in a real Chromium (Debian's, driven by Playwright; no browser download).
+
+Screenshots for review land in var/screenshots/ (editor-*.png, at 1280x800 unless named -1920).
+"""
 import json
 import os
 from pathlib import Path
@@ -14,7 +17,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 @pytest.fixture
-def page(live_server):
+def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (config/test.sh installs it)")
     from frontend.views import DIST
@@ -27,10 +30,16 @@ def page(live_server):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--no-first-run", "--disable-sync", "--disable-quic"])
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.set_default_timeout(15000)
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page.set_default_timeout(15000)
+    yield page
+    page.close()
 
 
 @pytest.fixture
@@ -49,70 +58,302 @@ def signed_in(page, live_server, tenant):
     return page
 
 
-def connect(page, source: str, target: str) -> None:
-    start = page.locator(f'.react-flow__node[data-id="{source}"] .react-flow__handle.source').first.bounding_box()
-    end = page.locator(f'.react-flow__node[data-id="{target}"] .react-flow__handle.target').first.bounding_box()
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def node(page, node_id: str):
+    return page.locator(f'.react-flow__node[data-id="{node_id}"]')
+
+
+def connect(page, source: str, target: str, handle: str = "") -> None:
+    """Drag from a source handle to the target's input handle (or onto the node, for a trigger which has none)."""
+    which = f'[data-handleid="{handle}"]' if handle else ""
+    start = node(page, source).locator(f".react-flow__handle.source{which}").first.bounding_box()
+    inputs = node(page, target).locator(".react-flow__handle.target")
+    end = inputs.first.bounding_box() if inputs.count() else node(page, target).bounding_box()
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=8)
     page.mouse.up()
 
 
-def test_draw_validate_publish_and_run_a_workflow(signed_in, tenant, drive):
-    page = signed_in
-    page.get_by_text("No workflows yet").wait_for()
-    page.get_by_label("New workflow slug").fill("doubler")
+def drag_from_palette(page, label: str, x: int, y: int) -> None:
+    """HTML5 drag and drop from the palette onto the canvas, dropped at (x, y) inside the canvas."""
+    page.get_by_role("navigation", name="Node types").get_by_role("button", name=label, exact=True).drag_to(
+        page.locator(".canvas .react-flow__pane"), target_position={"x": x, "y": y})
+
+
+def node_position(page, node_id: str) -> list[int]:
+    """The node's position on the canvas, rounded as the saved graph rounds it."""
+    return node(page, node_id).evaluate("n => n.style.transform.match(/-?[0-9.]+/g).map(v => Math.round(Number(v)))")
+
+
+def wait_for_position(page, node_id: str, xy: list[int]) -> None:
+    page.wait_for_function("([id, xy]) => { const n = document.querySelector(`.react-flow__node[data-id='${id}']`);"
+                           " return n && n.style.transform.match(/-?[0-9.]+/g).map(v => Math.round(Number(v))).join() === xy.join(); }",
+                           arg=[node_id, xy])
+
+
+def open_new_workflow(page, slug: str) -> None:
+    page.get_by_label("New workflow slug").fill(slug)
     page.get_by_role("button", name="Create").click()
     page.wait_for_url("**/editor/w/*")
-    page.locator('.react-flow__node[data-id="start"]').wait_for()
+    page.get_by_text("Drag a trigger from the palette").wait_for()
 
-    page.get_by_role("button", name="Code", exact=True).click()  # adds code_1 and opens its panel
-    page.locator("#field-code").fill("return input.n * 2;")
-    connect(page, "start", "code_1")
-    assert page.locator(".react-flow__edge").count() == 1
 
-    # Undo and redo a node, copy and paste one.
-    page.get_by_role("button", name="Sleep", exact=True).click()
-    page.locator('.react-flow__node[data-id="sleep_1"]').wait_for()
-    page.get_by_role("button", name="Undo").click()
-    page.locator('.react-flow__node[data-id="sleep_1"]').wait_for(state="detached")
-    page.get_by_role("button", name="Redo").click()
-    page.locator('.react-flow__node[data-id="sleep_1"]').wait_for()
-    page.locator('.react-flow__node[data-id="sleep_1"]').click()
-    page.keyboard.press("Control+c")
-    page.keyboard.press("Control+v")
-    page.locator('.react-flow__node[data-id="sleep_2"]').wait_for()
-    page.get_by_role("button", name="Undo").click()  # takes the paste back
-    page.locator('.react-flow__node[data-id="sleep_2"]').wait_for(state="detached")
-    page.get_by_role("button", name="Undo").click()  # and the sleep node
-    page.locator('.react-flow__node[data-id="sleep_1"]').wait_for(state="detached")
+def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant, drive, live_server, settings):
+    page = signed_in
+    page.get_by_text("No workflows yet").wait_for()
+    open_new_workflow(page, "orders")
+    shot(page, "editor-empty")
 
-    page.get_by_role("button", name="Merge", exact=True).click()  # a merge with no inputs: invalid
+    # Drag a webhook trigger, a code node and an HTTP node from the palette, and connect them.
+    drag_from_palette(page, "Webhook", 80, 200)
+    drag_from_palette(page, "Code", 330, 200)
+    drag_from_palette(page, "HTTP request", 560, 330)
+    for n in ("webhook_1", "code_1", "http_1"):
+        node(page, n).wait_for()
+    connect(page, "webhook_1", "code_1")
+    connect(page, "code_1", "http_1")
+    page.locator(".react-flow__edge").nth(1).wait_for()
+    # Refused while dragging: nothing into a trigger, no cycles.
+    connect(page, "http_1", "webhook_1")
+    connect(page, "http_1", "code_1")
+    page.wait_for_timeout(200)
+    assert page.locator(".react-flow__edge").count() == 2
+
+    # The server's problems appear on the nodes and in the problems list; one selects its node.
     page.get_by_role("button", name="Validate").click()
     problems = page.get_by_role("region", name="Problems")
-    problems.get_by_text("merge_1").first.wait_for()
-    assert page.locator('.react-flow__node[data-id="merge_1"] .node.invalid').count() == 1
-    page.get_by_role("button", name="Undo").click()  # the merge goes again
-    page.locator('.react-flow__node[data-id="merge_1"]').wait_for(state="detached")
+    problems.get_by_text("http_1").first.wait_for()
+    assert node(page, "http_1").locator(".node.invalid").count() == 1
+    assert node(page, "code_1").locator(".node.invalid").count() == 0  # starts as `return input;`
+    shot(page, "editor-validation-error")
+    problems.get_by_role("button", name="http_1").first.click()
+    panel = page.get_by_role("complementary", name="Configure http_1")
+    panel.get_by_role("list", name="Problems of http_1").wait_for()
 
+    # Fix it: URL in the expression editor, a header in the key/value list, a timeout.
+    url = f"{live_server.url}/accounts/login/"
+    panel.get_by_label("URL", exact=True).fill(url)
+    panel.get_by_role("button", name="Add key").click()
+    panel.get_by_label("Headers key 1").fill("accept")
+    panel.get_by_label("Headers value 1").fill("text/html")
+    panel.get_by_label("Timeout amount").fill("30")
+    panel.get_by_label("Timeout unit").select_option("seconds")
+    node(page, "http_1").locator(".node-summary").get_by_text("GET http://").wait_for()
+
+    # Configure the code node in CodeMirror: completions offer the upstream nodes.
+    node(page, "code_1").click()
+    panel = page.get_by_role("complementary", name="Configure code_1")
+    editor = panel.get_by_label("Code", exact=True)
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("const via = steps.")
+    page.locator(".cm-tooltip-autocomplete li", has_text="webhook_1").wait_for()
+    page.wait_for_timeout(150)  # CodeMirror ignores Enter for 75 ms after the list opens (interactionDelay)
+    page.keyboard.press("Enter")
+    page.keyboard.type(";")
+    page.keyboard.press("Enter")
+    page.keyboard.type("return input.n * 2;")
+    assert editor.inner_text() == "const via = steps.webhook_1;\nreturn input.n * 2;"
+
+    page.get_by_role("button", name="Validate").click()
+    page.get_by_role("status").get_by_text("No problems").wait_for()
+    assert page.locator(".node.invalid").count() == 0
+
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("status").get_by_text("Saved").wait_for()
     page.get_by_role("button", name="Publish").click()
     page.get_by_role("status").get_by_text("Published version 1").wait_for()
+
+    # Undo and redo a move.
+    before = node_position(page, "http_1")
+    box = node(page, "http_1").bounding_box()
+    page.mouse.move(box["x"] + 30, box["y"] + 12)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 30, box["y"] + 112, steps=6)
+    page.mouse.up()
+    moved = node_position(page, "http_1")
+    assert moved != before
+    page.get_by_role("button", name="Undo").click()
+    wait_for_position(page, "http_1", before)
+    page.keyboard.press("Control+Shift+z")
+    wait_for_position(page, "http_1", moved)
+
+    # Export, change the canvas, re-import: the exported graph comes back.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert sorted(n["id"] for n in exported["nodes"]) == ["code_1", "http_1", "webhook_1"]
+    page.get_by_role("button", name="Sleep", exact=True).click()
+    node(page, "sleep_1").wait_for()
+    page.get_by_label("Import graph").set_input_files(download.value.path())
+    page.get_by_role("status").get_by_text("Imported 3 nodes").wait_for()
+    node(page, "sleep_1").wait_for(state="detached")
+    page.locator(".react-flow__edge").nth(1).wait_for()
+    assert page.locator(".react-flow__edge").count() == 2
+
+    # Run with a test payload: the instance starts and the editor hands over to it.
+    settings.ENGINE_HTTP_ALLOWED_PRIVATE = ["127.0.0.1", "localhost"]
+    page.keyboard.press("Control+s")
+    page.get_by_role("status").get_by_text("Saved").wait_for()
     page.get_by_label("Test payload").fill('{"n": 21}')
     page.get_by_role("button", name="Run").click()
-    page.wait_for_url("**/editor/w/*/i/*")  # Run opens the instance's live view (tests/frontend/test_live.py)
-    page.go_back()
-    page.locator('.react-flow__node[data-id="code_1"]').wait_for()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.get_by_role("button", name="Auto-layout").click()
-    page.screenshot(path=str(SHOTS / "editor.png"))
+    page.wait_for_url("**/editor/w/*/i/*")
+    instance = Instance.objects.get(tenant=tenant)
+    assert page.url.endswith(f"/i/{instance.id}")
+    assert instance.params == {"n": 21}
+    drive()
+    instance.refresh_from_db()
+    assert instance.status == "complete", instance.error
+    draft = instance.workflow.draft
+    code = next(n for n in draft["nodes"] if n["id"] == "code_1")
+    assert code["data"] == {"code": "const via = steps.webhook_1;\nreturn input.n * 2;"}
+    http = next(n for n in draft["nodes"] if n["id"] == "http_1")
+    assert http["data"] == {"url": url, "headers": {"accept": "text/html"}, "timeout": "30 seconds"}
+
+
+def test_copy_paste_delete_and_keyboard(signed_in):
+    page = signed_in
+    open_new_workflow(page, "keys")
+    page.get_by_role("button", name="Manual start", exact=True).click()
+    page.get_by_role("button", name="Sleep", exact=True).click()
+    node(page, "sleep_1").wait_for()
+    page.get_by_role("button", name="Undo").click()
+    node(page, "sleep_1").wait_for(state="detached")
+    page.get_by_role("button", name="Redo").click()
+    node(page, "sleep_1").click()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    node(page, "sleep_2").wait_for()
+    # Delete removes the selection (the pasted copy is selected).
+    page.keyboard.press("Delete")
+    node(page, "sleep_2").wait_for(state="detached")
+    node(page, "sleep_1").click()
+    page.keyboard.press("Delete")
+    node(page, "sleep_1").wait_for(state="detached")
+    page.keyboard.press("Control+z")
+    node(page, "sleep_1").wait_for()
+
+
+def save_versions(tenant, graphs):
+    from builder import services
+
+    wf = services.workflow_create(tenant=tenant, slug="approvals", name="Approvals", draft=graphs[-1])
+    for g in graphs:
+        services.version_create_from_graph(workflow=wf, graph=g, publish=True)
+    return wf
+
+
+def test_old_version_read_only_diff_and_program(signed_in, tenant, live_server):
+    v1 = {"nodes": [{"id": "start", "type": "manual", "position": {"x": 0, "y": 0}, "data": {}},
+                    {"id": "check", "type": "branch", "position": {"x": 250, "y": 0}, "data": {"condition": "{{ input.total > 100 }}"}},
+                    {"id": "small", "type": "code", "position": {"x": 500, "y": 100}, "data": {"code": "return 'small';"}}],
+          "edges": [{"id": "e1", "source": "start", "target": "check"},
+                    {"id": "e2", "source": "check", "target": "small", "sourceHandle": "false"}]}
+    v2 = {"nodes": [v1["nodes"][0], {**v1["nodes"][1], "data": {"condition": "{{ input.total > 500 }}"}},
+                    {"id": "ask", "type": "approval", "position": {"x": 500, "y": -100}, "data": {"message": "Approve?"}}],
+          "edges": [v1["edges"][0], {"id": "e3", "source": "check", "target": "ask", "sourceHandle": "true"}]}
+    wf = save_versions(tenant, [v1, v2])
+    page = signed_in
+    page.goto(f"{live_server.url}/editor/w/{wf.id}")
+    node(page, "ask").wait_for()
     page.get_by_role("button", name="Versions").click()
     versions = page.get_by_role("complementary", name="Versions")
-    versions.get_by_text("live").wait_for()
-    versions.get_by_role("button", name="Program").click()
-    assert "export default async function run(event, step)" in versions.locator(".program").inner_text()
-    page.screenshot(path=str(SHOTS / "editor-versions.png"))
 
-    drive()
-    instance = Instance.objects.get(tenant=tenant)
-    assert instance.status == "complete" and json.loads(instance.output) == 42
-    assert instance.workflow.draft["nodes"][1]["data"] == {"code": "return input.n * 2;"}
+    versions.get_by_role("button", name="Open version 1").click()
+    banner = page.get_by_role("region", name="Read-only view")
+    banner.get_by_text("Version 1").wait_for()
+    node(page, "small").wait_for()
+    assert node(page, "ask").count() == 0
+    # Read-only: no dragging, no deleting, no palette.
+    before = node_position(page, "small")
+    node(page, "small").click()
+    page.keyboard.press("Delete")
+    box = node(page, "small").bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 120, box["y"] + 60, steps=5)
+    page.mouse.up()
+    assert node(page, "small").count() == 1 and node_position(page, "small") == before
+    assert page.get_by_role("button", name="Code", exact=True).is_disabled()
+    shot(page, "editor-version-read-only")
+
+    versions.get_by_label("Older version").select_option("1")
+    versions.get_by_label("Newer version").select_option("2")
+    versions.get_by_role("button", name="Diff").click()
+    banner.get_by_text("Changes from v1 to v2").wait_for()
+    assert node(page, "ask").locator(".node.diff-added").count() == 1
+    assert node(page, "small").locator(".node.diff-removed").count() == 1
+    assert node(page, "check").locator(".node.diff-changed").count() == 1
+    assert node(page, "start").locator(".node[class*=diff-]").count() == 0
+    assert page.locator(".react-flow__edge.diff-removed").count() == 1
+    assert page.locator(".react-flow__edge.diff-added").count() == 1
+    shot(page, "editor-diff")
+
+    versions.get_by_role("button", name="Program of version 2").click()
+    program = page.get_by_label("Compiled program of version 2")
+    program.get_by_text("Compiled by the builder from a workflow graph").wait_for()  # its first line
+    assert program.get_attribute("contenteditable") == "true" and program.get_attribute("aria-readonly") == "true"
+
+    banner.get_by_role("button", name="Back to draft").click()
+    banner.wait_for(state="detached")
+    node(page, "ask").wait_for()
+    assert node(page, "small").count() == 0
+
+
+def ten_node_graph():
+    ids = ["hook", "parse", "check", "enrich", "notify", "join", "wait", "approve", "store", "done"]
+    types = ["webhook", "code", "branch", "http", "code", "merge", "sleep", "approval", "code", "respond"]
+    data = [{"auth": "github", "secret_name": "GH"}, {"code": "return input.body;"}, {"condition": "{{ input.total > 100 }}"},
+            {"url": "https://api.example.com/customers/{{ input.customer }}", "method": "GET"}, {"code": "return { notified: true };"},
+            {}, {"duration": "10 minutes"}, {"message": "Approve order {{ input.id }}?", "timeout": "2 days"},
+            {"code": "return { stored: input };"}, {"status": 201}]
+    edges = [("hook", "parse", None), ("parse", "check", None), ("check", "enrich", "true"), ("check", "notify", "false"),
+             ("enrich", "join", None), ("notify", "join", None), ("join", "wait", None), ("wait", "approve", None),
+             ("approve", "store", "approved"), ("store", "done", None)]
+    return {"nodes": [{"id": i, "type": t, "position": {"x": 0, "y": 0}, "data": d} for i, t, d in zip(ids, types, data)],
+            "edges": [{"id": f"e{k}", "source": s, "target": t, **({"sourceHandle": h} if h else {})}
+                      for k, (s, t, h) in enumerate(edges)]}
+
+
+def test_ten_nodes_layout_accessibility_and_sizes(signed_in, tenant, live_server):
+    from builder.models import Workflow
+
+    wf = Workflow.objects.create(tenant=tenant, slug="big", name="Order intake", draft=ten_node_graph())
+    page = signed_in
+    page.goto(f"{live_server.url}/editor/w/{wf.id}")
+    node(page, "done").wait_for()
+    page.get_by_role("button", name="Auto-layout").click()
+    page.wait_for_timeout(300)
+    # Each node type shows its own summary.
+    assert "github" in node(page, "hook").inner_text()
+    assert "if {{ input.total > 100 }}" in node(page, "check").inner_text()
+    assert "for 10 minutes" in node(page, "wait").inner_text()
+    node(page, "approve").click()
+    shot(page, "editor-10-nodes")
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.get_by_role("button", name="Fit view").click()
+    page.wait_for_timeout(300)
+    shot(page, "editor-10-nodes-1920")
+    page.emulate_media(color_scheme="dark")
+    shot(page, "editor-10-nodes-dark-1920")
+    page.emulate_media(color_scheme="light")
+
+    # Every control has a name a screen reader can say.
+    unnamed = page.evaluate("""() => [...document.querySelectorAll('button, input, select, textarea, [contenteditable=true]')]
+        .filter(e => e.offsetParent !== null || e.type === 'file')
+        .filter(e => !(e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || e.labels?.length || e.textContent.trim() || e.title))
+        .map(e => e.outerHTML.slice(0, 120))""")
+    assert unnamed == []
+    # Focus is visible on keyboard navigation.
+    page.get_by_role("link", name="← Workflows").focus()
+    page.keyboard.press("Tab")
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none")
+    # Nothing overflows the page horizontally at 1280 (the toolbar scrolls inside itself if needed).
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1280

@@ -10,7 +10,10 @@ import { formatDuration, mapToPairs, pairsToMap, parseDuration, UNITS, widgetFor
 type Change = (v: unknown) => void;
 type FieldProps = { id: string; name: string; schema: JsonSchema; value: unknown; onChange: Change; upstream: string[]; readOnly: boolean };
 
+const LABELS: Record<string, string> = { url: "URL", json: "JSON body", cron: "Cron", timezone: "Time zone", type: "Event type" };
+
 export function humanize(name: string): string {
+  if (LABELS[name]) return LABELS[name];
   const words = name.replace(/_/g, " ");
   return words.charAt(0).toUpperCase() + words.slice(1);
 }

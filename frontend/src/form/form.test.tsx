@@ -98,7 +98,7 @@ describe("the schema-driven form", () => {
     const onChange = vi.fn();
     render(<Form nodeId="s" spec={schedule} config={{ cron: "0 9 * * 1-5", timezone: "Europe/Paris" }} onChange={onChange} />);
     expect(screen.getByText(/Monday through Friday/)).toBeTruthy();
-    fireEvent.change(screen.getByLabelText("Timezone"), { target: { value: "" } });
+    fireEvent.change(screen.getByLabelText("Time zone"), { target: { value: "" } });
     expect(onChange).toHaveBeenLastCalledWith({ cron: "0 9 * * 1-5" });
   });
 
