@@ -42,7 +42,8 @@ from . import clock, services
 from .models import Attempt, Event, Instance, ProgressEvent, StepRecord
 
 S = Instance.Status
-BULK_LIMIT = 1000
+# The confirmation page posts the ids back: 500 stays under DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000).
+BULK_LIMIT = 500
 STATUS_COLORS = {
     "queued": "info", "running": "info", "waitingForPause": "warning", "paused": "warning",
     "waiting": "info", "errored": "danger", "terminated": "danger", "complete": "success",
