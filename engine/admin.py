@@ -44,6 +44,7 @@ from .models import Attempt, Event, Instance, ProgressEvent, StepRecord
 S = Instance.Status
 # The confirmation page posts the ids back: 500 stays under DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000).
 BULK_LIMIT = 500
+DETAIL_STEPS = 1000
 STATUS_COLORS = {
     "queued": "info", "running": "info", "waitingForPause": "warning", "paused": "warning",
     "waiting": "info", "errored": "danger", "terminated": "danger", "complete": "success",
@@ -240,8 +241,11 @@ class InstanceAdmin(ModelAdmin):
         pk = self._uuid(object_id)
         extra_context = extra_context or {}
         if pk is not None:
+            # A long instance (a loop over thousands of items) shows its first DETAIL_STEPS steps.
             steps = list(StepRecord.objects.filter(instance_id=pk).order_by("pk").prefetch_related(
-                Prefetch("attempt_rows", queryset=Attempt.objects.order_by("number"))))
+                Prefetch("attempt_rows", queryset=Attempt.objects.order_by("number")))[:DETAIL_STEPS + 1])
+            extra_context["steps_truncated"] = len(steps) > DETAIL_STEPS
+            steps = steps[:DETAIL_STEPS]
             logs: dict[str, list] = {}
             for log in ProgressEvent.objects.filter(instance_id=pk, type="log").order_by("event_id")[:2000]:
                 logs.setdefault(log.step or "", []).append(log)
