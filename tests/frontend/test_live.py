@@ -243,3 +243,27 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     plan.get_by_text("Restart 1 failed instance(s) on version 1").wait_for()
     plan.get_by_role("button", name="Restart 1").click()
     page.get_by_role("status").get_by_text("Restarted 1 instance(s) on v1").wait_for()
+
+    # Pause, resume, send an event, terminate, and restart from a chosen node, from the live view.
+    third = services.instance_create(tenant=tenant, workflow=wf, params={"n": 1, "warehouse": stack["warehouse"]})
+    page.goto(f"{stack['url']}/editor/i/{third.pk}")
+    wait_state(page, "cool_off", "sleeping")
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_label("Instance status").get_by_text("paused").wait_for()
+    page.get_by_role("button", name="Resume").click()
+    page.get_by_label("Instance status").get_by_text("waiting").wait_for()
+    page.get_by_label("Event type").fill("note")
+    page.get_by_label("Event payload").fill('{"text": "hello"}')
+    page.get_by_role("button", name="Send").click()
+    page.get_by_role("status").get_by_text("Send note: done").wait_for()
+    assert third.events.get().payload == {"text": "hello"}
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Terminate").click()
+    page.get_by_label("Instance status").get_by_text("terminated").wait_for()
+    wait_state(page, "manager", "skipped")
+    page.locator('.react-flow__node[data-id="reserve"]').click()
+    page.get_by_role("button", name="Restart from reserve").click()
+    wait_state(page, "cool_off", "sleeping")  # reserve ran again (prepare kept its checkpoint)
+    assert "attempts" not in state_of(page, "reserve").inner_text()  # one attempt this time
+    steps = list(Instance.objects.get(pk=third.pk).steps.order_by("pk").values_list("name", "attempts"))
+    assert steps[:2] == [("prepare", 1), ("reserve", 1)]

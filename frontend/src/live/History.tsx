@@ -35,7 +35,9 @@ export function History({ workflowId }: { workflowId: number }) {
     created_after: after ? new Date(after).toISOString() : undefined, created_before: before ? new Date(before).toISOString() : undefined,
   }), [workflowId, status, version, after, before]);
   const load = useCallback(async (more?: string) => {
-    const { data, error } = await api.GET("/api/v1/instances", { params: { query: { ...query, limit: 50, cursor: more } } });
+    const answer = await api.GET("/api/v1/instances", { params: { query: { ...query, limit: 50, cursor: more } } }).catch(() => null);
+    if (!answer) { setMessage("The server is not answering; the list will be re-read when it is back"); return; }
+    const { data, error } = answer;
     if (error || !data) { setMessage(errorMessage(error)); return; }
     setRows((old) => (more ? [...(old ?? []), ...(data.items as Row[])] : (data.items as Row[])));
     setCursor(data.next_cursor ?? null);

@@ -60,7 +60,10 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
   const refreshTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   const loadSnapshot = useCallback(async () => {
-    const { data, error, response } = await api.GET("/api/v1/instances/{instance_id}", { params: { path: { instance_id: instanceId } } });
+    // While the server is away the fetch fails: keep what is shown, the next (re)connection re-reads.
+    const answer = await api.GET("/api/v1/instances/{instance_id}", { params: { path: { instance_id: instanceId } } }).catch(() => null);
+    if (!answer) return;
+    const { data, error, response } = answer;
     if (response.status === 404) { setLoadError("No such instance (or not in this tenant)"); return; }
     if (error || !data) { setLoadError(errorMessage(error)); return; }
     setSnapshot(data as unknown as Snapshot);
@@ -125,8 +128,9 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
 
   const act = useCallback(async (label: string, call: () => Promise<{ error?: unknown }>) => {
     setMessage(`${label}…`);
-    const { error } = await call();
-    setMessage(error ? `${label} failed: ${errorMessage(error)}` : `${label}: done`);
+    const answer = await call().catch(() => null);
+    if (!answer) { setMessage(`${label} failed: the server is not answering`); return; }
+    setMessage(answer.error ? `${label} failed: ${errorMessage(answer.error)}` : `${label}: done`);
     loadSnapshot();
   }, [loadSnapshot]);
   const path = { params: { path: { instance_id: instanceId } } };
