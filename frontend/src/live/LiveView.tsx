@@ -90,15 +90,18 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
   const shown: Graph | null = useMemo(() => (graph === undefined ? null : graph ?? chainOf(state)), [graph, state]);
   const projection = useMemo(() => (shown ? project(shown.nodes, shown.edges, state) : null), [shown, state]);
 
+  const ended = FINISHED.includes(state.status) ? state.status : null;
   const nodes: Node<LiveNodeData>[] = useMemo(() => (shown?.nodes ?? []).map((n) => {
     const live = projection?.nodes[n.id];
+    // A step caught in flight by the end of its instance (terminated) keeps its record's state: say so.
+    const stopped = ended && live && ["running", "retrying", "sleeping", "waiting"].includes(live.state) ? `stopped while ${live.state} (${ended})` : "";
     const handles = [...new Set(shown!.edges.filter((e) => e.source === n.id).map((e) => e.sourceHandle ?? null))];
     return {
       id: n.id, type: "live", position: n.position, selected: n.id === selected, ariaLabel: n.id,
       data: { type: n.type, label: String(n.data?.label ?? n.id), handles: handles.length ? handles : [null],
-              trigger: ["manual", "webhook", "schedule"].includes(n.type), live, text: describe(live, now) || (live?.state ?? "") },
+              trigger: ["manual", "webhook", "schedule"].includes(n.type), live, text: stopped || describe(live, now) || (live?.state ?? "") },
     };
-  }), [shown, projection, selected, now]);
+  }), [shown, projection, selected, now, ended]);
   const edges: Edge[] = useMemo(() => (shown?.edges ?? []).map((e) => {
     const taken = !!projection?.edges[e.id];
     const running = taken && ["running", "retrying"].includes(projection?.nodes[e.target]?.state ?? "");
