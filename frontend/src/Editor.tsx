@@ -16,6 +16,7 @@ import { navigate } from "./live/LiveView";
 import { nodeTypes } from "./nodes";
 import { Panel } from "./Panel";
 import { Versions, type CanvasView } from "./Versions";
+import { WebhookHelp } from "./WebhookHelp";
 
 const GROUPS = ["triggers", "steps", "control", "durable", "end"];
 
@@ -310,7 +311,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
                    onNodeDragStart={() => checkpoint()} onConnect={onConnect} isValidConnection={isValidConnection}
                    nodesDraggable={!view} nodesConnectable={!view} edgesFocusable={!view}
                    onSelectionChange={({ nodes: s }) => setSelected(s[0]?.id ?? null)} deleteKeyCode={null}
-                   fitView={loaded.fit} fitViewOptions={{ maxZoom: 1 }} aria-label="Workflow canvas">
+                   fitView={loaded.fit} fitViewOptions={{ maxZoom: 1 }} colorMode="system" aria-label="Workflow canvas">
           <Background />
           <MiniMap pannable zoomable ariaLabel="Minimap" />
           <Controls aria-label="Zoom controls" />
@@ -318,12 +319,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       </main>
       {showVersions && <Versions workflowId={workflowId} catalog={catalog} onClose={() => setShowVersions(false)} onView={openView} />}
       {!showVersions && !view && selectedNode?.data.type === "webhook" && hookUrl && (
-        <section className="hook-help" aria-label="How to call this webhook">
-          <h3>Webhook URL</h3>
-          <code>{hookUrl}</code>
-          <pre>{`curl -X POST ${hookUrl} \\\n  -H 'content-type: application/json' \\\n  -H 'idempotency-key: order-42' \\\n  -d '{"id": 42}'`}</pre>
-          <p className="muted">Auth: {String(selectedNode.data.config.auth ?? "standard_webhooks")}; signed schemes read the secret named {String(selectedNode.data.config.secret_name ?? "WEBHOOK_SECRET")}.</p>
-        </section>
+        <WebhookHelp baseUrl={hookUrl} config={selectedNode.data.config} />
       )}
       {!showVersions && selectedNode?.data.spec && (
         <Panel id={selectedNode.id} spec={selectedNode.data.spec} config={selectedNode.data.config} upstream={selectedUpstream}

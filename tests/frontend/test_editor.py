@@ -58,9 +58,17 @@ def signed_in(page, live_server, tenant):
     return page
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, both_sizes: bool = False) -> None:
+    """A screenshot at the page's size (1280x800), and with both_sizes also at 1920x1080 (name-1920)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
+    if both_sizes:
+        size = page.viewport_size
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(SHOTS / f"{name}-1920.png"))
+        page.set_viewport_size(size)
+        page.wait_for_timeout(200)
 
 
 def node(page, node_id: str):
@@ -107,7 +115,7 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     page = signed_in
     page.get_by_text("No workflows yet").wait_for()
     open_new_workflow(page, "orders")
-    shot(page, "editor-empty")
+    shot(page, "editor-empty", both_sizes=True)
 
     # Drag a webhook trigger, a code node and an HTTP node from the palette, and connect them.
     drag_from_palette(page, "Webhook", 80, 200)
@@ -118,6 +126,11 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     connect(page, "webhook_1", "code_1")
     connect(page, "code_1", "http_1")
     page.locator(".react-flow__edge").nth(1).wait_for()
+    # A webhook trigger says how to call it, signed for its auth scheme.
+    node(page, "webhook_1").click()
+    help_ = page.get_by_role("region", name="How to call this webhook")
+    help_.get_by_text(f"{live_server.url}/hooks/{tenant.slug}/orders").first.wait_for()
+    assert "webhook-signature: v1,$SIG" in help_.get_by_label("curl example").inner_text()
     # Refused while dragging: nothing into a trigger, no cycles.
     connect(page, "http_1", "webhook_1")
     connect(page, "http_1", "code_1")
@@ -130,7 +143,7 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     problems.get_by_text("http_1").first.wait_for()
     assert node(page, "http_1").locator(".node.invalid").count() == 1
     assert node(page, "code_1").locator(".node.invalid").count() == 0  # starts as `return input;`
-    shot(page, "editor-validation-error")
+    shot(page, "editor-validation-error", both_sizes=True)
     problems.get_by_role("button", name="http_1").first.click()
     panel = page.get_by_role("complementary", name="Configure http_1")
     panel.get_by_role("list", name="Problems of http_1").wait_for()
