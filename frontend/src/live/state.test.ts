@@ -111,3 +111,25 @@ group("the live reducer", () => {
     expect(s.steps.map((x) => [x.key, x.output])).toEqual([["poll", "1"], ["poll (2)", "2"]]);
   });
 });
+
+group("resync after hundreds of missed events", () => {
+  it("applies a replay of 900 events in one batch and matches a client that saw each one", () => {
+    id = 0;
+    const all: ProgressEvent[] = [ev("workflow_queued"), ev("workflow_started")];
+    for (let i = 0; i < 150; i++) {
+      const step = `each[${i}]`;
+      all.push(ev("step_started", { step }), ev("attempt_started", { step, attempt: 1 }),
+               ev("log", { step, level: "log", message: `item ${i}` }), ev("step_completed", { step, attempt: 1, output: String(i) }),
+               ev("log", { step: null, level: "log", message: `done ${i}` }), ev("workflow_waiting", { until: t(1) }));
+    }
+    const live = all.reduce(reduce, emptyState());
+    const cutAt = 37;
+    const missed = applyEvents(all.slice(0, cutAt).reduce(reduce, emptyState()), all.slice(cutAt - 5));
+    expect(missed).toEqual(live);
+    expect(missed.lastEventId).toBe(902);
+    expect(missed.steps).toHaveLength(150);
+    const p = project([{ id: "start", type: "manual" }, { id: "each", type: "loop" }], [{ id: "x", source: "start", target: "each" }], missed);
+    expect(p.nodes.each.state).toBe("succeeded");
+    expect(p.nodes.each.steps).toHaveLength(150);
+  });
+});
