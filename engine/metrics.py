@@ -41,7 +41,7 @@ class Out:
 def lines() -> list[str]:
     f = figures()
     out = Out()
-    out.metric("engine_instances", "Instances by status.",
+    out.metric("engine_instances", "Instances by status (each count capped at 100000).",
                [({"status": s}, n) for s, n in sorted(f.statuses.items())])
     out.metric("engine_due_backlog", "Instances that need a worker now (queued, woken, or lease expired); capped at 100000.",
                f.backlog)

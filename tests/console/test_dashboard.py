@@ -75,15 +75,16 @@ def test_non_staff_are_refused(tenant, client):
 
 def test_the_dashboard_queries_do_not_grow_with_instances_tenants_or_workers(console, tenant, make_workflow, drive):
     seed(tenant, make_workflow, drive, sleeping=1, queued=1)
-    with CaptureQueriesContext(connection) as small:
+    with CaptureQueriesContext(connection) as captured:
         assert console.get("/admin/").status_code == 200
+    small = len(captured)  # now: the next request resets the query log this context reads
     seed(tenant_create(slug="second"), make_workflow, drive, sleeping=5, queued=10)
     for n in range(20):
         heartbeat.Beat(name=f"celery:host-{n}:{n}", mode="celery").beat()
         usage_add(tenant_id=tenant_create(slug=f"t{n}").pk, day=timezone.now().date(), steps=n + 1)
     with CaptureQueriesContext(connection) as large:
         assert console.get("/admin/").status_code == 200
-    assert len(large) == len(small) <= 20, [q["sql"] for q in large.captured_queries]
+    assert 5 < len(large) == small <= 25, [q["sql"] for q in large.captured_queries]
 
 
 def test_metrics_expose_the_dashboard_figures(tenant, make_workflow, drive, settings):

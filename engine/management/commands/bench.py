@@ -1,4 +1,5 @@
-"""Benchmarks that print JSON figures: `python manage.py bench engine`.
+"""Benchmarks that print JSON figures: `python manage.py bench engine` (or webhooks, or console:
+the operator console's pages over a seeded load, engine.bench_console).
 
 Runs against the configured database (SQLite WAL by default; set DATABASE_URL for PostgreSQL) in a
 throwaway tenant that is deleted at the end. The Celery figures need REDIS_URL (they start a
@@ -53,13 +54,26 @@ class Command(BaseCommand):
     help = "Benchmark the engine and print JSON figures."
 
     def add_arguments(self, parser):
-        parser.add_argument("suite", choices=["engine", "webhooks"])
+        parser.add_argument("suite", choices=["engine", "webhooks", "console"])
         parser.add_argument("--requests", type=int, default=3000)
         parser.add_argument("--concurrency", type=int, default=50)
         parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+        parser.add_argument("--tenants", type=int, default=200, help="console: tenants to seed")
+        parser.add_argument("--instances", type=int, default=100_000, help="console: instances to seed")
+        parser.add_argument("--steps", type=int, default=3, help="console: step records (and attempts) per instance")
+        parser.add_argument("--repeat", type=int, default=7, help="console: timed requests per page")
+        parser.add_argument("--keep", action="store_true", help="console: keep the seeded rows")
         parser.add_argument("--signed", action="store_true", help="webhooks: Standard Webhooks signatures (else auth none)")
 
     def handle(self, *args, suite, quick=False, **options):
+        if suite == "console":
+            from engine import bench_console
+
+            figures = bench_console.run(tenants=options["tenants"], instances=options["instances"],
+                                        steps=options["steps"], repeat=options["repeat"], keep=options["keep"],
+                                        out=self.stderr)
+            self.stdout.write(json.dumps(figures, indent=2))
+            return
         settings.ENGINE_DISPATCH = "embedded"  # inline advances; the Celery figures start their own worker
         self.tenant = tenant_create(slug=f"bench-{uuid.uuid4().hex[:8]}")
         self.worker = "bench"
