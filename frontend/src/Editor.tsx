@@ -19,6 +19,10 @@ import { Versions, type CanvasView } from "./Versions";
 import { WebhookHelp } from "./WebhookHelp";
 
 const GROUPS = ["triggers", "steps", "control", "durable", "end"];
+// Fitting a long workflow into the view would shrink its text below reading size: fit down to 60%
+// and let the minimap and panning show the rest (the Fit view control still fits everything).
+const FIT = { maxZoom: 1, minZoom: 0.6 };
+const GROUP_COLOURS: Record<string, string> = { triggers: "#2e7d32", steps: "#2f6fed", control: "#8e24aa", durable: "#ef6c00", end: "#546e7a" };
 
 /** A new node's config: the schema's defaults for its required fields (a code node starts as `return input;`). */
 function defaults(spec: CatalogEntry | undefined): Record<string, unknown> {
@@ -208,7 +212,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     checkpoint();
     setNodes((ns) => layout(ns, edges));
     setDirty(true);
-    window.requestAnimationFrame(() => flow.fitView({ maxZoom: 1 }));
+    window.requestAnimationFrame(() => flow.fitView(FIT));
   }, [checkpoint, edges, flow, setNodes]);
 
   const exportGraph = useCallback(() => {
@@ -240,7 +244,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   const openView = useCallback((v: CanvasView | null) => {
     setView(v);
     setSelected(null);
-    window.requestAnimationFrame(() => flow.fitView({ maxZoom: 1 }));
+    window.requestAnimationFrame(() => flow.fitView(FIT));
   }, [flow]);
   const copyViewIntoDraft = useCallback(() => {
     if (!view?.graph) return;
@@ -311,9 +315,9 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
                    onNodeDragStart={() => checkpoint()} onConnect={onConnect} isValidConnection={isValidConnection}
                    nodesDraggable={!view} nodesConnectable={!view} edgesFocusable={!view}
                    onSelectionChange={({ nodes: s }) => setSelected(s[0]?.id ?? null)} deleteKeyCode={null}
-                   fitView={loaded.fit} fitViewOptions={{ maxZoom: 1 }} colorMode="system" aria-label="Workflow canvas">
+                   fitView={loaded.fit} fitViewOptions={FIT} colorMode="system" aria-label="Workflow canvas">
           <Background />
-          <MiniMap pannable zoomable ariaLabel="Minimap" />
+          <MiniMap pannable zoomable ariaLabel="Minimap" nodeColor={(n) => GROUP_COLOURS[(n.data as CanvasNode["data"]).spec?.group ?? ""] ?? "#999"} />
           <Controls aria-label="Zoom controls" />
         </ReactFlow>}
       </main>

@@ -349,12 +349,18 @@ def test_ten_nodes_layout_accessibility_and_sizes(signed_in, tenant, live_server
     node(page, "approve").click()
     shot(page, "editor-10-nodes")
     page.set_viewport_size({"width": 1920, "height": 1080})
-    page.get_by_role("button", name="Fit view").click()
+    page.get_by_role("button", name="Auto-layout").click()  # lays out and fits again at the new size
     page.wait_for_timeout(300)
     shot(page, "editor-10-nodes-1920")
     page.emulate_media(color_scheme="dark")
     shot(page, "editor-10-nodes-dark-1920")
     page.emulate_media(color_scheme="light")
+    # The README's picture (docs/editor.png is copied from it).
+    page.set_viewport_size({"width": 1600, "height": 900})
+    node(page, "parse").click()
+    page.get_by_role("button", name="Auto-layout").click()
+    page.wait_for_timeout(300)
+    shot(page, "editor-overview")
 
     # Every control has a name a screen reader can say.
     unnamed = page.evaluate("""() => [...document.querySelectorAll('button, input, select, textarea, [contenteditable=true]')]
