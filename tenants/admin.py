@@ -256,6 +256,8 @@ class TenantAdmin(ModelAdmin):
 
     # -- suspension --------------------------------------------------------------------------
     def get_actions_detail(self, request, object_id):
+        if not self.has_change_permission(request):
+            return []
         status = Tenant.objects.filter(pk=object_id).values_list("status", flat=True).first()
         hidden = "suspend_tenant" if status == Tenant.Status.SUSPENDED else "unsuspend_tenant"
         return [a for a in super().get_actions_detail(request, object_id) if not a.action_name.endswith(f"_{hidden}")]

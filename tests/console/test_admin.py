@@ -89,6 +89,12 @@ def test_staff_without_permissions_see_nothing_and_cannot_act(tenant, workflow_o
     assert inst.key in page and "/terminate/" not in page
     assert c.post(f"/admin/engine/instance/{inst.pk}/terminate/", {"confirm": "yes"}).status_code == 403
     assert bulk(c, "bulk_terminate", [inst.pk]).status_code in (200, 302)
+    staff.user_permissions.add(Permission.objects.get(codename="view_tenant"))
+    c.force_login(User.objects.get(pk=staff.pk))
+    page = text(c.get(f"/admin/tenants/tenant/{tenant.pk}/change/"))
+    assert "acme" in page and "/suspend/" not in page
+    assert c.post(f"/admin/tenants/tenant/{tenant.pk}/suspend/", {"confirm": "yes"}).status_code == 403
+    assert Tenant.objects.get(pk=tenant.pk).status == "active"
     assert Instance.objects.get(pk=inst.pk).status == "waiting" and not AuditEntry.objects.exists()
 
 
