@@ -150,6 +150,24 @@ def chart(labels: list[str], datasets: list[dict]) -> str:
     return json.dumps({"labels": labels, "datasets": datasets})
 
 
+def chart_options(*, legend: bool) -> str:
+    """Chart.js options: unfold's defaults hide the value axis, which operators want to read."""
+    return json.dumps({
+        "animation": False,
+        "plugins": {"legend": {"display": legend, "position": "bottom", "align": "start"}},
+        "scales": {
+            "x": {"grid": {"display": False}, "ticks": {"maxTicksLimit": 12, "autoSkip": True}},
+            "y": {"beginAtZero": True, "grid": {}, "ticks": {"precision": 0, "maxTicksLimit": 5}},
+        },
+    })
+
+
+def size(n: float) -> str:
+    if n < 1024:
+        return f"{n:,.0f} B"
+    return f"{n / 1024:,.1f} KiB" if n < 2**20 else f"{n / 2**20:,.1f} MiB"
+
+
 def duration(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
@@ -203,21 +221,23 @@ def dashboard_callback(request, context: dict) -> dict:
         "total": number(sum(f.statuses.values()), COUNT_CAP if max(f.statuses.values()) >= COUNT_CAP else None),
         "sandbox": [
             ("Programs cached", number(sandbox["programs_cached"], None)),
-            ("Program cache size", f"{sandbox['program_cache_bytes'] / 1024:,.0f} KiB"),
+            ("Program cache size", size(sandbox["program_cache_bytes"])),
             ("Program cache hit rate", rate(sandbox["program_hit_rate"])),
             ("Program cache evictions", number(sandbox["program_evictions"], None)),
             ("Fresh contexts ready", number(sandbox["contexts_ready"], None)),
             ("Context pool hit rate", rate(sandbox["context_hit_rate"])),
-            ("Workers' resident memory", f"{sandbox['rss_bytes'] / 2**20:,.0f} MiB"),
+            ("Workers' resident memory", size(sandbox["rss_bytes"])),
         ],
         "workers": [{
             "w": w, "alive": w.alive, "seen": duration(w.age_seconds) + " ago",
             "advanced": number(w.instances_advanced, None), "steps": number(w.steps, None),
             "programs": f"{w.programs_cached} ({rate(w.program_hit_rate)} hits, {w.program_evictions} evicted)",
-            "contexts": rate(w.context_hit_rate), "rss": f"{w.rss_bytes / 2**20:,.0f} MiB",
+            "contexts": rate(w.context_hit_rate), "rss": size(w.rss_bytes),
         } for w in f.workers],
         "tenants": [{**t, "steps": number(t["steps"], None), "cpu": f"{t['cpu_ms'] / 1000:,.1f} s",
                      "http": number(t["http_calls"], None)} for t in f.top_tenants],
+        "options": chart_options(legend=False),
+        "options_legend": chart_options(legend=True),
         "steps_chart": chart(labels, [
             {"label": "Steps", "data": [m["steps"] for m in f.minutes], "borderColor": "var(--color-primary-600)",
              "backgroundColor": "var(--color-primary-600)", "pointRadius": 0, "tension": 0.3},
