@@ -111,7 +111,13 @@ globalThis.__boot = function (initText) {
     if (err instanceof InternalError && /out of memory/.test(err.message)) {
       return { name: "MemoryLimitError", message: `exceeded the memory limit of ${init.memoryMiB} MiB` };
     }
-    if (err instanceof Error) return { name: String(err.name || "Error"), message: String(err.message).slice(0, 4096) };
+    if (err instanceof Error) {
+      const info = { name: String(err.name || "Error"), message: String(err.message).slice(0, 4096) };
+      // Where it was thrown, for the live view's inspection (frames only: QuickJS's stack has no values).
+      const frames = typeof err.stack === "string" ? err.stack.split("\n").filter((f) => f.includes("(program:")) : [];
+      if (frames.length) info.stack = frames.join("\n").slice(0, 4096);
+      return info;
+    }
     let message;
     try { message = typeof err === "string" ? err : stringify(err); } catch (e) { message = String(err); }
     return { name: "Error", message: String(message).slice(0, 4096) };
@@ -119,6 +125,7 @@ globalThis.__boot = function (initText) {
   function toError(info) {
     const e = info.name === "NonRetryableError" ? new NonRetryableError(info.message) : new Error(info.message);
     e.name = info.name;
+    e.stack = "";  // a step's error re-thrown into run(): its stack is on the step's record, not here
     return e;
   }
   // Returns the JSON text of a result, or throws a WorkflowError naming what is wrong.

@@ -307,3 +307,20 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"nothing listens on {port}")
+
+
+def test_a_step_error_carries_the_programs_stack_frames(tenant, make_workflow, drive):
+    """The live view shows where a step threw: the frames of the tenant's program, none of the runtime's."""
+    from engine import selectors
+
+    wf = make_workflow("export default async function run(e, step) {\n"
+                       "  function check(x) { throw new Error('bad ' + x); }\n"
+                       "  return await step.do('a', { retries: { limit: 0 } }, () => check(1));\n}")
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    drive()
+    errored = next(e for e in selectors.progress_after(tenant=tenant, instance_id=inst.pk) if e["type"] == "step_errored")
+    assert errored["error"]["message"] == "bad 1"
+    assert errored["error"]["stack"].splitlines()[0].strip() == "at check (program:2:48)"
+    assert "eval_script" not in errored["error"]["stack"]
+    inst.refresh_from_db()
+    assert inst.error == {"name": "Error", "message": "bad 1"}  # the instance's error is unchanged
