@@ -138,7 +138,7 @@ def test_real_worker_processes_write_heartbeats_and_recoveries(tenant, make_work
         wait_for(lambda: count("b") == 1, what="the first attempt of step b to start")
         # It beats while its advance is blocked in step b (the heartbeat has a thread of its own).
         wait_for(lambda: WorkerHeartbeat.objects.filter(pid=first.pid, mode="embedded", programs_cached=1,
-                                                        instances_advanced=1).exists(),
+                                                        instances_advanced=1, steps=2).exists(),
                  what="the first worker's heartbeat during its advance")
         first.send_signal(signal.SIGKILL)
         first.wait()
