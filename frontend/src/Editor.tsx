@@ -24,6 +24,10 @@ const GROUPS = ["triggers", "steps", "control", "durable", "end"];
 const FIT = { maxZoom: 1, minZoom: 0.6 };
 const GROUP_COLOURS: Record<string, string> = { triggers: "#2e7d32", steps: "#2f6fed", control: "#8e24aa", durable: "#ef6c00", end: "#546e7a" };
 
+function isJson(text: string): boolean {
+  try { JSON.parse(text || "null"); return true; } catch { return false; }
+}
+
 /** A new node's config: the schema's defaults for its required fields (a code node starts as `return input;`). */
 function defaults(spec: CatalogEntry | undefined): Record<string, unknown> {
   const props = spec?.schema.properties ?? {};
@@ -270,7 +274,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
         <button onClick={save} title="Save the draft (Ctrl/Cmd+S)">Save</button>
         <button onClick={validate}>Validate</button>
         <button onClick={publish}>Publish</button>
-        <label className="params">Test payload <input aria-label="Test payload" value={params} spellCheck={false} onChange={(e) => setParams(e.target.value)} /></label>
+        <label className="params">Test payload <input aria-label="Test payload" value={params} spellCheck={false} aria-invalid={!isJson(params)}
+                                                          title={isJson(params) ? "JSON given to the instance as its params" : "not JSON yet"} onChange={(e) => setParams(e.target.value)} /></label>
         <button onClick={run}>Run</button>
         <button onClick={undo} aria-label="Undo" title="Undo (Ctrl/Cmd+Z)" disabled={Boolean(view)}>↶</button>
         <button onClick={redo} aria-label="Redo" title="Redo (Ctrl/Cmd+Shift+Z)" disabled={Boolean(view)}>↷</button>
@@ -307,7 +312,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
             <button onClick={() => openView(null)}>Back to draft</button>
           </div>
         )}
-        {!view && nodes.length === 0 && <p className="empty muted">Drag a trigger from the palette to start, then add steps and connect them.</p>}
+        {loaded && !view && nodes.length === 0 && <p className="empty muted">Drag a trigger from the palette to start, then add steps and connect them.</p>}
         <span role="status" className="status" aria-live="polite">{status}</span>
         {loaded && <ReactFlow nodes={shown} edges={view ? view.edges : edges} nodeTypes={nodeTypes}
                    onNodesChange={view ? onViewNodesChange : (c) => { if (c.some((x) => x.type === "remove")) checkpoint(); onNodesChange(c); if (c.some((x) => x.type !== "select" && x.type !== "dimensions")) setDirty(true); }}
@@ -330,8 +335,14 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
                problems={view ? [] : selectedNode.data.problems} readOnly={Boolean(view)}
                onChange={(config) => { checkpoint(true); setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); setDirty(true); }} />
       )}
-      {!showVersions && !selectedNode && !view && nodes.length > 0 && (
-        <aside className="panel hint" aria-label="Help"><p className="muted">Select a node to configure it. Drag from a node's right handle to another node's left handle to connect them; Delete removes the selection; Ctrl/Cmd+Z undoes.</p></aside>
+      {!showVersions && !selectedNode && (
+        // The side column is always there, so selecting a node never resizes the canvas.
+        <aside className="panel hint" aria-label="Help">
+          {view ? <p className="muted">Select a node to see its configuration in this version.</p>
+            : !loaded ? <p className="muted">Loading…</p>
+            : nodes.length === 0 ? <p className="muted">Start with a trigger: drag Manual start, Webhook or Schedule from the palette (or click it). Then add steps and drag from a node's right handle to the next node's left handle.</p>
+            : <p className="muted">Select a node to configure it. Drag from a node's right handle to another node's left handle to connect them; Delete removes the selection; Ctrl/Cmd+C, V copy and paste; Ctrl/Cmd+Z undoes.</p>}
+        </aside>
       )}
       {problems.length > 0 && !view && (
         <section className="problems" aria-label="Problems">
