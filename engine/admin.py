@@ -109,7 +109,7 @@ def pretty_json(value) -> str:
 
 @admin.register(Instance)
 class InstanceAdmin(ModelAdmin):
-    list_display = ("key_link", "tenant", "workflow", "status_badge", "created_at", "finished_at", "error_text")
+    list_display = ("key_link", "tenant", "workflow_slug", "status_badge", "created_at", "finished_at", "error_text")
     list_display_links = None
     list_filter = (
         ("tenant", AutocompleteSelectFilter),
@@ -142,6 +142,22 @@ class InstanceAdmin(ModelAdmin):
     readonly_fields = ["id", "key", "tenant", "workflow", "version_link", "parent", "status_badge", "created_at",
                        "started_at", "finished_at", "due_at", "lease_owner", "recoveries", "suspended",
                        "params_json", "output_json", "error_json"]
+
+    def get_changelist(self, request, **kwargs):
+        base = super().get_changelist(request, **kwargs)
+
+        class UncountedChangeList(base):
+            def get_results(self, request):
+                super().get_results(request)
+                # The paginator never counts, so "select all" offers what a bulk action takes:
+                # the newest BULK_LIMIT matching instances (the action bar prints this text).
+                self.result_count = f"{BULK_LIMIT} newest matching"
+
+        return UncountedChangeList
+
+    @display(description="workflow", ordering="workflow")
+    def workflow_slug(self, obj):
+        return obj.workflow.slug
 
     def get_queryset(self, request):
         # Large JSON columns stay out of list pages; the detail page reads them (get_object).

@@ -106,6 +106,19 @@ def test_console_pages_in_chromium(page, live_server, tenant, other_tenant, work
     assert set(Instance.objects.filter(tenant=tenant).exclude(status="complete").values_list("status", flat=True)) \
         == {"paused"}
 
+    # A bulk action from the list: select the page, pick the action, confirm on the impact page.
+    page.goto(f"{live_server.url}/admin/engine/instance/?tenant__id__exact={other_tenant.pk}")
+    page.get_by_text("nightly").wait_for()
+    page.locator("#action-toggle").check()
+    page.get_by_text("Select all 500 newest matching instances").wait_for()
+    page.select_option("select[name=action]", "bulk_pause")
+    page.locator("button[name=index]").first.click()
+    page.locator("[data-console-impact]").wait_for()
+    assert "Pause 1 instance(s)?" in page.content()
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_text("Pause: 1 instance(s).").wait_for()
+    assert Instance.objects.get(key="nightly").status == "paused"
+
     page.goto(f"{live_server.url}/admin/engine/instance/")
     page.get_by_text("order-1042").wait_for()
     shot(page, "console-instances.png")
