@@ -317,6 +317,16 @@ def test_old_version_read_only_diff_and_program(signed_in, tenant, live_server):
     node(page, "ask").wait_for()
     assert node(page, "small").count() == 0
 
+    # An old version can be copied into the draft, as one change that Undo takes back.
+    versions.get_by_role("button", name="Open version 1").click()
+    banner.get_by_role("button", name="Copy into draft").click()
+    banner.wait_for(state="detached")
+    node(page, "small").wait_for()
+    assert node(page, "ask").count() == 0
+    page.get_by_role("button", name="Undo").click()
+    node(page, "ask").wait_for()
+    assert node(page, "small").count() == 0
+
 
 def ten_node_graph():
     ids = ["hook", "parse", "check", "enrich", "notify", "join", "wait", "approve", "store", "done"]
