@@ -177,8 +177,12 @@ class TenantAdmin(ModelAdmin):
         return super().get_form(request, obj, change=change, form=limits_form(obj), **kwargs)
 
     def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "autocomplete":
+            return queryset  # the tenant pickers of other pages need slugs, not usage
         month = month_start()
-        return super().get_queryset(request).annotate(
+        return queryset.annotate(
             u_steps=usage_sum("steps", month), u_cpu=usage_sum("cpu_ms", month),
             u_http=usage_sum("http_calls", month), u_stored=usage_sum("bytes_stored"),
             n_running=capped_count(COUNTED["running"]), n_waiting=capped_count(COUNTED["waiting"]),

@@ -363,6 +363,13 @@ def test_the_instance_list_filters_and_searches(console, tenant, other_tenant, w
     assert keys("?q=alpha") == {"alpha"}
     assert keys("?q=alph") == set()  # exact only: no LIKE scan over millions of rows
     assert keys(f"?tenant__id__exact={tenant.pk}&status__exact=waiting") == {"alpha"}
+    # The tenant and workflow pickers search by slug.
+    found = console.get("/admin/autocomplete/", {"app_label": "engine", "model_name": "instance",
+                                                 "field_name": "tenant", "term": "glob"}).json()
+    assert [r["text"] for r in found["results"]] == ["globex"]
+    found = console.get("/admin/autocomplete/", {"app_label": "engine", "model_name": "instance",
+                                                 "field_name": "workflow", "term": "gated"}).json()
+    assert [r["id"] for r in found["results"]] == [str(gated.pk)]
     assert a.pk and failed.pk and old.pk
 
 
