@@ -8,7 +8,7 @@ import {
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage, type CatalogEntry, type Problem } from "./api/client";
 import {
-  canvasType, connectionProblem, edgeId, freshId, toCanvas, toGraph, upstream, type CanvasNode, type Catalog, type Graph,
+  canvasType, connectionProblem, edgeId, freshId, semanticKey, toCanvas, toGraph, upstream, type CanvasNode, type Catalog, type Graph,
 } from "./graph";
 import { createHistory } from "./history";
 import { layout } from "./layout";
@@ -50,6 +50,9 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   // The canvas mounts once the draft is loaded, and fits the view only if the draft had nodes: a
   // fit on the first node dropped onto an empty canvas would move everything under the user's hand.
   const [loaded, setLoaded] = useState<{ fit: boolean } | null>(null);
+  // The published version and what its graph means: Run starts that version, so the toolbar says
+  // when the draft differs from it.
+  const [live, setLive] = useState<{ number: number; key: string } | null>(null);
   const flow = useReactFlow();
 
   // Undo/redo: a snapshot of the graph is taken before each change the user makes (typing in
@@ -81,6 +84,11 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       setNodes(c.nodes);
       setEdges(c.edges);
       setLoaded({ fit: c.nodes.length > 0 });
+      const number = data.published_version;
+      if (number) {
+        api.GET("/api/v1/workflows/{workflow_id}/versions/{number}", { params: { path: { workflow_id: workflowId, number } } })
+          .then(({ data: v }) => { if (v) setLive({ number, key: v.graph ? semanticKey(v.graph as Graph) : "" }); });
+      }
     });
   }, [workflowId, catalog, setNodes, setEdges]);
 
@@ -113,6 +121,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   }, [checkpoint, setEdges]);
 
   const graph = useMemo(() => toGraph(nodes, edges), [nodes, edges]);
+  const draftKey = useMemo(() => semanticKey(graph), [graph]);
 
   // Copy/paste of the selected nodes and the edges between them, with fresh ids.
   const clipboard = useRef<Graph | null>(null);
@@ -169,6 +178,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     } else {
       markProblems([]);
       setStatus(`Published version ${data?.number}`);
+      if (data) setLive({ number: data.number, key: semanticKey(graph) });
     }
   }, [graph, markProblems, save, workflowId]);
 
@@ -276,7 +286,10 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
         <button onClick={publish}>Publish</button>
         <label className="params">Test payload <input aria-label="Test payload" value={params} spellCheck={false} aria-invalid={!isJson(params)}
                                                           title={isJson(params) ? "JSON given to the instance as its params" : "not JSON yet"} onChange={(e) => setParams(e.target.value)} /></label>
-        <button onClick={run}>Run</button>
+        <button onClick={run} title={live ? `Start an instance of the published version v${live.number}` : "Publish first: Run starts the published version"}>Run</button>
+        {loaded && (live === null ? <span className="badge-note">not published</span>
+          : live.key !== draftKey ? <span className="badge-note" title="Run starts the published version; publish to run the draft">draft differs from v{live.number}</span>
+          : <span className="badge-note ok">v{live.number} live</span>)}
         <button onClick={undo} aria-label="Undo" title="Undo (Ctrl/Cmd+Z)" disabled={Boolean(view)}>↶</button>
         <button onClick={redo} aria-label="Redo" title="Redo (Ctrl/Cmd+Shift+Z)" disabled={Boolean(view)}>↷</button>
         <button onClick={autoLayout} disabled={Boolean(view)}>Auto-layout</button>

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CatalogEntry } from "./api/client";
+import * as graphModule from "./graph";
 import { connectionProblem, diffCanvas, freshId, toCanvas, toGraph, upstream, type Catalog, type Graph } from "./graph";
 
 const entry = (type: string, extra: Partial<CatalogEntry> = {}): CatalogEntry => ({
@@ -99,5 +100,16 @@ describe("diff on the canvas", () => {
     expect(c.nodes.every((n) => n.data.readOnly)).toBe(true);
     expect(c.edges.filter((e) => e.className === "diff-removed").map((e) => e.id).sort()).toEqual(["removed:e3", "removed:e5"]);
     expect(c.edges.filter((e) => e.className === "diff-added").map((e) => e.id)).toEqual(["e6"]);
+  });
+});
+
+describe("semantic key", () => {
+  it("ignores layout and order, not meaning", () => {
+    const { semanticKey } = graphModule;
+    const moved: Graph = { nodes: [...graph.nodes].reverse().map((n) => ({ ...n, position: { x: 1, y: 1 } })),
+                           edges: [...graph.edges].reverse().map((e, i) => ({ ...e, id: `x${i}` })) };
+    expect(semanticKey(moved)).toBe(semanticKey(graph));
+    const changed: Graph = { ...graph, nodes: graph.nodes.map((n) => (n.id === "big" ? { ...n, data: { code: "return 9;" } } : n)) };
+    expect(semanticKey(changed)).not.toBe(semanticKey(graph));
   });
 });

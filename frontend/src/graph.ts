@@ -127,3 +127,10 @@ export function diffCanvas(older: Graph, newer: Graph, diff: VersionDiff, catalo
     ],
   };
 }
+
+/** What a graph means, without its layout: equal keys compile to the same program. */
+export function semanticKey(graph: Graph): string {
+  const nodes = [...graph.nodes].sort((a, b) => a.id.localeCompare(b.id)).map((n) => [n.id, n.type, n.data ?? {}]);
+  const edges = graph.edges.map((e) => [e.source, e.sourceHandle ?? "", e.target]).sort((a, b) => a.join("\u0000").localeCompare(b.join("\u0000")));
+  return JSON.stringify([nodes, edges]);
+}

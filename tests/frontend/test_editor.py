@@ -181,6 +181,7 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     page.get_by_role("status").get_by_text("Saved").wait_for()
     page.get_by_role("button", name="Publish").click()
     page.get_by_role("status").get_by_text("Published version 1").wait_for()
+    page.get_by_text("v1 live").wait_for()  # Run starts the published version: the toolbar says which
 
     # Undo and redo a move.
     before = node_position(page, "http_1")
@@ -203,11 +204,13 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     assert sorted(n["id"] for n in exported["nodes"]) == ["code_1", "http_1", "webhook_1"]
     page.get_by_role("button", name="Sleep", exact=True).click()
     node(page, "sleep_1").wait_for()
+    page.get_by_text("draft differs from v1").wait_for()
     page.get_by_label("Import graph").set_input_files(download.value.path())
     page.get_by_role("status").get_by_text("Imported 3 nodes").wait_for()
     node(page, "sleep_1").wait_for(state="detached")
     page.locator(".react-flow__edge").nth(1).wait_for()
     assert page.locator(".react-flow__edge").count() == 2
+    page.get_by_text("v1 live").wait_for()  # moved nodes, same meaning
 
     # Run with a test payload: the instance starts and the editor hands over to it.
     settings.ENGINE_HTTP_ALLOWED_PRIVATE = ["127.0.0.1", "localhost"]
