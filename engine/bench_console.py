@@ -5,7 +5,8 @@ every status, each with STEPS step records and an attempt per step, plus a month
 heartbeats and an hour of activity (bulk inserts: about a minute on SQLite). Then, as a staff user
 through Django's test Client (the whole request path: middleware, admin, templates), it times the
 dashboard, the tenant list, the instance list (default and filtered by status, tenant and error
-text), an instance detail and /metrics, and prints p50/max milliseconds and query counts as JSON.
+text), an instance detail and /metrics, and prints p50/max milliseconds and query counts as JSON;
+then it runs retention over the seeded tenants and reports how long each batch's transaction took.
 Everything it made is deleted at the end (unless --keep), whatever the database (SQLite or
 PostgreSQL via DATABASE_URL).
 """
@@ -173,6 +174,31 @@ class ConsoleBench:
                              "queries": count, "slowest_query_ms": slowest_ms}
         return figures
 
+    # ---- retention ----------------------------------------------------------------------------
+    def retention(self, batch: int = 500) -> dict:
+        """Retention over the seeded tenants (1 day): how long each batch's transaction lasts, which
+        is the longest an engine commit waits for it (SQLite has one writer). Only the seeded
+        tenants are touched: retention_run would apply every tenant's policy."""
+        from . import retention
+
+        now = timezone.now()
+        Tenant.objects.filter(pk__in=[t.pk for t in self.tenants]).update(limits={"retention_days": 1})
+        durations, deleted = [], 0
+        started = time.perf_counter()
+        for tenant in Tenant.objects.filter(pk__in=[t.pk for t in self.tenants]):
+            cutoff = retention.cutoff_for(tenant, now=now)
+            while True:
+                t = time.perf_counter()
+                n = retention.delete_batch(tenant=tenant, cutoff=cutoff, now=now, batch=batch)
+                if not n:
+                    break
+                durations.append((time.perf_counter() - t) * 1000)
+                deleted += n
+        return {"instances_deleted": deleted, "batches": len(durations), "batch_size": batch,
+                "batch_p50_ms": round(statistics.median(durations), 1) if durations else None,
+                "batch_max_ms": round(max(durations), 1) if durations else None,
+                "instances_per_second": round(deleted / (time.perf_counter() - started))}
+
     # ---- cleanup ------------------------------------------------------------------------------
     def cleanup(self) -> None:
         ids = [t.pk for t in getattr(self, "tenants", [])]
@@ -206,6 +232,8 @@ def run(*, tenants: int, instances: int, steps: int, repeat: int, keep: bool, ou
         figures["all_under_300_ms"] = not slow
         if slow:
             figures["over_300_ms"] = slow
+        if not keep:
+            figures["retention"] = bench.retention()
     finally:
         if keep:
             figures["kept_prefix"] = bench.prefix
