@@ -234,6 +234,7 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     page.locator('.react-flow__node[data-id="prepare"]').click()
     inspector = page.get_by_role("region", name="Step prepare")
     inspector.get_by_role("group", name="Error").get_by_text("n must be positive").wait_for()
+    assert "(program:" in inspector.locator(".stack").inner_text()  # where the code node threw, in the compiled program
     page.screenshot(path=str(SHOTS / "live-failed-step.png"))
 
     # Restart the failed instance from the list, after the plan shows what stays valid.

@@ -2,7 +2,7 @@
 // the edges taken highlighted, a timeline of steps and attempts, streamed log lines, the details
 // of a clicked node, and the instance's actions (pause, resume, terminate, restart, events, approvals).
 // The view is a projection of the event log (state.ts); the socket (socket.ts) keeps it complete.
-import { Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, type Edge, type Node } from "@xyflow/react";
+import { applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, type Edge, type Node, type NodeChange } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
 import { Inspector, type SnapshotStep } from "./Inspector";
@@ -102,6 +102,18 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
               trigger: ["manual", "webhook", "schedule"].includes(n.type), live, text: stopped || describe(live, now) || (live?.state ?? "") },
     };
   }), [shown, projection, selected, now, ended]);
+  // React Flow writes each node's measured size back through onNodesChange; a node without it stays
+  // hidden. Keep the sizes across recomputed nodes (they are rebuilt on every event and tick).
+  const [flowNodes, setFlowNodes] = useState<Node<LiveNodeData>[]>([]);
+  useEffect(() => {
+    setFlowNodes((old) => {
+      const seen = new Map(old.map((n) => [n.id, n]));
+      return nodes.map((n) => ({ ...n, measured: seen.get(n.id)?.measured }));
+    });
+  }, [nodes]);
+  const onNodesChange = useCallback((changes: NodeChange<Node<LiveNodeData>>[]) => {
+    setFlowNodes((ns) => applyNodeChanges(changes.filter((c) => c.type === "dimensions"), ns));
+  }, []);
   const edges: Edge[] = useMemo(() => (shown?.edges ?? []).map((e) => {
     const taken = !!projection?.edges[e.id];
     const running = taken && ["running", "retrying"].includes(projection?.nodes[e.target]?.state ?? "");
@@ -186,7 +198,7 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
       </header>
       <main className="canvas live-canvas">
         {shown === null ? <p className="muted">Loading…</p> : (
-          <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} nodesDraggable={false} nodesConnectable={false}
+          <ReactFlow nodes={flowNodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} nodesDraggable={false} nodesConnectable={false}
                      elementsSelectable onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
                      fitView fitViewOptions={{ maxZoom: 1 }} proOptions={{ hideAttribution: true }}>
             <Background />
