@@ -389,3 +389,41 @@ def test_ten_nodes_layout_accessibility_and_sizes(signed_in, tenant, live_server
     # Nothing overflows the page horizontally at 1280 (the toolbar scrolls inside itself if needed).
     page.set_viewport_size({"width": 1280, "height": 800})
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 1280
+
+
+def test_workflow_list_tenant_search_duplicate_archive(signed_in, tenant, other_tenant, live_server):
+    from django.contrib.auth.models import User
+
+    from builder import services
+    from builder.models import Workflow
+    from tenants.models import Membership
+
+    services.workflow_create(tenant=tenant, slug="orders", name="Orders", draft=ten_node_graph())
+    services.workflow_create(tenant=tenant, slug="refunds", name="Refunds")
+    services.workflow_create(tenant=other_tenant, slug="elsewhere", name="Elsewhere")
+    Membership.objects.create(user=User.objects.get(username="ed"), tenant=other_tenant, role="viewer")
+    page = signed_in
+    page.reload()
+    page.get_by_role("link", name="Orders").wait_for()
+    assert page.get_by_role("link", name="Elsewhere").count() == 0
+
+    page.get_by_label("Search workflows").fill("ref")
+    page.get_by_role("link", name="Orders").wait_for(state="detached")
+    page.get_by_role("link", name="Refunds").wait_for()
+    page.get_by_label("Search workflows").fill("")
+
+    page.get_by_role("button", name="Duplicate Orders").click()
+    page.get_by_role("link", name="Orders (copy)").wait_for()
+    copy = Workflow.objects.get(tenant=tenant, slug="orders-copy")
+    assert copy.draft == Workflow.objects.get(tenant=tenant, slug="orders").draft
+
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Archive Refunds").click()
+    page.get_by_role("link", name="Refunds").wait_for(state="detached")
+    page.get_by_label("Archived").check()
+    page.get_by_role("link", name="Refunds").wait_for()
+    page.get_by_label("Archived").uncheck()
+
+    page.get_by_label("Tenant").select_option(other_tenant.slug)
+    page.get_by_role("link", name="Elsewhere").wait_for()
+    assert page.get_by_role("link", name="Orders").count() == 0

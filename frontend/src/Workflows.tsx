@@ -1,0 +1,102 @@
+// The workflow list of the current tenant: pick a tenant, search, create, duplicate, archive, open.
+import { useEffect, useState } from "react";
+import { api, errorMessage } from "./api/client";
+
+type Workflow = { id: number; slug: string; name: string; published_version: number | null; updated_at: string; archived: boolean };
+type Me = { tenant: string; role: string; tenants: string[]; user?: string | null };
+
+export function navigate(path: string) {
+  history.pushState(null, "", path);
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+/** The first free slug among `<slug>-copy`, `<slug>-copy-2`, ... (the server refuses a taken one). */
+export function copySlug(slug: string, taken: Set<string>): string {
+  for (let n = 1; ; n++) {
+    const candidate = `${slug}-copy${n === 1 ? "" : `-${n}`}`.slice(0, 63);
+    if (!taken.has(candidate)) return candidate;
+  }
+}
+
+export function WorkflowList() {
+  const [workflows, setWorkflows] = useState<Workflow[] | null>(null);
+  const [me, setMe] = useState<Me | null>(null);
+  const [slug, setSlug] = useState("");
+  const [error, setError] = useState("");
+  const [status, setStatus] = useState("");
+  const [search, setSearch] = useState("");
+  const [archived, setArchived] = useState(false);
+  const load = () => api.GET("/api/v1/workflows", { params: { query: { search, archived } } })
+    .then(({ data }) => setWorkflows((data as unknown as Workflow[]) ?? []));
+  useEffect(() => { load(); }, [search, archived]);  // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => { api.GET("/api/v1/me").then(({ data }) => setMe((data as Me) ?? null)); }, []);
+
+  const create = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const { data, error } = await api.POST("/api/v1/workflows", { body: { slug, name: slug } });
+    if (error) setError(errorMessage(error));
+    else navigate(`/editor/w/${data!.id}`);
+  };
+  const switchTenant = async (tenant: string) => {
+    const { data, error } = await api.POST("/api/v1/me/tenant", { body: { tenant } });
+    if (error) { setStatus(errorMessage(error)); return; }
+    setMe(data as Me);
+    setStatus(`Now in ${tenant}`);
+    load();
+  };
+  const duplicate = async (w: Workflow) => {
+    const { data: full } = await api.GET("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: w.id } } });
+    const all = await api.GET("/api/v1/workflows", { params: { query: { archived: true } } });
+    const live = await api.GET("/api/v1/workflows", { params: { query: {} } });
+    const taken = new Set([...((all.data as unknown as Workflow[]) ?? []), ...((live.data as unknown as Workflow[]) ?? [])].map((x) => x.slug));
+    const { data, error } = await api.POST("/api/v1/workflows", {
+      body: { slug: copySlug(w.slug, taken), name: `${w.name} (copy)`, draft: full?.draft ?? null } });
+    setStatus(error ? `Not duplicated: ${errorMessage(error)}` : `Duplicated as ${data!.slug}`);
+    load();
+  };
+  const archive = async (w: Workflow) => {
+    if (!window.confirm(`Archive ${w.name}? Its schedules stop; instances already running go on.`)) return;
+    const { error } = await api.DELETE("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: w.id } } });
+    setStatus(error ? `Not archived: ${errorMessage(error)}` : `Archived ${w.name}`);
+    load();
+  };
+
+  return (
+    <div className="list">
+      <header className="list-head">
+        <h1>Workflows</h1>
+        {me && me.tenants.length > 1 ? (
+          <label>Tenant <select value={me.tenant} onChange={(e) => switchTenant(e.target.value)}>
+            {me.tenants.map((t) => <option key={t} value={t}>{t}</option>)}</select></label>
+        ) : me && <span className="muted">Tenant {me.tenant}</span>}
+        {me?.user && <span className="muted">{me.user} ({me.role})</span>}
+      </header>
+      <form onSubmit={create} className="create">
+        <label>New workflow slug <input value={slug} onChange={(e) => setSlug(e.target.value)} placeholder="order-approval" /></label>
+        <button type="submit">Create</button>
+        {error && <span role="alert" className="error">{error}</span>}
+      </form>
+      <div className="list-filters">
+        <input type="search" aria-label="Search workflows" placeholder="Search" value={search} onChange={(e) => setSearch(e.target.value)} />
+        <label><input type="checkbox" checked={archived} onChange={(e) => setArchived(e.target.checked)} /> Archived</label>
+        <span role="status" className="muted">{status}</span>
+      </div>
+      {workflows === null ? <p className="muted">Loading…</p> : workflows.length === 0 ? (
+        <p className="muted">{archived ? "No archived workflows." : search ? `No workflow matches “${search}”.`
+          : "No workflows yet: create one above, then drag nodes from the palette onto the canvas."}</p>
+      ) : (
+        <ul className="workflows">{workflows.map((w) => (
+          <li key={w.id} aria-label={w.name}>
+            <a href={`/editor/w/${w.id}`} onClick={(e) => { e.preventDefault(); navigate(`/editor/w/${w.id}`); }}>{w.name}</a>
+            <span className="muted"> {w.slug} · {w.published_version ? `v${w.published_version} published` : "not published"}
+              · edited {new Date(w.updated_at).toLocaleString()}</span>
+            <span className="row-actions">
+              <button onClick={() => duplicate(w)} aria-label={`Duplicate ${w.name}`}>Duplicate</button>
+              {!w.archived && <button onClick={() => archive(w)} aria-label={`Archive ${w.name}`}>Archive</button>}
+            </span>
+          </li>))}
+        </ul>
+      )}
+    </div>
+  );
+}
