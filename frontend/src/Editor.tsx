@@ -331,6 +331,13 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
                    onNodesChange={view ? onViewNodesChange : (c) => { if (c.some((x) => x.type === "remove")) checkpoint(); onNodesChange(c); if (c.some((x) => x.type !== "select" && x.type !== "dimensions")) setDirty(true); }}
                    onEdgesChange={view ? undefined : (c) => { if (c.some((x) => x.type === "remove")) checkpoint(); onEdgesChange(c); if (c.some((x) => x.type !== "select")) setDirty(true); }}
                    onNodeDragStart={() => checkpoint()} onConnect={onConnect} isValidConnection={isValidConnection}
+                   onConnectEnd={(_, c) => {
+                     // Say why a connection dropped on a handle was refused (the drag only turns red).
+                     if (c.fromNode && c.toNode && c.isValid === false) {
+                       const why = connectionProblem({ source: c.fromNode.id, sourceHandle: c.fromHandle?.id ?? null, target: c.toNode.id, targetHandle: null }, nodes, edges);
+                       if (why) setStatus(`Not connected: ${why}`);
+                     }
+                   }}
                    nodesDraggable={!view} nodesConnectable={!view} edgesFocusable={!view}
                    onSelectionChange={({ nodes: s }) => setSelected(s[0]?.id ?? null)} deleteKeyCode={null}
                    fitView={loaded.fit} fitViewOptions={FIT} colorMode="system" aria-label="Workflow canvas">

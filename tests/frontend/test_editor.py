@@ -134,7 +134,7 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     # Refused while dragging: nothing into a trigger, no cycles.
     connect(page, "http_1", "webhook_1")
     connect(page, "http_1", "code_1")
-    page.wait_for_timeout(200)
+    page.get_by_role("status").get_by_text("Not connected: that would make a cycle").wait_for()
     assert page.locator(".react-flow__edge").count() == 2
 
     # The server's problems appear on the nodes and in the problems list; one selects its node.

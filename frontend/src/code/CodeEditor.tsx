@@ -5,7 +5,8 @@
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { javascript } from "@codemirror/lang-javascript";
-import { bracketMatching, defaultHighlightStyle, syntaxHighlighting } from "@codemirror/language";
+import { bracketMatching, HighlightStyle, syntaxHighlighting } from "@codemirror/language";
+import { tags } from "@lezer/highlight";
 import { EditorState, type Extension } from "@codemirror/state";
 import { EditorView, highlightActiveLine, keymap, lineNumbers, placeholder as placeholderExt } from "@codemirror/view";
 import { useEffect, useRef } from "react";
@@ -31,6 +32,16 @@ const theme = EditorView.theme({
   ".cm-tooltip": { backgroundColor: "var(--bg)", color: "var(--fg)", border: "1px solid var(--line)" },
 });
 
+// Colours from CSS variables (style.css), so code reads well in light and dark.
+const highlight = HighlightStyle.define([
+  { tag: [tags.keyword, tags.operatorKeyword, tags.controlKeyword, tags.definitionKeyword], color: "var(--cm-keyword)" },
+  { tag: [tags.string, tags.special(tags.string), tags.regexp], color: "var(--cm-string)" },
+  { tag: [tags.number, tags.bool, tags.null, tags.atom], color: "var(--cm-number)" },
+  { tag: [tags.comment, tags.lineComment, tags.blockComment], color: "var(--muted)", fontStyle: "italic" },
+  { tag: [tags.propertyName, tags.definition(tags.variableName)], color: "var(--cm-property)" },
+  { tag: tags.invalid, color: "var(--bad)" },
+]);
+
 // Expressions are one line: a newline typed or pasted would change what the field means.
 const singleLine = EditorState.transactionFilter.of((tr) => (tr.newDoc.lines > 1 ? [] : tr));
 
@@ -48,7 +59,7 @@ export function CodeEditor({ value, onChange, kind, label, id, upstream = [], re
       theme,
       history(),
       EditorView.contentAttributes.of({ "aria-label": label, ...(id ? { id } : {}) }),
-      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      syntaxHighlighting(highlight),
       EditorView.updateListener.of((u) => { if (u.docChanged) change.current?.(u.state.doc.toString()); }),
     ];
     if (kind !== "expression") extensions.push(lineNumbers(), javascript(), bracketMatching());
