@@ -251,8 +251,9 @@ class TenantAdmin(ModelAdmin):
     @display(description="instances")
     def instance_summary(self, obj):
         url = reverse("admin:engine_instance_changelist") + f"?tenant__id__exact={obj.pk}"
-        return format_html('<a href="{}">{} running, {} waiting, {} failed</a>', url, fmt_count(obj.n_running),
-                           fmt_count(obj.n_waiting), fmt_count(obj.n_failed))
+        audit = reverse("admin:tenants_auditentry_changelist") + f"?tenant__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} running, {} waiting, {} failed</a> · <a href="{}">audit log</a>', url,
+                           fmt_count(obj.n_running), fmt_count(obj.n_waiting), fmt_count(obj.n_failed), audit)
 
     def save_model(self, request, obj, form, change):
         # Plan limits go through the service (validated, audited); nothing else here is editable.
