@@ -15,6 +15,9 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import BigIntegerField, Count, OuterRef, Subquery, Sum
 from django.db.models.expressions import RawSQL
@@ -26,6 +29,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import AutocompleteSelectFilter, DropdownFilter, RangeDateFilter
 from unfold.decorators import action, display
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.paginator import InfinitePaginator
 from unfold.widgets import UnfoldAdminBigIntegerFieldWidget, UnfoldAdminDecimalFieldWidget
 
@@ -408,7 +412,8 @@ class AuditActionFilter(DropdownFilter):
     parameter_name = "action"
     ACTIONS = ("tenant.suspend", "tenant.unsuspend", "tenant.limits", "key.create", "key.revoke", "secret.put",
                "secret.delete", "member.set", "member.remove", "version.publish", "instance.pause",
-               "instance.resume", "instance.terminate", "instance.restart_failed")
+               "instance.resume", "instance.terminate", "instance.restart_failed", "user.create", "user.change",
+               "user.delete")
 
     def lookups(self, request, model_admin):
         return [(a, a) for a in self.ACTIONS]
@@ -461,3 +466,31 @@ class AuditEntryAdmin(ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Staff and tenant people: Django's user admin in the console's theme, with changes audited.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Field names only: never a password or its hash.
+        changed = sorted(f for f in form.changed_data if "password" not in f)
+        operator_audit(request, action="user.change" if change else "user.create", target=obj.get_username(),
+                       details={"fields": changed})
+
+    def delete_model(self, request, obj):
+        operator_audit(request, action="user.delete", target=obj.get_username())
+        super().delete_model(request, obj)
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin, ModelAdmin):
+    pass

@@ -566,3 +566,18 @@ def test_the_audit_log_is_read_only_and_filterable(console, tenant):
     assert console.post(f"/admin/tenants/auditentry/{e.pk}/delete/", {"post": "yes"}).status_code == 403
     assert console.get("/admin/tenants/auditentry/add/").status_code == 403
     assert AuditEntry.objects.get(pk=e.pk).actor == "ana" and AuditEntry.objects.count() == 2
+
+
+def test_staff_user_changes_are_audited_without_passwords(console):
+    person = User.objects.create_user("carol", password="a-long-password")
+    url = f"/admin/auth/user/{person.pk}/change/"
+    r = console.get(url)
+    assert r.status_code == 200
+    form = hidden_inputs(r)
+    r = console.post(url, {**form, "username": "carol", "is_active": "on", "is_staff": "on",
+                           "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"})
+    assert r.status_code == 302, r.content.decode()[:3000]
+    assert User.objects.get(pk=person.pk).is_staff
+    entry = AuditEntry.objects.get(action="user.change")
+    assert (entry.actor, entry.ip, entry.target) == ("ops", OPERATOR_IP, "carol")
+    assert "is_staff" in entry.details["fields"] and not any("password" in f for f in entry.details["fields"])
