@@ -581,3 +581,33 @@ def test_staff_user_changes_are_audited_without_passwords(console):
     entry = AuditEntry.objects.get(action="user.change")
     assert (entry.actor, entry.ip, entry.target) == ("ops", OPERATOR_IP, "carol")
     assert "is_staff" in entry.details["fields"] and not any("password" in f for f in entry.details["fields"])
+
+
+def test_every_other_list_page_costs_the_same_queries_for_5_or_50_rows(console, tenant, workflow_of):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants.audit import audit_record
+
+    pages = ["/admin/builder/workflow/", "/admin/builder/workflowversion/", "/admin/tenants/apikey/",
+             "/admin/tenants/auditentry/", "/admin/auth/user/"]
+
+    def add(start: int, n: int):
+        for i in range(start, start + n):
+            workflow_of(tenant, slug=f"w{i}")
+            api_key_create(tenant=tenant, name=f"k{i}")
+            audit_record(action="key.create", actor=f"a{i}", tenant=tenant, target=f"t{i}")
+            User.objects.create_user(f"u{i}")
+
+    def queries() -> list[int]:
+        counts = []
+        for page in pages:
+            with CaptureQueriesContext(connection) as ctx:
+                assert console.get(page).status_code == 200, page
+            counts.append(len(ctx.captured_queries))
+        return counts
+
+    add(0, 5)
+    few = queries()
+    add(5, 45)
+    assert queries() == few and max(few) <= 12
