@@ -299,7 +299,7 @@ class TenantAdmin(ModelAdmin):
                 request, title=f"Suspend {tenant.slug}", opts=self.opts, cancel_url=back, confirm_label="Suspend",
                 question=f"Suspend tenant {tenant.slug} ({tenant.name})?",
                 impact=[
-                    "Webhooks, schedules and API writes are refused (423) until the tenant is unsuspended.",
+                    "Webhooks and API writes are refused (423) until the tenant is unsuspended.",
                     f"{c['running']} running instance(s) pause at their next step boundary.",
                     f"{c['queued'] + c['waiting']} queued or waiting instance(s) ({c['queued']} queued, "
                     f"{c['waiting']} waiting) pause now.",
