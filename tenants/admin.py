@@ -1,11 +1,11 @@
 """The operator console's tenant pages: tenants with usage against quotas and instance counts,
-plan limits, suspension, members, API keys, and the audit log.
+plan limits, suspension, members, API keys, the audit log, and staff users.
 
 Invariants:
 - Reads are read-only: a tenant's slug, status and usage are never edited here; the status
   changes only through tenants.services.tenant_suspend / tenant_unsuspend, plan limits only
   through tenant_limits_set, keys only through tenants.access.api_key_revoke. Each is audited
-  with the staff user and IP (tenants.console).
+  with the staff user and IP (tenants.console), as are changes to users.
 - The tenant list costs a fixed number of queries whatever the page size: usage and instance
   counts are correlated subqueries of the page's one SELECT, and instance counts are capped
   (COUNT_CAP), so a tenant with millions of instances costs a bounded index range.
@@ -261,6 +261,8 @@ class TenantAdmin(ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Plan limits go through the service (validated, audited); nothing else here is editable.
+        if not form.has_changed():
+            return
         tenant_limits_set(tenant=obj, limits=form.limit_values(), actor=actor(request), ip=client_ip(request))
 
     # -- suspension --------------------------------------------------------------------------

@@ -172,6 +172,9 @@ def test_plan_limits_are_edited_validated_and_audited(console, tenant):
     tenant.refresh_from_db()
     assert tenant.limits == {"steps_per_month": 5000, "advance_time_seconds": 2.5}
 
+    current = {f"limit_{k}": v for k, v in tenant.limits.items()}
+    assert console.post(url, {**form, **current}).status_code == 302  # saved unchanged: no entry
+    assert AuditEntry.objects.filter(action="tenant.limits").count() == 1
     r = console.post(url, form)  # every field blank: back to the defaults
     tenant.refresh_from_db()
     assert tenant.limits == {} and AuditEntry.objects.filter(action="tenant.limits").count() == 2
