@@ -237,13 +237,23 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     assert "(program:" in inspector.locator(".stack").inner_text()  # where the code node threw, in the compiled program
     page.screenshot(path=str(SHOTS / "live-failed-step.png"))
 
-    # Restart the failed instance from the list, after the plan shows what stays valid.
+    # Publish v2 with reserve changed, then restart the failed instance on it from the list, after
+    # the plan shows which of its v1 checkpoints stay valid (the builder's version diff).
+    v2 = json.loads(json.dumps(GRAPH))
+    v2["nodes"][2]["data"]["retries"]["limit"] = 2
+    version_create_from_graph(workflow=wf, graph=v2, publish=True)
     page.goto(f"{stack['url']}/editor/w/{wf.pk}/instances")
-    page.get_by_role("button", name="Restart failed on v1…").click()
+    page.get_by_role("button", name="Restart failed on v2…").click()
     plan = page.get_by_role("region", name="Restart failed instances")
-    plan.get_by_text("Restart 1 failed instance(s) on version 1").wait_for()
+    plan.get_by_text("Restart 1 failed instance(s) on version 2").wait_for()
+    from_v1 = plan.locator(".diff")
+    assert "From v1 (1 instance(s))" in from_v1.inner_text()
+    assert from_v1.locator("code.valid").all_inner_texts() == ["prepare", "start"]
+    assert from_v1.locator("code.changed").all_inner_texts() == ["reserve"]
+    page.screenshot(path=str(SHOTS / "live-restart-failed-plan.png"))
     plan.get_by_role("button", name="Restart 1").click()
-    page.get_by_role("status").get_by_text("Restarted 1 instance(s) on v1").wait_for()
+    page.get_by_role("status").get_by_text("Restarted 1 instance(s) on v2").wait_for()
+    assert Instance.objects.get(pk=failing.pk).version.number == 2
 
     # Pause, resume, send an event, terminate, and restart from a chosen node, from the live view.
     third = services.instance_create(tenant=tenant, workflow=wf, params={"n": 1, "warehouse": stack["warehouse"]})
@@ -264,6 +274,7 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     wait_state(page, "manager", "skipped")
     page.locator('.react-flow__node[data-id="reserve"]').click()
     page.get_by_role("button", name="Restart from reserve").click()
+    page.get_by_label("Instance status").get_by_text("waiting").wait_for()  # it was terminated: this is the rerun
     wait_state(page, "cool_off", "sleeping")  # reserve ran again (prepare kept its checkpoint)
     assert "attempts" not in state_of(page, "reserve").inner_text()  # one attempt this time
     steps = list(Instance.objects.get(pk=third.pk).steps.order_by("pk").values_list("name", "attempts"))
