@@ -142,6 +142,25 @@ def workflows_archive(request, workflow_id: int):
     return services.workflow_archive(workflow=wf)
 
 
+class DraftRunIn(Schema):
+    params: Any = None
+
+
+class DraftRunOut(Schema):
+    id: str
+    version: int
+
+
+@router.post("/workflows/{workflow_id}/draft/instances", response={201: DraftRunOut})
+def draft_run(request, workflow_id: int, payload: DraftRunIn):
+    """The editor's Run: an instance of the saved draft, on an unpublished version (see the service)."""
+    request.auth.require("editor")
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    inst = services.draft_instance_create(tenant=request.auth.tenant, workflow=wf, params=payload.params,
+                                          author=request.auth.user)
+    return Status(201, {"id": str(inst.pk), "version": inst.version.number})
+
+
 @router.get("/workflows/{workflow_id}/versions", response=list[VersionOut])
 def versions_list(request, workflow_id: int):
     wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)

@@ -113,3 +113,25 @@ def instances_restart_failed(*, tenant: Tenant, workflow: Workflow, version: Wor
             start = next((name for name, _ in steps if name.split("[")[0] not in valid or name == start), None)
         restarted.append(instance_restart(tenant=tenant, instance_id=instance.pk, from_step=start, version=version))
     return restarted
+
+
+def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object = None, author=None):
+    """Start an instance of the workflow's saved draft without publishing it (the editor's Run).
+
+    The draft is compiled into an unpublished version; the newest version is reused when it holds the
+    same graph and program, so repeated test runs of an unchanged draft do not pile up versions. The
+    published version, which webhooks, schedules and the API start, is left as it is.
+    """
+    from engine.services import instance_create
+
+    graph = workflow.draft or {"nodes": [], "edges": []}
+    parsed, problems = validate(graph)
+    if problems:
+        raise GraphInvalid(problems)
+    program = compile_graph(parsed)
+    latest = workflow.versions.order_by("-number").first()
+    if latest is not None and latest.program == program and latest.graph == graph:
+        version = latest
+    else:
+        version = version_create_from_code(workflow=workflow, program=program, graph=graph, publish=False, author=author)
+    return instance_create(tenant=tenant, workflow=workflow, params=params, version=version)

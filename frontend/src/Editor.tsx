@@ -50,8 +50,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   // The canvas mounts once the draft is loaded, and fits the view only if the draft had nodes: a
   // fit on the first node dropped onto an empty canvas would move everything under the user's hand.
   const [loaded, setLoaded] = useState<{ fit: boolean } | null>(null);
-  // The published version and what its graph means: Run starts that version, so the toolbar says
-  // when the draft differs from it.
+  // The published version and what its graph means: webhooks, schedules and the API start that
+  // version, so the toolbar says when the draft differs from it.
   const [live, setLive] = useState<{ number: number; key: string } | null>(null);
   const flow = useReactFlow();
 
@@ -182,16 +182,27 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     }
   }, [graph, markProblems, save, workflowId]);
 
+  // Run starts an instance of the draft as drawn (saved first, compiled into an unpublished version
+  // by the server); webhooks, schedules and the API keep starting the published version.
   const run = useCallback(async () => {
     let payload: unknown;
     try { payload = JSON.parse(params || "null"); } catch { setStatus("The test payload is not JSON"); return; }
     localStorage.setItem(`params:${workflowId}`, params);
-    const { data, error } = await api.POST("/api/v1/workflows/{workflow_id}/instances", {
+    const saved = await api.PATCH("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } }, body: { draft: graph } });
+    const saveError = (saved as { error?: unknown }).error;
+    if (saveError) { setStatus(`Run failed: ${errorMessage(saveError)}`); return; }
+    setDirty(false);
+    const { data, error } = await api.POST("/api/v1/workflows/{workflow_id}/draft/instances", {
       params: { path: { workflow_id: workflowId } }, body: { params: payload } });
-    setStatus(error ? `Run failed: ${errorMessage(error)}` : `Started instance ${data?.id}`);
-    // Watch it in the live view; with unsaved changes stay here (leaving would drop them).
-    if (data && !dirty) navigate(`/editor/w/${workflowId}/i/${data.id}`);
-  }, [dirty, params, workflowId]);
+    if (error) {
+      markProblems((error as { error?: { problems?: Problem[] } }).error?.problems ?? []);
+      setStatus(`Run failed: ${errorMessage(error)}`);
+      return;
+    }
+    setStatus(`Started instance ${data.id} (draft as v${data.version})`);
+    // Watch it in the live view (the draft was saved just above, so nothing is lost by leaving).
+    navigate(`/editor/w/${workflowId}/i/${data.id}`);
+  }, [graph, markProblems, params, workflowId]);
 
   useEffect(() => {
     const keys = (e: KeyboardEvent) => {
@@ -286,9 +297,9 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
         <button onClick={publish}>Publish</button>
         <label className="params">Test payload <input aria-label="Test payload" value={params} spellCheck={false} aria-invalid={!isJson(params)}
                                                           title={isJson(params) ? "JSON given to the instance as its params" : "not JSON yet"} onChange={(e) => setParams(e.target.value)} /></label>
-        <button onClick={run} title={live ? `Start an instance of the published version v${live.number}` : "Publish first: Run starts the published version"}>Run</button>
+        <button onClick={run} title="Save the draft and start an instance of it with the test payload">Run</button>
         {loaded && (live === null ? <span className="badge-note">not published</span>
-          : live.key !== draftKey ? <span className="badge-note" title="Run starts the published version; publish to run the draft">draft differs from v{live.number}</span>
+          : live.key !== draftKey ? <span className="badge-note" title="Webhooks, schedules and the API start the published version: Publish makes the draft live">draft differs from v{live.number}</span>
           : <span className="badge-note ok">v{live.number} live</span>)}
         <button onClick={undo} aria-label="Undo" title="Undo (Ctrl/Cmd+Z)" disabled={Boolean(view)}>↶</button>
         <button onClick={redo} aria-label="Redo" title="Redo (Ctrl/Cmd+Shift+Z)" disabled={Boolean(view)}>↷</button>

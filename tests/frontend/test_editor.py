@@ -221,6 +221,8 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     page.wait_for_url("**/editor/w/*/i/*")
     instance = Instance.objects.get(tenant=tenant)
     assert page.url.endswith(f"/i/{instance.id}")
+    # Run started the draft as drawn, on an unpublished version; the live version stays v1.
+    assert instance.version.graph == instance.workflow.draft and instance.workflow.published_version.number == 1
     assert instance.params == {"n": 21}
     drive()
     instance.refresh_from_db()
