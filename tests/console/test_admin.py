@@ -291,6 +291,36 @@ def suspend_from_console(call):
     return before
 
 
+def test_pausing_a_running_instance_from_the_console_stops_it_at_the_step_boundary(
+        console, tenant, workflow_of, clock, drive, settings):
+    settings.ENGINE_CAPABILITIES = {**settings.ENGINE_CAPABILITIES,
+                                    "pauseFromConsole": "tests.console.test_admin.pause_from_console"}
+    wf = workflow_of(tenant, """
+    export default async function run(event, step) {
+      const a = await step.do("a", async () => step.pauseFromConsole({}));
+      const b = await step.do("b", async () => "after");
+      return [a, b];
+    }""")
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    _console_for_capability.update(client=console)
+    drive()
+    inst.refresh_from_db()
+    assert inst.status == "paused" and not inst.suspended
+    assert list(StepRecord.objects.filter(instance=inst).values_list("name", "status")) == [("a", "complete")]
+    confirm(console, f"/admin/engine/instance/{inst.pk}/resume/")
+    drive()
+    inst.refresh_from_db()
+    assert (inst.status, json.loads(inst.output)) == ("complete", ["waitingForPause", "after"])
+    assert list(AuditEntry.objects.order_by("pk").values_list("action", flat=True)) == [
+        "instance.pause", "instance.resume"]
+
+
+def pause_from_console(call):
+    r = bulk(_console_for_capability["client"], "bulk_pause", [call.instance.pk])
+    assert r.status_code == 302
+    return Instance.objects.get(pk=call.instance.pk).status
+
+
 def test_api_keys_are_listed_and_revoked_with_an_audit_entry(console, tenant):
     key, token = api_key_create(tenant=tenant, name="ci")
     page = text(console.get(f"/admin/tenants/tenant/{tenant.pk}/change/"))
