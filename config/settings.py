@@ -166,7 +166,10 @@ ENGINE_PUMP_HOOKS = ["builder.schedules.schedules_fire", "tenants.audit.audit_pu
 # Retention runs at most this often per process, deleting finished instances in transactions of
 # ENGINE_RETENTION_BATCH (children first) for at most ENGINE_RETENTION_BUDGET_SECONDS per run.
 ENGINE_RETENTION_INTERVAL_SECONDS = float(os.environ.get("ENGINE_RETENTION_INTERVAL_SECONDS", "60"))
-ENGINE_RETENTION_BATCH = int(os.environ.get("ENGINE_RETENTION_BATCH", "500"))
+# SQLite has one writer for the whole database, so its batches are smaller: each holds the engine's
+# commits back for as long as it lasts (PostgreSQL locks only the rows deleted).
+ENGINE_RETENTION_BATCH = int(os.environ.get(
+    "ENGINE_RETENTION_BATCH", "100" if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else "500"))
 ENGINE_RETENTION_BUDGET_SECONDS = float(os.environ.get("ENGINE_RETENTION_BUDGET_SECONDS", "2"))
 # Engine workers write a heartbeat row this often (engine.heartbeat); rows unseen this long are deleted.
 ENGINE_HEARTBEAT_SECONDS = float(os.environ.get("ENGINE_HEARTBEAT_SECONDS", "5"))

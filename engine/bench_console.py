@@ -175,12 +175,15 @@ class ConsoleBench:
         return figures
 
     # ---- retention ----------------------------------------------------------------------------
-    def retention(self, batch: int = 500) -> dict:
+    def retention(self) -> dict:
         """Retention over the seeded tenants (1 day): how long each batch's transaction lasts, which
         is the longest an engine commit waits for it (SQLite has one writer). Only the seeded
         tenants are touched: retention_run would apply every tenant's policy."""
+        from django.conf import settings
+
         from . import retention
 
+        batch = settings.ENGINE_RETENTION_BATCH
         now = timezone.now()
         Tenant.objects.filter(pk__in=[t.pk for t in self.tenants]).update(limits={"retention_days": 1})
         durations, deleted = [], 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from tenants.models import Usage
@@ -81,34 +81,33 @@ def instance_figures(now: datetime) -> dict:
 
 
 def worker_figures(wall: datetime) -> dict:
+    """The newest WORKERS_SHOWN heartbeats for the table; the totals over every live worker (the
+    table is small: rows of workers gone for ENGINE_HEARTBEAT_PRUNE_SECONDS are deleted)."""
     stale_after = 3 * settings.ENGINE_HEARTBEAT_SECONDS
     workers = list(WorkerHeartbeat.objects.order_by("-last_seen")[:WORKERS_SHOWN])
-    alive = [w for w in workers if seconds_since(w.last_seen, wall) <= stale_after]
     for w in workers:
         w.age_seconds = seconds_since(w.last_seen, wall)
-        w.alive = w in alive
+        w.alive = w.age_seconds <= stale_after
         lookups = w.program_hits + w.program_misses
         w.program_hit_rate = round(w.program_hits / lookups, 3) if lookups else None
         takes = w.context_hits + w.context_misses
         w.context_hit_rate = round(w.context_hits / takes, 3) if takes else None
-    hits = sum(w.program_hits for w in alive)
-    lookups = hits + sum(w.program_misses for w in alive)
-    ctx_hits = sum(w.context_hits for w in alive)
-    ctx_takes = ctx_hits + sum(w.context_misses for w in alive)
+    live = WorkerHeartbeat.objects.filter(last_seen__gte=wall - timedelta(seconds=stale_after))
+    by_mode = dict(live.order_by().values_list("mode").annotate(n=Count("pk")))
+    fields = ("programs_cached", "program_cache_bytes", "program_hits", "program_misses", "program_evictions",
+              "contexts_ready", "context_hits", "context_misses", "rss_bytes")
+    t = {k: v or 0 for k, v in live.aggregate(**{k: Sum(k) for k in fields}).items()}
+    lookups = t["program_hits"] + t["program_misses"]
+    takes = t["context_hits"] + t["context_misses"]
     return {
         "workers": workers,
-        "workers_alive": {mode: sum(1 for w in alive if w.mode == mode) for mode in WorkerHeartbeat.Mode.values},
+        "workers_alive": {mode: by_mode.get(mode, 0) for mode in WorkerHeartbeat.Mode.values},
         "heartbeat_stale_after": stale_after,
         "sandbox": {
-            "programs_cached": sum(w.programs_cached for w in alive),
-            "program_cache_bytes": sum(w.program_cache_bytes for w in alive),
-            "program_hits": hits,
-            "program_misses": lookups - hits,
-            "program_hit_rate": round(hits / lookups, 3) if lookups else None,
-            "program_evictions": sum(w.program_evictions for w in alive),
-            "contexts_ready": sum(w.contexts_ready for w in alive),
-            "context_hit_rate": round(ctx_hits / ctx_takes, 3) if ctx_takes else None,
-            "rss_bytes": sum(w.rss_bytes for w in alive),
+            **{k: t[k] for k in ("programs_cached", "program_cache_bytes", "program_hits", "program_misses",
+                                 "program_evictions", "contexts_ready", "rss_bytes")},
+            "program_hit_rate": round(t["program_hits"] / lookups, 3) if lookups else None,
+            "context_hit_rate": round(t["context_hits"] / takes, 3) if takes else None,
         },
     }
 
