@@ -376,6 +376,9 @@ def test_ten_nodes_layout_accessibility_and_sizes(signed_in, tenant, live_server
     page.get_by_role("button", name="Auto-layout").click()
     page.wait_for_timeout(300)
     shot(page, "editor-overview")
+    page.emulate_media(color_scheme="dark")
+    shot(page, "editor-overview-dark")
+    page.emulate_media(color_scheme="light")
 
     # Every control has a name a screen reader can say.
     unnamed = page.evaluate("""() => [...document.querySelectorAll('button, input, select, textarea, [contenteditable=true]')]
