@@ -3,7 +3,7 @@
 // Invariant: the client remembers the last eventId it received and reconnects with
 // `?after=<lastEventId>`; the server replays from the database what was missed, so a dropped socket
 // (a restarted server, a sleeping laptop, a lost channel-layer message) only delays the view.
-// Backoff: 250 ms, then doubling to 10 s, with jitter so many tabs do not reconnect in step.
+// Backoff: 250 ms, then doubling to 5 s, with jitter so many tabs do not reconnect in step.
 // A closed tab closes its socket: the server holds nothing for it.
 import { useEffect, useReducer, useRef, useState } from "react";
 import { applyEvents, emptyState, type LiveState, type ProgressEvent } from "./state";
@@ -13,7 +13,7 @@ export type Connection = "connecting" | "live" | "reconnecting" | "refused";
 const REFUSED = new Set([4401, 4404]);  // unauthenticated, or not this tenant's (or no such) instance
 
 export function backoff(attempt: number): number {
-  const base = Math.min(10_000, 250 * 2 ** attempt);
+  const base = Math.min(5_000, 250 * 2 ** attempt);
   return base / 2 + Math.random() * (base / 2);
 }
 
@@ -57,8 +57,14 @@ export function useSocket<T>({ path, onMessages, onOpen }: Options<T>, deps: unk
       };
     };
     open();
+    // Back on the network: try now rather than at the end of the backoff.
+    const online = () => {
+      if (socket?.readyState === WebSocket.CLOSED && !closed) { clearTimeout(retry); attempt = 0; open(); }
+    };
+    window.addEventListener("online", online);
     return () => {
       closed = true;
+      window.removeEventListener("online", online);
       clearTimeout(retry);
       clearTimeout(flush);
       socket?.close();
