@@ -308,7 +308,11 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
         <label className="import button">Import<input type="file" accept="application/json" aria-label="Import graph" className="visually-hidden"
                                                       onChange={(e) => { const f = e.target.files?.[0]; if (f) importGraph(f); e.target.value = ""; }} /></label>
         <button onClick={() => setShowVersions((v) => !v)} aria-pressed={showVersions}>Versions</button>
-        <a href={`/editor/w/${workflowId}/instances`} onClick={(e) => { e.preventDefault(); navigate(`/editor/w/${workflowId}/instances`); }}>Instances</a>
+        <a href={`/editor/w/${workflowId}/instances`} onClick={(e) => {
+          e.preventDefault();
+          // An in-app link unmounts the editor without the browser's beforeunload prompt: ask here.
+          if (!dirty || window.confirm("Leave without saving your changes?")) navigate(`/editor/w/${workflowId}/instances`);
+        }}>Instances</a>
       </header>
       <nav className="palette" aria-label="Node types">
         <input type="search" placeholder="Search nodes" aria-label="Search nodes" value={filter} onChange={(e) => setFilter(e.target.value)} />

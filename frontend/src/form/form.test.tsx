@@ -115,3 +115,31 @@ describe("the schema-driven form", () => {
     expect(editor.textContent).toContain("return input;");
   });
 });
+
+describe("lists of pairs", () => {
+  const transform = spec("transform", {
+    fields: { type: "array", items: { type: "object", properties: { key: { type: "string" }, value: {} } } },
+  });
+  const switchSpec = spec("switch", {
+    cases: { type: "array", items: { type: "object", properties: { id: { type: "string" }, condition: { type: "string" } } } },
+  });
+
+  it("edits transform fields as key/value rows", () => {
+    const onChange = vi.fn();
+    render(<Form nodeId="t" spec={transform} config={{ fields: [{ key: "total", value: "{{ input.a + input.b }}" }] }} onChange={onChange} />);
+    expect((screen.getByLabelText("Fields value 1") as HTMLInputElement).value).toBe("{{ input.a + input.b }}");
+    fireEvent.click(screen.getByRole("button", { name: "Add key" }));
+    fireEvent.change(screen.getByLabelText("Fields key 2"), { target: { value: "n" } });
+    expect(onChange).toHaveBeenLastCalledWith({ fields: [{ key: "total", value: "{{ input.a + input.b }}" }, { key: "n", value: "" }] });
+    fireEvent.click(screen.getByRole("button", { name: "Remove Fields row 1" }));
+    expect(onChange).toHaveBeenLastCalledWith({ fields: [{ key: "n", value: "" }] });
+  });
+
+  it("edits switch cases with an expression editor per condition", () => {
+    const onChange = vi.fn();
+    render(<Form nodeId="s" spec={switchSpec} config={{ cases: [{ id: "big", condition: "{{ input.n > 10 }}" }] }} onChange={onChange} upstream={["start"]} />);
+    expect(screen.getByLabelText("Cases condition 1").textContent).toContain("{{ input.n > 10 }}");
+    fireEvent.change(screen.getByLabelText("Cases id 1"), { target: { value: "large" } });
+    expect(onChange).toHaveBeenLastCalledWith({ cases: [{ id: "large", condition: "{{ input.n > 10 }}" }] });
+  });
+});
