@@ -8,11 +8,10 @@ import { api, errorMessage } from "../api/client";
 import { Inspector, type SnapshotStep } from "./Inspector";
 import { LiveNode, type LiveNodeData } from "./LiveNode";
 import { useLiveInstance } from "./socket";
-import { FINISHED, clockTime, describe, duration, parse, project, type GraphEdgeLike, type GraphNodeLike, type LiveState } from "./state";
+import { FINISHED, chainOf, clockTime, describe, duration, parse, project, type Graph, type LiveState } from "./state";
 import { Timeline } from "./Timeline";
 import "./live.css";
 
-type Graph = { nodes: (GraphNodeLike & { position: { x: number; y: number } })[]; edges: GraphEdgeLike[] };
 export type Snapshot = {
   id: string; key: string; workflow: number; version_number: number | null; status: string; params: unknown;
   output: unknown; error: unknown; created_at: string; steps: SnapshotStep[];
@@ -30,16 +29,6 @@ const MINIMAP: Record<string, string> = {
   succeeded: "#2e7d32", failed: "#c62828", skipped: "#dde1e6",
 };
 const PASS_THROUGH = new Set(["branch", "switch", "sleep", "sleep_until", "merge"]);
-
-/** A code-first version has no graph: its steps, in the order they began, make a chain. */
-function chainOf(state: LiveState): Graph {
-  const names = [...new Set(state.steps.map((s) => s.name))];
-  return {
-    nodes: names.map((n, i) => ({ id: n, type: state.steps.find((s) => s.name === n)!.kind === "do" ? "step" : state.steps.find((s) => s.name === n)!.kind,
-                                  position: { x: 0, y: i * 110 }, data: {} })),
-    edges: names.slice(1).map((n, i) => ({ id: `chain-${i}`, source: names[i], target: n })),
-  };
-}
 
 function useNow(active: boolean): number {
   const [now, setNow] = useState(Date.now());

@@ -1,5 +1,5 @@
 import { describe as group, expect, it } from "vitest";
-import { applyEvents, describe, emptyState, project, reduce, type ProgressEvent } from "./state";
+import { applyEvents, chainOf, describe, emptyState, project, reduce, type ProgressEvent } from "./state";
 
 const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s)).toISOString();
 let id = 0;
@@ -131,5 +131,18 @@ group("resync after hundreds of missed events", () => {
     const p = project([{ id: "start", type: "manual" }, { id: "each", type: "loop" }], [{ id: "x", source: "start", target: "each" }], missed);
     expect(p.nodes.each.state).toBe("succeeded");
     expect(p.nodes.each.steps).toHaveLength(150);
+  });
+});
+
+group("code-first versions", () => {
+  it("draw the steps as a chain in the order they began, a chain the projection can colour", () => {
+    const s = applyEvents(emptyState(), history());
+    const g = chainOf(s);
+    expect(g.nodes.map((n) => [n.id, n.type])).toEqual([["prepare", "step"], ["flaky", "step"], ["nap", "sleep"], ["manager", "wait"]]);
+    expect(g.edges.map((e) => `${e.source}>${e.target}`)).toEqual(["prepare>flaky", "flaky>nap", "nap>manager"]);
+    const p = project(g.nodes, g.edges, s);
+    expect(p.nodes.prepare.state).toBe("succeeded");
+    expect(p.nodes.manager.state).toBe("waiting");
+    expect(Object.values(p.edges)).toEqual([true, true, true]);
   });
 });

@@ -303,6 +303,18 @@ export function project(nodes: GraphNodeLike[], edges: GraphEdgeLike[], state: L
   return { nodes: live, edges: taken };
 }
 
+export type Graph = { nodes: (GraphNodeLike & { position: { x: number; y: number } })[]; edges: GraphEdgeLike[] };
+
+/** A code-first version has no graph: its step names (loop items folded), in the order they began, make a chain. */
+export function chainOf(state: LiveState): Graph {
+  const names = [...new Set(state.steps.map((s) => nodeOf(s.name)))];
+  const kind = (n: string) => state.steps.find((s) => nodeOf(s.name) === n)!.kind;
+  return {
+    nodes: names.map((n, i) => ({ id: n, type: kind(n) === "do" ? "step" : kind(n), position: { x: 0, y: i * 110 }, data: {} })),
+    edges: names.slice(1).map((n, i) => ({ id: `chain-${i}`, source: names[i], target: n })),
+  };
+}
+
 // ---- text for people ----------------------------------------------------------------------------
 
 export function duration(ms: number): string {
