@@ -175,6 +175,7 @@ function Field(props: FieldProps & { spec: CatalogEntry }) {
       return <RetriesInput {...props} />;
     case "text":
       input = <input id={id} type="text" value={value === undefined ? "" : String(value)} readOnly={readOnly}
+                     list={name === "timezone" ? "time-zones" : undefined}
                      placeholder={schema.default !== undefined ? String(schema.default) : undefined}
                      onChange={(e) => onChange(e.target.value || undefined)} />;
       break;
@@ -185,9 +186,16 @@ function Field(props: FieldProps & { spec: CatalogEntry }) {
     <div className="field">
       <label htmlFor={id}>{label}{spec.schema.required?.includes(name) ? " *" : ""}</label>
       {input}
+      {name === "timezone" && <TimeZones />}
       {schema.description && widget !== "cron" && <small>{schema.description}</small>}
     </div>
   );
+}
+
+/** IANA time zones the browser knows, offered while typing a schedule's zone (the server checks it). */
+function TimeZones() {
+  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  return <datalist id="time-zones">{[...new Set(["UTC", ...zones])].map((z) => <option key={z} value={z} />)}</datalist>;
 }
 
 function JsonInput({ id, value, onChange, readOnly }: { id: string; value: unknown; onChange: Change; readOnly: boolean }) {
