@@ -279,3 +279,17 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     assert "attempts" not in state_of(page, "reserve").inner_text()  # one attempt this time
     steps = list(Instance.objects.get(pk=third.pk).steps.order_by("pk").values_list("name", "attempts"))
     assert steps[:2] == [("prepare", 1), ("reserve", 1)]
+
+    # A code-first workflow has no graph: its steps are drawn as a chain, in the order they began.
+    from builder.services import version_create_from_code
+
+    coded = workflow_create(tenant=tenant, slug="coded")
+    version_create_from_code(workflow=coded, program="export default async function run(e, step) {\n"
+                             "  const a = await step.do('fetch', () => 1);\n  await step.sleep('pause', '1 second');\n"
+                             "  return await step.do('total', () => a + 1);\n}")
+    coded.refresh_from_db()
+    run = services.instance_create(tenant=tenant, workflow=coded)
+    page.goto(f"{stack['url']}/editor/i/{run.pk}")
+    wait_state(page, "total", "succeeded")
+    assert state_of(page, "pause").get_attribute("data-state") == "succeeded"
+    assert page.locator(".react-flow__edge.taken").count() == 2
