@@ -2,18 +2,21 @@
 recorded about them, in small batches; active, young and other tenants' instances stay."""
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from engine import retention, services
 from engine.models import ActivityMinute, Attempt, Event, Instance, ProgressEvent, StepRecord
 from tenants.models import Tenant, Usage
 from tenants.quotas import usage_totals
-from tenants.services import tenant_create, tenant_limits_set
+from tenants.services import tenant_limits_set
 
 from tests.builder.helpers import graph, publish
+from tests.processes import start_engine_worker, stop, wait_for
 
 
 
@@ -161,3 +164,40 @@ def test_the_pump_hook_runs_at_most_once_an_interval(tenant, make_workflow, driv
     retention.retention_hook(now=clock.now())  # within the interval: nothing runs
     assert Instance.objects.count() == 1
     assert Usage.objects.filter(tenant=tenant).exists()
+
+
+QUICK = """
+export default async function run(event, step) {
+  const a = await step.do("a", async () => 1);
+  const b = await step.do("b", async () => a + 1);
+  return await step.do("c", async () => b + 1);
+}"""
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_retention_runs_beside_a_working_engine(tenant, make_workflow):
+    """A real worker process keeps running instances while retention deletes thousands of old ones
+    (here and, through its pump hook, in the worker process too)."""
+    tenant_limits_set(tenant=tenant, limits={"retention_days": 1})
+    wf = make_workflow(QUICK, slug="quick")
+    long_ago = timezone.now() - timedelta(days=3)
+    old = Instance.objects.bulk_create([
+        Instance(tenant=tenant, workflow=wf, version=wf.published_version, key=f"old-{n}", status="complete",
+                 output="3", created_at=long_ago, finished_at=long_ago) for n in range(2000)])
+    StepRecord.objects.bulk_create([
+        StepRecord(tenant=tenant, instance=inst, name=name, kind="do", status="complete", attempts=1, output="1",
+                   started_at=long_ago, finished_at=long_ago) for inst in old for name in "abc"], batch_size=1000)
+    fresh = [services.instance_create(tenant=tenant, workflow=wf) for _ in range(30)]
+    worker = start_engine_worker("retention-beside-worker")
+    try:
+        deleted = 0
+        while Instance.objects.filter(key__startswith="old-").exists():
+            deleted += retention.retention_run(now=timezone.now(), batch=100, budget_seconds=0.5).instances
+        wait_for(lambda: Instance.objects.filter(pk__in=[i.pk for i in fresh], status="complete").count() == 30,
+                 what="the new instances to complete")
+        assert worker.poll() is None  # the worker never failed on a locked database
+    finally:
+        stop(worker)
+    assert 0 < deleted <= 2000 and not StepRecord.objects.filter(instance__key__startswith="old-").exists()
+    assert StepRecord.objects.filter(instance__in=fresh, status="complete").count() == 30 * 3
