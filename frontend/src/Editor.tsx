@@ -166,7 +166,25 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     const { data } = await api.POST("/api/v1/validate", { body: { graph } });
     markProblems((data as Problem[]) ?? []);
     setStatus(data && data.length ? `${data.length} problem(s)` : "No problems");
+    setRevalidate(true);
   }, [graph, markProblems]);
+
+  // Once problems are shown, they follow the edits (a second after the last one) until none is
+  // left, so fixing one clears its mark without another click. Keyed on the graph's meaning, so
+  // the marks themselves (view state) do not trigger another round.
+  const [revalidate, setRevalidate] = useState(false);
+  const latestGraph = useRef(graph);
+  latestGraph.current = graph;
+  useEffect(() => {
+    if (!revalidate || view) return;
+    const timer = window.setTimeout(async () => {
+      const { data } = await api.POST("/api/v1/validate", { body: { graph: latestGraph.current } });
+      const found = (data as Problem[]) ?? [];
+      markProblems(found);
+      if (!found.length) setRevalidate(false);
+    }, 1000);
+    return () => window.clearTimeout(timer);
+  }, [draftKey, markProblems, revalidate, view]);
 
   const publish = useCallback(async () => {
     await save();

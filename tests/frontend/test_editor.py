@@ -157,6 +157,7 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     panel.get_by_label("Timeout amount").fill("30")
     panel.get_by_label("Timeout unit").select_option("seconds")
     node(page, "http_1").locator(".node-summary").get_by_text("GET http://").wait_for()
+    node(page, "http_1").locator(".node.invalid").wait_for(state="detached")  # problems follow the edits
 
     # Configure the code node in CodeMirror: completions offer the upstream nodes.
     node(page, "code_1").click()
