@@ -1,6 +1,8 @@
 """The editor end to end in a real Chromium (Debian's, driven by Playwright; no browser download).
 
-Screenshots for review land in var/screenshots/ (editor-*.png, at 1280x800 unless named -1920).
+Screenshots for review land in var/screenshots/: editor-empty, editor-validation-error (each also
+-1920 for 1920x1080), editor-10-nodes (1280x800, -1920, -dark-1920), editor-version-read-only,
+editor-diff, editor-overview (1600x900, and -dark; docs/editor.png is a copy of it).
 """
 import json
 import os
