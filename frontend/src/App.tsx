@@ -1,9 +1,11 @@
 // The editor app: the workflow list, and one workflow's canvas (/editor/w/<id>).
-import { useEffect, useState } from "react";
-import { Editor } from "./Editor";
+import { lazy, Suspense, useEffect, useState } from "react";
 import { History } from "./live/History";
 import { LiveView } from "./live/LiveView";
 import { WorkflowList } from "./Workflows";
+
+// The canvas (React Flow, CodeMirror, dagre) loads only when a workflow is opened: the list stays light.
+const Editor = lazy(() => import("./Editor").then((m) => ({ default: m.Editor })));
 
 export function App() {
   const [path, setPath] = useState(location.pathname);
@@ -18,5 +20,5 @@ export function App() {
   const instances = path.match(/^\/editor\/w\/(\d+)\/instances/);
   if (instances) return <History workflowId={Number(instances[1])} />;
   const match = path.match(/^\/editor\/w\/(\d+)/);
-  return match ? <Editor workflowId={Number(match[1])} /> : <WorkflowList />;
+  return match ? <Suspense fallback={<p className="muted">Loading…</p>}><Editor workflowId={Number(match[1])} /></Suspense> : <WorkflowList />;
 }
