@@ -10,6 +10,8 @@ import { formatDuration, mapToPairs, pairsToMap, parseDuration, UNITS, widgetFor
 type Change = (v: unknown) => void;
 type FieldProps = { id: string; name: string; schema: JsonSchema; value: unknown; onChange: Change; upstream: string[]; readOnly: boolean };
 
+// The compile rules' defaults for waits (builder/nodes/approval.py, wait_event.py).
+const WAIT_DEFAULTS: Record<string, string> = { approval: "7 days", wait_event: "24 hours" };
 const LABELS: Record<string, string> = { url: "URL", json: "JSON body", cron: "Cron", timezone: "Time zone", type: "Event type" };
 
 export function humanize(name: string): string {
@@ -158,7 +160,8 @@ function Field(props: FieldProps & { spec: CatalogEntry }) {
       return (
         <div className="field"><label htmlFor={id}>{label}</label>
           <DurationInput id={id} label={label} value={value} onChange={onChange} readOnly={readOnly} />
-          <small>{name === "timeout" ? "Empty: the engine's default (10 minutes per attempt)" : "e.g. 30 seconds, 2 hours, 1 day"}</small></div>);
+          <small>{name === "timeout" && spec.schema.properties?.retries ? "Per attempt; empty: the engine's default (10 minutes)"
+            : name === "timeout" ? `How long to wait at most; empty: ${WAIT_DEFAULTS[spec.type] ?? "the type's default"}` : "e.g. 30 seconds, 2 hours, 1 day"}</small></div>);
     case "cron":
       input = <CronInput id={id} value={value} onChange={onChange} readOnly={readOnly} />;
       break;
