@@ -287,7 +287,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   const openView = useCallback((v: CanvasView | null) => {
     setView(v);
     setSelected(null);
-    window.requestAnimationFrame(() => flow.fitView(FIT));
+    // After React Flow has measured the nodes it has just been given (a frame is not always enough).
+    window.setTimeout(() => flow.fitView(FIT), 60);
   }, [flow]);
   const copyViewIntoDraft = useCallback(() => {
     if (!view?.graph) return;
