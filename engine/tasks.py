@@ -8,14 +8,16 @@ from config.celery import app
 
 from . import clock, dispatch, heartbeat, runner
 
-WORKER = f"celery:{socket.gethostname()}:{os.getpid()}"
+HOST = socket.gethostname()
 
 
 @app.task(acks_late=True, ignore_result=True)
 def advance_instance(instance_id: str) -> str:
     """"This instance may have work": claim it if due, advance it, release it."""
     heartbeat.start_thread(mode="celery")  # once per process (a pid check); for pools without the signal
-    return runner.advance(instance_id, worker=WORKER)
+    # The lease owner names this process, read at each call: prefork children import this module
+    # in the parent, and two children sharing a name could both commit to one instance.
+    return runner.advance(instance_id, worker=f"celery:{HOST}:{os.getpid()}")
 
 
 @app.task(ignore_result=True)

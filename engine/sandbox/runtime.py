@@ -67,7 +67,7 @@ def warm_guest() -> None:
         if module is None:
             module = wasmtime.Module(engine, wasm)
             cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # forked workers share thread ids
             tmp.write_bytes(module.serialize())
             tmp.replace(path)  # atomic: another process never reads half a file
         qjs_wasmtime._SHARED_ARTIFACTS["quickjs"] = qjs_wasmtime.SharedWasmArtifact(
