@@ -45,6 +45,14 @@ COUNT_CAP = 10_000
 COUNTED = {"running": ("running", "waitingForPause"), "waiting": ("waiting",), "failed": ("errored",)}
 
 
+def int_pk(value) -> int | None:
+    """An integer primary key from a URL, or None (a lookup by None finds nothing: 404, not 500)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def month_start():
     return timezone.now().date().replace(day=1)
 
@@ -269,7 +277,7 @@ class TenantAdmin(ModelAdmin):
     def get_actions_detail(self, request, object_id):
         if not self.has_change_permission(request):
             return []
-        status = Tenant.objects.filter(pk=object_id).values_list("status", flat=True).first()
+        status = Tenant.objects.filter(pk=int_pk(object_id)).values_list("status", flat=True).first()
         hidden = "suspend_tenant" if status == Tenant.Status.SUSPENDED else "unsuspend_tenant"
         return [a for a in super().get_actions_detail(request, object_id) if not a.action_name.endswith(f"_{hidden}")]
 
@@ -339,7 +347,7 @@ class TenantAdmin(ModelAdmin):
         return HttpResponseRedirect(back)
 
     def _tenant_for_action(self, request, object_id) -> Tenant:
-        tenant = get_object_or_404(Tenant, pk=object_id)
+        tenant = get_object_or_404(Tenant, pk=int_pk(object_id))
         if not self.has_change_permission(request, tenant):
             raise PermissionDenied
         return tenant
@@ -376,7 +384,7 @@ class ApiKeyAdmin(ModelAdmin):
 
     @action(description="Revoke", url_path="revoke", icon="key_off")
     def revoke(self, request, object_id):
-        key = get_object_or_404(ApiKey.objects.select_related("tenant"), pk=object_id)
+        key = get_object_or_404(ApiKey.objects.select_related("tenant"), pk=int_pk(object_id))
         if not self.has_change_permission(request, key):
             raise PermissionDenied
         back = reverse("admin:tenants_apikey_change", args=[key.pk])

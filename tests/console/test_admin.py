@@ -644,3 +644,13 @@ def test_every_other_list_page_costs_the_same_queries_for_5_or_50_rows(console, 
     few = queries()
     add(5, 45)
     assert queries() == few and max(few) <= 12
+
+
+@pytest.mark.parametrize("url", [
+    "/admin/tenants/tenant/abc/change/", "/admin/tenants/tenant/abc/suspend/", "/admin/tenants/tenant/abc/unsuspend/",
+    "/admin/tenants/apikey/abc/revoke/", "/admin/tenants/tenant/99999/suspend/", "/admin/tenants/apikey/99999/revoke/",
+    "/admin/engine/instance/abc/change/", "/admin/engine/instance/abc/pause/",
+])
+def test_malformed_or_unknown_ids_in_console_urls_are_not_found_not_errors(console, url):
+    for response in (console.get(url), console.post(url, {"confirm": "yes"})):
+        assert response.status_code in (302, 403, 404), (url, response.status_code)
