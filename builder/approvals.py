@@ -61,6 +61,8 @@ def approval_decide_for(*, tenant: Tenant, instance_id: str, step: str, decision
     if not isinstance(comment, str) or len(comment) > 2000:
         raise InvalidInput("comment", "a comment is at most 2000 characters")
     instance = instance_get(tenant=tenant, instance_id=instance_id)  # another tenant's id: NotFound
+    if "\x00" in step:  # no step is named so, and PostgreSQL refuses the character in a query
+        raise Conflict("step", "no approval by that name is waiting in this instance")
     waiting = StepRecord.objects.filter(instance=instance, name=step, kind=StepRecord.Kind.WAIT,
                                         status=StepRecord.Status.WAITING).values_list("config", flat=True)
     if instance.status in Instance.FINISHED or not any((c or {}).get("type") == f"approval:{step}" for c in waiting):

@@ -48,6 +48,18 @@ def _check_size(value: Any, field: str) -> None:
         raise InvalidInput(field, f"{field} must be JSON") from None
     if size > MAX_PARAMS_BYTES:
         raise InvalidInput(field, f"{field} is {size} bytes of JSON, over the {MAX_PARAMS_BYTES} byte limit")
+    if _has_nul(value):  # PostgreSQL's jsonb refuses U+0000: say so instead of failing the insert
+        raise InvalidInput(field, f"{field} contains the character U+0000, which cannot be stored")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def instance_create_batch(
