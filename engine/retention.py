@@ -58,8 +58,12 @@ def retention_hook(*, now: datetime) -> None:
     retention_run(now=now)
 
 
+# Longer retentions mean "keep forever": a cutoff further back would leave datetime's range.
+MAX_RETENTION = timedelta(days=100 * 365)
+
+
 def cutoff_for(tenant: Tenant, *, now: datetime) -> datetime:
-    return now - max(timedelta(days=limits_for(tenant).retention_days), DEDUP_WINDOW)
+    return now - max(timedelta(days=min(limits_for(tenant).retention_days, MAX_RETENTION.days)), DEDUP_WINDOW)
 
 
 def retention_run(*, now: datetime, batch: int | None = None, budget_seconds: float | None = None) -> Outcome:

@@ -201,3 +201,17 @@ def test_retention_runs_beside_a_working_engine(tenant, make_workflow):
         stop(worker)
     assert 0 < deleted <= 2000 and not StepRecord.objects.filter(instance__key__startswith="old-").exists()
     assert StepRecord.objects.filter(instance__in=fresh, status="complete").count() == 30 * 3
+
+
+def test_a_keep_forever_retention_on_one_tenant_does_not_stop_retention_for_the_others(
+        tenant, other_tenant, make_workflow, drive, clock):
+    """An operator may enter a huge retention ("keep forever"): the cutoff must not overflow the
+    datetime range, which stopped every run at that tenant and left later tenants' rows forever."""
+    first, second = sorted([tenant, other_tenant], key=lambda t: t.pk)
+    tenant_limits_set(tenant=first, limits={"retention_days": 999_999_999})
+    tenant_limits_set(tenant=second, limits={"retention_days": 2})
+    kept = finish_flaky(first, make_workflow(FLAKY, slug="flaky", owner=first), drive, clock, 1)
+    gone = finish_flaky(second, make_workflow(FLAKY, slug="flaky", owner=second), drive, clock, 1)
+    clock.advance(days=3)
+    assert retention.retention_run(now=clock.now()).instances == 1
+    assert Instance.objects.filter(pk=kept[0].pk).exists() and not Instance.objects.filter(pk=gone[0].pk).exists()
