@@ -2,7 +2,6 @@
 by a real engine worker process. Screenshot: var/screenshots/dashboard.png."""
 import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,12 +10,11 @@ from django.utils import timezone
 from engine import services
 from engine.models import ActivityMinute, Instance, WorkerHeartbeat
 from tenants.models import Usage
+from tests.browser import SHOTS, chromium_page
 from tests.processes import start_engine_worker, stop, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="runs once, in the embedded suite")]
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 ORDERS = """
 export default async function run(event, step) {
@@ -33,19 +31,8 @@ export default async function run(event, step) {
 
 @pytest.fixture
 def page(live_server):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (config/test.sh installs it)")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API beside Django's live server
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync", "--disable-quic"])
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.set_default_timeout(15000)
+    with chromium_page(1440, 900) as page:
         yield page
-        browser.close()
 
 
 def test_the_dashboard_in_chromium(page, live_server, tenant, other_tenant, make_workflow):

@@ -3,7 +3,6 @@ staff, open the tenant list and page, suspend through the confirmation page, ope
 detail. Screenshots go to var/screenshots/ (console-*.png)."""
 import json
 import os
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,12 +13,12 @@ from engine.models import Instance
 from tenants.access import api_key_create
 from tenants.models import Membership, Tenant, Usage
 
+from tests.browser import SHOTS, chromium_page
+
 from . import capabilities
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="runs once, in the embedded suite")]
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 SHOWCASE = """
 export default async function run(event, step) {
@@ -33,19 +32,8 @@ export default async function run(event, step) {
 
 @pytest.fixture
 def page(live_server):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (config/test.sh installs it)")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API beside Django's live server
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync", "--disable-quic"])
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.set_default_timeout(15000)
+    with chromium_page(1440, 900) as page:
         yield page
-        browser.close()
 
 
 def shot(page, name: str) -> None:

@@ -1,0 +1,30 @@
+"""Debian's Chromium driven by Playwright's sync API, for every browser test (never a downloaded
+browser: config/test.sh installs the `chromium` package)."""
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
+
+
+@contextmanager
+def chromium_page(width: int = 1280, height: int = 800, timeout_ms: int = 15000):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (config/test.sh installs it)")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the test's ORM calls beside Playwright's event loop
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync", "--disable-quic"])
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(timeout_ms)
+            page.on("pageerror", lambda e: print("page error:", e))  # shown by pytest when the test fails
+            yield page
+        finally:
+            browser.close()
