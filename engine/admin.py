@@ -34,7 +34,7 @@ from unfold.decorators import action, display
 from unfold.paginator import InfinitePaginator
 
 from builder.models import Workflow
-from tenants.console import confirm_page, confirmed, operator_audit
+from tenants.console import RefuseNulFilters, confirm_page, confirmed, operator_audit
 from tenants.errors import DomainError
 from tenants.models import Tenant
 
@@ -109,7 +109,7 @@ def pretty_json(value) -> str:
 
 
 @admin.register(Instance)
-class InstanceAdmin(ModelAdmin):
+class InstanceAdmin(RefuseNulFilters, ModelAdmin):
     list_display = ("key_link", "tenant", "workflow_slug", "status_badge", "created_at", "finished_at", "error_text")
     list_display_links = None
     list_filter = (

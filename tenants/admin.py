@@ -35,7 +35,7 @@ from unfold.widgets import UnfoldAdminBigIntegerFieldWidget, UnfoldAdminDecimalF
 
 from .access import api_key_revoke
 from .audit import client_ip
-from .console import actor, confirm_page, confirmed, operator_audit
+from .console import RefuseNulFilters, actor, confirm_page, confirmed, operator_audit
 from .limits import limits_for
 from .models import ApiKey, AuditEntry, Membership, Tenant, Usage
 from .services import tenant_limits_set, tenant_suspend, tenant_unsuspend
@@ -165,7 +165,7 @@ class ApiKeyInline(TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(ModelAdmin):
+class TenantAdmin(RefuseNulFilters, ModelAdmin):
     form = TenantLimitsForm
     list_display = ("slug", "name", "status_badge", "plan", "steps_month", "cpu_month", "http_month",
                     "stored", "running", "waiting", "failed")
@@ -354,7 +354,7 @@ class TenantAdmin(ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ModelAdmin):
+class ApiKeyAdmin(RefuseNulFilters, ModelAdmin):
     """Keys are shown (never their tokens) and revoked; creating one is the tenant's own business."""
 
     list_display = ("prefix", "name", "tenant", "role", "created_at", "last_used_at", "expires_at", "revoked_at")
@@ -445,13 +445,16 @@ class DayRangeFilter(RangeDateFilter):
             raw = self.used_parameters.get(f"{self.parameter_name}{suffix}")
             day = parse_date_str(raw) if isinstance(raw, str) else None
             if day is not None:
-                start = datetime.combine(day + timedelta(days=shift), time.min, tzinfo=timezone.get_current_timezone())
+                try:
+                    start = datetime.combine(day + timedelta(days=shift), time.min, tzinfo=timezone.get_current_timezone())
+                except OverflowError:  # "to 9999-12-31": no upper bound
+                    continue
                 bounds[f"{self.parameter_name}__{lookup}"] = start
         return queryset.filter(**bounds)
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ModelAdmin):
+class AuditEntryAdmin(RefuseNulFilters, ModelAdmin):
     """Append-only: nobody edits, adds or deletes entries here (the retention purge deletes old ones).
     Newest first by the created_at index; pages are not counted (the log grows with every bulk action)."""
 

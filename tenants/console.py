@@ -10,6 +10,7 @@ Invariants:
 from __future__ import annotations
 
 from django.contrib.admin import site as admin_site
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.template.response import TemplateResponse
 
 from .audit import audit_record, client_ip
@@ -39,3 +40,13 @@ def confirm_page(request, *, title: str, question: str, impact: list[str], confi
         "form_url": request.get_full_path(),
     }
     return TemplateResponse(request, "admin/console/confirm.html", context)
+
+
+class RefuseNulFilters:
+    """A ModelAdmin mixin: a list URL whose filter or search values hold a NUL character is a bad
+    lookup (Django's redirect to ?e=1), not a 500 from PostgreSQL, which refuses NUL in text."""
+
+    def get_changelist_instance(self, request):
+        if any("\x00" in value for _, values in request.GET.lists() for value in values):
+            raise IncorrectLookupParameters("a filter value holds a NUL character")
+        return super().get_changelist_instance(request)
