@@ -503,6 +503,12 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
         operator_audit(request, action="user.delete", target=obj.get_username())
         super().delete_model(request, obj)
 
+    def delete_queryset(self, request, queryset):
+        # The list's "delete selected" action deletes here, not through delete_model.
+        for user in queryset:
+            operator_audit(request, action="user.delete", target=user.get_username())
+        super().delete_queryset(request, queryset)
+
 
 @admin.register(Group)
 class GroupAdmin(BaseGroupAdmin, ModelAdmin):

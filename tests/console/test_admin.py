@@ -671,3 +671,13 @@ def test_a_nul_character_in_a_list_filter_is_a_bad_lookup_not_a_server_error(con
 def test_the_audit_log_date_range_accepts_the_last_day_of_the_calendar(console, tenant):
     response = console.get("/admin/tenants/auditentry/?created_at_from=2020-01-01&created_at_to=9999-12-31")
     assert response.status_code == 200
+
+
+def test_deleting_users_from_the_list_is_audited_like_deleting_one(console):
+    for name in ("dave", "erin"):
+        User.objects.create_user(name, password="a-long-password")
+    ids = list(User.objects.filter(username__in=("dave", "erin")).values_list("pk", flat=True))
+    r = console.post("/admin/auth/user/", {"action": "delete_selected", "_selected_action": ids, "post": "yes"})
+    assert r.status_code == 302 and not User.objects.filter(pk__in=ids).exists()
+    entries = AuditEntry.objects.filter(action="user.delete")
+    assert sorted(e.target for e in entries) == ["dave", "erin"] and {e.ip for e in entries} == {OPERATOR_IP}
