@@ -294,7 +294,8 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
                       "Terminated instances cannot be resumed (restart them instead)."]
         else:
             lines += [f"{by_status[S.ERRORED]} errored instance(s) run again from their first failed step; "
-                      "the checkpoints before it are kept."]
+                      "the checkpoints before it are kept.", "Instances of a suspended tenant are skipped: unsuspend "
+                      "the tenant."]
         finished_skip = {"pause": Instance.FINISHED, "resume": Instance.FINISHED, "terminate": (S.TERMINATED, S.COMPLETE, S.ERRORED)}
         skipped = sum(n for s, n in by_status.items() if s in finished_skip.get(op, ())) if op != "restart_failed" \
             else sum(n for s, n in by_status.items() if s != S.ERRORED)
@@ -306,7 +307,8 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
         service, _, _ = OPERATIONS[op]
         done, skipped = 0, Counter()
         for instance in instances:
-            if op == "resume" and instance.tenant.status == Tenant.Status.SUSPENDED:
+            # A suspended tenant runs nothing: resuming or restarting would queue its instances.
+            if op in ("resume", "restart_failed") and instance.tenant.status == Tenant.Status.SUSPENDED:
                 skipped["tenant suspended"] += 1
                 continue
             try:

@@ -681,3 +681,18 @@ def test_deleting_users_from_the_list_is_audited_like_deleting_one(console):
     assert r.status_code == 302 and not User.objects.filter(pk__in=ids).exists()
     entries = AuditEntry.objects.filter(action="user.delete")
     assert sorted(e.target for e in entries) == ["dave", "erin"] and {e.ip for e in entries} == {OPERATOR_IP}
+
+
+def test_restart_failed_skips_instances_of_a_suspended_tenant(console, tenant, workflow_of, clock, drive):
+    """A suspended tenant runs nothing: restarting its failed instances would queue them for the engine."""
+    from tenants.services import tenant_suspend
+
+    inst = services.instance_create(tenant=tenant, workflow=workflow_of(tenant, GATED))
+    drive()
+    assert Instance.objects.get(pk=inst.pk).status == "errored"
+    tenant_suspend(tenant=tenant)
+    r = bulk(console, "bulk_restart_failed", [inst.pk])
+    assert any("tenant suspended" in m.message for m in r.wsgi_request._messages)
+    confirm(console, f"/admin/engine/instance/{inst.pk}/restart-failed/")
+    assert Instance.objects.get(pk=inst.pk).status == "errored"
+    assert not AuditEntry.objects.filter(action="instance.restart_failed").exists()
