@@ -57,7 +57,7 @@ class VersionInline(ReadOnly, TabularInline):
     ordering = ("-number",)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("author")
+        return super().get_queryset(request).select_related("author").defer("program", "graph")
 
 
 @admin.register(Workflow)
@@ -71,6 +71,11 @@ class WorkflowAdmin(ReadOnly, ModelAdmin):
               "instances_link")
     readonly_fields = fields
     inlines = [VersionInline]
+
+    def get_queryset(self, request):
+        # Drafts and published programs can be a megabyte each: the list never reads them, the
+        # detail page reads its one workflow's draft when it shows it.
+        return super().get_queryset(request).defer("draft", "published_version__program", "published_version__graph")
 
     @display(description="published")
     def published(self, obj):
@@ -95,6 +100,10 @@ class WorkflowVersionAdmin(ReadOnly, ModelAdmin):
     fields = ("tenant", "workflow", "number", "author", "created_at", "program_hash", "nodes", "program_source",
               "graph_json")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        # As above: the list shows no program, graph or draft; the detail page reads its version's.
+        return super().get_queryset(request).defer("program", "graph", "workflow__draft")
 
     @display(description="hash", ordering="program_hash")
     def short_hash(self, obj):

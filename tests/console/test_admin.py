@@ -696,3 +696,20 @@ def test_restart_failed_skips_instances_of_a_suspended_tenant(console, tenant, w
     confirm(console, f"/admin/engine/instance/{inst.pk}/restart-failed/")
     assert Instance.objects.get(pk=inst.pk).status == "errored"
     assert not AuditEntry.objects.filter(action="instance.restart_failed").exists()
+
+
+def test_workflow_and_version_lists_do_not_read_programs_graphs_or_drafts(console, tenant, workflow_of):
+    """A version's program and graph, and a workflow's draft, can each be up to a megabyte: a list
+    page of 100 rows must not load them (the detail pages show them)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    wf = workflow_of(tenant)
+    large = re.compile(r'\."(program|graph|draft)"')
+    for page in ("/admin/builder/workflow/", "/admin/builder/workflowversion/"):
+        with CaptureQueriesContext(connection) as ctx:
+            assert console.get(page).status_code == 200
+        assert not [q["sql"] for q in ctx.captured_queries if large.search(q["sql"])], page
+    for page in (f"/admin/builder/workflow/{wf.pk}/change/",
+                 f"/admin/builder/workflowversion/{wf.published_version_id}/change/"):
+        assert console.get(page).status_code == 200  # the detail pages still read them
