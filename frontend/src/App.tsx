@@ -1,7 +1,8 @@
 // The editor app: the workflow list, and one workflow's canvas (/editor/w/<id>).
-import { lazy, Suspense, useEffect, useState } from "react";
+import { lazy, Suspense, useEffect, useRef, useState } from "react";
 import { History } from "./live/History";
 import { LiveView } from "./live/LiveView";
+import { onPopState } from "./router";
 import { WorkflowList } from "./Workflows";
 
 // The canvas (React Flow, CodeMirror, dagre) loads only when a workflow is opened: the list stays light.
@@ -9,8 +10,11 @@ const Editor = lazy(() => import("./Editor").then((m) => ({ default: m.Editor })
 
 export function App() {
   const [path, setPath] = useState(location.pathname);
+  const shown = useRef(path);
+  shown.current = path;
   useEffect(() => {
-    const on = () => setPath(location.pathname);
+    // The browser's Back/Forward ask before leaving unsaved work (router.ts).
+    const on = (e: PopStateEvent) => setPath(onPopState(e, shown.current));
     window.addEventListener("popstate", on);
     return () => window.removeEventListener("popstate", on);
   }, []);

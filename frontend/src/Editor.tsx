@@ -2,8 +2,8 @@
 // versions (read-only view and diff). The canvas is a projection of the workflow's draft graph
 // (React Flow's own JSON, see graph.ts), saved as drawn.
 import {
-  addEdge, applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useEdgesState, useNodesState, useReactFlow,
-  type Connection, type Edge, type NodeChange,
+  addEdge, applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useEdgesState, useNodesInitialized, useNodesState,
+  useReactFlow, type Connection, type Edge, type NodeChange,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage, type CatalogEntry, type Problem } from "./api/client";
@@ -11,22 +11,17 @@ import {
   canvasType, connectionProblem, edgeId, freshId, semanticKey, toCanvas, toGraph, upstream, type CanvasNode, type Catalog, type Graph,
 } from "./graph";
 import { createHistory } from "./history";
-import { layout } from "./layout";
-import { navigate } from "./live/LiveView";
+import { CodeEditor } from "./code/CodeEditor";
+import { FIT_MIN_ZOOM, FIT_PADDING, fitTargets, layout } from "./layout";
+import { checkPayload, loadPayload, savePayload } from "./payload";
+import { confirmLeave, navigate, setLeaveGuard } from "./router";
 import { nodeTypes } from "./nodes";
 import { Panel } from "./Panel";
 import { Versions, type CanvasView } from "./Versions";
 import { WebhookHelp } from "./WebhookHelp";
 
 const GROUPS = ["triggers", "steps", "control", "durable", "end"];
-// Fitting a long workflow into the view would shrink its text below reading size: fit down to 60%
-// and let the minimap and panning show the rest (the Fit view control still fits everything).
-const FIT = { maxZoom: 1, minZoom: 0.6 };
 const GROUP_COLOURS: Record<string, string> = { triggers: "#2e7d32", steps: "#2f6fed", control: "#8e24aa", durable: "#ef6c00", end: "#546e7a" };
-
-function isJson(text: string): boolean {
-  try { JSON.parse(text || "null"); return true; } catch { return false; }
-}
 
 /** A new node's config: the schema's defaults for its required fields (a code node starts as `return input;`). */
 function defaults(spec: CatalogEntry | undefined): Record<string, unknown> {
@@ -42,7 +37,9 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   const [problems, setProblems] = useState<Problem[]>([]);
   const [status, setStatus] = useState("");
   const [dirty, setDirty] = useState(false);
-  const [params, setParams] = useState(() => localStorage.getItem(`params:${workflowId}`) ?? "{}");
+  const [params, setParams] = useState(() => loadPayload(workflowId));
+  const [showPayload, setShowPayload] = useState(false);
+  const payload = useMemo(() => checkPayload(params), [params]);
   const [filter, setFilter] = useState("");
   const [showVersions, setShowVersions] = useState(false);
   const [view, setView] = useState<CanvasView | null>(null);  // an old version or a diff, read-only
@@ -97,6 +94,27 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     window.addEventListener("beforeunload", warn);
     return () => window.removeEventListener("beforeunload", warn);
   }, [dirty]);
+  // The browser's Back/Forward and in-app links ask through the router (router.ts).
+  const dirtyNow = useRef(dirty);
+  dirtyNow.current = dirty;
+  useEffect(() => setLeaveGuard(() => dirtyNow.current), []);
+
+  // Fit the whole graph when it stays readable, else its first nodes from the trigger (layout.ts).
+  // The canvas' minZoom is lower than FIT_MIN_ZOOM so the Fit view control can show everything.
+  const fit = useCallback(() => {
+    const box = document.querySelector(".canvas .react-flow")?.getBoundingClientRect();
+    const ns = flow.getNodes();
+    if (!box || !ns.length) return;
+    const boxes = ns.map((n) => ({ id: n.id, x: n.position.x, y: n.position.y, width: n.measured?.width ?? 180, height: n.measured?.height ?? 70 }));
+    const ids = fitTargets(boxes, flow.getEdges(), box.width, box.height);
+    flow.fitView({ nodes: ids.map((id) => ({ id })), maxZoom: 1, minZoom: FIT_MIN_ZOOM, padding: `${FIT_PADDING}px` });
+  }, [flow]);
+  // Once per opened draft, after React Flow has measured its nodes.
+  const measured = useNodesInitialized();
+  const fitted = useRef(false);
+  useEffect(() => {
+    if (loaded?.fit && measured && !fitted.current) { fitted.current = true; fit(); }
+  }, [fit, loaded, measured]);
 
   const addNode = useCallback((type: string, position?: { x: number; y: number }) => {
     const id = freshId(type, new Set(nodes.map((x) => x.id)));
@@ -203,15 +221,13 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   // Run starts an instance of the draft as drawn (saved first, compiled into an unpublished version
   // by the server); webhooks, schedules and the API keep starting the published version.
   const run = useCallback(async () => {
-    let payload: unknown;
-    try { payload = JSON.parse(params || "null"); } catch { setStatus("The test payload is not JSON"); return; }
-    localStorage.setItem(`params:${workflowId}`, params);
+    if (!payload.ok) { setStatus("The test payload is not JSON"); return; }
     const saved = await api.PATCH("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } }, body: { draft: graph } });
     const saveError = (saved as { error?: unknown }).error;
     if (saveError) { setStatus(`Run failed: ${errorMessage(saveError)}`); return; }
     setDirty(false);
     const { data, error } = await api.POST("/api/v1/workflows/{workflow_id}/draft/instances", {
-      params: { path: { workflow_id: workflowId } }, body: { params: payload } });
+      params: { path: { workflow_id: workflowId } }, body: { params: payload.value } });
     if (error) {
       markProblems((error as { error?: { problems?: Problem[] } }).error?.problems ?? []);
       setStatus(`Run failed: ${errorMessage(error)}`);
@@ -220,7 +236,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     setStatus(`Started instance ${data.id} (draft as v${data.version})`);
     // Watch it in the live view (the draft was saved just above, so nothing is lost by leaving).
     navigate(`/editor/w/${workflowId}/i/${data.id}`);
-  }, [graph, markProblems, params, workflowId]);
+  }, [graph, markProblems, payload, workflowId]);
 
   useEffect(() => {
     const keys = (e: KeyboardEvent) => {
@@ -255,8 +271,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     checkpoint();
     setNodes((ns) => layout(ns, edges));
     setDirty(true);
-    window.requestAnimationFrame(() => flow.fitView(FIT));
-  }, [checkpoint, edges, flow, setNodes]);
+    window.requestAnimationFrame(() => fit());
+  }, [checkpoint, edges, fit, setNodes]);
 
   const exportGraph = useCallback(() => {
     const blob = new Blob([JSON.stringify(graph, null, 2)], { type: "application/json" });
@@ -288,8 +304,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     setView(v);
     setSelected(null);
     // After React Flow has measured the nodes it has just been given (a frame is not always enough).
-    window.setTimeout(() => flow.fitView(FIT), 60);
-  }, [flow]);
+    window.setTimeout(fit, 60);
+  }, [fit]);
   const copyViewIntoDraft = useCallback(() => {
     if (!view?.graph) return;
     checkpoint();
@@ -314,9 +330,11 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
         <button onClick={save} title="Save the draft (Ctrl/Cmd+S)">Save</button>
         <button onClick={validate}>Validate</button>
         <button onClick={publish}>Publish</button>
-        <label className="params">Test payload <input aria-label="Test payload" value={params} spellCheck={false} aria-invalid={!isJson(params)}
-                                                          title={isJson(params) ? "JSON given to the instance as its params" : "not JSON yet"} onChange={(e) => setParams(e.target.value)} /></label>
-        <button onClick={run} title="Save the draft and start an instance of it with the test payload">Run</button>
+        <button onClick={() => setShowPayload((v) => !v)} aria-expanded={showPayload} aria-controls="payload-editor"
+                className={payload.ok ? "" : "bad"} title="The JSON a test run starts with (remembered for this workflow)">Payload{payload.ok ? "" : " ⚠"}</button>
+        <button onClick={run} disabled={!payload.ok} aria-describedby={payload.ok ? undefined : "run-blocked"}
+                title={payload.ok ? "Save the draft and start an instance of it with the test payload" : "Fix the test payload first: it is not JSON"}>Run</button>
+        {!payload.ok && <span id="run-blocked" className="badge-note bad">payload is not JSON</span>}
         {loaded && (live === null ? <span className="badge-note">not published</span>
           : live.key !== draftKey ? <span className="badge-note" title="Webhooks, schedules and the API start the published version: Publish makes the draft live">draft differs from v{live.number}</span>
           : <span className="badge-note ok">v{live.number} live</span>)}
@@ -330,9 +348,23 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
         <a href={`/editor/w/${workflowId}/instances`} onClick={(e) => {
           e.preventDefault();
           // An in-app link unmounts the editor without the browser's beforeunload prompt: ask here.
-          if (!dirty || window.confirm("Leave without saving your changes?")) navigate(`/editor/w/${workflowId}/instances`);
+          if (confirmLeave()) navigate(`/editor/w/${workflowId}/instances`);
         }}>Instances</a>
       </header>
+      {showPayload && (
+        <section id="payload-editor" className="payload-editor" role="dialog" aria-labelledby="payload-title"
+                 onKeyDown={(e) => { if (e.key === "Escape") setShowPayload(false); }}>
+          <h2 id="payload-title">Payload for test runs</h2>
+          <p className="muted">JSON given to the instance Run starts, as its params (<code>input</code> of the trigger). Kept for this workflow in this browser.</p>
+          <CodeEditor kind="json" label="Test payload" value={params} onChange={(text) => { setParams(text); savePayload(workflowId, text); }} />
+          <p className={payload.ok ? "payload-state ok" : "payload-state bad"} aria-live="polite">
+            {payload.ok ? "✓ Valid JSON" : `Not JSON: ${payload.error}`}</p>
+          <div className="payload-actions">
+            <button onClick={run} disabled={!payload.ok} title={payload.ok ? "Save the draft and start an instance of it with this payload" : "Fix the payload first"}>Run with this payload</button>
+            <button onClick={() => setShowPayload(false)}>Close</button>
+          </div>
+        </section>
+      )}
       <nav className="palette" aria-label="Node types">
         <input type="search" placeholder="Search nodes" aria-label="Search nodes" value={filter} onChange={(e) => setFilter(e.target.value)} />
         {entries.length === 0 && <p className="muted">No node type matches “{filter}”.</p>}
@@ -374,20 +406,20 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
                    }}
                    nodesDraggable={!view} nodesConnectable={!view} edgesFocusable={!view}
                    onSelectionChange={({ nodes: s }) => setSelected(s[0]?.id ?? null)} deleteKeyCode={null}
-                   fitView={loaded.fit} fitViewOptions={FIT} colorMode="system" aria-label="Workflow canvas">
+                   minZoom={0.1} colorMode="system" aria-label="Workflow canvas">
           <Background />
           <MiniMap pannable zoomable ariaLabel="Minimap" nodeColor={(n) => GROUP_COLOURS[(n.data as CanvasNode["data"]).spec?.group ?? ""] ?? "#999"} />
           <Controls aria-label="Zoom controls" />
         </ReactFlow>}
       </main>
       {showVersions && <Versions workflowId={workflowId} catalog={catalog} onClose={() => setShowVersions(false)} onView={openView} />}
-      {!showVersions && !view && selectedNode?.data.type === "webhook" && hookUrl && (
-        <WebhookHelp baseUrl={hookUrl} config={selectedNode.data.config} />
-      )}
       {!showVersions && selectedNode?.data.spec && (
         <Panel id={selectedNode.id} spec={selectedNode.data.spec} config={selectedNode.data.config} upstream={selectedUpstream}
                problems={view ? [] : selectedNode.data.problems} readOnly={Boolean(view)}
-               onChange={(config) => { checkpoint(true); setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); setDirty(true); }} />
+               onChange={(config) => { checkpoint(true); setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); setDirty(true); }}>
+          {/* In the side column, so it never covers the canvas (or a node with a problem). */}
+          {!view && selectedNode.data.type === "webhook" && hookUrl && <WebhookHelp baseUrl={hookUrl} config={selectedNode.data.config} />}
+        </Panel>
       )}
       {!showVersions && !selectedNode && (
         // The side column is always there, so selecting a node never resizes the canvas.

@@ -1,14 +1,11 @@
 // The workflow list of the current tenant: pick a tenant, search, create, duplicate, archive, open.
 import { useEffect, useState } from "react";
 import { api, errorMessage } from "./api/client";
+import { navigate } from "./router";
 
 type Workflow = { id: number; slug: string; name: string; published_version: number | null; updated_at: string; archived: boolean };
 type Me = { tenant: string; role: string; tenants: string[]; user?: string | null };
 
-export function navigate(path: string) {
-  history.pushState(null, "", path);
-  window.dispatchEvent(new PopStateEvent("popstate"));
-}
 
 /** The first free slug among `<slug>-copy`, `<slug>-copy-2`, ... (the server refuses a taken one). */
 export function copySlug(slug: string, taken: Set<string>): string {

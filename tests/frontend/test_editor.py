@@ -220,8 +220,17 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     settings.ENGINE_HTTP_ALLOWED_PRIVATE = ["127.0.0.1", "localhost"]
     page.keyboard.press("Control+s")
     page.get_by_role("status").get_by_text("Saved").wait_for()
-    page.get_by_label("Test payload").fill('{"n": 21}')
-    page.get_by_role("button", name="Run").click()
+    # The payload is a JSON editor in a popover; Run is refused (and says why) while it is not JSON.
+    page.get_by_role("button", name="Payload").click()
+    payload = page.get_by_label("Test payload")
+    payload.fill('{"n": }')
+    page.get_by_text("Not JSON:").wait_for()
+    assert page.get_by_role("button", name="Run", exact=True).is_disabled()
+    assert page.get_by_text("payload is not JSON").is_visible()
+    payload.fill('{"n": 21}')
+    page.get_by_text("Valid JSON").wait_for()
+    shot(page, "editor-payload")
+    page.get_by_role("button", name="Run", exact=True).click()
     page.wait_for_url("**/editor/w/*/i/*")
     instance = Instance.objects.get(tenant=tenant)
     assert page.url.endswith(f"/i/{instance.id}")
@@ -236,6 +245,12 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     assert code["data"] == {"code": "const via = steps.webhook_1;\nreturn input.n * 2;"}
     http = next(n for n in draft["nodes"] if n["id"] == "http_1")
     assert http["data"] == {"url": url, "headers": {"accept": "text/html"}, "timeout": "30 seconds"}
+
+    # The payload is remembered for this workflow.
+    page.get_by_role("link", name="← Editor").click()
+    node(page, "code_1").wait_for()
+    page.get_by_role("button", name="Payload").click()
+    assert page.get_by_label("Test payload").inner_text() == '{"n": 21}'
 
 
 def test_copy_paste_delete_and_keyboard(signed_in):
@@ -259,6 +274,21 @@ def test_copy_paste_delete_and_keyboard(signed_in):
     node(page, "sleep_1").wait_for(state="detached")
     page.keyboard.press("Control+z")
     node(page, "sleep_1").wait_for()
+
+    # The browser's Back asks before leaving unsaved work; cancelling stays, with the URL put back.
+    editor_url = page.url
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.go_back()
+    page.wait_for_function("url => location.href === url", arg=editor_url)
+    assert asked == ["Leave without saving your changes?"]
+    node(page, "sleep_1").wait_for()
+    page.wait_for_timeout(200)
+    assert page.url == editor_url and node(page, "sleep_1").is_visible()
+    page.once("dialog", lambda d: d.accept())
+    page.go_back()
+    page.get_by_role("link", name="keys").wait_for()
+    assert page.url.endswith("/editor/")
 
 
 def save_versions(tenant, graphs):
@@ -352,6 +382,20 @@ def ten_node_graph():
                       for k, (s, t, h) in enumerate(edges)]}
 
 
+def nodes_outside_view(page) -> list[str]:
+    """The ids of the nodes not wholly inside the visible canvas (nor under the minimap)."""
+    return page.evaluate("""() => {
+        const view = document.querySelector('.canvas .react-flow').getBoundingClientRect();
+        const map = document.querySelector('.react-flow__minimap').getBoundingClientRect();
+        const inside = (r, b) => r.left >= b.left && r.right <= b.right && r.top >= b.top && r.bottom <= b.bottom;
+        const overlaps = (r, b) => r.left < b.right && r.right > b.left && r.top < b.bottom && r.bottom > b.top;
+        return [...document.querySelectorAll('.react-flow__node')].filter(n => {
+            const r = n.getBoundingClientRect();
+            return !inside(r, view) || overlaps(r, map);
+        }).map(n => n.dataset.id);
+    }""")
+
+
 def test_ten_nodes_layout_accessibility_and_sizes(signed_in, tenant, live_server):
     from builder.models import Workflow
 
@@ -367,6 +411,17 @@ def test_ten_nodes_layout_accessibility_and_sizes(signed_in, tenant, live_server
     assert "for 10 minutes" in node(page, "wait").inner_text()
     node(page, "approve").click()
     shot(page, "editor-10-nodes")
+    # The whole graph fits at a readable size at 1280x800.
+    assert nodes_outside_view(page) == [], page.evaluate("() => [...document.querySelectorAll('.react-flow__node')].map(n => n.dataset.id + ' ' + n.offsetWidth + ' ' + n.style.transform).join('; ')")
+    assert page.evaluate("() => Number(document.querySelector('.react-flow__viewport').style.transform.match(/scale\\(([0-9.]+)/)[1])") >= 0.45
+    # Opened again (laid out and saved), it is fitted whole too.
+    page.keyboard.press("Control+s")
+    page.get_by_role("status").get_by_text("Saved").wait_for()
+    page.reload()
+    node(page, "done").wait_for()
+    page.wait_for_timeout(300)
+    assert nodes_outside_view(page) == []
+    node(page, "approve").click()
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.get_by_role("button", name="Auto-layout").click()  # lays out and fits again at the new size
     page.wait_for_timeout(300)

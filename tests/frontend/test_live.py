@@ -159,8 +159,9 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     page.locator('.react-flow__node[data-id="prepare"]').wait_for()
 
     # Run from the editor: it opens the live view.
+    page.get_by_role("button", name="Payload").click()
     page.get_by_label("Test payload").fill(json.dumps({"n": 21, "warehouse": stack["warehouse"]}))
-    page.get_by_role("button", name="Run").click()
+    page.get_by_role("button", name="Run", exact=True).click()
     page.wait_for_url("**/editor/w/*/i/*")
     instance_id = page.url.rstrip("/").split("/")[-1]
     page.get_by_label("Connection").get_by_text("live").wait_for()

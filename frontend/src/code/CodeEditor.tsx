@@ -1,10 +1,11 @@
 // A CodeMirror 6 editor as a controlled-enough React component: JavaScript for code nodes, one line
-// for `{{ }}` expressions, read-only for compiled programs. CodeMirror's own packages are used
+// for `{{ }}` expressions, JSON for Run's test payload, read-only for compiled programs. CodeMirror's own packages are used
 // directly (no wrapper library): the editor owns its document, and React only pushes a new value in
 // when it differs from what the editor holds (e.g. after undo), so typing never loses the cursor.
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { javascript } from "@codemirror/lang-javascript";
+import { json } from "@codemirror/lang-json";
 import { bracketMatching, HighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { tags } from "@lezer/highlight";
 import { EditorState, type Extension } from "@codemirror/state";
@@ -15,7 +16,7 @@ import { completionSource } from "./completions";
 type Props = {
   value: string;
   onChange?: (value: string) => void;
-  kind: "code" | "expression" | "program";
+  kind: "code" | "expression" | "program" | "json";
   label: string;
   id?: string;
   upstream?: string[];
@@ -62,12 +63,16 @@ export function CodeEditor({ value, onChange, kind, label, id, upstream = [], re
       syntaxHighlighting(highlight),
       EditorView.updateListener.of((u) => { if (u.docChanged) change.current?.(u.state.doc.toString()); }),
     ];
-    if (kind !== "expression") extensions.push(lineNumbers(), javascript(), bracketMatching());
+    if (kind === "json") extensions.push(lineNumbers(), json(), bracketMatching(), EditorView.lineWrapping);
+    else if (kind !== "expression") extensions.push(lineNumbers(), javascript(), bracketMatching());
     if (kind === "code") extensions.push(highlightActiveLine(), EditorView.lineWrapping);
     if (kind === "expression") extensions.push(singleLine, javascript());
     if (readOnly || kind === "program") {
       // Still focusable and selectable (keyboard users can read and copy), never modified.
       extensions.push(EditorState.readOnly.of(true));
+    } else if (kind === "json") {
+      // No completions: upstream step names mean nothing in a payload.
+      extensions.push(closeBrackets(), keymap.of([...closeBracketsKeymap, ...historyKeymap, ...defaultKeymap, indentWithTab]));
     } else {
       extensions.push(
         closeBrackets(),

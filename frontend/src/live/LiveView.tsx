@@ -5,6 +5,7 @@
 import { applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, type Edge, type Node, type NodeChange } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
+import { navigate } from "../router";
 import { Inspector, type SnapshotStep } from "./Inspector";
 import { LiveNode, type LiveNodeData } from "./LiveNode";
 import { useLiveInstance } from "./socket";
@@ -17,10 +18,8 @@ export type Snapshot = {
   output: unknown; error: unknown; created_at: string; steps: SnapshotStep[];
 };
 
-export function navigate(path: string) {
-  history.pushState(null, "", path);
-  window.dispatchEvent(new PopStateEvent("popstate"));
-}
+// Kept importable from here: the router lives in ../router.ts.
+export { navigate };
 
 const nodeTypes = { live: LiveNode };
 // SVG fills in the minimap cannot read CSS variables: fixed colours that read in light and dark.
