@@ -80,6 +80,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       const c = toCanvas(graph, catalog);
       setNodes(c.nodes);
       setEdges(c.edges);
+      pendingFit.current = c.nodes.length > 0;
       setLoaded({ fit: c.nodes.length > 0 });
       const number = data.published_version;
       if (number) {
@@ -109,12 +110,10 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     const ids = fitTargets(boxes, flow.getEdges(), box.width, box.height);
     flow.fitView({ nodes: ids.map((id) => ({ id })), maxZoom: 1, minZoom: FIT_MIN_ZOOM, padding: `${FIT_PADDING}px` });
   }, [flow]);
-  // Once per opened draft, after React Flow has measured its nodes.
+  // When a draft, a version or a diff is opened: once React Flow has measured the nodes shown (a
+  // fixed delay was sometimes too short, and the fit then cut off the nodes measured late).
   const measured = useNodesInitialized();
-  const fitted = useRef(false);
-  useEffect(() => {
-    if (loaded?.fit && measured && !fitted.current) { fitted.current = true; fit(); }
-  }, [fit, loaded, measured]);
+  const pendingFit = useRef(false);
 
   const addNode = useCallback((type: string, position?: { x: number; y: number }) => {
     const id = freshId(type, new Set(nodes.map((x) => x.id)));
@@ -303,9 +302,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   const openView = useCallback((v: CanvasView | null) => {
     setView(v);
     setSelected(null);
-    // After React Flow has measured the nodes it has just been given (a frame is not always enough).
-    window.setTimeout(fit, 60);
-  }, [fit]);
+    pendingFit.current = true;
+  }, []);
   const copyViewIntoDraft = useCallback(() => {
     if (!view?.graph) return;
     checkpoint();
@@ -318,6 +316,11 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   }, []);
 
   const shown = view ? view.nodes : nodes;
+  useEffect(() => {
+    if (!pendingFit.current || !measured) return;
+    pendingFit.current = false;
+    window.requestAnimationFrame(fit);
+  }, [fit, measured, shown]);
   const selectedNode = shown.find((n) => n.id === selected);
   const selectedUpstream = useMemo(() => (selected ? upstream(selected, view ? view.edges : edges) : []), [edges, selected, view]);
   const entries = Object.values(catalog).filter((c) => !filter || `${c.label} ${c.type} ${c.description}`.toLowerCase().includes(filter.toLowerCase()));

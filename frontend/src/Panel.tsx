@@ -1,4 +1,4 @@
-// The side panel of the selected node: its type, the problems found on it, extra help (children), and its configuration form.
+// The side panel of the selected node: its type, the problems found on it, its configuration form, and extra help below it (children).
 import type { ReactNode } from "react";
 import type { CatalogEntry } from "./api/client";
 import { Form } from "./form/Form";
@@ -6,7 +6,7 @@ import { Form } from "./form/Form";
 type Props = {
   id: string; spec: CatalogEntry; config: Record<string, unknown>; onChange: (c: Record<string, unknown>) => void;
   upstream: string[]; problems?: string[]; readOnly?: boolean;
-  children?: ReactNode;  // shown above the form (e.g. how to call a webhook trigger)
+  children?: ReactNode;  // shown below the form (e.g. how to call a webhook trigger)
 };
 
 export function Panel({ id, spec, config, onChange, upstream, problems = [], readOnly = false, children }: Props) {
@@ -20,8 +20,8 @@ export function Panel({ id, spec, config, onChange, upstream, problems = [], rea
       {upstream.length > 0 && !readOnly && (
         <p className="muted upstream">Upstream: {upstream.map((u) => <code key={u}>{u}</code>)} (type <code>steps.</code> in code for completions)</p>
       )}
-      {children}
       <Form key={id} nodeId={id} spec={spec} config={config} onChange={onChange} upstream={upstream} readOnly={readOnly} />
+      {children}
     </aside>
   );
 }

@@ -345,6 +345,7 @@ def test_old_version_read_only_diff_and_program(signed_in, tenant, live_server):
     assert page.locator(".react-flow__edge.diff-removed").count() == 1
     assert page.locator(".react-flow__edge.diff-added").count() == 1
     shot(page, "editor-diff")
+    assert nodes_outside_view(page) == []  # fitted once the diff's nodes are measured
 
     versions.get_by_role("button", name="Program of version 2").click()
     program = page.get_by_label("Compiled program of version 2")
