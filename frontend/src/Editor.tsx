@@ -2,7 +2,7 @@
 // versions (read-only view and diff). The canvas is a projection of the workflow's draft graph
 // (React Flow's own JSON, see graph.ts), saved as drawn.
 import {
-  addEdge, applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useEdgesState, useNodesInitialized, useNodesState,
+  addEdge, applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useEdgesState, useNodesState,
   useReactFlow, type Connection, type Edge, type NodeChange,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
@@ -110,9 +110,9 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     const ids = fitTargets(boxes, flow.getEdges(), box.width, box.height);
     flow.fitView({ nodes: ids.map((id) => ({ id })), maxZoom: 1, minZoom: FIT_MIN_ZOOM, padding: `${FIT_PADDING}px` });
   }, [flow]);
-  // When a draft, a version or a diff is opened: once React Flow has measured the nodes shown (a
-  // fixed delay was sometimes too short, and the fit then cut off the nodes measured late).
-  const measured = useNodesInitialized();
+  // When a draft, a version or a diff is opened: once React Flow has measured every node shown (a
+  // fixed delay was sometimes too short, and the fit then cut off the nodes measured late). The
+  // measures arrive as "dimensions" changes applied to the shown nodes, so they are read there.
   const pendingFit = useRef(false);
 
   const addNode = useCallback((type: string, position?: { x: number; y: number }) => {
@@ -316,6 +316,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   }, []);
 
   const shown = view ? view.nodes : nodes;
+  const measured = shown.length > 0 && shown.every((n) => n.measured?.width && n.measured?.height);
   useEffect(() => {
     if (!pendingFit.current || !measured) return;
     pendingFit.current = false;

@@ -321,6 +321,8 @@ def test_old_version_read_only_diff_and_program(signed_in, tenant, live_server):
     banner.get_by_text("Version 1").wait_for()
     node(page, "small").wait_for()
     assert node(page, "ask").count() == 0
+    wait_fitted(page)
+    shot(page, "editor-version-read-only")
     # Read-only: no dragging, no deleting, no palette.
     before = node_position(page, "small")
     node(page, "small").click()
@@ -332,7 +334,6 @@ def test_old_version_read_only_diff_and_program(signed_in, tenant, live_server):
     page.mouse.up()
     assert node(page, "small").count() == 1 and node_position(page, "small") == before
     assert page.get_by_role("button", name="Code", exact=True).is_disabled()
-    shot(page, "editor-version-read-only")
 
     versions.get_by_label("Older version").select_option("1")
     versions.get_by_label("Newer version").select_option("2")
@@ -344,8 +345,8 @@ def test_old_version_read_only_diff_and_program(signed_in, tenant, live_server):
     assert node(page, "start").locator(".node[class*=diff-]").count() == 0
     assert page.locator(".react-flow__edge.diff-removed").count() == 1
     assert page.locator(".react-flow__edge.diff-added").count() == 1
+    wait_fitted(page)  # once the diff's nodes are measured
     shot(page, "editor-diff")
-    assert nodes_outside_view(page) == []  # fitted once the diff's nodes are measured
 
     versions.get_by_role("button", name="Program of version 2").click()
     program = page.get_by_label("Compiled program of version 2")
@@ -385,7 +386,15 @@ def ten_node_graph():
 
 def nodes_outside_view(page) -> list[str]:
     """The ids of the nodes not wholly inside the visible canvas (nor under the minimap)."""
-    return page.evaluate("""() => {
+    return page.evaluate(OUTSIDE_VIEW)
+
+
+def wait_fitted(page) -> None:
+    """Waits until every node is inside the visible canvas (the fit follows the nodes' measuring)."""
+    page.wait_for_function(f"() => ({OUTSIDE_VIEW})().length === 0")
+
+
+OUTSIDE_VIEW = """() => {
         const view = document.querySelector('.canvas .react-flow').getBoundingClientRect();
         const map = document.querySelector('.react-flow__minimap').getBoundingClientRect();
         const inside = (r, b) => r.left >= b.left && r.right <= b.right && r.top >= b.top && r.bottom <= b.bottom;
@@ -394,7 +403,7 @@ def nodes_outside_view(page) -> list[str]:
             const r = n.getBoundingClientRect();
             return !inside(r, view) || overlaps(r, map);
         }).map(n => n.dataset.id);
-    }""")
+    }"""
 
 
 def test_ten_nodes_layout_accessibility_and_sizes(signed_in, tenant, live_server):
@@ -420,8 +429,7 @@ def test_ten_nodes_layout_accessibility_and_sizes(signed_in, tenant, live_server
     page.get_by_role("status").get_by_text("Saved").wait_for()
     page.reload()
     node(page, "done").wait_for()
-    page.wait_for_timeout(300)
-    assert nodes_outside_view(page) == []
+    wait_fitted(page)
     node(page, "approve").click()
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.get_by_role("button", name="Auto-layout").click()  # lays out and fits again at the new size
