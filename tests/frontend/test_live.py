@@ -214,6 +214,14 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     assert page.locator('.react-flow__edge.taken').count() == 5
     page.mouse.click(5, 300)  # deselect: the timeline alone on the side
     page.screenshot(path=str(SHOTS / "live-canvas.png"))
+    for width, height in ((1280, 800), (1920, 1080)):  # for review at the smallest and a large size, opened there
+        page.set_viewport_size({"width": width, "height": height})
+        page.reload()
+        page.get_by_label("Instance status").get_by_text("complete").wait_for()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SHOTS / f"live-canvas-{width}.png"))
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    page.set_viewport_size({"width": 1600, "height": 900})
     timeline = page.get_by_role("region", name="Timeline")
     assert timeline.locator("[data-step]").count() == 5  # prepare, reserve, cool_off, manager, ship
     timeline.screenshot(path=str(SHOTS / "live-timeline.png"))

@@ -19,7 +19,7 @@ export function Timeline({ state, now, selected, onSelect }: {
   const total = Math.max(1, end - start);
   const x = (t: number) => LABEL + ((Math.min(Math.max(t, start), end) - start) / total) * (WIDTH - LABEL - 8);
   const height = Math.max(1, steps.length) * ROW + 24;
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => start + f * total);
+  const ticks = [0, 1 / 3, 2 / 3, 1].map((f) => start + f * total);
   return (
     <section className="timeline" aria-label="Timeline">
       <h2>Timeline <span className="muted">from {clockTime(start)}, {duration(total)}</span></h2>
@@ -28,7 +28,7 @@ export function Timeline({ state, now, selected, onSelect }: {
           {ticks.map((t, i) => (
             <g key={i} className="tick">
               <line x1={x(t)} x2={x(t)} y1={0} y2={height - 18} />
-              <text x={x(t)} y={height - 4} textAnchor={i === 0 ? "start" : i === 4 ? "end" : "middle"}>{i === 0 ? "0" : `+${duration(t - start)}`}</text>
+              <text x={x(t)} y={height - 4} textAnchor={i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle"}>{i === 0 ? "0" : `+${duration(t - start)}`}</text>
             </g>
           ))}
           {steps.map((st, row) => {
