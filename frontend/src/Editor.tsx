@@ -40,6 +40,12 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   const [params, setParams] = useState(() => loadPayload(workflowId));
   const [showPayload, setShowPayload] = useState(false);
   const payload = useMemo(() => checkPayload(params), [params]);
+  // Opening the payload editor moves focus into it; closing it returns focus to its toolbar button.
+  const payloadButton = useRef<HTMLButtonElement>(null);
+  const closePayload = useCallback(() => { setShowPayload(false); payloadButton.current?.focus(); }, []);
+  useEffect(() => {
+    if (showPayload) document.querySelector<HTMLElement>("#payload-editor .cm-content")?.focus();
+  }, [showPayload]);
   const [filter, setFilter] = useState("");
   const [showVersions, setShowVersions] = useState(false);
   const [view, setView] = useState<CanvasView | null>(null);  // an old version or a diff, read-only
@@ -198,6 +204,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       const { data } = await api.POST("/api/v1/validate", { body: { graph: latestGraph.current } });
       const found = (data as Problem[]) ?? [];
       markProblems(found);
+      setStatus(found.length ? `${found.length} problem(s)` : "No problems");
       if (!found.length) setRevalidate(false);
     }, 1000);
     return () => window.clearTimeout(timer);
@@ -334,7 +341,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
         <button onClick={save} title="Save the draft (Ctrl/Cmd+S)">Save</button>
         <button onClick={validate}>Validate</button>
         <button onClick={publish}>Publish</button>
-        <button onClick={() => setShowPayload((v) => !v)} aria-expanded={showPayload} aria-controls="payload-editor"
+        <button ref={payloadButton} onClick={() => setShowPayload((v) => !v)} aria-expanded={showPayload} aria-controls="payload-editor"
                 className={payload.ok ? "" : "bad"} title="The JSON a test run starts with (remembered for this workflow)">Payload{payload.ok ? "" : " ⚠"}</button>
         <button onClick={run} disabled={!payload.ok} aria-describedby={payload.ok ? undefined : "run-blocked"}
                 title={payload.ok ? "Save the draft and start an instance of it with the test payload" : "Fix the test payload first: it is not JSON"}>Run</button>
@@ -357,7 +364,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       </header>
       {showPayload && (
         <section id="payload-editor" className="payload-editor" role="dialog" aria-labelledby="payload-title"
-                 onKeyDown={(e) => { if (e.key === "Escape") setShowPayload(false); }}>
+                 onKeyDown={(e) => { if (e.key === "Escape") closePayload(); }}>
           <h2 id="payload-title">Payload for test runs</h2>
           <p className="muted">JSON given to the instance Run starts, as its params (<code>input</code> of the trigger). Kept for this workflow in this browser.</p>
           <CodeEditor kind="json" label="Test payload" value={params} onChange={(text) => { setParams(text); savePayload(workflowId, text); }} />
@@ -365,7 +372,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
             {payload.ok ? "✓ Valid JSON" : `Not JSON: ${payload.error}`}</p>
           <div className="payload-actions">
             <button onClick={run} disabled={!payload.ok} title={payload.ok ? "Save the draft and start an instance of it with this payload" : "Fix the payload first"}>Run with this payload</button>
-            <button onClick={() => setShowPayload(false)}>Close</button>
+            <button onClick={closePayload}>Close</button>
           </div>
         </section>
       )}

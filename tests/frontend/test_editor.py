@@ -160,6 +160,7 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     panel.get_by_label("Timeout unit").select_option("seconds")
     node(page, "http_1").locator(".node-summary").get_by_text("GET http://").wait_for()
     node(page, "http_1").locator(".node.invalid").wait_for(state="detached")  # problems follow the edits
+    shot(page, "editor-http-config")  # the form in the side column at 1280
 
     # Configure the code node in CodeMirror: completions offer the upstream nodes.
     node(page, "code_1").click()
@@ -223,6 +224,7 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     # The payload is a JSON editor in a popover; Run is refused (and says why) while it is not JSON.
     page.get_by_role("button", name="Payload").click()
     payload = page.get_by_label("Test payload")
+    page.wait_for_function("() => document.activeElement?.getAttribute('aria-label') === 'Test payload'")  # focus moves in
     payload.fill('{"n": }')
     page.get_by_text("Not JSON:").wait_for()
     assert page.get_by_role("button", name="Run", exact=True).is_disabled()
@@ -251,6 +253,9 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     node(page, "code_1").wait_for()
     page.get_by_role("button", name="Payload").click()
     assert page.get_by_label("Test payload").inner_text() == '{"n": 21}'
+    page.keyboard.press("Escape")  # closes it, focus back on its button
+    page.get_by_role("dialog", name="Payload for test runs").wait_for(state="detached")
+    assert page.evaluate("() => document.activeElement.textContent") == "Payload"
 
 
 def test_copy_paste_delete_and_keyboard(signed_in):
