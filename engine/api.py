@@ -147,6 +147,9 @@ def instances_list(request, workflow: int | None = None, status: str | None = No
         raise InvalidInput("limit", "limit is 1 to 200")
     if status and status not in Instance.Status.values:
         raise InvalidInput("status", f"status is one of {', '.join(Instance.Status.values)}")
+    for field, value in (("workflow", workflow), ("version", version)):
+        if value is not None and not 0 <= value < 2**63:  # past the databases' integers: never a match
+            raise InvalidInput(field, f"{field} is not an id")
     rows = selectors.instances_for(tenant=request.auth.tenant).select_related("version").order_by("-created_at", "-pk")
     if workflow:
         rows = rows.filter(workflow_id=workflow)

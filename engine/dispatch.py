@@ -81,9 +81,13 @@ def due_ids(*, now: datetime, limit: int = 50, per_tenant: int = 5) -> list[Any]
 
 
 def run_hooks(*, now: datetime) -> None:
-    """Periodic work of other apps (schedule triggers): settings.ENGINE_PUMP_HOOKS, each given now."""
+    """Periodic work of other apps (schedule triggers, retention): settings.ENGINE_PUMP_HOOKS, each
+    given now. A failing hook is logged and the others still run (and so does the dispatch after)."""
     for path in settings.ENGINE_PUMP_HOOKS:
-        import_string(path)(now=now)
+        try:
+            import_string(path)(now=now)
+        except Exception:
+            log.exception("pump hook %s failed", path)
 
 
 def pump(*, now: datetime, limit: int = 1000) -> int:

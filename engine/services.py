@@ -22,7 +22,7 @@ from tenants.models import Tenant
 from tenants.quotas import check_creations
 
 from . import clock, dispatch, progress
-from .errors import Conflict, InvalidInput
+from .errors import Conflict, InvalidInput, NotFound
 from .models import Attempt, Event, Instance, StepRecord
 from .selectors import instance_get
 
@@ -223,6 +223,10 @@ def instance_restart(*, tenant: Tenant, instance_id: Any, from_step: str | None 
     instance = instance_get(tenant=tenant, instance_id=instance_id)
     now = clock.now()
     with transaction.atomic():
+        # The instance row first, as retention and the runner lock it: the same order everywhere
+        # means a restart and a retention batch wait for each other instead of deadlocking.
+        if not Instance.objects.select_for_update().filter(pk=instance.pk).exists():
+            raise NotFound("instance", "no such instance")
         steps = StepRecord.objects.filter(instance=instance)
         if from_step is not None:
             first = steps.filter(name=from_step).order_by("pk").values_list("pk", flat=True).first()

@@ -229,3 +229,12 @@ def test_params_and_event_payloads_over_1_mib_answer_422(api, workflow):
     inst = api.post(f"/workflows/{workflow['id']}/instances", {}).data
     r = api.post(f"/instances/{inst['id']}/events", {"type": "t", "payload": big})
     assert r.status_code == 422 and r.data["error"]["field"] == "payload"
+
+
+def test_list_filters_past_the_databases_integers_answer_422(client, tenant):
+    from tenants.access import api_key_create
+
+    _, key = api_key_create(tenant=tenant, name="k")
+    for field in ("workflow", "version"):
+        r = client.get(f"/api/v1/instances?{field}=99999999999999999999", HTTP_AUTHORIZATION=f"Bearer {key}")
+        assert r.status_code == 422 and r.json()["error"]["field"] == field
