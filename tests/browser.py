@@ -11,7 +11,7 @@ SHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
 
 
 @contextmanager
-def chromium_page(width: int = 1280, height: int = 800, timeout_ms: int = 15000):
+def chromium():
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (config/test.sh installs it)")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the test's ORM calls beside Playwright's event loop
@@ -22,9 +22,19 @@ def chromium_page(width: int = 1280, height: int = 800, timeout_ms: int = 15000)
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--no-first-run", "--disable-sync", "--disable-quic"])
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.set_default_timeout(timeout_ms)
-            page.on("pageerror", lambda e: print("page error:", e))  # shown by pytest when the test fails
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def new_page(browser, width: int = 1280, height: int = 800, timeout_ms: int = 15000, **options):
+    page = browser.new_page(viewport={"width": width, "height": height}, **options)
+    page.set_default_timeout(timeout_ms)
+    page.on("pageerror", lambda e: print("page error:", e))  # shown by pytest when the test fails
+    return page
+
+
+@contextmanager
+def chromium_page(width: int = 1280, height: int = 800, timeout_ms: int = 15000):
+    with chromium() as browser:
+        yield new_page(browser, width, height, timeout_ms)

@@ -11,35 +11,24 @@ from pathlib import Path
 import pytest
 
 from engine.models import Instance
+from tests.browser import SHOTS, chromium, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="runs once, in the embedded suite")]
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 @pytest.fixture
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (config/test.sh installs it)")
     from frontend.views import DIST
 
     assert (DIST / ".vite" / "manifest.json").exists(), "build the editor first (config/test.sh does)"
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API beside Django's live server
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync", "--disable-quic"])
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser, live_server):
-    page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    page.set_default_timeout(15000)
+    page = new_page(browser, 1280, 800, accept_downloads=True)
     yield page
     page.close()
 

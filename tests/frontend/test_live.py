@@ -17,12 +17,11 @@ import pytest
 from builder.services import version_create_from_graph, workflow_create
 from engine import services
 from engine.models import Instance
+from tests.browser import CHROMIUM, SHOTS, chromium_page
 from tests.processes import start, start_engine_worker, stop, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="runs once, in the embedded suite")]
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 def node(id, type, data=None, x=0, y=0):
@@ -98,7 +97,7 @@ def stack(tenant):
     """daphne + an engine worker on the test database, and the warehouse."""
     from frontend.views import DIST
 
-    if not Path(CHROMIUM).exists():
+    if not Path(CHROMIUM).exists():  # before starting servers
         pytest.skip("Debian's chromium is not installed (config/test.sh installs it)")
     # A build running elsewhere empties the folder for a moment: wait for its manifest.
     wait_for(lambda: (DIST / ".vite" / "manifest.json").exists(), timeout=120, what="the built editor (config/test.sh builds it)")
@@ -116,18 +115,8 @@ def stack(tenant):
 
 @pytest.fixture
 def page(stack):
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the test's ORM reads beside Playwright's event loop
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync", "--disable-quic"])
-        page = browser.new_page(viewport={"width": 1600, "height": 900})
-        page.set_default_timeout(30000)
-        page.on("pageerror", lambda e: print("page error:", e))  # shown by pytest when the test fails
+    with chromium_page(1600, 900, timeout_ms=30000) as page:
         yield page
-        browser.close()
 
 
 def state_of(page, node_id: str):
