@@ -161,6 +161,15 @@ def draft_run(request, workflow_id: int, payload: DraftRunIn):
     return Status(201, {"id": str(inst.pk), "version": inst.version.number})
 
 
+@router.post("/workflows/{workflow_id}/draft/version", response=VersionOut)
+def draft_version(request, workflow_id: int):
+    """The editor's Save: the saved draft as a version (a new unpublished one, or the newest when
+    unchanged); 422 with every problem when the draft does not compile yet (it stays saved)."""
+    request.auth.require("editor")
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    return services.draft_version(workflow=wf, author=request.auth.user)
+
+
 @router.get("/workflows/{workflow_id}/versions", response=list[VersionOut])
 def versions_list(request, workflow_id: int):
     wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)

@@ -115,15 +115,10 @@ def instances_restart_failed(*, tenant: Tenant, workflow: Workflow, version: Wor
     return restarted
 
 
-def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object = None, author=None):
-    """Start an instance of the workflow's saved draft without publishing it (the editor's Run).
-
-    The draft is compiled into an unpublished version; the newest version is reused when it holds the
-    same graph and program, so repeated test runs of an unchanged draft do not pile up versions. The
-    published version, which webhooks, schedules and the API start, is left as it is.
-    """
-    from engine.services import instance_create
-
+def draft_version(*, workflow: Workflow, author=None) -> WorkflowVersion:
+    """The saved draft as a version (the editor's Save, and Run): compiled into a new unpublished
+    version, or the newest version when it already holds the same graph and program, so saving or
+    test-running an unchanged draft does not pile up versions. GraphInvalid lists every problem."""
     graph = workflow.draft or {"nodes": [], "edges": []}
     parsed, problems = validate(graph)
     if problems:
@@ -131,7 +126,15 @@ def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object 
     program = compile_graph(parsed)
     latest = workflow.versions.order_by("-number").first()
     if latest is not None and latest.program == program and latest.graph == graph:
-        version = latest
-    else:
-        version = version_create_from_code(workflow=workflow, program=program, graph=graph, publish=False, author=author)
+        return latest
+    return version_create_from_code(workflow=workflow, program=program, graph=graph, publish=False, author=author)
+
+
+def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object = None, author=None):
+    """Start an instance of the workflow's saved draft without publishing it (the editor's Run), on
+    `draft_version`. The published version, which webhooks, schedules and the API start, is left
+    as it is."""
+    from engine.services import instance_create
+
+    version = draft_version(workflow=workflow, author=author)
     return instance_create(tenant=tenant, workflow=workflow, params=params, version=version)

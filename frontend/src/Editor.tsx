@@ -174,16 +174,28 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     setDirty(true);
   }, [catalog, checkpoint, nodes, setEdges, setNodes]);
 
-  const save = useCallback(async () => {
-    const { error } = await api.PATCH("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } }, body: { draft: graph } });
-    setStatus(error ? `Save failed: ${errorMessage(error)}` : "Saved");
-    if (!error) setDirty(false);
-  }, [graph, workflowId]);
-
   const markProblems = useCallback((found: Problem[]) => {
     setProblems(found);
     setNodes((ns) => ns.map((n) => ({ ...n, data: { ...n.data, problems: found.filter((p) => p.node_id === n.id).map((p) => p.message) } })));
   }, [setNodes]);
+
+  // Save keeps the draft and, when it compiles, makes it a version (the newest one again when
+  // nothing changed); a draft with problems stays saved and shows them. Returns the version number.
+  const save = useCallback(async (): Promise<number | null> => {
+    const { error } = await api.PATCH("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } }, body: { draft: graph } });
+    if (error) { setStatus(`Save failed: ${errorMessage(error)}`); return null; }
+    setDirty(false);
+    const made = await api.POST("/api/v1/workflows/{workflow_id}/draft/version", { params: { path: { workflow_id: workflowId } } });
+    const failure = (made as { error?: unknown }).error;  // 422 with the problems (not in the schema's answers)
+    if (failure || !made.data) {
+      const found = (failure as { error?: { problems?: Problem[] } } | undefined)?.error?.problems ?? [];
+      markProblems(found);
+      setStatus(found.length ? `Saved as a draft: ${found.length} problem(s) keep it from becoming a version` : `Saved as a draft: ${errorMessage(failure)}`);
+      return null;
+    }
+    setStatus(`Saved as version ${made.data.number}`);
+    return made.data.number;
+  }, [graph, markProblems, workflowId]);
 
   const validate = useCallback(async () => {
     const { data } = await api.POST("/api/v1/validate", { body: { graph } });
@@ -211,16 +223,16 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   }, [draftKey, markProblems, revalidate, view]);
 
   const publish = useCallback(async () => {
-    await save();
-    const { data, error } = await api.POST("/api/v1/workflows/{workflow_id}/versions", {
-      params: { path: { workflow_id: workflowId } }, body: { graph, publish: true } });
+    const number = await save();
+    if (number === null) return;  // save said why
+    const { error } = await api.POST("/api/v1/workflows/{workflow_id}/versions/{number}/publish", {
+      params: { path: { workflow_id: workflowId, number } } });
     if (error) {
-      markProblems((error as { error?: { problems?: Problem[] } }).error?.problems ?? []);
       setStatus(`Not published: ${errorMessage(error)}`);
     } else {
       markProblems([]);
-      setStatus(`Published version ${data?.number}`);
-      if (data) setLive({ number: data.number, key: semanticKey(graph) });
+      setStatus(`Published version ${number}`);
+      setLive({ number, key: semanticKey(graph) });
     }
   }, [graph, markProblems, save, workflowId]);
 
@@ -338,7 +350,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       <header className="toolbar">
         <a href="/editor/">← Workflows</a>
         <h1>{name}{dirty ? <span aria-label="unsaved changes" title="Unsaved changes"> •</span> : ""}</h1>
-        <button onClick={save} title="Save the draft (Ctrl/Cmd+S)">Save</button>
+        <button onClick={() => save()} title="Save the draft as a version (Ctrl/Cmd+S)">Save</button>
         <button onClick={validate}>Validate</button>
         <button onClick={publish}>Publish</button>
         <button ref={payloadButton} onClick={() => setShowPayload((v) => !v)} aria-expanded={showPayload} aria-controls="payload-editor"

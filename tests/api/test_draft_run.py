@@ -43,3 +43,22 @@ def test_an_invalid_draft_is_refused_with_its_problems(api):
 def test_viewers_cannot_run_drafts(api, viewer_api):
     wf = api.post("/workflows", {"slug": "doubler", "draft": graph("return 1;")}).data
     assert viewer_api.post(f"/workflows/{wf['id']}/draft/instances", {}).status_code == 403
+    assert viewer_api.post(f"/workflows/{wf['id']}/draft/version", {}).status_code == 403
+
+
+def test_save_makes_the_draft_a_version_once(api, tenant):
+    """The editor's Save: the draft becomes a version (unpublished) when it compiles; saving it
+    unchanged returns the same version; an invalid draft stays saved and answers its problems."""
+    wf = api.post("/workflows", {"slug": "saved", "draft": graph("return 1;")}).data
+    r = api.post(f"/workflows/{wf['id']}/draft/version", {})
+    assert r.status_code == 200 and r.data["number"] == 1 and not r.data["published"]
+    assert api.post(f"/workflows/{wf['id']}/draft/version", {}).data["number"] == 1
+    api.patch(f"/workflows/{wf['id']}", {"draft": graph("return 2;")})
+    assert api.post(f"/workflows/{wf['id']}/draft/version", {}).data["number"] == 2
+    assert api.get(f"/workflows/{wf['id']}").data["published_version"] is None
+
+    api.patch(f"/workflows/{wf['id']}", {"draft": {"nodes": [], "edges": []}})
+    r = api.post(f"/workflows/{wf['id']}/draft/version", {})
+    assert r.status_code == 422 and any(p["code"] == "no_trigger" for p in r.data["error"]["problems"])
+    assert api.get(f"/workflows/{wf['id']}").data["draft"] == {"nodes": [], "edges": []}
+    assert [v["number"] for v in api.get(f"/workflows/{wf['id']}/versions").data] == [2, 1]

@@ -135,6 +135,9 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     assert node(page, "http_1").locator(".node.invalid").count() == 1
     assert node(page, "code_1").locator(".node.invalid").count() == 0  # starts as `return input;`
     shot(page, "editor-validation-error", both_sizes=True)
+    # Saving keeps a draft with problems, but it does not become a version until they are fixed.
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("status").get_by_text("Saved as a draft: 1 problem(s)").wait_for()
     problems.get_by_role("button", name="http_1").first.click()
     panel = page.get_by_role("complementary", name="Configure http_1")
     panel.get_by_role("list", name="Problems of http_1").wait_for()
@@ -171,7 +174,7 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     assert page.locator(".node.invalid").count() == 0
 
     page.get_by_role("button", name="Save").click()
-    page.get_by_role("status").get_by_text("Saved").wait_for()
+    page.get_by_role("status").get_by_text("Saved as version 1").wait_for()
     page.get_by_role("button", name="Publish").click()
     page.get_by_role("status").get_by_text("Published version 1").wait_for()
     page.get_by_text("v1 live").wait_for()  # Run starts the published version: the toolbar says which
