@@ -9,9 +9,10 @@ authorized by the tenant instead of a signature, and only answers an approval th
 from __future__ import annotations
 
 from django.core import signing
+from django.db import transaction
 from django.urls import reverse
 
-from engine.models import Instance, StepRecord
+from engine.models import Event, Instance, StepRecord
 from engine.selectors import instance_get
 from engine.services import event_send
 from tenants.errors import Conflict, InvalidInput, NotFound
@@ -63,12 +64,17 @@ def approval_decide_for(*, tenant: Tenant, instance_id: str, step: str, decision
     instance = instance_get(tenant=tenant, instance_id=instance_id)  # another tenant's id: NotFound
     if "\x00" in step:  # no step is named so, and PostgreSQL refuses the character in a query
         raise Conflict("step", "no approval by that name is waiting in this instance")
-    waiting = StepRecord.objects.filter(instance=instance, name=step, kind=StepRecord.Kind.WAIT,
-                                        status=StepRecord.Status.WAITING).values_list("config", flat=True)
-    if instance.status in Instance.FINISHED or not any((c or {}).get("type") == f"approval:{step}" for c in waiting):
-        raise Conflict("step", f"no approval named {step!r} is waiting in this instance")
-    payload = {"decision": decision, "by": by}
-    if comment:
-        payload["comment"] = comment
-    event_send(tenant=tenant, instance_id=instance.pk, type=f"approval:{step}", payload=payload)
+    with transaction.atomic():
+        # The instance row locked: of two decisions made at once, the second sees the first's event.
+        Instance.objects.select_for_update().filter(pk=instance.pk).exists()
+        waiting = StepRecord.objects.filter(instance=instance, name=step, kind=StepRecord.Kind.WAIT,
+                                            status=StepRecord.Status.WAITING).values_list("config", flat=True)
+        if instance.status in Instance.FINISHED or not any((c or {}).get("type") == f"approval:{step}" for c in waiting):
+            raise Conflict("step", f"no approval named {step!r} is waiting in this instance")
+        if Event.objects.filter(instance=instance, type=f"approval:{step}", consumed_by__isnull=True).exists():
+            raise Conflict("step", f"approval {step!r} is already decided; the instance is taking the decision")
+        payload = {"decision": decision, "by": by}
+        if comment:
+            payload["comment"] = comment
+        event_send(tenant=tenant, instance_id=instance.pk, type=f"approval:{step}", payload=payload)
     return {"instance": str(instance.pk), "step": step, "decision": decision}

@@ -47,6 +47,9 @@ def test_only_a_waiting_approval_can_be_decided(api, waiting, drive):
     assert api.post(f"/instances/{waiting}/approvals/yes", {"decision": "approve"}).status_code == 409
     assert api.post(f"/instances/{waiting}/approvals/manager", {"decision": "maybe"}).status_code == 422
     assert api.post(f"/instances/{waiting}/approvals/manager", {"decision": "reject"}).status_code == 200
+    # A second decision before the instance took the first is refused, not left in the inbox.
+    r = api.post(f"/instances/{waiting}/approvals/manager", {"decision": "approve"})
+    assert r.status_code == 409 and "already decided" in r.data["error"]["message"]
     drive()
     assert api.get(f"/instances/{waiting}").data["output"] == {"no": "rejected"}
     r = api.post(f"/instances/{waiting}/approvals/manager", {"decision": "approve"})  # finished now
