@@ -1,11 +1,24 @@
 """Fixtures shared by every test: two tenants, and an injectable engine clock."""
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from builder.services import version_create_from_code, workflow_create
 from engine import clock as engine_clock
 from tenants.services import tenant_create
+
+
+def pytest_sessionstart(session):
+    """A run killed mid-way leaves the SQLite test database's -wal/-shm files beside a deleted
+    database; the next run's fresh database would read them ("disk I/O error"). Drop them."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    name = db.get("TEST", {}).get("NAME")
+    if db["ENGINE"].endswith("sqlite3") and name and not Path(name).exists():
+        for suffix in ("-wal", "-shm"):
+            Path(name + suffix).unlink(missing_ok=True)
 
 
 @pytest.fixture
