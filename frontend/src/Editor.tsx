@@ -10,6 +10,7 @@ import { api, errorMessage, type CatalogEntry, type Problem } from "./api/client
 import {
   canvasType, connectionProblem, edgeId, freshId, semanticKey, toCanvas, toGraph, upstream, type CanvasNode, type Catalog, type Graph,
 } from "./graph";
+import { oneAtATime } from "./exclusive";
 import { createHistory } from "./history";
 import { CodeEditor } from "./code/CodeEditor";
 import { FIT_MIN_ZOOM, FIT_PADDING, fitTargets, layout } from "./layout";
@@ -174,6 +175,13 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     setDirty(true);
   }, [catalog, checkpoint, nodes, setEdges, setNodes]);
 
+  // A saved draft is clean only if nothing was edited while its request was in flight: an edit made
+  // meanwhile is not in what the server has, and must still be marked (and asked about on leaving).
+  const savedUnlessEditedSince = useCallback((sent: Graph) => {
+    const now = current.current;
+    if (JSON.stringify(toGraph(now.nodes, now.edges)) === JSON.stringify(sent)) setDirty(false);
+  }, []);
+
   const markProblems = useCallback((found: Problem[]) => {
     setProblems(found);
     setNodes((ns) => ns.map((n) => ({ ...n, data: { ...n.data, problems: found.filter((p) => p.node_id === n.id).map((p) => p.message) } })));
@@ -184,7 +192,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   const save = useCallback(async (): Promise<number | null> => {
     const { error } = await api.PATCH("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } }, body: { draft: graph } });
     if (error) { setStatus(`Save failed: ${errorMessage(error)}`); return null; }
-    setDirty(false);
+    savedUnlessEditedSince(graph);
     const made = await api.POST("/api/v1/workflows/{workflow_id}/draft/version", { params: { path: { workflow_id: workflowId } } });
     const failure = (made as { error?: unknown }).error;  // 422 with the problems (not in the schema's answers)
     if (failure || !made.data) {
@@ -195,7 +203,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     }
     setStatus(`Saved as version ${made.data.number}`);
     return made.data.number;
-  }, [graph, markProblems, workflowId]);
+  }, [graph, markProblems, savedUnlessEditedSince, workflowId]);
 
   const validate = useCallback(async () => {
     const { data } = await api.POST("/api/v1/validate", { body: { graph } });
@@ -243,7 +251,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     const saved = await api.PATCH("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } }, body: { draft: graph } });
     const saveError = (saved as { error?: unknown }).error;
     if (saveError) { setStatus(`Run failed: ${errorMessage(saveError)}`); return; }
-    setDirty(false);
+    savedUnlessEditedSince(graph);
     const { data, error } = await api.POST("/api/v1/workflows/{workflow_id}/draft/instances", {
       params: { path: { workflow_id: workflowId } }, body: { params: payload.value } });
     if (error) {
@@ -254,7 +262,13 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     setStatus(`Started instance ${data.id} (draft as v${data.version})`);
     // Watch it in the live view (the draft was saved just above, so nothing is lost by leaving).
     navigate(`/editor/w/${workflowId}/i/${data.id}`);
-  }, [graph, markProblems, payload, workflowId]);
+  }, [graph, markProblems, payload, savedUnlessEditedSince, workflowId]);
+
+  // Save, Publish and Run (and Ctrl+S) share one guard: a double click must not start two instances.
+  const exclusive = useMemo(() => oneAtATime(), []);
+  const saveOnce = useMemo(() => exclusive(save), [exclusive, save]);
+  const publishOnce = useMemo(() => exclusive(publish), [exclusive, publish]);
+  const runOnce = useMemo(() => exclusive(run), [exclusive, run]);
 
   useEffect(() => {
     const keys = (e: KeyboardEvent) => {
@@ -273,7 +287,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       }
       if (!(e.ctrlKey || e.metaKey)) return;
       const key = e.key.toLowerCase();
-      if (key === "s") { e.preventDefault(); save(); }
+      if (key === "s") { e.preventDefault(); saveOnce(); }
       else if (typing || view) return;
       else if (key === "z" && e.shiftKey) { e.preventDefault(); redo(); }
       else if (key === "z") { e.preventDefault(); undo(); }
@@ -283,7 +297,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     };
     window.addEventListener("keydown", keys);
     return () => window.removeEventListener("keydown", keys);
-  }, [copy, flow, paste, redo, save, undo, view]);
+  }, [copy, flow, paste, redo, saveOnce, undo, view]);
 
   const autoLayout = useCallback(() => {
     checkpoint();
@@ -350,12 +364,12 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       <header className="toolbar">
         <a href="/editor/">← Workflows</a>
         <h1>{name}{dirty ? <span aria-label="unsaved changes" title="Unsaved changes"> •</span> : ""}</h1>
-        <button onClick={() => save()} title="Save the draft as a version (Ctrl/Cmd+S)">Save</button>
+        <button onClick={() => saveOnce()} title="Save the draft as a version (Ctrl/Cmd+S)">Save</button>
         <button onClick={validate}>Validate</button>
-        <button onClick={publish}>Publish</button>
+        <button onClick={() => publishOnce()}>Publish</button>
         <button ref={payloadButton} onClick={() => setShowPayload((v) => !v)} aria-expanded={showPayload} aria-controls="payload-editor"
                 className={payload.ok ? "" : "bad"} title="The JSON a test run starts with (remembered for this workflow)">Payload{payload.ok ? "" : " ⚠"}</button>
-        <button onClick={run} disabled={!payload.ok} aria-describedby={payload.ok ? undefined : "run-blocked"}
+        <button onClick={() => runOnce()} disabled={!payload.ok} aria-describedby={payload.ok ? undefined : "run-blocked"}
                 title={payload.ok ? "Save the draft and start an instance of it with the test payload" : "Fix the test payload first: it is not JSON"}>Run</button>
         {!payload.ok && <span id="run-blocked" className="badge-note bad">payload is not JSON</span>}
         {loaded && (live === null ? <span className="badge-note">not published</span>
@@ -383,7 +397,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
           <p className={payload.ok ? "payload-state ok" : "payload-state bad"} aria-live="polite">
             {payload.ok ? "✓ Valid JSON" : `Not JSON: ${payload.error}`}</p>
           <div className="payload-actions">
-            <button onClick={run} disabled={!payload.ok} title={payload.ok ? "Save the draft and start an instance of it with this payload" : "Fix the payload first"}>Run with this payload</button>
+            <button onClick={() => runOnce()} disabled={!payload.ok} title={payload.ok ? "Save the draft and start an instance of it with this payload" : "Fix the payload first"}>Run with this payload</button>
             <button onClick={closePayload}>Close</button>
           </div>
         </section>

@@ -224,8 +224,11 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     payload.fill('{"n": 21}')
     page.get_by_text("Valid JSON").wait_for()
     shot(page, "editor-payload")
-    page.get_by_role("button", name="Run", exact=True).click()
+    # A double click starts one instance (the second click lands while the first Run is in flight).
+    page.get_by_role("button", name="Run", exact=True).dblclick()
     page.wait_for_url("**/editor/w/*/i/*")
+    page.wait_for_timeout(1000)  # a second Run's requests would have landed by now
+    assert Instance.objects.filter(tenant=tenant).count() == 1
     instance = Instance.objects.get(tenant=tenant)
     assert page.url.endswith(f"/i/{instance.id}")
     # Run started the draft as drawn, on an unpublished version; the live version stays v1.
@@ -286,6 +289,28 @@ def test_copy_paste_delete_and_keyboard(signed_in):
     page.go_back()
     page.get_by_role("link", name="keys").wait_for()
     assert page.url.endswith("/editor/")
+
+
+def test_edit_while_saving_stays_unsaved(signed_in, tenant):
+    """An edit made while Save's request is in flight is not in what was saved: it stays marked unsaved."""
+    from builder.models import Workflow
+
+    page = signed_in
+    open_new_workflow(page, "slow-save")
+    page.get_by_role("button", name="Manual start", exact=True).click()
+    node(page, "manual_1").wait_for()
+    held = []  # the draft's PATCH, answered only after the edit below
+    page.route("**/api/v1/workflows/*", lambda route: held.append(route) if route.request.method == "PATCH" else route.continue_())
+    page.get_by_role("button", name="Save", exact=True).click()
+    while not held:
+        page.wait_for_timeout(50)
+    page.get_by_role("button", name="Sleep", exact=True).click()
+    node(page, "sleep_1").wait_for()
+    held[0].continue_()
+    page.get_by_role("status").get_by_text("Saved").wait_for()
+    saved = Workflow.objects.get(tenant=tenant, slug="slow-save").draft
+    assert [n["id"] for n in saved["nodes"]] == ["manual_1"]
+    assert page.get_by_label("unsaved changes").is_visible()
 
 
 def save_versions(tenant, graphs):

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { oneAtATime } from "./exclusive";
+
+describe("oneAtATime", () => {
+  it("drops a second call while the first is pending, across actions sharing the guard", async () => {
+    const guard = oneAtATime();
+    let calls = 0;
+    let release!: () => void;
+    const slow = guard(async () => { calls++; await new Promise<void>((r) => { release = r; }); });
+    const other = guard(async () => { calls++; });
+    const first = slow();
+    await slow();   // double click
+    await other();  // e.g. Ctrl+S while Run is in flight
+    expect(calls).toBe(1);
+    release();
+    await first;
+    await other();  // free again once the first is done
+    expect(calls).toBe(2);
+  });
+
+  it("is free again after a failing action", async () => {
+    const guard = oneAtATime();
+    let calls = 0;
+    const failing = guard(async () => { calls++; throw new Error("network"); });
+    await expect(failing()).rejects.toThrow("network");
+    await expect(failing()).rejects.toThrow("network");
+    expect(calls).toBe(2);
+  });
+});

@@ -1,0 +1,13 @@
+// One at a time: Save, Publish and Run each take several requests (save the draft, make a version,
+// publish or start an instance). A double click, or Ctrl+S while Run is in flight, would otherwise
+// interleave them: two instances started by one Run, a draft saved over by an older request.
+// A call made while another is pending is dropped (the pending one already does what was asked).
+
+export function oneAtATime() {
+  let busy = false;
+  return <A extends unknown[]>(action: (...args: A) => Promise<unknown>) => async (...args: A): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try { await action(...args); } finally { busy = false; }
+  };
+}
