@@ -57,6 +57,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   // The published version and what its graph means: webhooks, schedules and the API start that
   // version, so the toolbar says when the draft differs from it.
   const [live, setLive] = useState<{ number: number; key: string } | null>(null);
+  const [versionsChanged, setVersionsChanged] = useState(0);  // re-reads an open version list
   const flow = useReactFlow();
 
   // Undo/redo: a snapshot of the graph is taken before each change the user makes (typing in
@@ -202,6 +203,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       return null;
     }
     setStatus(`Saved as version ${made.data.number}`);
+    setVersionsChanged((n) => n + 1);
     return made.data.number;
   }, [graph, markProblems, savedUnlessEditedSince, workflowId]);
 
@@ -241,6 +243,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       markProblems([]);
       setStatus(`Published version ${number}`);
       setLive({ number, key: semanticKey(graph) });
+      setVersionsChanged((n) => n + 1);
     }
   }, [graph, markProblems, save, workflowId]);
 
@@ -449,7 +452,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
           <Controls aria-label="Zoom controls" />
         </ReactFlow>}
       </main>
-      {showVersions && <Versions workflowId={workflowId} catalog={catalog} onClose={() => setShowVersions(false)} onView={openView} />}
+      {showVersions && <Versions workflowId={workflowId} catalog={catalog} onClose={() => setShowVersions(false)} onView={openView}
+                                 changed={versionsChanged} onPublished={(number, g) => setLive({ number, key: g ? semanticKey(g) : "" })} />}
       {!showVersions && selectedNode?.data.spec && (
         <Panel id={selectedNode.id} spec={selectedNode.data.spec} config={selectedNode.data.config} upstream={selectedUpstream}
                problems={view ? [] : selectedNode.data.problems} readOnly={Boolean(view)}

@@ -14,9 +14,14 @@ export type CanvasView = {
   legend?: { added: number; removed: number; changed: number };
 };
 
-type Props = { workflowId: number; catalog: Catalog; onClose: () => void; onView: (v: CanvasView) => void };
+// `changed` changes when the editor made or published a version (the list is re-read); `onPublished`
+// tells the editor which version this list made live (its toolbar compares the draft with it).
+type Props = {
+  workflowId: number; catalog: Catalog; onClose: () => void; onView: (v: CanvasView) => void;
+  changed: number; onPublished: (number: number, graph: Graph | null) => void;
+};
 
-export function Versions({ workflowId, catalog, onClose, onView }: Props) {
+export function Versions({ workflowId, catalog, onClose, onView, changed, onPublished }: Props) {
   const [versions, setVersions] = useState<Version[]>([]);
   const [program, setProgram] = useState<{ number: number; text: string } | null>(null);
   const [status, setStatus] = useState("");
@@ -28,7 +33,7 @@ export function Versions({ workflowId, catalog, onClose, onView }: Props) {
       setVersions(list);
       if (list.length >= 2) { setNewer(list[0].number); setOlder(list[1].number); }
     });
-  useEffect(() => { load(); }, [workflowId]);  // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => { load(); }, [workflowId, changed]);  // eslint-disable-line react-hooks/exhaustive-deps
 
   const show = async (number: number) => {
     const r = await fetch(`/api/v1/workflows/${workflowId}/versions/${number}/program`, { credentials: "same-origin" });
@@ -55,6 +60,7 @@ export function Versions({ workflowId, catalog, onClose, onView }: Props) {
     const { error } = await api.POST("/api/v1/workflows/{workflow_id}/versions/{number}/publish",
                                      { params: { path: { workflow_id: workflowId, number } } });
     setStatus(error ? errorMessage(error) : `Version ${number} is live`);
+    if (!error) onPublished(number, versions.find((v) => v.number === number)?.graph ?? null);
     load();
   };
   const pick = (set: (n: number | "") => void) => (e: React.ChangeEvent<HTMLSelectElement>) => set(e.target.value === "" ? "" : Number(e.target.value));

@@ -390,6 +390,17 @@ def test_old_version_read_only_diff_and_program(signed_in, tenant, live_server):
     node(page, "ask").wait_for()
     assert node(page, "small").count() == 0
 
+    # Publishing from the list and from the toolbar: each side shows what the other did.
+    toolbar = page.locator("header.toolbar")
+    toolbar.get_by_text("v2 live").wait_for()
+    versions.get_by_role("button", name="Publish version 1").click()
+    versions.get_by_role("status").get_by_text("Version 1 is live").wait_for()
+    toolbar.get_by_text("draft differs from v1").wait_for()
+    toolbar.get_by_role("button", name="Publish", exact=True).click()
+    page.get_by_role("status").get_by_text("Published version 2").wait_for()
+    versions.get_by_role("listitem", name="Version 2").get_by_text("live").wait_for()
+    assert versions.get_by_role("listitem", name="Version 1").get_by_text("live").count() == 0
+
 
 def ten_node_graph():
     ids = ["hook", "parse", "check", "enrich", "notify", "join", "wait", "approve", "store", "done"]
