@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from engine.models import Instance
 from tests.browser import SHOTS, chromium, new_page
@@ -400,6 +401,34 @@ def test_old_version_read_only_diff_and_program(signed_in, tenant, live_server):
     page.get_by_role("status").get_by_text("Published version 2").wait_for()
     versions.get_by_role("listitem", name="Version 2").get_by_text("live").wait_for()
     assert versions.get_by_role("listitem", name="Version 1").get_by_text("live").count() == 0
+
+
+def test_instance_list_shows_the_latest_filter_whatever_order_answers_arrive(signed_in, tenant, live_server):
+    graph = {"nodes": [{"id": "start", "type": "manual", "position": {"x": 0, "y": 0}, "data": {}},
+                       {"id": "work", "type": "code", "position": {"x": 250, "y": 0}, "data": {"code": "return 1;"}}],
+             "edges": [{"id": "e1", "source": "start", "target": "work"}]}
+    wf = save_versions(tenant, [graph])
+    wf.refresh_from_db()
+    for key, status in [("bad-one", "errored"), ("good-one", "complete")]:
+        Instance.objects.create(tenant=tenant, workflow=wf, version=wf.published_version, key=key, status=status,
+                                created_at=timezone.now())
+    page = signed_in
+    page.goto(f"{live_server.url}/editor/w/{wf.id}/instances")
+    page.get_by_role("link", name="bad-one").wait_for()
+    page.get_by_role("link", name="good-one").wait_for()
+    # The list for the first filter answers last (a slow request): the list must stay on the second.
+    held = []
+    page.route("**/api/v1/instances?*",
+               lambda route: held.append(route) if "status=errored" in route.request.url else route.continue_())
+    page.get_by_role("form", name="Filters").locator("select").select_option("errored")
+    while not held:
+        page.wait_for_timeout(50)
+    page.get_by_role("form", name="Filters").locator("select").select_option("complete")
+    page.get_by_role("link", name="bad-one").wait_for(state="detached")
+    held[0].continue_()
+    page.wait_for_timeout(500)
+    assert page.get_by_role("link", name="good-one").is_visible()
+    assert page.get_by_role("link", name="bad-one").count() == 0
 
 
 def ten_node_graph():

@@ -34,8 +34,13 @@ export function History({ workflowId }: { workflowId: number }) {
     workflow: workflowId, status: status || undefined, version: version ? Number(version) : undefined,
     created_after: after ? new Date(after).toISOString() : undefined, created_before: before ? new Date(before).toISOString() : undefined,
   }), [workflowId, status, version, after, before]);
+  // Only the newest request's answer is shown: a slow answer for a filter since changed (or for a
+  // page of a list since re-read) would otherwise replace the list after the newer one.
+  const latest = useRef(0);
   const load = useCallback(async (more?: string) => {
+    const mine = ++latest.current;
     const answer = await api.GET("/api/v1/instances", { params: { query: { ...query, limit: 50, cursor: more } } }).catch(() => null);
+    if (mine !== latest.current) return;
     if (!answer) { setMessage("The server is not answering; the list will be re-read when it is back"); return; }
     const { data, error } = answer;
     if (error || !data) { setMessage(errorMessage(error)); return; }
