@@ -1,5 +1,5 @@
 // The workflow list of the current tenant: pick a tenant, search, create, duplicate, archive, open.
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { api, errorMessage } from "./api/client";
 import { navigate } from "./router";
 
@@ -23,8 +23,14 @@ export function WorkflowList() {
   const [status, setStatus] = useState("");
   const [search, setSearch] = useState("");
   const [archived, setArchived] = useState(false);
-  const load = () => api.GET("/api/v1/workflows", { params: { query: { search, archived } } })
-    .then(({ data }) => setWorkflows((data as unknown as Workflow[]) ?? []));
+  // Only the newest request's answer is shown: searching sends one per keystroke, and a slow
+  // answer for an earlier prefix would otherwise replace the list after the newer one.
+  const latest = useRef(0);
+  const load = () => {
+    const mine = ++latest.current;
+    return api.GET("/api/v1/workflows", { params: { query: { search, archived } } })
+      .then(({ data }) => { if (mine === latest.current) setWorkflows((data as unknown as Workflow[]) ?? []); });
+  };
   useEffect(() => { load(); }, [search, archived]);  // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => { api.GET("/api/v1/me").then(({ data }) => setMe((data as Me) ?? null)); }, []);
 

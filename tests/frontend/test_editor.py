@@ -431,6 +431,29 @@ def test_instance_list_shows_the_latest_filter_whatever_order_answers_arrive(sig
     assert page.get_by_role("link", name="bad-one").count() == 0
 
 
+def test_workflow_search_shows_the_latest_query_whatever_order_answers_arrive(signed_in, tenant):
+    from builder import services
+
+    services.workflow_create(tenant=tenant, slug="orders", name="Orders")
+    services.workflow_create(tenant=tenant, slug="refunds", name="Refunds")
+    page = signed_in
+    page.reload()
+    page.get_by_role("link", name="Orders").wait_for()
+    # The answer for "r" (both match) arrives after the one for "ref" (only Refunds).
+    held = []
+    page.route("**/api/v1/workflows?*",
+               lambda route: held.append(route) if "search=r&" in route.request.url else route.continue_())
+    page.get_by_label("Search workflows").fill("r")
+    while not held:
+        page.wait_for_timeout(50)
+    page.get_by_label("Search workflows").fill("ref")
+    page.get_by_role("link", name="Orders").wait_for(state="detached")
+    held[0].continue_()
+    page.wait_for_timeout(500)
+    assert page.get_by_role("link", name="Refunds").is_visible()
+    assert page.get_by_role("link", name="Orders").count() == 0
+
+
 def ten_node_graph():
     ids = ["hook", "parse", "check", "enrich", "notify", "join", "wait", "approve", "store", "done"]
     types = ["webhook", "code", "branch", "http", "code", "merge", "sleep", "approval", "code", "respond"]
