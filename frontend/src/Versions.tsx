@@ -36,7 +36,13 @@ export function Versions({ workflowId, catalog, onClose, onView, changed, onPubl
   useEffect(() => { load(); }, [workflowId, changed]);  // eslint-disable-line react-hooks/exhaustive-deps
 
   const show = async (number: number) => {
-    const r = await fetch(`/api/v1/workflows/${workflowId}/versions/${number}/program`, { credentials: "same-origin" });
+    const r = await fetch(`/api/v1/workflows/${workflowId}/versions/${number}/program`, { credentials: "same-origin" }).catch(() => null);
+    // A refusal's body is the error, not a program: say why instead of showing it as code.
+    if (!r?.ok) {
+      setProgram(null);
+      setStatus(`Program of v${number}: ${r ? errorMessage(await r.json().catch(() => null)) : "the server is not answering"}`);
+      return;
+    }
     setProgram({ number, text: await r.text() });
   };
   const open = (v: Version) => {

@@ -454,6 +454,29 @@ def test_workflow_search_shows_the_latest_query_whatever_order_answers_arrive(si
     assert page.get_by_role("link", name="Orders").count() == 0
 
 
+def test_a_refused_program_says_why_instead_of_showing_the_error_as_code(signed_in, tenant, other_tenant, live_server):
+    from django.contrib.auth.models import User
+
+    from tenants.models import Membership
+
+    graph = {"nodes": [{"id": "start", "type": "manual", "position": {"x": 0, "y": 0}, "data": {}}], "edges": []}
+    wf = save_versions(tenant, [graph])
+    Membership.objects.create(user=User.objects.get(username="ed"), tenant=other_tenant, role="viewer")
+    page = signed_in
+    page.goto(f"{live_server.url}/editor/w/{wf.id}")
+    node(page, "start").wait_for()
+    page.get_by_role("button", name="Versions").click()
+    versions = page.get_by_role("complementary", name="Versions")
+    versions.get_by_role("button", name="Program of version 1").wait_for()
+    # Another tab switches the session to the other tenant: this workflow is no longer found.
+    answer = page.request.post(f"{live_server.url}/api/v1/me/tenant", data={"tenant": other_tenant.slug},
+                               headers={"X-CSRFToken": next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")})
+    assert answer.ok
+    versions.get_by_role("button", name="Program of version 1").click()
+    versions.get_by_role("status").get_by_text("Program of v1: no such workflow").wait_for()
+    assert page.get_by_label("Compiled program of version 1").count() == 0
+
+
 def ten_node_graph():
     ids = ["hook", "parse", "check", "enrich", "notify", "join", "wait", "approve", "store", "done"]
     types = ["webhook", "code", "branch", "http", "code", "merge", "sleep", "approval", "code", "respond"]
