@@ -1,6 +1,7 @@
 // One at a time: Save, Publish and Run each take several requests (save the draft, make a version,
 // publish or start an instance). A double click, or Ctrl+S while Run is in flight, would otherwise
 // interleave them: two instances started by one Run, a draft saved over by an older request.
+// The live view's actions are guarded the same way (a double-clicked Send sent the event twice).
 // A call made while another is pending is dropped (the pending one already does what was asked).
 
 export function oneAtATime() {

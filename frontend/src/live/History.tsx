@@ -3,6 +3,7 @@
 // their failed step on the published version, after showing which checkpoints stay valid.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
+import { oneAtATime } from "../exclusive";
 import { navigate } from "./LiveView";
 import { useWorkflowEvents, type WorkflowEvent } from "./socket";
 import { duration } from "./state";
@@ -97,13 +98,14 @@ export function History({ workflowId }: { workflowId: number }) {
     }
     setPlan({ failed, diffs });
   };
-  const restartFailed = async () => {
+  // Guarded: a double click must not restart the failed instances twice.
+  const restartFailed = useMemo(() => oneAtATime()(async () => {
     const { data, error } = await api.POST("/api/v1/workflows/{workflow_id}/instances/restart-failed", {
       params: { path: { workflow_id: workflowId } }, body: { version: published } });
     setMessage(error ? `Restart failed: ${errorMessage(error)}` : `Restarted ${data?.length ?? 0} instance(s) on v${published}`);
     setPlan(null);
     load();
-  };
+  }), [load, published, workflowId]);
 
   const open = (r: Row) => navigate(`/editor/w/${workflowId}/i/${r.id}`);
   const took = (r: Row) => (r.started_at ? duration((r.finished_at ? Date.parse(r.finished_at) : now) - Date.parse(r.started_at)) : "");

@@ -5,6 +5,7 @@
 import { applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, type Edge, type Node, type NodeChange } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
+import { oneAtATime } from "../exclusive";
 import { navigate } from "../router";
 import { Inspector, type SnapshotStep } from "./Inspector";
 import { LiveNode, type LiveNodeData } from "./LiveNode";
@@ -129,13 +130,15 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
     return ins.length ? valueOf(ins[0].source, depth + 1) : n && !(shown?.edges ?? []).some((e) => e.target === id) ? snapshot?.params : undefined;
   }, [projection, shown, snapshot, valueOf]);
 
-  const act = useCallback(async (label: string, call: () => Promise<{ error?: unknown }>) => {
+  // One action at a time: a double click must not send an event (or restart, approve) twice.
+  const exclusive = useMemo(() => oneAtATime(), []);
+  const act = useMemo(() => exclusive(async (label: string, call: () => Promise<{ error?: unknown }>) => {
     setMessage(`${label}…`);
     const answer = await call().catch(() => null);
     if (!answer) { setMessage(`${label} failed: the server is not answering`); return; }
     setMessage(answer.error ? `${label} failed: ${errorMessage(answer.error)}` : `${label}: done`);
     loadSnapshot();
-  }, [loadSnapshot]);
+  }), [exclusive, loadSnapshot]);
   const path = { params: { path: { instance_id: instanceId } } };
   const pause = () => act("Pause", () => api.POST("/api/v1/instances/{instance_id}/pause", path));
   const resume = () => act("Resume", () => api.POST("/api/v1/instances/{instance_id}/resume", path));
