@@ -207,8 +207,13 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     return made.data.number;
   }, [graph, markProblems, savedUnlessEditedSince, workflowId]);
 
+  // Only the newest validation's answer marks the nodes: an older one (for a graph edited since)
+  // arriving last would put back problems already fixed, and stop the revalidation below.
+  const validation = useRef(0);
   const validate = useCallback(async () => {
+    const mine = ++validation.current;
     const { data } = await api.POST("/api/v1/validate", { body: { graph } });
+    if (mine !== validation.current) return;
     markProblems((data as Problem[]) ?? []);
     setStatus(data && data.length ? `${data.length} problem(s)` : "No problems");
     setRevalidate(true);
@@ -223,7 +228,9 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   useEffect(() => {
     if (!revalidate || view) return;
     const timer = window.setTimeout(async () => {
+      const mine = ++validation.current;
       const { data } = await api.POST("/api/v1/validate", { body: { graph: latestGraph.current } });
+      if (mine !== validation.current) return;
       const found = (data as Problem[]) ?? [];
       markProblems(found);
       setStatus(found.length ? `${found.length} problem(s)` : "No problems");
