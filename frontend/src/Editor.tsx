@@ -270,8 +270,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       return;
     }
     setStatus(`Started instance ${data.id} (draft as v${data.version})`);
-    // Watch it in the live view (the draft was saved just above, so nothing is lost by leaving).
-    navigate(`/editor/w/${workflowId}/i/${data.id}`);
+    // Watch it in the live view (the draft was saved just above; an edit made since asks first).
+    if (confirmLeave()) navigate(`/editor/w/${workflowId}/i/${data.id}`);
   }, [graph, markProblems, payload, savedUnlessEditedSince, workflowId]);
 
   // Save, Publish and Run (and Ctrl+S) share one guard: a double click must not start two instances.

@@ -48,10 +48,14 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
   const [message, setMessage] = useState("");
   const refreshTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
+  // Only the newest read's answer is shown: an older one arriving last would leave stale outputs
+  // on a finished instance (no event comes to trigger another read).
+  const latestRead = useRef(0);
   const loadSnapshot = useCallback(async () => {
+    const mine = ++latestRead.current;
     // While the server is away the fetch fails: keep what is shown, the next (re)connection re-reads.
     const answer = await api.GET("/api/v1/instances/{instance_id}", { params: { path: { instance_id: instanceId } } }).catch(() => null);
-    if (!answer) return;
+    if (!answer || mine !== latestRead.current) return;
     const { data, error, response } = answer;
     if (response.status === 404) { setLoadError("No such instance (or not in this tenant)"); return; }
     if (error || !data) { setLoadError(errorMessage(error)); return; }
