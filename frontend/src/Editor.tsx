@@ -10,7 +10,7 @@ import { api, errorMessage, type CatalogEntry, type Problem } from "./api/client
 import {
   canvasType, connectionProblem, edgeId, freshId, semanticKey, toCanvas, toGraph, upstream, type CanvasNode, type Catalog, type Graph,
 } from "./graph";
-import { oneAtATime } from "./exclusive";
+import { newestOnly, oneAtATime } from "./exclusive";
 import { createHistory } from "./history";
 import { CodeEditor } from "./code/CodeEditor";
 import { FIT_MIN_ZOOM, FIT_PADDING, fitTargets, layout } from "./layout";
@@ -209,11 +209,11 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
 
   // Only the newest validation's answer marks the nodes: an older one (for a graph edited since)
   // arriving last would put back problems already fixed, and stop the revalidation below.
-  const validation = useRef(0);
+  const validation = useRef(newestOnly()).current;
   const validate = useCallback(async () => {
-    const mine = ++validation.current;
+    const newest = validation();
     const { data } = await api.POST("/api/v1/validate", { body: { graph } });
-    if (mine !== validation.current) return;
+    if (!newest()) return;
     markProblems((data as Problem[]) ?? []);
     setStatus(data && data.length ? `${data.length} problem(s)` : "No problems");
     setRevalidate(true);
@@ -228,9 +228,9 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   useEffect(() => {
     if (!revalidate || view) return;
     const timer = window.setTimeout(async () => {
-      const mine = ++validation.current;
+      const newest = validation();
       const { data } = await api.POST("/api/v1/validate", { body: { graph: latestGraph.current } });
-      if (mine !== validation.current) return;
+      if (!newest()) return;
       const found = (data as Problem[]) ?? [];
       markProblems(found);
       setStatus(found.length ? `${found.length} problem(s)` : "No problems");

@@ -1,6 +1,7 @@
 // The workflow list of the current tenant: pick a tenant, search, create, duplicate, archive, open.
 import { useEffect, useRef, useState } from "react";
 import { api, errorMessage } from "./api/client";
+import { newestOnly } from "./exclusive";
 import { navigate } from "./router";
 
 type Workflow = { id: number; slug: string; name: string; published_version: number | null; updated_at: string; archived: boolean };
@@ -25,11 +26,11 @@ export function WorkflowList() {
   const [archived, setArchived] = useState(false);
   // Only the newest request's answer is shown: searching sends one per keystroke, and a slow
   // answer for an earlier prefix would otherwise replace the list after the newer one.
-  const latest = useRef(0);
+  const ticket = useRef(newestOnly()).current;
   const load = () => {
-    const mine = ++latest.current;
+    const newest = ticket();
     return api.GET("/api/v1/workflows", { params: { query: { search, archived } } })
-      .then(({ data }) => { if (mine === latest.current) setWorkflows((data as unknown as Workflow[]) ?? []); });
+      .then(({ data }) => { if (newest()) setWorkflows((data as unknown as Workflow[]) ?? []); });
   };
   useEffect(() => { load(); }, [search, archived]);  // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => { api.GET("/api/v1/me").then(({ data }) => setMe((data as Me) ?? null)); }, []);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { oneAtATime } from "./exclusive";
+import { newestOnly, oneAtATime } from "./exclusive";
 
 describe("oneAtATime", () => {
   it("drops a second call while the first is pending, across actions sharing the guard", async () => {
@@ -25,5 +25,16 @@ describe("oneAtATime", () => {
     await expect(failing()).rejects.toThrow("network");
     await expect(failing()).rejects.toThrow("network");
     expect(calls).toBe(2);
+  });
+});
+
+describe("newestOnly", () => {
+  it("keeps only the newest ticket current, whatever order answers come back in", () => {
+    const ticket = newestOnly();
+    const first = ticket();
+    expect(first()).toBe(true);
+    const second = ticket();
+    expect(first()).toBe(false);  // an older answer arriving last is dropped
+    expect(second()).toBe(true);
   });
 });

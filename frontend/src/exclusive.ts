@@ -4,6 +4,19 @@
 // The live view's actions are guarded the same way (a double-clicked Send sent the event twice).
 // A call made while another is pending is dropped (the pending one already does what was asked).
 
+/**
+ * Newest answer wins: take a ticket before a request and apply its answer only while the ticket is
+ * still the newest. A slow answer for an earlier search, filter or graph arriving last would
+ * otherwise replace the newer one on screen.
+ */
+export function newestOnly() {
+  let last = 0;
+  return (): (() => boolean) => {
+    const mine = ++last;
+    return () => mine === last;
+  };
+}
+
 export function oneAtATime() {
   let busy = false;
   return <A extends unknown[]>(action: (...args: A) => Promise<unknown>) => async (...args: A): Promise<void> => {

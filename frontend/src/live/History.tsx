@@ -3,7 +3,7 @@
 // their failed step on the published version, after showing which checkpoints stay valid.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
-import { oneAtATime } from "../exclusive";
+import { newestOnly, oneAtATime } from "../exclusive";
 import { navigate } from "./LiveView";
 import { useWorkflowEvents, type WorkflowEvent } from "./socket";
 import { duration } from "./state";
@@ -37,11 +37,11 @@ export function History({ workflowId }: { workflowId: number }) {
   }), [workflowId, status, version, after, before]);
   // Only the newest request's answer is shown: a slow answer for a filter since changed (or for a
   // page of a list since re-read) would otherwise replace the list after the newer one.
-  const latest = useRef(0);
+  const ticket = useRef(newestOnly()).current;
   const load = useCallback(async (more?: string) => {
-    const mine = ++latest.current;
+    const newest = ticket();
     const answer = await api.GET("/api/v1/instances", { params: { query: { ...query, limit: 50, cursor: more } } }).catch(() => null);
-    if (mine !== latest.current) return;
+    if (!newest()) return;
     if (!answer) { setMessage("The server is not answering; the list will be re-read when it is back"); return; }
     const { data, error } = answer;
     if (error || !data) { setMessage(errorMessage(error)); return; }

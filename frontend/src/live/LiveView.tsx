@@ -5,7 +5,7 @@
 import { applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, type Edge, type Node, type NodeChange } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
-import { oneAtATime } from "../exclusive";
+import { newestOnly, oneAtATime } from "../exclusive";
 import { navigate } from "../router";
 import { Inspector, type SnapshotStep } from "./Inspector";
 import { LiveNode, type LiveNodeData } from "./LiveNode";
@@ -50,12 +50,12 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
 
   // Only the newest read's answer is shown: an older one arriving last would leave stale outputs
   // on a finished instance (no event comes to trigger another read).
-  const latestRead = useRef(0);
+  const ticket = useRef(newestOnly()).current;
   const loadSnapshot = useCallback(async () => {
-    const mine = ++latestRead.current;
+    const newest = ticket();
     // While the server is away the fetch fails: keep what is shown, the next (re)connection re-reads.
     const answer = await api.GET("/api/v1/instances/{instance_id}", { params: { path: { instance_id: instanceId } } }).catch(() => null);
-    if (!answer || mine !== latestRead.current) return;
+    if (!answer || !newest()) return;
     const { data, error, response } = answer;
     if (response.status === 404) { setLoadError("No such instance (or not in this tenant)"); return; }
     if (error || !data) { setLoadError(errorMessage(error)); return; }
