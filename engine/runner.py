@@ -83,7 +83,7 @@ def claim(instance_id: Any, *, worker: str, now: datetime) -> Instance | None:
 def at_concurrency_cap(instance: Instance, *, now: datetime) -> bool:
     """Whether the instance's tenant already runs as many other instances as its plan allows
     (excess instances wait their turn: they are never refused). One raw count on the claim path."""
-    cap = (instance.tenant.limits or {}).get("concurrent_instances", settings.TENANT_DEFAULT_LIMITS["concurrent_instances"])
+    cap = limits_for(instance.tenant).concurrent_instances
     table = Instance._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
