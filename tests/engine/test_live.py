@@ -14,6 +14,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PROGRAM = "export default async function run(e, step) { await step.do('a', () => 1); await step.sleep('nap', '1 minute'); return 2; }"
 
 
+@pytest.fixture
+def in_memory_layer(settings):
+    """Refused connections never reach the channel layer's use, but a consumer (channels' own
+    origin denier included) opens a channel on it; with channels_redis, cancelling that read at
+    the end of asyncio.run once hung a run. These tests are about refusal, not the layer."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 def connect(path, token=None, origin="http://127.0.0.1"):
     headers = [(b"origin", origin.encode()), (b"host", b"127.0.0.1")]
     if token:
@@ -47,7 +55,7 @@ def test_replays_then_streams_live_without_gap_or_duplicate(tenant, make_workflo
     asyncio.run(scenario())
 
 
-def test_another_tenants_or_an_unknown_instance_is_refused_alike(tenant, other_tenant, make_workflow):
+def test_another_tenants_or_an_unknown_instance_is_refused_alike(tenant, other_tenant, make_workflow, in_memory_layer):
     wf = make_workflow(PROGRAM)
     inst = services.instance_create(tenant=tenant, workflow=wf)
     other = api_key_create(tenant=other_tenant, name="ws")[1]
@@ -65,7 +73,7 @@ def test_another_tenants_or_an_unknown_instance_is_refused_alike(tenant, other_t
     assert asyncio.run(scenario()) == [4404, 4404, 4404, 4401]
 
 
-def test_a_foreign_origin_is_refused(tenant, make_workflow):
+def test_a_foreign_origin_is_refused(tenant, make_workflow, in_memory_layer):
     wf = make_workflow(PROGRAM)
     inst = services.instance_create(tenant=tenant, workflow=wf)
     token = api_key_create(tenant=tenant, name="ws")[1]
