@@ -75,13 +75,6 @@ def syntax_errors(sources: list[tuple[str, str, str]]) -> dict[str, str]:
     Checked in a sandbox context (compiled, never run: `new Function` only parses)."""
     if not sources:
         return {}
-    from engine.sandbox.runtime import POOL
+    from engine.sandbox import evaluate
 
-    runtime, ctx = POOL.take()
-    try:
-        ctx._timeout = 2.0
-        result = ctx.eval(f"{CHECK}({json.dumps(sources)})")
-        return dict(json.loads(result))
-    finally:
-        ctx.close()
-        runtime.close()
+    return dict(json.loads(evaluate(f"{CHECK}({json.dumps(sources)})", timeout_seconds=2.0)))

@@ -1,9 +1,9 @@
-"""The Celery app (distributed mode)."""
+"""Entry point of Celery workers and beat (`celery -A config.celery worker`): the project's settings,
+then the engine's Celery app (engine.celery_app)."""
 import os
 
-from celery import Celery
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-app = Celery("config")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+
+from engine.celery_app import app  # noqa: E402
+
+__all__ = ["app"]

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "builder",
     "engine",
     "frontend",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -161,6 +162,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
+# Called with the tenant when it is suspended / unsuspended (tenants.services), each returning how
+# many instances it paused / resumed: the tenants app sits below the engine and cannot import it.
+TENANT_SUSPEND_HOOKS = ["engine.services.tenant_instances_suspend"]
+TENANT_UNSUSPEND_HOOKS = ["engine.services.tenant_instances_resume"]
 # Called by the pump (and by idle embedded workers) with `now`: schedule triggers fire here.
 ENGINE_PUMP_HOOKS = ["builder.schedules.schedules_fire", "tenants.audit.audit_purge", "engine.retention.retention_hook"]
 # Retention runs at most this often per process, deleting finished instances in transactions of
@@ -183,7 +188,7 @@ UNFOLD = {
     "SITE_SYMBOL": "account_tree",
     "SITE_URL": "/",
     "SHOW_HISTORY": False,
-    "DASHBOARD_CALLBACK": "engine.dashboard.dashboard_callback",
+    "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
     "SIDEBAR": {
         "show_search": False,
         "show_all_applications": True,

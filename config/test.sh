@@ -29,6 +29,8 @@ redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --d
 echo $! >"$RUN/redis.pid"
 
 status=0
+echo "== layers (import-linter, .importlinter) =="
+.venv/bin/lint-imports || status=$?
 echo "== editor unit tests (vitest) =="
 (cd frontend && npm test --silent) || status=$?
 echo "== embedded mode: SQLite =="

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from engine.metrics import metrics
+from console.metrics import metrics
 from tenants.views import signup_view
 
 from .api import api

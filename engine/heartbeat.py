@@ -1,7 +1,7 @@
 """Worker heartbeats and per-minute activity, for the console's health dashboard and /metrics.
 
 Invariants:
-- Nothing here runs per step. The runner only bumps plain in-process counters (COUNTERS); a worker
+- Nothing here runs per step. The runner only bumps plain in-process counters (engine.counters.COUNTERS); a worker
   writes them at most every ENGINE_HEARTBEAT_SECONDS: one upsert of its WorkerHeartbeat row and,
   when something happened, one increment of the current minute's ActivityMinute row with what
   changed since its previous beat. A worker killed with SIGKILL loses at most one interval of
@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -27,6 +27,8 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from django.db.models import F
 from django.utils import timezone
 
+from . import programs as program_cache
+from .counters import COUNTERS, Counters
 from .models import ActivityMinute, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -35,20 +37,6 @@ ACTIVITY_KEEP = timedelta(days=1)
 PRUNE_EVERY = 60.0  # seconds between a worker's prunes of stale rows
 
 
-@dataclass
-class Counters:
-    """This process's totals since it started (plain ints: the GIL makes += safe enough here)."""
-
-    advances: int = 0
-    steps: int = 0
-    recoveries: int = 0
-    lost_attempts: int = 0
-    program_hits: int = 0
-    program_misses: int = 0
-    program_evictions: int = 0
-
-
-COUNTERS = Counters()
 ACTIVITY_FIELDS = ("advances", "steps", "recoveries", "lost_attempts")
 
 
@@ -99,14 +87,12 @@ class Beat:
         return True
 
     def beat(self) -> None:
-        from . import runner  # the runner imports this module's counters
-        from .sandbox.runtime import POOL
+        from .sandbox import POOL  # not at import: retention imports this module in web processes
 
         self.last = time.monotonic()
         now = timezone.now()
         current = Counters(**asdict(COUNTERS))
-        # A copy made in one C call under the GIL: the worker's thread may change the LRU meanwhile.
-        programs = list(runner._programs.values())
+        programs = program_cache.cached()
         pool = POOL.stats()
         fields = {
             "mode": self.mode, "host": self.host[:255], "pid": self.pid, "started_at": self.started, "last_seen": now,

@@ -187,7 +187,7 @@ class WorkerHeartbeat(models.Model):
     instances_advanced = models.BigIntegerField(default=0)
     steps = models.BigIntegerField(default=0)
     recoveries = models.BigIntegerField(default=0)  # expired leases this worker took over
-    # The per-process cache of program texts (engine.runner.program_text), by program hash.
+    # The per-process cache of program texts (engine.programs.program_text), by program hash.
     programs_cached = models.PositiveIntegerField(default=0)
     program_cache_bytes = models.BigIntegerField(default=0)
     program_hits = models.BigIntegerField(default=0)

@@ -18,22 +18,22 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+
 from tenants.limits import TenantLimits, limits_for
 from tenants.usage import usage_add
 
-from . import clock, progress
+from . import clock, programs, progress
 from .capabilities import PURE, Call, CapabilityError, registry
-from .heartbeat import COUNTERS
+from .counters import COUNTERS
 from .models import Attempt, Event, Instance, StepRecord
 from .services import parent_notify
-from .sandbox.runtime import Limits, ProgramLoadError, ProgramRun, SandboxLimit
+from .sandbox import Limits, ProgramLoadError, ProgramRun, SandboxLimit
 
 log = logging.getLogger(__name__)
 S = Instance.Status
@@ -48,8 +48,6 @@ ACTIVE = (S.QUEUED, S.RUNNING, S.WAITING, S.WAITING_FOR_PAUSE)
 SLICE_SECONDS = 10.0
 # Leases that expired in a row before the instance is failed instead of recovered once more.
 MAX_RECOVERIES = 10
-PROGRAM_CACHE_SIZE = 256
-_programs: OrderedDict[str, str] = OrderedDict()  # program hash -> program text (LRU)
 
 
 class LeaseLost(Exception):
@@ -401,7 +399,7 @@ class Advance:
     # ---- running ----------------------------------------------------------------------------------
     def run(self) -> str:
         inst = self.instance
-        program = program_text(inst.version)
+        program = programs.program_text(inst.version)
         self.started = time.monotonic()
         sandbox = self.sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits,
                                             redact=self.redact)
@@ -518,23 +516,6 @@ def to_ms(value: Any) -> int | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
     return int(value.timestamp() * 1000)
-
-
-def program_text(version: Any) -> str:
-    """The version's program, from a small per-process cache: versions never change."""
-    digest = version.program_hash
-    program = _programs.get(digest)
-    if program is None:
-        COUNTERS.program_misses += 1
-        program = type(version).objects.values_list("program", flat=True).get(pk=version.pk)
-        _programs[digest] = program
-        if len(_programs) > PROGRAM_CACHE_SIZE:
-            _programs.popitem(last=False)
-            COUNTERS.program_evictions += 1
-    else:
-        COUNTERS.program_hits += 1
-        _programs.move_to_end(digest)
-    return program
 
 
 def advance(instance_id: Any, *, worker: str) -> str:

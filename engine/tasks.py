@@ -4,9 +4,8 @@ import socket
 
 from celery.signals import worker_process_init
 
-from config.celery import app
-
 from . import clock, dispatch, heartbeat, runner
+from .celery_app import app
 
 HOST = socket.gethostname()
 

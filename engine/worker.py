@@ -18,7 +18,7 @@ import uuid
 from django.db import close_old_connections
 
 from . import clock, dispatch, heartbeat, runner
-from .sandbox.runtime import POOL, warm_guest
+from .sandbox import POOL, warm_guest
 
 log = logging.getLogger(__name__)
 

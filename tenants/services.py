@@ -1,7 +1,20 @@
-"""Writes on tenants, people and memberships."""
+"""Writes on tenants, people and memberships.
+
+Invariant: tenants is the bottom layer and imports no other app. What a tenant's suspension means
+to the apps above (their instances pause) they say in settings.TENANT_SUSPEND_HOOKS and
+TENANT_UNSUSPEND_HOOKS: functions called with the tenant, each returning how many instances it
+paused (or resumed).
+"""
 import re
 
+from django.conf import settings
+from django.utils.module_loading import import_string
+
 from .models import Tenant
+
+
+def _run_hooks(paths: list[str], tenant: Tenant) -> int:
+    return sum(import_string(path)(tenant=tenant) for path in paths)
 
 
 def tenant_create(*, slug: str, name: str = "") -> Tenant:
@@ -11,25 +24,21 @@ def tenant_create(*, slug: str, name: str = "") -> Tenant:
 def tenant_suspend(*, tenant: Tenant, actor: str = "operator", ip: str | None = None) -> int:
     """Refuse the tenant's webhooks and API writes (423), pause its instances, stop its schedules
     (schedules skip suspended tenants). Returns how many instances were paused."""
-    from engine.services import tenant_instances_suspend
-
     from .audit import audit_record
 
     audit_record(action="tenant.suspend", actor=actor, tenant=tenant, target=tenant.slug, ip=ip)
     Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.SUSPENDED)
     tenant.status = Tenant.Status.SUSPENDED
-    return tenant_instances_suspend(tenant=tenant)
+    return _run_hooks(settings.TENANT_SUSPEND_HOOKS, tenant)
 
 
 def tenant_unsuspend(*, tenant: Tenant, actor: str = "operator", ip: str | None = None) -> int:
-    from engine.services import tenant_instances_resume
-
     from .audit import audit_record
 
     audit_record(action="tenant.unsuspend", actor=actor, tenant=tenant, target=tenant.slug, ip=ip)
     Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.ACTIVE)
     tenant.status = Tenant.Status.ACTIVE
-    return tenant_instances_resume(tenant=tenant)
+    return _run_hooks(settings.TENANT_UNSUSPEND_HOOKS, tenant)
 
 
 def signup(*, username: str, password: str, tenant_slug: str, tenant_name: str = ""):

@@ -554,7 +554,7 @@ def test_bulk_actions_on_300_instances(console, tenant, other_tenant, workflow_o
 
 
 def test_select_all_on_the_filtered_list_is_bounded(console, tenant, workflow_of, clock, drive, monkeypatch):
-    from engine import admin as engine_admin
+    from console import admin_engine as engine_admin
 
     monkeypatch.setattr(engine_admin, "BULK_LIMIT", 20)
     wf = workflow_of(tenant)

@@ -34,12 +34,12 @@ from unfold.decorators import action, display
 from unfold.paginator import InfinitePaginator
 
 from builder.models import Workflow
-from tenants.console import RefuseNulFilters, confirm_page, confirmed, operator_audit
+from .actions import RefuseNulFilters, confirm_page, confirmed, operator_audit
 from tenants.errors import DomainError
 from tenants.models import Tenant
 
-from . import clock, services
-from .models import Attempt, Event, Instance, ProgressEvent, StepRecord
+from engine import clock, services
+from engine.models import Attempt, Event, Instance, ProgressEvent, StepRecord
 
 S = Instance.Status
 # The confirmation page posts the ids back: 500 stays under DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000).

@@ -1,6 +1,6 @@
 """Prometheus metrics at /metrics, for staff sessions or `Authorization: Bearer $METRICS_TOKEN`.
 
-The figures are the health dashboard's (engine.dashboard.figures), so both read the same bounded,
+The figures are the health dashboard's (console.dashboard.figures), so both read the same bounded,
 indexed queries: none scans the instance table unboundedly (large counts are capped)."""
 import hmac
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 from builder.models import Workflow, WorkflowVersion
 from tenants.models import Tenant, Usage
 
-from .models import ActivityMinute, Attempt, Instance, ProgressEvent, StepRecord, WorkerHeartbeat
+from engine.models import ActivityMinute, Attempt, Instance, ProgressEvent, StepRecord, WorkerHeartbeat
 
 PROGRAM = "export default async function run(event, step) { return await step.do('a', async () => 1); }"
 # (status, share of instances) — most instances on a busy platform are finished.
@@ -181,7 +181,7 @@ class ConsoleBench:
         tenants are touched: retention_run would apply every tenant's policy."""
         from django.conf import settings
 
-        from . import retention
+        from engine import retention
 
         batch = settings.ENGINE_RETENTION_BATCH
         now = timezone.now()

@@ -1,5 +1,5 @@
 """The health dashboard: the operator console's home page (django-unfold's DASHBOARD_CALLBACK) and
-the same figures for /metrics (engine.metrics).
+the same figures for /metrics (console.metrics).
 
 Invariants:
 - Every query is bounded by an index and a LIMIT: counts of possibly large sets (statuses, backlog,
@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from tenants.models import Usage
 
-from . import clock
-from .models import ActivityMinute, Instance, WorkerHeartbeat
+from engine import clock
+from engine.models import ActivityMinute, Instance, WorkerHeartbeat
 
 COUNT_CAP = 100_000
 WORKERS_SHOWN = 50

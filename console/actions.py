@@ -13,7 +13,7 @@ from django.contrib.admin import site as admin_site
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.template.response import TemplateResponse
 
-from .audit import audit_record, client_ip
+from tenants.audit import audit_record, client_ip
 
 
 def actor(request) -> str:

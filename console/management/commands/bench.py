@@ -1,5 +1,5 @@
 """Benchmarks that print JSON figures: `python manage.py bench engine` (or webhooks, or console:
-the operator console's pages over a seeded load, engine.bench_console).
+the operator console's pages over a seeded load, console.bench_console).
 
 Runs against the configured database (SQLite WAL by default; set DATABASE_URL for PostgreSQL) in a
 throwaway tenant that is deleted at the end. The Celery figures need REDIS_URL (they start a
@@ -22,7 +22,7 @@ from builder.services import version_create_from_code, workflow_create
 from engine import runner, services
 from engine.models import Instance, StepRecord
 from engine.worker import Supervisor
-from engine.sandbox.runtime import POOL, ContextPool, ProgramRun, default_limits, prelude_image, warm_guest
+from engine.sandbox import POOL, ContextPool, ProgramRun, default_limits, prelude_image, warm_guest
 from tenants.services import tenant_create
 
 TRIVIAL_STEPS = """
@@ -67,7 +67,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, suite, quick=False, **options):
         if suite == "console":
-            from engine import bench_console
+            from console import bench_console
 
             figures = bench_console.run(tenants=options["tenants"], instances=options["instances"],
                                         steps=options["steps"], repeat=options["repeat"], keep=options["keep"],

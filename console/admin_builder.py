@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
-from .models import Workflow, WorkflowVersion
+from builder.models import Workflow, WorkflowVersion
 
 
 class ReadOnly:

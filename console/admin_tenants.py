@@ -5,7 +5,7 @@ Invariants:
 - Reads are read-only: a tenant's slug, status and usage are never edited here; the status
   changes only through tenants.services.tenant_suspend / tenant_unsuspend, plan limits only
   through tenant_limits_set, keys only through tenants.access.api_key_revoke. Each is audited
-  with the staff user and IP (tenants.console), as are changes to users.
+  with the staff user and IP (console.actions), as are changes to users.
 - The tenant list costs a fixed number of queries whatever the page size: usage and instance
   counts are correlated subqueries of the page's one SELECT, and instance counts are capped
   (COUNT_CAP), so a tenant with millions of instances costs a bounded index range.
@@ -33,12 +33,13 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.paginator import InfinitePaginator
 from unfold.widgets import UnfoldAdminBigIntegerFieldWidget, UnfoldAdminDecimalFieldWidget
 
-from .access import api_key_revoke
-from .audit import client_ip
-from .console import RefuseNulFilters, actor, confirm_page, confirmed, operator_audit
-from .limits import limits_for
-from .models import ApiKey, AuditEntry, Membership, Tenant, Usage
-from .services import tenant_limits_set, tenant_suspend, tenant_unsuspend
+from tenants.access import api_key_revoke
+from tenants.audit import client_ip
+from tenants.limits import limits_for
+from tenants.models import ApiKey, AuditEntry, Membership, Tenant, Usage
+from tenants.services import tenant_limits_set, tenant_suspend, tenant_unsuspend
+
+from .actions import RefuseNulFilters, actor, confirm_page, confirmed, operator_audit
 
 COUNT_CAP = 10_000
 # Instance statuses counted per tenant: running includes a pause requested but not yet reached.
