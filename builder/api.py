@@ -9,7 +9,6 @@ from tenants.audit import audit_from_request
 from tenants.idempotency import idempotent
 
 from . import selectors, services
-from .approvals import approval_decide_for
 from .nodes import catalog
 from .validation import validate
 
@@ -76,17 +75,6 @@ class GraphIn(Schema):
     graph: Any
 
 
-class ApprovalIn(Schema):
-    decision: str
-    comment: str = ""
-
-
-class ApprovalOut(Schema):
-    instance: str
-    step: str
-    decision: str
-
-
 class Problem(Schema):
     node_id: str | None
     field: str | None
@@ -140,25 +128,6 @@ def workflows_archive(request, workflow_id: int):
     request.auth.require("editor")
     wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
     return services.workflow_archive(workflow=wf)
-
-
-class DraftRunIn(Schema):
-    params: Any = None
-
-
-class DraftRunOut(Schema):
-    id: str
-    version: int
-
-
-@router.post("/workflows/{workflow_id}/draft/instances", response={201: DraftRunOut})
-def draft_run(request, workflow_id: int, payload: DraftRunIn):
-    """The editor's Run: an instance of the saved draft, on an unpublished version (see the service)."""
-    request.auth.require("editor")
-    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
-    inst = services.draft_instance_create(tenant=request.auth.tenant, workflow=wf, params=payload.params,
-                                          author=request.auth.user)
-    return Status(201, {"id": str(inst.pk), "version": inst.version.number})
 
 
 @router.post("/workflows/{workflow_id}/draft/version", response=VersionOut)
@@ -225,12 +194,3 @@ def versions_diff(request, workflow_id: int, number: int, against: int):
     new = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number)
     old = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=against)
     return selectors.version_diff(old=old, new=new)
-
-
-@router.post("/instances/{instance_id}/approvals/{step}", response=ApprovalOut, tags=["instances"])
-def instances_approve(request, instance_id: str, step: str, payload: ApprovalIn):
-    """Approve or reject an approval node that is waiting (the same event as its signed link)."""
-    request.auth.require("editor")
-    by = request.auth.user.get_username() if request.auth.user is not None else f"key:{request.auth.api_key.prefix}"
-    return approval_decide_for(tenant=request.auth.tenant, instance_id=instance_id, step=step,
-                               decision=payload.decision, by=by, comment=payload.comment)

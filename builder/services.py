@@ -1,22 +1,35 @@
-"""Writes on workflows, versions and schedules. Tenant-scoped: rows are found through selectors."""
+"""Writes on workflows and versions. Tenant-scoped: rows are found through selectors.
+
+Invariants:
+- A WorkflowVersion is never changed once made; a workflow's draft is only a draft.
+- Whenever a workflow's published version changes (publish, archive) the functions named in
+  settings.WORKFLOW_PUBLISH_HOOKS are called in the same transaction with (workflow, version):
+  the layer above (triggers.schedules) keeps its rows in step without builder importing it.
+"""
 from __future__ import annotations
 
 import hashlib
 import re
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils.module_loading import import_string
 
 from tenants.errors import Conflict, InvalidInput
 from tenants.models import Tenant
 
-from . import schedules
 from .compiler import compile_graph
 from .errors import GraphInvalid
 from .models import Workflow, WorkflowVersion
 from .validation import validate
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _published(*, workflow: Workflow, version: WorkflowVersion | None) -> None:
+    for path in settings.WORKFLOW_PUBLISH_HOOKS:
+        import_string(path)(workflow=workflow, version=version)
 
 
 def workflow_create(*, tenant: Tenant, slug: str, name: str = "", draft: dict | None = None) -> Workflow:
@@ -45,7 +58,7 @@ def workflow_archive(*, workflow: Workflow) -> Workflow:
     with transaction.atomic():
         workflow.archived = True
         workflow.save(update_fields=["archived", "updated_at"])
-        schedules.schedules_sync(workflow=workflow, version=None)
+        _published(workflow=workflow, version=None)
     return workflow
 
 
@@ -82,37 +95,8 @@ def version_publish(*, version: WorkflowVersion) -> WorkflowVersion:
     workflow = Workflow.objects.select_for_update().get(pk=version.workflow_id)
     workflow.published_version = version
     workflow.save(update_fields=["published_version", "updated_at"])
-    schedules.schedules_sync(workflow=workflow, version=version)
+    _published(workflow=workflow, version=version)
     return version
-
-
-def instances_restart_failed(*, tenant: Tenant, workflow: Workflow, version: WorkflowVersion | None = None,
-                             limit: int = 1000) -> list:
-    """Restart the workflow's errored instances on `version` (default: the published one), each from
-    its failed step, or from the first step whose checkpoint the new version invalidates if earlier."""
-    from engine.models import Instance, StepRecord
-    from engine.services import instance_restart
-
-    from .selectors import version_diff
-
-    version = version or workflow.published_version
-    if version is None or version.workflow_id != workflow.pk:
-        raise InvalidInput("version", "no version of this workflow to restart on")
-    restarted = []
-    failed = Instance.objects.filter(tenant=tenant, workflow=workflow, status=Instance.Status.ERRORED)
-    diffs: dict[int, set[str]] = {}  # per old version: its diff is the same for all its instances
-    for instance in failed.select_related("version")[:limit]:
-        valid = None
-        if instance.version_id != version.pk:
-            if instance.version_id not in diffs:
-                diffs[instance.version_id] = set(version_diff(old=instance.version, new=version)["valid_checkpoints"])
-            valid = diffs[instance.version_id]
-        steps = list(StepRecord.objects.filter(instance=instance).order_by("pk").values_list("name", "status"))
-        start = next((name for name, status in steps if status == "errored"), None)
-        if valid is not None:
-            start = next((name for name, _ in steps if name.split("[")[0] not in valid or name == start), None)
-        restarted.append(instance_restart(tenant=tenant, instance_id=instance.pk, from_step=start, version=version))
-    return restarted
 
 
 def draft_version(*, workflow: Workflow, author=None) -> WorkflowVersion:
@@ -128,13 +112,3 @@ def draft_version(*, workflow: Workflow, author=None) -> WorkflowVersion:
     if latest is not None and latest.program == program and latest.graph == graph:
         return latest
     return version_create_from_code(workflow=workflow, program=program, graph=graph, publish=False, author=author)
-
-
-def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object = None, author=None):
-    """Start an instance of the workflow's saved draft without publishing it (the editor's Run), on
-    `draft_version`. The published version, which webhooks, schedules and the API start, is left
-    as it is."""
-    from engine.services import instance_create
-
-    version = draft_version(workflow=workflow, author=author)
-    return instance_create(tenant=tenant, workflow=workflow, params=params, version=version)

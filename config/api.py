@@ -9,6 +9,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from builder.api import router as builder_router
 from builder.errors import GraphInvalid
 from engine.api import router as engine_router
+from triggers.api import router as triggers_router
 from tenants.access import AUTH
 from tenants.api import router as tenants_router
 from tenants.errors import DomainError
@@ -19,6 +20,7 @@ api = NinjaAPI(title="Durable workflows API", version="1", urls_namespace="api",
 api.add_router("/", tenants_router)
 api.add_router("/", builder_router)
 api.add_router("/", engine_router)
+api.add_router("/", triggers_router)
 
 
 def error(request, status: int, code: str, message: str, **extra):

@@ -11,7 +11,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 
-from builder.hooks_asgi import HooksApp  # noqa: E402
+from triggers.hooks_asgi import HooksApp  # noqa: E402
 from engine.routing import websocket_urlpatterns  # noqa: E402
 
 # Webhooks are answered by HooksApp (body limit before buffering, no Django request overhead);

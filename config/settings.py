@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "tenants",
     "builder",
     "engine",
+    "triggers",
     "frontend",
     "console",
 ]
@@ -150,7 +151,7 @@ ENGINE_CACHE_DIR = Path(os.environ.get("ENGINE_CACHE_DIR", VAR_DIR / "cache"))
 ENGINE_CAPABILITIES: dict[str, str] = {
     "http": "engine.capabilities.http.http",
     "secret": "engine.capabilities.secrets.secret",
-    "startWorkflow": "builder.capabilities.start_workflow",
+    "startWorkflow": "triggers.capabilities.start_workflow",
 } | dict(
     item.split("=", 1) for item in os.environ.get("ENGINE_EXTRA_CAPABILITIES", "").split(",") if "=" in item
 )
@@ -162,12 +163,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
+# Called with (workflow, version) in the transaction that changes a workflow's published version
+# (publish; archive with version None): the builder sits below the triggers and cannot import them.
+WORKFLOW_PUBLISH_HOOKS = ["triggers.schedules.schedules_sync"]
+# The tenant-scoped workflow lookup (NotFound for another tenant's) the engine's per-workflow
+# progress stream uses: workflows are the builder's, above the engine.
+ENGINE_WORKFLOW_GET = "builder.selectors.workflow_get"
 # Called with the tenant when it is suspended / unsuspended (tenants.services), each returning how
 # many instances it paused / resumed: the tenants app sits below the engine and cannot import it.
 TENANT_SUSPEND_HOOKS = ["engine.services.tenant_instances_suspend"]
 TENANT_UNSUSPEND_HOOKS = ["engine.services.tenant_instances_resume"]
 # Called by the pump (and by idle embedded workers) with `now`: schedule triggers fire here.
-ENGINE_PUMP_HOOKS = ["builder.schedules.schedules_fire", "tenants.audit.audit_purge", "engine.retention.retention_hook"]
+ENGINE_PUMP_HOOKS = ["triggers.schedules.schedules_fire", "tenants.audit.audit_purge", "engine.retention.retention_hook"]
 # Retention runs at most this often per process, deleting finished instances in transactions of
 # ENGINE_RETENTION_BATCH (children first) for at most ENGINE_RETENTION_BUDGET_SECONDS per run.
 ENGINE_RETENTION_INTERVAL_SECONDS = float(os.environ.get("ENGINE_RETENTION_INTERVAL_SECONDS", "60"))

@@ -12,6 +12,6 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("accounts/signup/", signup_view, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("builder.urls")),
+    path("", include("triggers.urls")),
     path("", include("frontend.urls")),
 ]

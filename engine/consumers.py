@@ -20,6 +20,8 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils.module_loading import import_string
 
 from tenants.access import Principal, principal_for_token, principal_for_user
 from tenants.errors import NotFound
@@ -127,8 +129,8 @@ class WorkflowProgressConsumer(ProgressConsumer):
     """Every instance of a workflow: created, started, waiting, finished... (workflow_* events)."""
 
     async def authorize(self):
-        from builder.selectors import workflow_get
-
+        # The builder owns workflows (and who may see one): settings name its tenant-scoped lookup.
+        workflow_get = import_string(settings.ENGINE_WORKFLOW_GET)
         workflow_id = self.scope["url_route"]["kwargs"]["workflow_id"]
         self.workflow = await database_sync_to_async(workflow_get)(tenant=self.principal.tenant, workflow_id=workflow_id)
         self.group = group_for_workflow(self.workflow.pk)

@@ -1,15 +1,18 @@
 """Reads on instances. Every read is scoped by tenant: another tenant's id is NotFound."""
 from __future__ import annotations
 
+import base64
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils.dateparse import parse_datetime
 
 from tenants.models import Tenant
 
-from .errors import NotFound
+from .errors import InvalidInput, NotFound
 from .models import Attempt, Instance, ProgressEvent, StepRecord
 
 
@@ -35,6 +38,68 @@ def instance_get_by_key(*, tenant: Tenant, workflow_id: int, key: str) -> Instan
     return instance
 
 
+def _cursor(value: str | None) -> tuple[datetime, str] | None:
+    if not value:
+        return None
+    try:
+        created, pk = base64.urlsafe_b64decode(value.encode()).decode().split("|")
+        uuid.UUID(pk)
+        at = parse_datetime(created)
+    except Exception:
+        at = None
+    if at is None:
+        raise InvalidInput("cursor", "not a cursor from a previous page")
+    return at, pk
+
+
+def instances_page(*, tenant: Tenant, workflow: int | None = None, status: str | None = None,
+                   created_after: datetime | None = None, created_before: datetime | None = None,
+                   version: int | None = None, cursor: str | None = None,
+                   limit: int = 50) -> tuple[list[Instance], str | None]:
+    """One page of the tenant's instances, newest first, and the cursor of the next page (None on
+    the last). The cursor is (created_at, id) of the page's last row: rows created meanwhile never
+    shift a page, unlike an offset."""
+    if not 1 <= limit <= 200:
+        raise InvalidInput("limit", "limit is 1 to 200")
+    if status and status not in Instance.Status.values:
+        raise InvalidInput("status", f"status is one of {', '.join(Instance.Status.values)}")
+    for field, value in (("workflow", workflow), ("version", version)):
+        if value is not None and not 0 <= value < 2**63:  # past the databases' integers: never a match
+            raise InvalidInput(field, f"{field} is not an id")
+    rows = instances_for(tenant=tenant).select_related("version").order_by("-created_at", "-pk")
+    if workflow:
+        rows = rows.filter(workflow_id=workflow)
+    if status:
+        rows = rows.filter(status=status)
+    if version:
+        rows = rows.filter(version__number=version)
+    if created_after:
+        rows = rows.filter(created_at__gte=created_after)
+    if created_before:
+        rows = rows.filter(created_at__lt=created_before)
+    position = _cursor(cursor)
+    if position:
+        rows = rows.filter(Q(created_at__lt=position[0]) | Q(created_at=position[0], pk__lt=position[1]))
+    page = list(rows[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    next_cursor = (base64.urlsafe_b64encode(f"{page[-1].created_at.isoformat()}|{page[-1].pk}".encode()).decode()
+                   if more else None)
+    return page, next_cursor
+
+
+def failed_step(*, instance: Instance) -> str | None:
+    """Where "restart from the failed step" starts: the first errored step record of the instance
+    (None when no step failed: the program itself threw, and a restart starts from the beginning)."""
+    return (StepRecord.objects.filter(instance=instance, status=StepRecord.Status.ERRORED)
+            .order_by("pk").values_list("name", flat=True).first())
+
+
+def step_names(*, instance: Instance) -> list[str]:
+    """The names of the instance's step records in the order the steps began."""
+    return list(StepRecord.objects.filter(instance=instance).order_by("pk").values_list("name", flat=True))
+
+
 def _json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
@@ -51,7 +116,8 @@ def instance_status(*, tenant: Tenant, instance_id: Any) -> dict:
         "id": str(instance.pk),
         "key": instance.key,
         "workflow": instance.workflow_id,
-        "version": instance.version_id,
+        "version": instance.version_id,  # the version's row id (kept for existing clients)
+        "version_number": instance.version.number,  # what the live view shows
         "status": instance.status,
         "params": instance.params,
         "output": _json(instance.output),

@@ -17,14 +17,18 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 
-from builder.models import Workflow, WorkflowVersion
+from typing import TYPE_CHECKING
+
 from tenants.models import Tenant
 from tenants.quotas import check_creations
 
 from . import clock, dispatch, progress
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Attempt, Event, Instance, StepRecord
-from .selectors import instance_get
+from .selectors import failed_step, instance_get
+
+if TYPE_CHECKING:  # the engine runs any program: it stores a workflow and a version, never reads graphs
+    from builder.models import Workflow, WorkflowVersion
 
 S = Instance.Status
 KEY_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,63}$")
@@ -314,6 +318,4 @@ def instance_restart_failed(*, tenant: Tenant, instance_id: Any) -> Instance:
     instance = instance_get(tenant=tenant, instance_id=instance_id)
     if instance.status != S.ERRORED:
         raise Conflict("status", f"the instance is {instance.status}, not errored")
-    failed = (StepRecord.objects.filter(instance=instance, status=StepRecord.Status.ERRORED)
-              .order_by("pk").values_list("name", flat=True).first())
-    return instance_restart(tenant=tenant, instance_id=instance.pk, from_step=failed)
+    return instance_restart(tenant=tenant, instance_id=instance.pk, from_step=failed_step(instance=instance))

@@ -89,7 +89,7 @@ def empty_cache():
     """Rate-limit counters live in the cache: each test starts without any."""
     from django.core.cache import cache
 
-    from builder import webhooks
+    from triggers import webhooks
 
     cache.clear()
     webhooks._targets.clear()

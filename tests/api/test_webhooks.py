@@ -118,7 +118,7 @@ def test_unknown_unpublished_suspended_oversized_and_unparseable(tenant, signed)
         "webhook-id": "b2", "webhook-timestamp": str(int(time.time())),
         "webhook-signature": "v1," + base64.b64encode(hmac.new(base64.b64decode(SECRET[6:]), b"b2." + str(int(time.time())).encode() + b"." + raw, hashlib.sha256).digest()).decode()})
     assert r.status_code in (400, 401, 415)
-    from builder import webhooks
+    from triggers import webhooks
 
     tenant.status = "suspended"
     tenant.save()
@@ -143,7 +143,7 @@ def test_wait_mode_answers_with_the_respond_node(tenant, settings):
     hook_workflow(tenant, auth="none", response="wait", slug="sync", extra=[respond])
     settings.WEBHOOK_WAIT_SECONDS = 60  # answered as soon as the respond node is done; the bound is for slow CI
     # The worker runs in this process: the respond wait loop drives it between its polls.
-    from builder import webhooks
+    from triggers import webhooks
 
     original = webhooks.time.sleep
     webhooks.time.sleep = lambda s: worker.run(name="w", until_idle=True)
@@ -250,8 +250,8 @@ def test_deliveries_committed_together_each_get_their_own_answer(tenant, signed)
     themselves, and a creation quota reached mid-batch admits exactly the quota."""
     from django.db import transaction
 
-    from builder.hooks_asgi import GroupCommit
-    from builder.webhooks import Delivery
+    from triggers.hooks_asgi import GroupCommit
+    from triggers.webhooks import Delivery
 
     hook_workflow(tenant, auth="none", slug="open")
 
@@ -277,7 +277,7 @@ def test_deliveries_committed_together_each_get_their_own_answer(tenant, signed)
 
     tenant.limits = {"creations_per_minute": 45}  # 35 used above: 10 more fit
     tenant.save()
-    from builder import webhooks
+    from triggers import webhooks
     webhooks._targets.clear()
     with transaction.atomic():
         answers = GroupCommit.write([("delivery", ("acme", "open", ""), delivery(b"{}", {}), None, None) for _ in range(15)])

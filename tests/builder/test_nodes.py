@@ -6,9 +6,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.test import Client
 
-from builder.approvals import approval_links
+from triggers.approvals import approval_links
 from builder.models import Schedule
-from builder.schedules import schedules_fire
+from triggers.schedules import schedules_fire
 from engine import selectors
 from engine.models import Instance, StepRecord
 

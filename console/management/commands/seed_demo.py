@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from builder.models import Workflow
-from builder.approvals import approval_links
+from triggers.approvals import approval_links
 from builder.services import version_create_from_code, version_create_from_graph, workflow_create
 from engine import services as engine_services
 from tenants.models import Membership, Tenant

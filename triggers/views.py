@@ -18,10 +18,10 @@ def approval(request, token: str):
         instance, step, decision = approval_read(token)
         if request.method == "POST":
             approval_decide(token, by=request.user.get_username() if request.user.is_authenticated else "")
-            return render(request, "builder/approval.html", {"done": True, "decision": decision, "step": step})
+            return render(request, "triggers/approval.html", {"done": True, "decision": decision, "step": step})
     except DomainError as e:
         return HttpResponse(e.message, status=e.status, content_type="text/plain")
-    return render(request, "builder/approval.html", {"decision": decision, "step": step, "instance": instance})
+    return render(request, "triggers/approval.html", {"decision": decision, "step": step, "instance": instance})
 
 
 @csrf_exempt  # authenticated by signature or token, not by a browser session

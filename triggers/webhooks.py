@@ -30,8 +30,8 @@ from tenants.limits import limits_for
 from tenants.models import Tenant
 from tenants.secrets import secret_value
 
-from .graph import parse
-from .models import Workflow
+from builder.graph import parse
+from builder.models import Workflow
 
 STRIPE_TOLERANCE = 300
 DROPPED_HEADERS = {"authorization", "cookie", "webhook-signature", "x-hub-signature-256", "x-hub-signature", "stripe-signature"}

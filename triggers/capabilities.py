@@ -7,7 +7,7 @@ from engine.capabilities import Call, CapabilityError
 from engine.services import instance_create
 from tenants.errors import NotFound
 
-from .selectors import workflow_get_by_slug
+from builder.selectors import workflow_get_by_slug
 
 
 def start_workflow(call: Call) -> dict:

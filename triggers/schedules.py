@@ -17,8 +17,8 @@ from django.db import transaction
 
 from engine import clock
 
-from .graph import parse
-from .models import Schedule, Workflow, WorkflowVersion
+from builder.graph import parse
+from builder.models import Schedule, Workflow, WorkflowVersion
 
 
 def next_slot(cron: str, tz: str, after: datetime) -> datetime:

@@ -1,0 +1,48 @@
+"""Writes that start instances or start them again, for a workflow as the builder knows it: the
+editor's Run (an instance of the saved draft) and the bulk restart of failed instances onto a newer
+version. The engine's own operations (create, restart, ...) are engine.services; this layer adds
+what needs graphs and versions.
+
+Invariant: every instance is created or restarted through engine.services, never by writing rows.
+"""
+from __future__ import annotations
+
+from builder.models import Workflow, WorkflowVersion
+from builder.selectors import version_diff
+from builder.services import draft_version
+from engine.models import Instance
+from engine.selectors import failed_step, instances_for, step_names
+from engine.services import instance_create, instance_restart
+from tenants.errors import InvalidInput
+from tenants.models import Tenant
+
+
+def instances_restart_failed(*, tenant: Tenant, workflow: Workflow, version: WorkflowVersion | None = None,
+                             limit: int = 1000) -> list:
+    """Restart the workflow's errored instances on `version` (default: the published one), each from
+    its failed step, or from the first step whose checkpoint the new version invalidates if earlier."""
+    version = version or workflow.published_version
+    if version is None or version.workflow_id != workflow.pk:
+        raise InvalidInput("version", "no version of this workflow to restart on")
+    restarted = []
+    failed = instances_for(tenant=tenant).filter(workflow=workflow, status=Instance.Status.ERRORED)
+    diffs: dict[int, set[str]] = {}  # per old version: its diff is the same for all its instances
+    for instance in failed.select_related("version")[:limit]:
+        valid = None
+        if instance.version_id != version.pk:
+            if instance.version_id not in diffs:
+                diffs[instance.version_id] = set(version_diff(old=instance.version, new=version)["valid_checkpoints"])
+            valid = diffs[instance.version_id]
+        start = failed_step(instance=instance)
+        if valid is not None:
+            start = next((name for name in step_names(instance=instance) if name.split("[")[0] not in valid or name == start), None)
+        restarted.append(instance_restart(tenant=tenant, instance_id=instance.pk, from_step=start, version=version))
+    return restarted
+
+
+def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object = None, author=None):
+    """Start an instance of the workflow's saved draft without publishing it (the editor's Run), on
+    `draft_version`. The published version, which webhooks, schedules and the API start, is left
+    as it is."""
+    version = draft_version(workflow=workflow, author=author)
+    return instance_create(tenant=tenant, workflow=workflow, params=params, version=version)
