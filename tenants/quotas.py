@@ -27,6 +27,8 @@ class QuotaExceeded(DomainError):
 
 
 def count_in_window(key: str, amount: int = 1) -> int:
+    """Add `amount` to this minute's counter `key` and return its new total: the one per-minute
+    rate counter (instance creations here, webhook calls in triggers.webhooks)."""
     window_key = f"{key}:{int(time.time() // 60)}"
     cache.add(window_key, 0, timeout=120)
     try:
@@ -34,6 +36,11 @@ def count_in_window(key: str, amount: int = 1) -> int:
     except ValueError:  # evicted between add and incr
         cache.set(window_key, amount, timeout=120)
         return amount
+
+
+def seconds_to_next_window() -> int:
+    """The Retry-After of a per-minute limit: until the current window ends."""
+    return 60 - int(time.time() % 60)
 
 
 def check_creations(tenant, count: int) -> None:
@@ -46,7 +53,7 @@ def check_creations(tenant, count: int) -> None:
     if count_in_window(f"creations:{tenant.pk}", count) > plan.creations_per_minute:
         count_in_window(f"creations:{tenant.pk}", -count)  # a refused creation uses none of the window
         raise RateLimited("instances", f"over {plan.creations_per_minute} instance creations a minute",
-                          retry_after=60 - int(time.time() % 60))
+                          retry_after=seconds_to_next_window())
 
 
 def usage_totals(tenant) -> tuple[int, int]:

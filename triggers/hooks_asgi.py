@@ -16,7 +16,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
-from django.conf import settings
 from django.db import connection, transaction
 
 from engine import dispatch
@@ -121,33 +120,24 @@ class HooksApp:
         if found is None or scope["method"] != "POST":
             return await self.fallback(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        limit = settings.WEBHOOK_MAX_BODY_BYTES
-        length = headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > limit:
-            return await self.answer(send, webhooks.Answer(413, {"error": {"code": "too_large", "message": f"the body is over {limit} bytes"}}, {}))
+        refused = webhooks.body_too_large(declared=headers.get("content-length", "0"))
         body = bytearray()
-        while True:
+        while refused is None:
             message = await receive()
             body += message.get("body", b"")
-            if len(body) > limit:
-                return await self.answer(send, webhooks.Answer(413, {"error": {"code": "too_large", "message": f"the body is over {limit} bytes"}}, {}))
+            refused = webhooks.body_too_large(received=len(body))
             if not message.get("more_body"):
                 break
+        if refused is not None:
+            return await self.answer(send, webhooks.error_answer(refused))
         query = {k: v if len(v) > 1 else v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
         delivery = webhooks.Delivery(method="POST", headers=headers, query=query, body=bytes(body))
         kind, args = found
         loop = asyncio.get_running_loop()
         answer = await committer().submit(kind, args, delivery)
         if answer.wait_for:
-            # Wait for the respond node here, between short database checks, so the delivery
-            # thread keeps serving other hooks meanwhile.
-            deadline = loop.time() + settings.WEBHOOK_WAIT_SECONDS
-            while loop.time() < deadline:
-                stop, response = await loop.run_in_executor(pool(), webhooks.respond_check, *answer.wait_for)
-                if stop:
-                    answer = webhooks.answer_of(response) if response is not None else answer
-                    break
-                await asyncio.sleep(0.05)
+            answer = await webhooks.respond_wait(
+                answer, check=lambda *wait_for: loop.run_in_executor(pool(), webhooks.respond_check, *wait_for))
         await self.answer(send, answer)
 
     @staticmethod

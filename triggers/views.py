@@ -1,5 +1,5 @@
 """Views outside the API: the approval page that approval links open, and webhook endpoints."""
-from django.conf import settings
+from asgiref.sync import async_to_sync
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -43,8 +43,7 @@ def _answer(request, run):
         delivery.body = webhooks.read_body(request)
         answer = run(delivery)
         if answer.wait_for:
-            response = webhooks.respond_step(*answer.wait_for, settings.WEBHOOK_WAIT_SECONDS)
-            answer = webhooks.answer_of(response) if response is not None else answer
+            answer = async_to_sync(webhooks.respond_wait)(answer)
     except RequestDataTooBig:
         answer = webhooks.Answer(413, {"error": {"code": "too_large", "message": "the body is too large"}}, {})
     except DomainError as e:

@@ -10,16 +10,18 @@ Invariants:
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import standardwebhooks
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 
@@ -27,6 +29,7 @@ from engine.models import Instance, StepRecord
 from engine.services import event_send, instance_create, instance_create_batch
 from tenants.errors import DomainError, NotFound
 from tenants.limits import limits_for
+from tenants.quotas import count_in_window, seconds_to_next_window
 from tenants.models import Tenant
 from tenants.secrets import secret_value
 
@@ -90,16 +93,8 @@ def _resolve(tenant_slug: str, workflow_slug: str) -> Target | None:
 def check_rate(tenant: Tenant) -> None:
     """Webhook calls per minute, per tenant (a cache counter: losing it only loosens the limit)."""
     limit = limits_for(tenant).webhook_calls_per_minute
-    window = int(time.time() // 60)
-    key = f"webhook-rate:{tenant.pk}:{window}"
-    count = cache.get_or_set(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=120)
-        count = 1
-    if count > limit:
-        raise WebhookError(429, "rate_limited", f"over {limit} webhook calls a minute", retry_after=60 - int(time.time() % 60))
+    if count_in_window(f"webhook-rate:{tenant.pk}") > limit:
+        raise WebhookError(429, "rate_limited", f"over {limit} webhook calls a minute", retry_after=seconds_to_next_window())
 
 
 _secrets: dict[tuple[int, str], tuple[float, str | None]] = {}
@@ -206,14 +201,23 @@ def payload_of(delivery: Delivery) -> dict:
             "query": delivery.query, "body": parsed}
 
 
-def read_body(request) -> bytes:
+def body_too_large(*, declared: str | None = None, received: int = 0) -> WebhookError | None:
+    """The one webhook body limit (WEBHOOK_MAX_BODY_BYTES), for the Django view and the ASGI app:
+    a declared Content-Length that is not a number or is over the limit is refused before any of
+    the body is read, and so is a body that grows past it while it is read."""
     limit = settings.WEBHOOK_MAX_BODY_BYTES
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) > limit:
-        raise WebhookError(413, "too_large", f"the body is over {limit} bytes")
-    body = request.body
-    if len(body) > limit:
-        raise WebhookError(413, "too_large", f"the body is over {limit} bytes")
+    if (declared is not None and (not declared.isdigit() or int(declared) > limit)) or received > limit:
+        return WebhookError(413, "too_large", f"the body is over {limit} bytes")
+    return None
+
+
+def read_body(request) -> bytes:
+    refused = body_too_large(declared=request.META.get("CONTENT_LENGTH") or "0")
+    if refused is None:
+        body = request.body
+        refused = body_too_large(received=len(body))
+    if refused is not None:
+        raise refused
     return body
 
 
@@ -230,15 +234,20 @@ def respond_check(instance: Instance, target_graph: dict) -> tuple[bool, dict | 
     return Instance.objects.filter(pk=instance.pk, status__in=Instance.FINISHED).exists(), None
 
 
-def respond_step(instance: Instance, target_graph: dict, wait_seconds: float) -> dict | None:
-    """Wait (bounded) for a respond node's output, or the instance's end (blocking: the Django path)."""
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        stop, answer = respond_check(instance, target_graph)
+async def respond_wait(answer: Answer, *, check: Callable[..., Awaitable[tuple[bool, dict | None]]] | None = None) -> Answer:
+    """The answer of a `response: wait` delivery (answer.wait_for set): the respond node's answer,
+    or `answer` (202) if the instance ends without one or WEBHOOK_WAIT_SECONDS pass first. Waits
+    between short database checks (`check`: respond_check off the event loop), so the thread that
+    delivers hooks keeps serving others meanwhile. The Django view runs it with async_to_sync."""
+    loop = asyncio.get_running_loop()
+    check = check or sync_to_async(respond_check)
+    deadline = loop.time() + settings.WEBHOOK_WAIT_SECONDS
+    while loop.time() < deadline:
+        stop, response = await check(*answer.wait_for)
         if stop:
-            return answer
-        time.sleep(0.02)
-    return None
+            return answer_of(response) if response is not None else answer
+        await asyncio.sleep(0.05)
+    return answer
 
 
 def answer_of(response: dict) -> "Answer":
