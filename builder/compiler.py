@@ -14,6 +14,7 @@ import json
 
 from .graph import Graph, Node
 from .nodes import CATALOG
+from .structure import loop_owners
 
 HEADER = """\
 // Compiled by the builder from a workflow graph: edit the graph, not this program.
@@ -110,12 +111,12 @@ class Compiler:
             blocks.append(
                 f"{comment.replace(chr(10), ' ')}\n"
                 f"const {self.var[node_id]} = node(steps, {json.dumps(node_id)}, [{', '.join(inputs)}], "
-                f"{'true' if node.type == 'merge' else 'false'}, async (input) => {{\n"
+                f"{'true' if spec.merges else 'false'}, async (input) => {{\n"
                 f"{self.indent(spec.compile(node, self), 1)}\n}});"
             )
         # Where the flow ends: no outgoing edge (a loop's body edges lead into its body, not onward).
-        ends = [n for n in ids if not [e for e in self.graph.outgoing(n) if e.source_handle != "body"
-                                       or self.graph.nodes[n].type != "loop"]]
+        ends = [n for n in ids if not [e for e in self.graph.outgoing(n)
+                                       if e.source_handle != self.spec(self.graph.nodes[n]).body_handle]]
         blocks.append(
             f"await Promise.all([{', '.join(self.var[n] for n in ids)}]);\n"
             f"return outputs(steps, {json.dumps(ends)});"
@@ -136,29 +137,6 @@ class Compiler:
             f"{self.indent(inner, 1)}\n"
             '})(Object.create(outer), sfx + "[" + index + "]");'
         )
-
-
-def loop_reach(graph: Graph, loop_id: str) -> set[str]:
-    """Nodes reachable from a loop's body handle: its body (with any nested loops' bodies)."""
-    seen: set[str] = set()
-    stack = [e.target for e in graph.outgoing(loop_id, "body")]
-    while stack:
-        n = stack.pop()
-        if n not in seen and n != loop_id:
-            seen.add(n)
-            stack.extend(e.target for e in graph.outgoing(n))
-    return seen
-
-
-def loop_owners(graph: Graph) -> dict[str, str]:
-    """node id -> the innermost loop whose body it is in."""
-    reaches = {n.id: loop_reach(graph, n.id) for n in graph.nodes.values() if n.type == "loop"}
-    owners = {}
-    for node_id in graph.nodes:
-        holders = [loop for loop, reach in reaches.items() if node_id in reach]
-        if holders:
-            owners[node_id] = min(holders, key=lambda loop: len(reaches[loop]))
-    return owners
 
 
 def compile_graph(graph: Graph) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import jsonschema
 
-from .compiler import loop_owners, loop_reach
 from .expressions import expressions_in, referenced_steps, syntax_errors
 from .graph import Graph, parse
 from .nodes import CATALOG, CHECKS
+from .structure import accepts_several_inputs, is_loop, loop_owners, loop_reach
 
 VALIDATORS = {t: jsonschema.Draft202012Validator(spec.json_schema()) for t, spec in CATALOG.items()}
 
@@ -79,13 +79,13 @@ def validate(raw) -> tuple[Graph, list[dict]]:
     owners = loop_owners(graph)
     for n in nodes.values():
         incoming = graph.incoming(n.id)
-        if n.type == "merge" and len(incoming) < 2:
+        if accepts_several_inputs(n) and len(incoming) < 2:
             problems.append(issue("merge_one_input", "a merge node needs at least two incoming branches", n.id))
-        if n.type not in ("merge",) and len({(e.source, e.source_handle) for e in incoming}) > 1:
+        if not accepts_several_inputs(n) and len({(e.source, e.source_handle) for e in incoming}) > 1:
             problems.append(issue("several_inputs", "join branches with a merge node", n.id))
-        if n.type == "loop":
+        if is_loop(n):
             body = loop_reach(graph, n.id)
-            if not graph.outgoing(n.id, "body"):
+            if not graph.outgoing(n.id, CATALOG[n.type].body_handle):
                 problems.append(issue("empty_loop", "connect the loop's body handle to the nodes to repeat", n.id))
             for e in graph.edges:
                 if e.source in body and e.target not in body and owners.get(e.source) == n.id:

@@ -19,6 +19,7 @@ def catalog() -> list[dict]:
         {"type": s.type, "label": s.label, "group": s.group, "description": s.description, "trigger": s.trigger,
          "step": s.step, "schema": s.json_schema(),
          "handles": None if callable(s.handles) else [h for h in s.handles if h is not None],
-         "dynamic_handles": callable(s.handles), "code_fields": list(s.code_fields)}
+         "dynamic_handles": callable(s.handles), "code_fields": list(s.code_fields),
+         "merges": s.merges, "body_handle": s.body_handle}
         for s in sorted(CATALOG.values(), key=lambda s: (GROUPS.index(s.group), s.type))
     ]

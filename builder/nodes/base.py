@@ -46,6 +46,12 @@ class NodeSpec:
     # Deterministic nodes fail the same way every time: no retries unless the user asks.
     retries_by_default: bool = True
     code_fields: tuple[str, ...] = field(default=())  # fields holding JavaScript function bodies
+    # Takes step.do's options (retries, timeout); durable waits (sleeps, events) take their own.
+    step_options: bool = True
+    # Joins several incoming branches (the only kind of node that may have more than one input).
+    merges: bool = False
+    # The handle whose nodes run once per item, with their own step names (a loop's body).
+    body_handle: str | None = None
 
     def output_handles(self, data: dict) -> tuple[str | None, ...]:
         return self.handles(data) if callable(self.handles) else self.handles
@@ -53,7 +59,7 @@ class NodeSpec:
     def json_schema(self) -> dict:
         props = dict(self.schema.get("properties", {}))
         props["label"] = {"type": "string", "maxLength": 200}
-        if self.step and self.type not in ("sleep", "sleep_until", "wait_event", "approval"):
+        if self.step and self.step_options:
             props.update(STEP_CONFIG)
         return {**self.schema, "type": "object", "properties": props}
 

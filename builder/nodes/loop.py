@@ -15,7 +15,7 @@ def compile_node(node, c) -> str:
 
 
 SPEC = NodeSpec(
-    type="loop", label="Loop", group="control", step=False, handles=("body", "done"),
+    type="loop", label="Loop", group="control", step=False, handles=("body", "done"), body_handle="body",
     description="Runs the nodes on its body handle once per item (step names get [index]); then continues on done with the outputs in order.",
     schema=object_schema({
         "items": {"type": "string", "minLength": 1, "description": "e.g. {{ input.orders }}"},

@@ -1,7 +1,7 @@
 from .base import NodeSpec, object_schema
 
 SPEC = NodeSpec(
-    type="merge", label="Merge", group="control", step=False,
+    type="merge", label="Merge", group="control", step=False, merges=True,
     description="Waits for every incoming branch that was taken; output: { sourceNodeId: output }.",
     schema=object_schema({}),
     compile=lambda node, c: "return { value: input };",
