@@ -8,6 +8,7 @@ that has seen id N never later finds a new id below N.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
@@ -19,12 +20,32 @@ from .models import Instance, ProgressEvent
 # Outputs in progress events are cut to this many characters; the step history holds the full value.
 PREVIEW_CHARS = 2048
 
-TYPES = {
-    "workflow_queued", "workflow_started", "workflow_paused", "workflow_waiting", "workflow_completed",
-    "workflow_errored", "workflow_terminated", "step_started", "step_completed", "step_errored",
-    "attempt_started", "attempt_errored", "sleep_started", "sleep_completed", "wait_started",
-    "wait_completed", "wait_timed_out", "log",
-}
+
+class EventType(StrEnum):
+    """The progress event types (Cloudflare's `subscribe()` taxonomy): the only names `record`
+    writes. Members are str, so they compare, store and serialize as the plain names."""
+
+    WORKFLOW_QUEUED = "workflow_queued"
+    WORKFLOW_STARTED = "workflow_started"
+    WORKFLOW_PAUSED = "workflow_paused"
+    WORKFLOW_WAITING = "workflow_waiting"
+    WORKFLOW_COMPLETED = "workflow_completed"
+    WORKFLOW_ERRORED = "workflow_errored"
+    WORKFLOW_TERMINATED = "workflow_terminated"
+    STEP_STARTED = "step_started"
+    STEP_COMPLETED = "step_completed"
+    STEP_ERRORED = "step_errored"
+    ATTEMPT_STARTED = "attempt_started"
+    ATTEMPT_ERRORED = "attempt_errored"
+    SLEEP_STARTED = "sleep_started"
+    SLEEP_COMPLETED = "sleep_completed"
+    WAIT_STARTED = "wait_started"
+    WAIT_COMPLETED = "wait_completed"
+    WAIT_TIMED_OUT = "wait_timed_out"
+    LOG = "log"
+
+
+TYPES = frozenset(EventType)
 
 
 def preview(text: str | None) -> dict:

@@ -37,6 +37,7 @@ from .sandbox import Limits, ProgramLoadError, ProgramRun, SandboxLimit
 
 log = logging.getLogger(__name__)
 S = Instance.Status
+E = progress.EventType
 R = StepRecord.Status
 
 MAX_OUTPUT_BYTES = 1024 * 1024
@@ -102,10 +103,10 @@ def recover(instance: Instance, *, now: datetime) -> Instance | None:
     if instance.recoveries > MAX_RECOVERIES:
         error = {"name": "WorkerLostError", "message": f"the worker running this instance stopped {MAX_RECOVERIES} times in a row"}
         updates.update(status=S.ERRORED, error=error, due_at=None, lease_owner="", finished_at=now)
-        items.append(("workflow_errored", None, None, {"error": error}))
+        items.append((E.WORKFLOW_ERRORED, None, None, {"error": error}))
     elif instance.status == S.WAITING_FOR_PAUSE:
         updates.update(status=S.PAUSED, due_at=None, lease_owner="")
-        items.append(("workflow_paused", None, None, None))
+        items.append((E.WORKFLOW_PAUSED, None, None, None))
     with transaction.atomic():
         progress.record(instance_id=instance.pk, tenant_id=instance.tenant_id, items=items, now=now, **updates)
     return None if items else instance
@@ -241,7 +242,7 @@ class Advance:
                 # The advance's first commit: the instance is running from here on.
                 if self.instance.started_at is None:
                     begin["started_at"] = now
-                    items.append(("workflow_started", None, None, None))
+                    items.append((E.WORKFLOW_STARTED, None, None, None))
                 if status in (S.QUEUED, S.WAITING):
                     begin["status"] = S.RUNNING
             items.extend(self.apply(cmds, now))
@@ -311,7 +312,7 @@ class Advance:
         for cmd in cmds:
             t = cmd["t"]
             if t == "log":
-                items.append(("log", cmd.get("s"), None, {"level": cmd["l"], "message": cmd["m"]}))
+                items.append((E.LOG, cmd.get("s"), None, {"level": cmd["l"], "message": cmd["m"]}))
                 continue
             name = cmd["s"]
             key = (name, cmd["o"])
@@ -321,13 +322,13 @@ class Advance:
                     update(key, status=R.RUNNING, attempts=number, wake_at=None)
                 else:
                     new[key] = {"kind": "do", "status": R.RUNNING, "attempts": number, "config": cmd.get("c")}
-                    items.append(("step_started", name, None, None))
+                    items.append((E.STEP_STARTED, name, None, None))
                 attempts_new[(key, number)] = {"status": Attempt.Status.RUNNING}
-                items.append(("attempt_started", name, number, None))
+                items.append((E.ATTEMPT_STARTED, name, number, None))
             elif t == "ok":
                 update(key, status=R.COMPLETE, output=cmd["v"], finished_at=now, wake_at=None)
                 update_attempt(key, cmd["a"], status=Attempt.Status.COMPLETE, finished_at=now)
-                items.append(("step_completed", name, cmd["a"], progress.preview(cmd["v"])))
+                items.append((E.STEP_COMPLETED, name, cmd["a"], progress.preview(cmd["v"])))
             elif t == "fail":
                 error = cmd["e"]
                 if isinstance(error, dict) and error.get("name") == "WorkerLostError":  # replay found an attempt its worker never finished
@@ -335,29 +336,29 @@ class Advance:
                 update_attempt(key, cmd["a"], status=Attempt.Status.ERRORED, error=error, finished_at=now)
                 if cmd.get("final"):
                     update(key, status=R.ERRORED, error=error, finished_at=now, wake_at=None)
-                    items.append(("attempt_errored", name, cmd["a"], {"error": error}))
-                    items.append(("step_errored", name, cmd["a"], {"error": error}))
+                    items.append((E.ATTEMPT_ERRORED, name, cmd["a"], {"error": error}))
+                    items.append((E.STEP_ERRORED, name, cmd["a"], {"error": error}))
                 else:
                     update(key, status=R.RETRYING, error=error, wake_at=clock.from_ms(cmd["wake"]))
-                    items.append(("attempt_errored", name, cmd["a"], {"error": error, "retryDelayMs": cmd["delay"]}))
+                    items.append((E.ATTEMPT_ERRORED, name, cmd["a"], {"error": error, "retryDelayMs": cmd["delay"]}))
             elif t == "sleep":
                 wake = clock.from_ms(cmd["wake"])
                 new[key] = {"kind": "sleep", "status": R.WAITING, "wake_at": wake}
-                items.append(("sleep_started", name, None, {"until": wake.isoformat()}))
+                items.append((E.SLEEP_STARTED, name, None, {"until": wake.isoformat()}))
             elif t == "slept":
                 update(key, status=R.COMPLETE, finished_at=now)
-                items.append(("sleep_completed", name, None, None))
+                items.append((E.SLEEP_COMPLETED, name, None, None))
             elif t == "wait":
                 timeout_at = clock.from_ms(cmd["wake"])
                 new[key] = {"kind": "wait", "status": R.WAITING, "wake_at": timeout_at, "config": {"type": cmd["type"]}}
-                items.append(("wait_started", name, None, {"eventType": cmd["type"], "timeout": timeout_at.isoformat()}))
+                items.append((E.WAIT_STARTED, name, None, {"eventType": cmd["type"], "timeout": timeout_at.isoformat()}))
             elif t == "got":
                 update(key, status=R.COMPLETE, output=cmd["v"], finished_at=now)
                 consumed.append((cmd["ev"], key))
-                items.append(("wait_completed", name, None, progress.preview(cmd["v"])))
+                items.append((E.WAIT_COMPLETED, name, None, progress.preview(cmd["v"])))
             elif t == "timeout":
                 update(key, status=R.ERRORED, error=cmd["e"], finished_at=now)
-                items.append(("wait_timed_out", name, None, {"error": cmd["e"]}))
+                items.append((E.WAIT_TIMED_OUT, name, None, {"error": cmd["e"]}))
 
         if new:
             for key, pk in zip(new, insert_steps(self.instance, new, now)):
@@ -378,23 +379,23 @@ class Advance:
         outcome, wake = result.get("outcome"), result.get("wake")
         if outcome and "output" in outcome:
             return {**base, "status": S.COMPLETE, "output": outcome["output"], "due_at": None, "finished_at": now,
-                    "items": [("workflow_completed", None, None, progress.preview(outcome["output"]))]}
+                    "items": [(E.WORKFLOW_COMPLETED, None, None, progress.preview(outcome["output"]))]}
         if outcome and "error" in outcome:
             return {**base, "status": S.ERRORED, "error": outcome["error"], "due_at": None, "finished_at": now,
-                    "items": [("workflow_errored", None, None, {"error": outcome["error"]})]}
+                    "items": [(E.WORKFLOW_ERRORED, None, None, {"error": outcome["error"]})]}
         if self.pause:
-            return {**base, "status": S.PAUSED, "due_at": None, "items": [("workflow_paused", None, None, None)]}
+            return {**base, "status": S.PAUSED, "due_at": None, "items": [(E.WORKFLOW_PAUSED, None, None, None)]}
         if self.yielded:
             return {**base, "status": S.QUEUED, "due_at": now, "items": []}
         if wake is None:
             error = {"name": "StuckError", "message": "run() is awaiting something that is not a step, sleep or event: it can never finish"}
             return {**base, "status": S.ERRORED, "error": error, "due_at": None, "finished_at": now,
-                    "items": [("workflow_errored", None, None, {"error": error})]}
+                    "items": [(E.WORKFLOW_ERRORED, None, None, {"error": error})]}
         due = clock.from_ms(wake)
         # An event that arrived while the program ran was not in its inbox: look again now.
         if Event.objects.filter(instance_id=self.instance.pk, consumed_by__isnull=True, pk__gt=self.max_event_id).exists():
             due = now
-        return {**base, "status": S.WAITING, "due_at": due, "wait_types": result.get("waitTypes") or None, "items": [("workflow_waiting", None, None, {"until": due.isoformat()})]}
+        return {**base, "status": S.WAITING, "due_at": due, "wait_types": result.get("waitTypes") or None, "items": [(E.WORKFLOW_WAITING, None, None, {"until": due.isoformat()})]}
 
     # ---- running ----------------------------------------------------------------------------------
     def run(self) -> str:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the engine runs any program: it stores a workflow and a ver
     from builder.models import Workflow, WorkflowVersion
 
 S = Instance.Status
+E = progress.EventType
 KEY_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,63}$")
 MAX_BATCH = 100
 MAX_PARAMS_BYTES = 1024 * 1024
@@ -102,7 +103,7 @@ def instance_create_batch(
         existing = {i.key: i for i in Instance.objects.filter(workflow=workflow, key__in=set(keys) - created)} \
             if len(created) < len(keys) else {}
         progress.insert(tenant_id=tenant.pk, now=now, rows=[
-            (Instance._meta.pk.get_db_prep_value(i.pk, connection), 1, ("workflow_queued", None, None, None))
+            (Instance._meta.pk.get_db_prep_value(i.pk, connection), 1, (E.WORKFLOW_QUEUED, None, None, None))
             for i in fresh
         ])
         dispatch.notify([i.pk for i in fresh])
@@ -169,7 +170,7 @@ def instance_pause(*, tenant: Tenant, instance_id: Any) -> Instance:
         if Instance.objects.filter(pk=instance.pk, status=S.RUNNING).update(status=S.WAITING_FOR_PAUSE):
             instance.refresh_from_db()
             return instance
-        _transition(instance, allowed=(S.QUEUED, S.WAITING), event="workflow_paused",
+        _transition(instance, allowed=(S.QUEUED, S.WAITING), event=E.WORKFLOW_PAUSED,
                     status=S.PAUSED, due_at=None, lease_owner="")
     return instance
 
@@ -183,7 +184,7 @@ def instance_resume(*, tenant: Tenant, instance_id: Any) -> Instance:
     if instance.status in (S.QUEUED, S.RUNNING, S.WAITING):
         return instance
     # The replay recomputes every timer, so a paused instance just becomes due now.
-    _transition(instance, allowed=(S.PAUSED,), event="workflow_queued", status=S.QUEUED, due_at=clock.now())
+    _transition(instance, allowed=(S.PAUSED,), event=E.WORKFLOW_QUEUED, status=S.QUEUED, due_at=clock.now())
     return instance
 
 
@@ -195,7 +196,7 @@ def instance_terminate(*, tenant: Tenant, instance_id: Any) -> Instance:
     with transaction.atomic():
         _transition(
             instance, allowed=(S.QUEUED, S.RUNNING, S.PAUSED, S.WAITING, S.WAITING_FOR_PAUSE),
-            event="workflow_terminated", status=S.TERMINATED, due_at=None, lease_owner="", finished_at=clock.now(),
+            event=E.WORKFLOW_TERMINATED, status=S.TERMINATED, due_at=None, lease_owner="", finished_at=clock.now(),
         )
         parent_notify(child=instance)
     return instance
@@ -247,7 +248,7 @@ def instance_restart(*, tenant: Tenant, instance_id: Any, from_step: str | None 
             version=version or instance.version,
         )
         progress.record(instance_id=instance.pk, tenant_id=tenant.pk, now=now, items=[
-            ("workflow_queued", None, None, {"restart": True, "from": from_step})
+            (E.WORKFLOW_QUEUED, None, None, {"restart": True, "from": from_step})
         ])
         dispatch.notify([instance.pk])
     instance.refresh_from_db()
@@ -291,7 +292,7 @@ def tenant_instances_suspend(*, tenant: Tenant) -> int:
             if Instance.objects.filter(pk=pk, status__in=(S.QUEUED, S.WAITING)).update(
                 status=S.PAUSED, due_at=None, lease_owner="", suspended=True
             ):
-                progress.record(instance_id=pk, tenant_id=tenant.pk, now=now, items=[("workflow_paused", None, None, {"suspended": True})])
+                progress.record(instance_id=pk, tenant_id=tenant.pk, now=now, items=[(E.WORKFLOW_PAUSED, None, None, {"suspended": True})])
                 count += 1
     return count
 
@@ -306,7 +307,7 @@ def tenant_instances_resume(*, tenant: Tenant) -> int:
         paused = list(Instance.objects.filter(tenant=tenant, status=S.PAUSED, suspended=True).values_list("pk", flat=True))
         for pk in paused:
             if Instance.objects.filter(pk=pk, status=S.PAUSED).update(status=S.QUEUED, due_at=now, suspended=False):
-                progress.record(instance_id=pk, tenant_id=tenant.pk, now=now, items=[("workflow_queued", None, None, {"unsuspended": True})])
+                progress.record(instance_id=pk, tenant_id=tenant.pk, now=now, items=[(E.WORKFLOW_QUEUED, None, None, {"unsuspended": True})])
                 count += 1
         dispatch.notify(paused)
     return count
