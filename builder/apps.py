@@ -1,3 +1,4 @@
+"""The builder's Django app."""
 from django.apps import AppConfig
 
 

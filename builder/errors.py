@@ -1,3 +1,4 @@
+"""The builder's domain error: a graph with problems (422, each problem naming its node and field)."""
 from tenants.errors import InvalidInput
 
 

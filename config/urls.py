@@ -1,3 +1,5 @@
+"""The project's URLs: the API, the hooks and approval pages (triggers), the editor, the console,
+/metrics. Invariant: only routing here; every view lives in its app."""
 from django.contrib import admin
 from django.urls import include, path
 

@@ -1,3 +1,4 @@
+"""The engine's Django app."""
 from django.apps import AppConfig
 
 

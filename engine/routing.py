@@ -1,3 +1,4 @@
+"""The WebSocket routes of live progress (engine.consumers). Invariant: routing only."""
 from django.urls import path
 
 from . import consumers

@@ -1,3 +1,4 @@
+"""The editor's Django app."""
 from django.apps import AppConfig
 
 

@@ -1,3 +1,4 @@
+"""The editor's pages (/editor/...). Invariant: routing only."""
 from django.urls import path, re_path
 
 from . import views

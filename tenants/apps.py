@@ -1,3 +1,4 @@
+"""The tenants Django app."""
 from django.apps import AppConfig
 
 

@@ -1,3 +1,4 @@
+"""The hooks and approval pages outside the API (triggers.views). Invariant: routing only."""
 from django.urls import path
 
 from . import views

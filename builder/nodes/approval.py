@@ -1,3 +1,7 @@
+"""The `approval` node: waits for a person's decision (signed links or the approval API).
+
+Invariant: a decision is an event of type `approval:<step name>` consumed by the node's own
+waitForEvent; on timeout the node takes its `default_decision`, never hangs."""
 import json
 
 from .base import DURATION, NodeSpec, object_schema, value

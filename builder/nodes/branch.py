@@ -1,3 +1,7 @@
+"""The `branch` node (if / else): continues on `true` or `false`.
+
+Invariant: the condition is evaluated once, inside a step, so a replay takes the recorded branch
+even if the expression would now evaluate differently."""
 from .base import NodeSpec, object_schema, step_config, value
 
 

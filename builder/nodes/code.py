@@ -1,3 +1,7 @@
+"""The `code` node: the tenant's JavaScript, run inside a step.
+
+Invariant: the code runs only as a step.do body, so its result is checkpointed and never re-run
+once committed; it sees `event`, `input` and `steps`, nothing of the host."""
 from .base import NodeSpec, object_schema, step_config
 
 

@@ -1,3 +1,7 @@
+"""The `fail` node: fails the instance with a message.
+
+Invariant: the failure is a NonRetryableError in a step with no retries, so it fails at once
+and is recorded like any failed step."""
 from .base import NodeSpec, object_schema, value
 
 

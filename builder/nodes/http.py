@@ -1,3 +1,7 @@
+"""The `http` node: one HTTP call, made by the host (step.http) inside a step.
+
+Invariant: the request goes through the engine's `http` capability (SSRF checks, plan limits);
+the node only shapes its arguments."""
 from .base import NodeSpec, object_schema, step_config, value
 
 

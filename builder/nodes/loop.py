@@ -1,3 +1,7 @@
+"""The `loop` node: runs the nodes on its body handle once per item, then continues on `done`.
+
+Invariant: a body's step names get the item's index (`name[i]`), so every iteration has its own
+checkpoints; a body's nodes connect only to each other (validation, builder.structure)."""
 import json
 
 from .base import NodeSpec, object_schema, value

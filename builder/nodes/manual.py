@@ -1,3 +1,6 @@
+"""The `manual` trigger: an instance started from the editor or the API.
+
+Invariant: not a step; its output is the instance's params, unchanged."""
 from .base import NodeSpec, object_schema
 
 SPEC = NodeSpec(

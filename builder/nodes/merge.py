@@ -1,3 +1,7 @@
+"""The `merge` node: joins branches (NodeSpec.merges).
+
+Invariant: the only kind of node with more than one input; it waits for every incoming branch
+that was taken and outputs {source node id: output}."""
 from .base import NodeSpec, object_schema
 
 SPEC = NodeSpec(

@@ -1,3 +1,7 @@
+"""The `respond` node: the HTTP answer of a webhook whose trigger waits for it.
+
+Invariant: the answer is the step's recorded output, which triggers.webhooks reads from the
+step record: the webhook answers what was checkpointed, nothing else."""
 from .base import NodeSpec, object_schema, step_config, value
 
 

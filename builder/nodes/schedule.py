@@ -1,3 +1,7 @@
+"""The `schedule` trigger: instances started on a cron, in a time zone (fired by triggers.schedules).
+
+Invariant: the cron and time zone are checked when the graph is validated, so a published
+schedule always has a next slot."""
 from croniter import croniter
 
 from .base import NodeSpec, object_schema

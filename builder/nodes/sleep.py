@@ -1,3 +1,7 @@
+"""The `sleep` node: a durable sleep for a duration (step.sleep).
+
+Invariant: a sleeping instance holds no worker, only a due time; the node takes no step.do
+options (step_options=False)."""
 from .base import DURATION, NodeSpec, object_schema, value
 
 SPEC = NodeSpec(

@@ -1,3 +1,6 @@
+"""The `sleep_until` node: a durable sleep until a date (step.sleepUntil).
+
+Invariant: as `sleep`: a due time, no worker; no step.do options (step_options=False)."""
 from .base import NodeSpec, object_schema, value
 
 SPEC = NodeSpec(

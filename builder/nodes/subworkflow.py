@@ -1,3 +1,8 @@
+"""The `subworkflow` node: starts an instance of another workflow of the tenant (the
+`startWorkflow` capability, triggers.capabilities) and, unless told not to, waits for its result.
+
+Invariant: the child is started inside a step (at most once per checkpoint) and its end reaches
+the parent as the event `child:<id>`, written with the child's final status."""
 from .base import DURATION, NodeSpec, object_schema, step_config, value
 
 

@@ -1,3 +1,6 @@
+"""The `switch` node: continues on the first case whose condition holds, else on `default`.
+
+Invariant: the chosen handle is a step's recorded output, so a replay takes the same case."""
 import json
 
 from .base import NodeSpec, object_schema, step_config, value

@@ -1,3 +1,6 @@
+"""The `transform` node: builds an object from fields (text, numbers, {{ }} expressions).
+
+Invariant: evaluated inside a step, so its output is checkpointed like any step's."""
 from .base import NodeSpec, object_schema, step_config, value
 
 

@@ -1,3 +1,7 @@
+"""The `wait_event` node: waits for an event of a type (step.waitForEvent), optionally matching.
+
+Invariant: events that arrived before the wait are kept in the inbox and taken by it; with a
+`match`, non-matching events are consumed and ignored, each new wait with the full timeout."""
 from .base import DURATION, NodeSpec, object_schema, value
 
 

@@ -1,3 +1,7 @@
+"""The `webhook` trigger: instances started by POST /hooks/<tenant>/<workflow> (triggers.webhooks).
+
+Invariant: not a step; its output is the request as the payload (method, headers without
+credentials, query, body)."""
 from .base import NodeSpec, object_schema
 
 SPEC = NodeSpec(

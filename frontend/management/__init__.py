@@ -1,0 +1,1 @@
+"""The editor's management commands."""

@@ -1,0 +1,1 @@
+"""The tenants app's management commands."""

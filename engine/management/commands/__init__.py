@@ -1,0 +1,1 @@
+"""`manage.py serve`, `engine_worker` and `engine_pump`."""
