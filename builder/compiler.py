@@ -115,13 +115,16 @@ class Compiler:
                 f"{self.indent(spec.compile(node, self), 1)}\n}});"
             )
         # Where the flow ends: no outgoing edge (a loop's body edges lead into its body, not onward).
-        ends = [n for n in ids if not [e for e in self.graph.outgoing(n)
-                                       if e.source_handle != self.spec(self.graph.nodes[n]).body_handle]]
+        ends = [n for n in ids if not [e for e in self.graph.outgoing(n) if not self.is_body_edge(e)]]
         blocks.append(
             f"await Promise.all([{', '.join(self.var[n] for n in ids)}]);\n"
             f"return outputs(steps, {json.dumps(ends)});"
         )
         return "\n\n".join(blocks)
+
+    def is_body_edge(self, edge) -> bool:
+        body = self.spec(self.graph.nodes[edge.source]).body_handle
+        return body is not None and edge.source_handle == body
 
     def compile_body(self, loop: Node) -> str:
         """The body of a loop node, run per item with `item`, `index` and its own steps scope."""

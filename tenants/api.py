@@ -6,7 +6,7 @@ from ninja import Router, Schema, Status
 from .access import Principal, api_key_create, api_key_revoke
 from .audit import audit_from_request
 from .errors import NotFound
-from .models import ApiKey, Membership, Usage
+from . import selectors
 from .secrets import secret_delete, secret_names, secret_put
 from .services import member_remove, member_set
 
@@ -23,8 +23,7 @@ class MeOut(Schema):
 @router.get("/me", response=MeOut)
 def me(request):
     p: Principal = request.auth
-    tenants = (list(Membership.objects.filter(user=p.user).values_list("tenant__slug", flat=True).order_by("tenant__slug"))
-               if p.user else [p.tenant.slug])
+    tenants = selectors.tenant_slugs_of(user=p.user) if p.user else [p.tenant.slug]
     return {"tenant": p.tenant.slug, "role": p.role, "tenants": tenants, "user": p.user.get_username() if p.user else None}
 
 
@@ -78,7 +77,7 @@ class KeyCreatedOut(KeyOut):
 @router.get("/keys", response=list[KeyOut])
 def keys_list(request):
     request.auth.require("owner", write=False)
-    return ApiKey.objects.filter(tenant=request.auth.tenant).order_by("-created_at")
+    return selectors.api_keys_of(tenant=request.auth.tenant)
 
 
 @router.post("/keys", response={201: KeyCreatedOut})
@@ -108,12 +107,7 @@ class UsageOut(Schema):
 @router.get("/usage", response=list[UsageOut])
 def usage(request, since: date | None = None, until: date | None = None):
     request.auth.require("viewer", write=False)
-    rows = Usage.objects.filter(tenant=request.auth.tenant).order_by("day")
-    if since:
-        rows = rows.filter(day__gte=since)
-    if until:
-        rows = rows.filter(day__lte=until)
-    return rows[:400]
+    return selectors.usage_of(tenant=request.auth.tenant, since=since, until=until)
 
 
 class SwitchIn(Schema):
@@ -124,7 +118,7 @@ class SwitchIn(Schema):
 def switch_tenant(request, payload: SwitchIn):
     """Browser sessions: make another of your tenants the current one."""
     p: Principal = request.auth
-    if p.user is None or not Membership.objects.filter(user=p.user, tenant__slug=payload.tenant).exists():
+    if p.user is None or not selectors.is_member(user=p.user, tenant_slug=payload.tenant):
         raise NotFound("tenant", "you are not a member of that tenant")
     request.session["tenant"] = payload.tenant
     request.META["HTTP_X_TENANT"] = payload.tenant
@@ -150,7 +144,7 @@ class MemberOut(Schema):
 
 @router.get("/members", response=list[MemberOut])
 def members_list(request):
-    return Membership.objects.filter(tenant=request.auth.tenant).select_related("user").order_by("user__username")
+    return selectors.members_of(tenant=request.auth.tenant)
 
 
 @router.put("/members/{username}", response=MemberOut)
