@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 from tenants.models import Tenant
 
 from .errors import InvalidInput, NotFound
-from .models import Attempt, Instance, ProgressEvent, StepRecord
+from .models import Attempt, Event, Instance, ProgressEvent, StepRecord
 
 
 def instances_for(*, tenant: Tenant) -> QuerySet[Instance]:
@@ -86,6 +86,51 @@ def instances_page(*, tenant: Tenant, workflow: int | None = None, status: str |
     next_cursor = (base64.urlsafe_b64encode(f"{page[-1].created_at.isoformat()}|{page[-1].pk}".encode()).decode()
                    if more else None)
     return page, next_cursor
+
+
+def instance_of_workflow(*, tenant: Tenant, workflow_id: int, instance_id: Any) -> Instance:
+    """The tenant's instance `instance_id` if it is an instance of that workflow, else NotFound."""
+    instance = instance_get(tenant=tenant, instance_id=instance_id)
+    if instance.workflow_id != workflow_id:
+        raise NotFound("instance", "no such instance")
+    return instance
+
+
+def instance_for_signed_id(instance_id: Any) -> Instance | None:
+    """An instance of any tenant, with its tenant: only for an id the host signed itself (an
+    approval link), which is what proves the tenant. Everything else goes through instance_get."""
+    try:
+        uuid.UUID(str(instance_id))
+    except ValueError:
+        return None
+    return Instance.objects.select_related("tenant").filter(pk=instance_id).first()
+
+
+def instance_finished(*, instance_id: Any) -> bool:
+    return Instance.objects.filter(pk=instance_id, status__in=Instance.FINISHED).exists()
+
+
+def active_with_key_prefix(*, workflow_id: int, prefix: str) -> bool:
+    """Whether an active instance of the workflow has a key starting with `prefix`."""
+    return Instance.objects.filter(workflow_id=workflow_id, key__startswith=prefix, status__in=Instance.ACTIVE).exists()
+
+
+def completed_output(*, instance: Instance, names: list[str]) -> str | None:
+    """The output (JSON text) of the first completed step among `names`, or None."""
+    return (StepRecord.objects.filter(instance=instance, name__in=names, status=StepRecord.Status.COMPLETE)
+            .values_list("output", flat=True).first())
+
+
+def waits_for_event(*, instance: Instance, step: str, type: str) -> bool:
+    """Whether step `step` is waiting now (a waitForEvent) for an event of `type`."""
+    configs = StepRecord.objects.filter(instance=instance, name=step, kind=StepRecord.Kind.WAIT,
+                                        status=StepRecord.Status.WAITING).values_list("config", flat=True)
+    return any((c or {}).get("type") == type for c in configs)
+
+
+def event_pending(*, instance: Instance, type: str) -> bool:
+    """Whether an event of `type` sits in the instance's inbox, not yet taken by a wait."""
+    return Event.objects.filter(instance=instance, type=type, consumed_by__isnull=True).exists()
 
 
 def failed_step(*, instance: Instance) -> str | None:

@@ -12,8 +12,8 @@ from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 
-from engine.models import Event, Instance, StepRecord
-from engine.selectors import instance_get
+from engine.models import Instance
+from engine.selectors import event_pending, instance_for_signed_id, instance_get, waits_for_event
 from engine.services import event_send
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Tenant
@@ -36,7 +36,7 @@ def approval_read(token: str) -> tuple[Instance, str, str]:
         data = signing.loads(token, salt=SALT, max_age=MAX_AGE)
     except signing.BadSignature:
         raise NotFound("token", "this approval link is not valid") from None
-    instance = Instance.objects.select_related("tenant").filter(pk=data["i"]).first()
+    instance = instance_for_signed_id(data["i"])
     if instance is None or data.get("d") not in ("approve", "reject"):
         raise NotFound("token", "this approval link is not valid")
     return instance, data["s"], data["d"]
@@ -67,11 +67,9 @@ def approval_decide_for(*, tenant: Tenant, instance_id: str, step: str, decision
     with transaction.atomic():
         # The instance row locked: of two decisions made at once, the second sees the first's event.
         Instance.objects.select_for_update().filter(pk=instance.pk).exists()
-        waiting = StepRecord.objects.filter(instance=instance, name=step, kind=StepRecord.Kind.WAIT,
-                                            status=StepRecord.Status.WAITING).values_list("config", flat=True)
-        if instance.status in Instance.FINISHED or not any((c or {}).get("type") == f"approval:{step}" for c in waiting):
+        if instance.status in Instance.FINISHED or not waits_for_event(instance=instance, step=step, type=f"approval:{step}"):
             raise Conflict("step", f"no approval named {step!r} is waiting in this instance")
-        if Event.objects.filter(instance=instance, type=f"approval:{step}", consumed_by__isnull=True).exists():
+        if event_pending(instance=instance, type=f"approval:{step}"):
             raise Conflict("step", f"approval {step!r} is already decided; the instance is taking the decision")
         payload = {"decision": decision, "by": by}
         if comment:

@@ -47,7 +47,7 @@ def slot_key(node_id: str, slot: datetime) -> str:
 
 def schedules_fire(*, now: datetime | None = None, limit: int = 100) -> int:
     """Start the instances of every due schedule slot (called by the pump and idle workers)."""
-    from engine.models import Instance
+    from engine.selectors import active_with_key_prefix
     from engine.services import instance_create
 
     now = now or clock.now()
@@ -61,9 +61,7 @@ def schedules_fire(*, now: datetime | None = None, limit: int = 100) -> int:
             if schedule.tenant.status != "active":
                 continue
             prefix = slot_key(schedule.node_id, slot).rsplit("-", 1)[0] + "-"
-            if schedule.overlap == "skip" and Instance.objects.filter(
-                workflow=schedule.workflow, key__startswith=prefix, status__in=Instance.ACTIVE
-            ).exists():
+            if schedule.overlap == "skip" and active_with_key_prefix(workflow_id=schedule.workflow_id, prefix=prefix):
                 continue
             instance_create(tenant=schedule.tenant, workflow=schedule.workflow, version=schedule.version,
                             id=slot_key(schedule.node_id, slot),

@@ -25,7 +25,8 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
-from engine.models import Instance, StepRecord
+from engine.models import Instance
+from engine.selectors import completed_output, instance_finished, instance_of_workflow
 from engine.services import event_send, instance_create, instance_create_batch
 from tenants.errors import DomainError, NotFound
 from tenants.limits import limits_for
@@ -228,10 +229,10 @@ def delivery_key(delivery_id: str) -> str:
 def respond_check(instance: Instance, target_graph: dict) -> tuple[bool, dict | None]:
     """(stop waiting?, the respond node's answer if it has one)."""
     responders = [n.id for n in parse(target_graph).nodes.values() if n.type == "respond"]
-    done = StepRecord.objects.filter(instance=instance, name__in=responders, status="complete").values_list("output", flat=True).first()
+    done = completed_output(instance=instance, names=responders)
     if done:
         return True, json.loads(done)
-    return Instance.objects.filter(pk=instance.pk, status__in=Instance.FINISHED).exists(), None
+    return instance_finished(instance_id=instance.pk), None
 
 
 async def respond_wait(answer: Answer, *, check: Callable[..., Awaitable[tuple[bool, dict | None]]] | None = None) -> Answer:
@@ -246,8 +247,13 @@ async def respond_wait(answer: Answer, *, check: Callable[..., Awaitable[tuple[b
         stop, response = await check(*answer.wait_for)
         if stop:
             return answer_of(response) if response is not None else answer
-        await asyncio.sleep(0.05)
+        await pause()
     return answer
+
+
+async def pause() -> None:
+    """Between two checks of a respond wait: short, as the answer is usually a few steps away."""
+    await asyncio.sleep(0.05)
 
 
 def answer_of(response: dict) -> "Answer":
@@ -328,10 +334,7 @@ def deliver_event(delivery: Delivery, tenant_slug: str, workflow_slug: str, inst
     target = target_for(tenant_slug, workflow_slug)
     verify(target, delivery.body, delivery.headers)
     check_rate(target.tenant)
-    instance = Instance.objects.filter(tenant=target.tenant, workflow=target.workflow, pk=instance_id).first() \
-        if _is_uuid(instance_id) else None
-    if instance is None:
-        raise NotFound("instance", "no such instance")
+    instance = instance_of_workflow(tenant=target.tenant, workflow_id=target.workflow.pk, instance_id=instance_id)
     event = event_send(tenant=target.tenant, instance_id=instance.pk, type=event_type, payload=payload_of(delivery)["body"])
     return Answer(202, {"event": event.pk}, {})
 
@@ -349,13 +352,3 @@ def route(path: str) -> tuple[str, tuple] | None:
     if len(parts) == 5 and parts[2] == "events":
         return "event", (parts[0], parts[1], parts[3], parts[4])
     return "delivery", (parts[0], parts[1], "/".join(parts[2:]))
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-        return True
-    except ValueError:
-        return False

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 import standardwebhooks
+from asgiref.sync import sync_to_async
 from django.test import Client
 
 from engine.models import Instance
@@ -145,12 +146,15 @@ def test_wait_mode_answers_with_the_respond_node(tenant, settings):
     # The worker runs in this process: the respond wait loop drives it between its polls.
     from triggers import webhooks
 
-    original = webhooks.time.sleep
-    webhooks.time.sleep = lambda s: worker.run(name="w", until_idle=True)
+    async def run_worker():
+        await sync_to_async(worker.run)(name="w", until_idle=True)  # on this thread, with its connection
+
+    original = webhooks.pause
+    webhooks.pause = run_worker
     try:
         r = post("/hooks/acme/sync", b'{"id": 9}')
     finally:
-        webhooks.time.sleep = original
+        webhooks.pause = original
     assert r.status_code == 201 and r.json() == {"seen": 9} and r["x-order"] == "9"
 
 
