@@ -73,8 +73,8 @@ def out(instance: Instance) -> dict:
 
 def out_many(instances: list[Instance]) -> list[dict]:
     """The instances as the API shows them, re-read in one query (their status may have moved)."""
-    rows = Instance.objects.select_related("version").in_bulk([i.pk for i in instances])
-    return [InstanceOut.from_orm(rows[i.pk]).model_dump() for i in instances]
+    rows = selectors.instances_reread(instances=instances)
+    return [InstanceOut.from_orm(row).model_dump() for row in rows]
 
 
 @router.get("/instances", response=InstancePage)

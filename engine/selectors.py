@@ -31,6 +31,13 @@ def instance_get(*, tenant: Tenant, instance_id: Any) -> Instance:
     return instance
 
 
+def instances_reread(*, instances: list[Instance]) -> list[Instance]:
+    """The same instances (already scoped) read again in one query, with their versions, in order:
+    their status may have moved since they were loaded."""
+    rows = Instance.objects.select_related("version").in_bulk([i.pk for i in instances])
+    return [rows[i.pk] for i in instances]
+
+
 def instance_get_by_key(*, tenant: Tenant, workflow_id: int, key: str) -> Instance:
     instance = instances_for(tenant=tenant).filter(workflow_id=workflow_id, key=key).first()
     if instance is None:
