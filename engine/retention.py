@@ -5,7 +5,7 @@ Invariants:
 - Only finished instances (complete, errored, terminated) are deleted, and that is checked again
   inside the deleting transaction: an instance restarted since it was selected is kept.
 - Nothing finished less than DEDUP_WINDOW (24 h) ago is deleted, whatever the plan says: a webhook
-  delivery id is the instance's key (builder.webhooks), so the instance row *is* the delivery's
+  delivery id is the instance's key (triggers.webhooks), so the instance row *is* the delivery's
   deduplication record, and a retried delivery must still find it.
 - Deletes run in short transactions of at most ENGINE_RETENTION_BATCH instances, children first
   (attempts, step records, events, progress events, then the instances), so the engine's own

@@ -5,8 +5,8 @@ Invariants:
   Stripe, bearer token, or none when the trigger says so explicitly); any failure to verify is a 401.
 - A delivery id (webhook-id, X-GitHub-Delivery, the Stripe event id, or Idempotency-Key) becomes the
   instance id, so a retried delivery returns the instance the first one created: never two.
-- The body limit is enforced before the body is buffered (config.asgi's BodyLimit for daphne, the
-  Content-Length check here for anything else).
+- The body limit is enforced before the body is buffered, by one check (body_too_large) that both
+  the ASGI app in front of Django under daphne (triggers.hooks_asgi) and the Django view use.
 """
 from __future__ import annotations
 

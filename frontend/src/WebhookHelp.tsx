@@ -1,5 +1,5 @@
 // How to call a webhook trigger: its URL, its auth scheme, and a curl example that signs the request
-// the way builder/webhooks.py `verify` checks it (shell + openssl, copyable).
+// the way triggers/webhooks.py `verify` checks it (shell + openssl, copyable).
 import { useState } from "react";
 
 const SCHEMES: Record<string, string> = {
