@@ -1,7 +1,7 @@
 """The sandbox's public face: everything outside engine/sandbox/ imports from here, never from its
 modules (.importlinter's "sandbox" contract): what runs a program (ProgramRun, Limits and the
 errors), the pool of fresh contexts (POOL), warming, and one-off evaluations (evaluate)."""
-from .check import evaluate
+from .evaluation import evaluate
 from .runtime import (
     POOL,
     ContextPool,
