@@ -8,7 +8,6 @@ that has seen id N never later finds a new id below N.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
@@ -21,9 +20,9 @@ from .models import Instance, ProgressEvent
 PREVIEW_CHARS = 2048
 
 
-class EventType(StrEnum):
-    """The progress event types (Cloudflare's `subscribe()` taxonomy): the only names `record`
-    writes. Members are str, so they compare, store and serialize as the plain names."""
+class EventType:
+    """The progress event types (Cloudflare's `subscribe()` taxonomy), as plain string constants:
+    the names the runner and services record (one place to spell them)."""
 
     WORKFLOW_QUEUED = "workflow_queued"
     WORKFLOW_STARTED = "workflow_started"
@@ -45,7 +44,7 @@ class EventType(StrEnum):
     LOG = "log"
 
 
-TYPES = frozenset(EventType)
+TYPES = frozenset(v for k, v in vars(EventType).items() if k.isupper())
 
 
 def preview(text: str | None) -> dict:

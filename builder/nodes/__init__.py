@@ -20,6 +20,7 @@ def catalog() -> list[dict]:
          "step": s.step, "schema": s.json_schema(),
          "handles": None if callable(s.handles) else [h for h in s.handles if h is not None],
          "dynamic_handles": callable(s.handles), "code_fields": list(s.code_fields),
-         "merges": s.merges, "body_handle": s.body_handle}
+         "merges": s.merges, "body_handle": s.body_handle, "passes_input": s.passes_input,
+         "handle_from_output": s.handle_from_output}
         for s in sorted(CATALOG.values(), key=lambda s: (GROUPS.index(s.group), s.type))
     ]

@@ -52,6 +52,12 @@ class NodeSpec:
     merges: bool = False
     # The handle whose nodes run once per item, with their own step names (a loop's body).
     body_handle: str | None = None
+    # Its value is its input, passed on (control nodes, sleeps): the live view shows that input.
+    passes_input: bool = False
+    # How the output handle it took follows from its step's recorded output (the live view):
+    # "boolean" (true/false), "value" (the output names the handle), "decision" (an approval's
+    # event payload, or its default decision on timeout); None when it has one output handle.
+    handle_from_output: str | None = None
 
     def output_handles(self, data: dict) -> tuple[str | None, ...]:
         return self.handles(data) if callable(self.handles) else self.handles

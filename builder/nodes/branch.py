@@ -15,6 +15,7 @@ def compile_node(node, c) -> str:
 
 SPEC = NodeSpec(
     type="branch", label="If / else", group="control", retries_by_default=False, handles=("true", "false"),
+    passes_input=True, handle_from_output="boolean",
     description="Continues on the true or the false handle; passes its input on.",
     schema=object_schema({"condition": {"type": "string", "minLength": 1, "description": "e.g. {{ input.total > 100 }}"}}, ["condition"]),
     compile=compile_node,

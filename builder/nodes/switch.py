@@ -21,6 +21,7 @@ def compile_node(node, c) -> str:
 
 SPEC = NodeSpec(
     type="switch", label="Switch", group="control", retries_by_default=False, handles=handles,
+    passes_input=True, handle_from_output="value",
     description="Continues on the first case whose condition holds, else on default.",
     schema=object_schema({
         "cases": {"type": "array", "minItems": 1, "items": object_schema({

@@ -20,6 +20,11 @@ export type CatalogEntry = {
   type: string; label: string; group: string; description: string; trigger: boolean; step: boolean;
   schema: { properties?: Record<string, JsonSchema>; required?: string[] };
   handles: string[] | null; dynamic_handles: boolean; code_fields: string[];
+} & NodeSpecFlags;
+/** What other code may know of a node type: flags of its spec (builder/nodes/base.py: NodeSpec), never its name. */
+export type NodeSpecFlags = {
+  trigger?: boolean; step?: boolean; merges?: boolean; body_handle?: string | null; passes_input?: boolean;
+  handle_from_output?: "boolean" | "value" | "decision" | null;
 };
 export type JsonSchema = {
   type?: string; enum?: string[]; description?: string; default?: unknown; oneOf?: JsonSchema[];

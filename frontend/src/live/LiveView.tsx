@@ -4,7 +4,7 @@
 // The view is a projection of the event log (state.ts); the socket (socket.ts) keeps it complete.
 import { applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, type Edge, type Node, type NodeChange } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, errorMessage } from "../api/client";
+import { api, errorMessage, type CatalogEntry, type NodeSpecFlags } from "../api/client";
 import { newestOnly, oneAtATime } from "../exclusive";
 import { navigate } from "../router";
 import { Inspector, type SnapshotStep } from "./Inspector";
@@ -28,7 +28,6 @@ const MINIMAP: Record<string, string> = {
   queued: "#b0b6c0", running: "#2f6fed", retrying: "#ef6c00", sleeping: "#8e24aa", waiting: "#8e24aa",
   succeeded: "#2e7d32", failed: "#c62828", skipped: "#dde1e6",
 };
-const PASS_THROUGH = new Set(["branch", "switch", "sleep", "sleep_until", "merge"]);
 
 function useNow(active: boolean): number {
   const [now, setNow] = useState(Date.now());
@@ -80,7 +79,19 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
 
   const active = !FINISHED.includes(state.status);
   const now = useNow(active);
-  const shown: Graph | null = useMemo(() => (graph === undefined ? null : graph ?? chainOf(state)), [graph, state]);
+  // Each node with its type's spec flags from the catalog: all the view knows of its behaviour.
+  const [catalog, setCatalog] = useState<Record<string, NodeSpecFlags> | null>(null);
+  useEffect(() => {
+    api.GET("/api/v1/catalog").then(({ data }) => {
+      setCatalog(Object.fromEntries(((data ?? []) as unknown as CatalogEntry[]).map((c) => [c.type, c])));
+    });
+  }, []);
+  const shown: Graph | null = useMemo(() => {
+    if (graph === undefined) return null;
+    if (graph === null) return chainOf(state);
+    if (catalog === null) return null;
+    return { ...graph, nodes: graph.nodes.map((n) => ({ ...n, spec: catalog[n.type] })) };
+  }, [graph, state, catalog]);
   const projection = useMemo(() => (shown ? project(shown.nodes, shown.edges, state) : null), [shown, state]);
 
   const ended = FINISHED.includes(state.status) ? state.status : null;
@@ -92,7 +103,7 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
     return {
       id: n.id, type: "live", position: n.position, selected: n.id === selected, ariaLabel: n.id,
       data: { type: n.type, label: String(n.data?.label ?? n.id), handles: handles.length ? handles : [null],
-              trigger: ["manual", "webhook", "schedule"].includes(n.type), live, text: stopped || describe(live, now) || (live?.state ?? "") },
+              trigger: !!n.spec?.trigger, live, text: stopped || describe(live, now) || (live?.state ?? "") },
     };
   }), [shown, projection, selected, now, ended]);
   // React Flow writes each node's measured size back through onNodesChange; a node without it stays
@@ -118,19 +129,19 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
   const valueOf = useCallback((id: string, depth = 0): unknown => {
     const n = shown?.nodes.find((x) => x.id === id);
     if (!n || depth > 50) return undefined;
-    if (["manual", "webhook", "schedule"].includes(n.type)) return snapshot?.params;
+    if (n.spec?.trigger) return snapshot?.params;
     const live = projection?.nodes[id];
-    if (PASS_THROUGH.has(n.type) || !live?.steps.length) return inputOf(id, depth + 1);
+    if (n.spec?.passes_input || !live?.steps.length) return inputOf(id, depth + 1);
     const last = live.steps[live.steps.length - 1];
     const row = snapshot?.steps.find((s) => s.name === last.name && s.status === "complete");
     const out = row ? row.output : parse(last.output);
-    if (n.type === "approval") return { ...((out as { payload?: object })?.payload ?? {}), timedOut: !!last.timedOut };
+    if (n.spec?.handle_from_output === "decision") return { ...((out as { payload?: object })?.payload ?? {}), timedOut: !!last.timedOut };
     return out;
   }, [projection, shown, snapshot]);  // eslint-disable-line react-hooks/exhaustive-deps
   const inputOf = useCallback((id: string, depth = 0): unknown => {
     const ins = (shown?.edges ?? []).filter((e) => e.target === id && projection?.edges[e.id]);
     const n = shown?.nodes.find((x) => x.id === id);
-    if (n?.type === "merge") return Object.fromEntries(ins.map((e) => [e.source, valueOf(e.source, depth + 1)]));
+    if (n?.spec?.merges) return Object.fromEntries(ins.map((e) => [e.source, valueOf(e.source, depth + 1)]));
     return ins.length ? valueOf(ins[0].source, depth + 1) : n && !(shown?.edges ?? []).some((e) => e.target === id) ? snapshot?.params : undefined;
   }, [projection, shown, snapshot, valueOf]);
 

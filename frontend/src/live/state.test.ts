@@ -1,4 +1,5 @@
 import { describe as group, expect, it } from "vitest";
+import type { NodeSpecFlags } from "../api/client";
 import { applyEvents, chainOf, describe, emptyState, project, reduce, type ProgressEvent } from "./state";
 
 const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s)).toISOString();
@@ -24,10 +25,16 @@ function history(): ProgressEvent[] {
   ];
 }
 
-const NODES = [
+// The flags the node catalog gives these types (builder/nodes/): what the projection reads.
+const SPECS: Record<string, NodeSpecFlags> = {
+  manual: { trigger: true, step: false }, code: { step: true }, sleep: { step: true, passes_input: true },
+  approval: { step: true, handle_from_output: "decision" }, loop: { step: false, body_handle: "body" },
+};
+const withSpecs = (nodes: { id: string; type: string }[]) => nodes.map((n) => ({ ...n, spec: SPECS[n.type] }));
+const NODES = withSpecs([
   { id: "start", type: "manual" }, { id: "prepare", type: "code" }, { id: "flaky", type: "code" },
   { id: "nap", type: "sleep" }, { id: "manager", type: "approval" }, { id: "yes", type: "code" }, { id: "no", type: "code" },
-];
+]);
 const EDGES = [
   { id: "a", source: "start", target: "prepare" }, { id: "b", source: "prepare", target: "flaky" },
   { id: "c", source: "flaky", target: "nap" }, { id: "d", source: "nap", target: "manager" },
@@ -128,7 +135,7 @@ group("resync after hundreds of missed events", () => {
     expect(missed).toEqual(live);
     expect(missed.lastEventId).toBe(902);
     expect(missed.steps).toHaveLength(150);
-    const p = project([{ id: "start", type: "manual" }, { id: "each", type: "loop" }], [{ id: "x", source: "start", target: "each" }], missed);
+    const p = project(withSpecs([{ id: "start", type: "manual" }, { id: "each", type: "loop" }]), [{ id: "x", source: "start", target: "each" }], missed);
     expect(p.nodes.each.state).toBe("succeeded");
     expect(p.nodes.each.steps).toHaveLength(150);
   });

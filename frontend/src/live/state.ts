@@ -6,7 +6,10 @@
 //   `after=lastEventId`, or even from 0) converges to what a client that never disconnected shows.
 // - The REST snapshot (GET /instances/<id>) only adds what events do not carry (full outputs,
 //   params, version); it never moves a step's state, so it cannot disagree with the event log.
+// - What the projection knows of a node's behaviour comes from its type's spec flags (node.spec,
+//   from the node catalog), never from its type name.
 // No React and no I/O here: unit-tested in state.test.ts.
+import type { NodeSpecFlags } from "../api/client";
 
 export type ProgressEvent = {
   eventId: number; type: string; timestamp: string; step?: string | null; attempt?: number | null;
@@ -190,7 +193,9 @@ function restart(s: LiveState, from: string | null): LiveState {
 
 // ---- projection onto a graph --------------------------------------------------------------------
 
-export type GraphNodeLike = { id: string; type: string; data?: Record<string, unknown> };
+/** A node as the projection sees it: `spec` holds its type's flags from the node catalog (what it
+ *  knows of a node's behaviour, never from its type name); a node without one is a plain step. */
+export type GraphNodeLike = { id: string; type: string; data?: Record<string, unknown>; spec?: NodeSpecFlags };
 export type GraphEdgeLike = { id: string; source: string; target: string; sourceHandle?: string | null };
 export type NodeLive = {
   state: StepState;
@@ -205,7 +210,6 @@ export function nodeOf(stepName: string): string {
   return i < 0 ? stepName : stepName.slice(0, i);
 }
 
-const TRIGGERS = new Set(["manual", "webhook", "schedule"]);
 const RANK: StepState[] = ["failed", "running", "retrying", "waiting", "sleeping", "queued", "succeeded", "skipped"];
 
 function combine(steps: StepView[]): StepState {
@@ -216,18 +220,19 @@ function combine(steps: StepView[]): StepState {
 /** The output handle a finished node took, when its output says it; null when it has one output. */
 export function takenHandle(node: GraphNodeLike, live: NodeLive | undefined): string | null | undefined {
   const last = live?.steps[live.steps.length - 1];
-  if (!last || live!.state !== "succeeded" && !(node.type === "approval" && last.timedOut)) return undefined;
+  const from = node.spec?.handle_from_output;
+  if (!last || live!.state !== "succeeded" && !(from === "decision" && last.timedOut)) return undefined;
   const value = parse(last.output);
-  switch (node.type) {
-    case "branch": return value ? "true" : "false";
-    case "switch": return typeof value === "string" ? value : undefined;
-    case "approval": {
+  if (node.spec?.body_handle) return undefined;  // a loop: its body and done handles both run
+  switch (from) {
+    case "boolean": return value ? "true" : "false";
+    case "value": return typeof value === "string" ? value : undefined;
+    case "decision": {
       // The wait's output is the event received: { type, payload: { decision, by }, timestamp }.
       const received = value as { payload?: { decision?: string } } | undefined;
       const decision = last.timedOut ? (node.data?.default_decision ?? "reject") : received?.payload?.decision;
       return decision === "approve" ? "approved" : "rejected";
     }
-    case "loop": return undefined;
     default: return null;
   }
 }
@@ -269,14 +274,14 @@ export function project(nodes: GraphNodeLike[], edges: GraphEdgeLike[], state: L
     resolving.add(n.id);
     let result: NodeLive;
     const ins = incoming(n.id);
-    if (TRIGGERS.has(n.type) || ins.length === 0) {
+    if (n.spec?.trigger || ins.length === 0) {
       result = { state: started ? "succeeded" : "queued", steps: [], startedAt: state.startedAt, finishedAt: state.startedAt };
     } else {
       const downstreamRan = outgoing(n.id).some((e) => reached(e.target));
       const sources = ins.map((e) => ({ e, src: resolve(nodes.find((x) => x.id === e.source) ?? { id: e.source, type: "?" }) }));
       const anyTaken = sources.some(({ e, src }) => edgeTaken(e, src));
       const allSettled = sources.every(({ src }) => src.state === "succeeded" || src.state === "skipped" || src.state === "failed");
-      if (downstreamRan || (anyTaken && (n.type === "merge" || n.type === "loop") && allSettled)) {
+      if (downstreamRan || (anyTaken && n.spec?.step === false && allSettled)) {
         result = { state: "succeeded", steps: [] };
       } else if ((allSettled && !anyTaken) || finished) {
         result = { state: "skipped", steps: [] };
@@ -292,9 +297,10 @@ export function project(nodes: GraphNodeLike[], edges: GraphEdgeLike[], state: L
     if (src.state !== "succeeded" && !(src.steps.length && src.steps[src.steps.length - 1].timedOut)) return false;
     const node = nodes.find((x) => x.id === e.source);
     const handle = node ? takenHandle(node, src) : undefined;
-    if (handle === undefined || node?.type === "loop") {
+    const body = node?.spec?.body_handle;
+    if (handle === undefined || body) {
       // Unknown from the output (e.g. a loop's body/done): taken if the target was reached.
-      return reached(e.target) || (node?.type === "loop" && e.sourceHandle === "done" && src.state === "succeeded" && !!live[e.target]);
+      return reached(e.target) || (!!body && e.sourceHandle !== body && src.state === "succeeded" && !!live[e.target]);
     }
     return handle === null || !e.sourceHandle || e.sourceHandle === handle;
   };
@@ -310,7 +316,8 @@ export function chainOf(state: LiveState): Graph {
   const names = [...new Set(state.steps.map((s) => nodeOf(s.name)))];
   const kind = (n: string) => state.steps.find((s) => nodeOf(s.name) === n)!.kind;
   return {
-    nodes: names.map((n, i) => ({ id: n, type: kind(n) === "do" ? "step" : kind(n), position: { x: 0, y: i * 110 }, data: {} })),
+    nodes: names.map((n, i) => ({ id: n, type: kind(n) === "do" ? "step" : kind(n), position: { x: 0, y: i * 110 }, data: {},
+                                  spec: { passes_input: kind(n) === "sleep" } })),
     edges: names.slice(1).map((n, i) => ({ id: `chain-${i}`, source: names[i], target: n })),
   };
 }
