@@ -94,10 +94,7 @@ def graph_validate(request, payload: GraphIn):
 
 @router.get("/workflows", response=list[WorkflowOut])
 def workflows_list(request, archived: bool = False, search: str = ""):
-    rows = request.auth.tenant.workflows.select_related("published_version").filter(archived=archived).order_by("slug")
-    if search:
-        rows = rows.filter(name__icontains=search) | rows.filter(slug__icontains=search)
-    return rows[:500]
+    return selectors.workflows_list(tenant=request.auth.tenant, archived=archived, search=search)
 
 
 @router.post("/workflows", response={201: WorkflowOut})
@@ -142,7 +139,7 @@ def draft_version(request, workflow_id: int):
 @router.get("/workflows/{workflow_id}/versions", response=list[VersionOut])
 def versions_list(request, workflow_id: int):
     wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
-    return wf.versions.select_related("author", "workflow").order_by("-number")[:200]
+    return selectors.versions_list(workflow=wf)
 
 
 @router.post("/workflows/{workflow_id}/versions", response={201: VersionOut})

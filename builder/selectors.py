@@ -17,6 +17,19 @@ def workflow_get(*, tenant: Tenant, workflow_id: Any) -> Workflow:
     return workflow
 
 
+def workflows_list(*, tenant: Tenant, archived: bool = False, search: str = "") -> list[Workflow]:
+    """The tenant's workflows (archived or not) by slug, those whose name or slug holds `search`."""
+    rows = Workflow.objects.filter(tenant=tenant, archived=archived).select_related("published_version").order_by("slug")
+    if search:
+        rows = rows.filter(name__icontains=search) | rows.filter(slug__icontains=search)
+    return list(rows[:500])
+
+
+def versions_list(*, workflow: Workflow) -> list[WorkflowVersion]:
+    """A workflow's newest 200 versions, newest first (the workflow was read through workflow_get)."""
+    return list(workflow.versions.select_related("author", "workflow").order_by("-number")[:200])
+
+
 def workflow_get_by_slug(*, tenant: Tenant, slug: str) -> Workflow:
     workflow = Workflow.objects.filter(tenant=tenant, slug=slug).first()
     if workflow is None:
