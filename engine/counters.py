@@ -2,7 +2,7 @@
 (engine.heartbeat) writes them out. Plain in-process integers, never touched per step by anything
 slower than `+=`, and lost with the process (they are for operators; tenants.Usage is the exact
 record)."""
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass
@@ -19,3 +19,9 @@ class Counters:
 
 
 COUNTERS = Counters()
+
+
+def counters_reset() -> None:
+    """Zero this process's counters (tests: each starts as a fresh worker process would)."""
+    for name, value in asdict(Counters()).items():
+        setattr(COUNTERS, name, value)

@@ -29,6 +29,11 @@ def program_text(version: Any) -> str:
     return program
 
 
+def cache_clear() -> None:
+    """Empty the cache (tests: each starts as a fresh worker process would)."""
+    _programs.clear()
+
+
 def cached() -> list[str]:
     """The cached program texts: a copy made in one C call under the GIL, as a worker's thread may
     change the LRU meanwhile."""

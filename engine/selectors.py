@@ -128,11 +128,20 @@ def completed_output(*, instance: Instance, names: list[str]) -> str | None:
             .values_list("output", flat=True).first())
 
 
-def waits_for_event(*, instance: Instance, step: str, type: str) -> bool:
-    """Whether step `step` is waiting now (a waitForEvent) for an event of `type`."""
-    configs = StepRecord.objects.filter(instance=instance, name=step, kind=StepRecord.Kind.WAIT,
-                                        status=StepRecord.Status.WAITING).values_list("config", flat=True)
-    return any((c or {}).get("type") == type for c in configs)
+def waits_for_event(*, instance: Instance, step: str, type: str, occurrence: int | None = None) -> bool:
+    """Whether step `step` (that occurrence, when given) is waiting now (a waitForEvent) for an
+    event of `type`."""
+    waiting = StepRecord.objects.filter(instance=instance, name=step, kind=StepRecord.Kind.WAIT,
+                                        status=StepRecord.Status.WAITING)
+    if occurrence is not None:
+        waiting = waiting.filter(occurrence=occurrence)
+    return any((c or {}).get("type") == type for c in waiting.values_list("config", flat=True))
+
+
+def wait_status(*, instance: Instance, step: str, occurrence: int) -> str | None:
+    """The status of that occurrence of a wait step, None while the program has not reached it."""
+    return (StepRecord.objects.filter(instance=instance, name=step, occurrence=occurrence, kind=StepRecord.Kind.WAIT)
+            .values_list("status", flat=True).first())
 
 
 def event_pending(*, instance: Instance, type: str) -> bool:

@@ -202,6 +202,12 @@ def instance_terminate(*, tenant: Tenant, instance_id: Any) -> Instance:
     return instance
 
 
+def instance_lock(*, instance_id: Any) -> None:
+    """Lock the instance row until the caller's transaction ends (writes that must not interleave,
+    such as two decisions of one approval); the runner and retention lock it first too."""
+    Instance.objects.select_for_update().filter(pk=instance_id).exists()
+
+
 def parent_notify(*, child: Instance) -> None:
     """Tell a sub-workflow's parent that it ended: the event `child:<id>` (inside the caller's
     transaction, with the change of status, so the parent can never miss it)."""

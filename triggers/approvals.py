@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from engine.models import Instance
 from engine.selectors import event_pending, instance_for_signed_id, instance_get, waits_for_event
-from engine.services import event_send
+from engine.services import event_send, instance_lock
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Tenant
 
@@ -66,7 +66,7 @@ def approval_decide_for(*, tenant: Tenant, instance_id: str, step: str, decision
         raise Conflict("step", "no approval by that name is waiting in this instance")
     with transaction.atomic():
         # The instance row locked: of two decisions made at once, the second sees the first's event.
-        Instance.objects.select_for_update().filter(pk=instance.pk).exists()
+        instance_lock(instance_id=instance.pk)
         if instance.status in Instance.FINISHED or not waits_for_event(instance=instance, step=step, type=f"approval:{step}"):
             raise Conflict("step", f"no approval named {step!r} is waiting in this instance")
         if event_pending(instance=instance, type=f"approval:{step}"):
