@@ -137,7 +137,7 @@ def switch_tenant(request, payload: SwitchIn):
 
 
 class MemberIn(Schema):
-    username: str
+    username: str | None = None  # the path names the member; kept for older clients
     role: str = "editor"
 
 

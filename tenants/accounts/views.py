@@ -32,21 +32,18 @@ def wants_json(request) -> bool:
 
 
 class LoginView(AllauthLoginView):
-    """allauth's sign-in; a refused locked-out name is a 429 (JSON for API-style clients)."""
+    """allauth's sign-in (its JSON answers for API-style clients included); a refused locked-out
+    name is a 429 with Retry-After, as a JSON error for those clients."""
 
-    def form_invalid(self, form):
-        response = super().form_invalid(form)
-        if getattr(self.request, "account_locked_out", False):
-            retry = lockout_seconds()
-            if wants_json(self.request):
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        if getattr(request, "account_locked_out", False):
+            if wants_json(request):
                 response = JsonResponse({"error": {"code": "too_many_login_attempts", "message":
                                          "Too many failed sign-in attempts. Try again later."}}, status=429)
             else:
                 response.status_code = 429
-            response["Retry-After"] = str(retry)
-        elif wants_json(self.request):
-            response = JsonResponse({"error": {"code": "invalid_credentials", "message":
-                                     "The username and/or password you specified are not correct."}}, status=400)
+            response["Retry-After"] = str(lockout_seconds())
         return response
 
 
