@@ -21,6 +21,7 @@ class SignupForm(AllauthSignupForm):
     tenant = forms.CharField(label="Workspace (tenant) slug", max_length=63, required=False,
                              help_text="2-63 lowercase letters, digits and '-': it appears in webhook URLs.")
     tenant_name = forms.CharField(label="Workspace name", max_length=200, required=False)
+    field_order = ["username", "email", "password1", "password2", "tenant", "tenant_name"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

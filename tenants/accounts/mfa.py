@@ -44,6 +44,7 @@ class OperatorMfaMiddleware:
                     return redirect(f"{reverse('mfa_activate_totp')}?{query}")
                 if not used_second_factor(request):
                     return redirect(f"{reverse('mfa_reauthenticate')}?{query}")
+                request.session.pop("mfa_next", None)  # arrived: no more "continue" banner
         return self.get_response(request)
 
 

@@ -51,15 +51,18 @@ class ActivateTOTPView(AllauthActivateTOTPView):
     """allauth's TOTP set-up. Entering a code from the new authenticator is using it: the session
     counts as signed in with a second factor (the console asks for one), and it is audited."""
 
+    def get(self, request, *args, **kwargs):
+        # The form posts to the bare URL: remember where the person was going (the console) now.
+        next_url = request.GET.get("next", "")
+        if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+            request.session["mfa_next"] = next_url  # offered once the recovery codes are shown
+        return super().get(request, *args, **kwargs)
+
     def form_valid(self, form):
         response = super().form_valid(form)
         record_authentication(self.request, self.request.user, method="mfa", type="totp", activated=True)
         audit_record(action="mfa.activate", actor=self.request.user.get_username(), target="totp",
                      ip=client_ip(self.request))
-        next_url = self.request.GET.get("next", "")
-        if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={self.request.get_host()}):
-            # Recovery codes first when they were just made, then where the person was going.
-            self.request.session["mfa_next"] = next_url
         return response
 
 

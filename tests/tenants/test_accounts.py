@@ -202,7 +202,7 @@ def test_totp_is_set_up_and_then_asked_at_every_sign_in(db, allauth_clock):
     assert "Incorrect code." in error_text(c.post(setup, {"code": "000000" if totp_code(secret) != "000000" else "111111"}))
     done = c.post(setup, {"code": totp_code(secret, allauth_clock.now)})
     assert done.status_code == 302 and done["Location"] == "/accounts/2fa/recovery-codes/"
-    assert "/admin/" in c.get(done["Location"]).content.decode()  # "continue where you were going"
+    assert '<a href="/admin/">Continue to where you were going</a>' in c.get(done["Location"]).content.decode()
     assert c.get("/admin/").status_code == 200  # entering the new code was using the factor
     assert AuditEntry.objects.filter(action="mfa.activate", actor="ops", ip=ADDRESS).exists()
     codes = Authenticator.objects.get(user__username="ops", type="recovery_codes").wrap().get_unused_codes()
