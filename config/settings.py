@@ -243,10 +243,8 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Durable workflows] "
 # Failed sign-ins: 10 a minute per address, 5 per 5 minutes per account (the name typed, so an
 # unknown account locks exactly like a real one); then refused (429) until the window has passed.
-ACCOUNT_RATE_LIMITS = {
-    "login_failed": os.environ.get("ACCOUNT_LOGIN_FAILED_LIMIT", "10/m/ip,5/5m/key"),
-    "login": "30/m/ip", "signup": "20/m/ip", "reset_password": "20/m/ip,5/m/key",
-}
+# (allauth's other limits keep their defaults: 30 sign-in posts a minute per address, 20 sign-ups...)
+ACCOUNT_RATE_LIMITS = {"login_failed": os.environ.get("ACCOUNT_LOGIN_FAILED_LIMIT", "10/m/ip,5/5m/key")}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_TOTP_ISSUER = "Durable workflows"
