@@ -247,6 +247,9 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Durable workflows] "
 ACCOUNT_RATE_LIMITS = {"login_failed": os.environ.get("ACCOUNT_LOGIN_FAILED_LIMIT", "10/m/ip,5/5m/key")}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = False
+# WebAuthn needs a secure origin: HTTPS in production; the embedded demo and DEBUG also allow
+# http://localhost (browsers refuse an IP address as the key's site either way).
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG or env_bool("DEMO", False)
 MFA_TOTP_ISSUER = "Durable workflows"
 USERSESSIONS_TRACK_ACTIVITY = False  # no write per request; sessions are listed from sign-in
 # Mail (verification, password reset, invitations): SMTP when EMAIL_HOST is set, else printed on

@@ -43,7 +43,9 @@ class OperatorMfaMiddleware:
                 if not has_second_factor(user):
                     return redirect(f"{reverse('mfa_activate_totp')}?{query}")
                 if not used_second_factor(request):
-                    return redirect(f"{reverse('mfa_reauthenticate')}?{query}")
+                    # A code for an authenticator app; a key's own page for WebAuthn-only people.
+                    totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+                    return redirect(f"{reverse('mfa_reauthenticate' if totp else 'mfa_reauthenticate_webauthn')}?{query}")
                 request.session.pop("mfa_next", None)  # arrived: no more "continue" banner
         return self.get_response(request)
 

@@ -1,6 +1,7 @@
 """Accounts in Debian's Chromium against a live server: sign up (a weak password refused with its
 reason), verify the address from the mail, become an operator, set up TOTP when the console asks,
-reach the console, then sign in again with a code. Screenshots of each accounts page land in
+reach the console, then sign in again with a code; and an operator with a WebAuthn security key
+(Chromium's virtual authenticator). Screenshots of each accounts page land in
 var/screenshots/accounts-*.png."""
 import os
 import re
@@ -8,6 +9,8 @@ import re
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
+
+from allauth.mfa.models import Authenticator
 
 from tenants.models import AuditEntry, Membership
 from tests.accounts import totp_code
@@ -98,5 +101,49 @@ def test_sign_up_verify_set_up_totp_and_open_the_console(live_server, monkeypatc
         page.locator("input[name=code]").fill(totp_code(secret, clock.now))
         shot(page, "totp-code")
         submit(page)
+        page.wait_for_url(f"{url}/admin/")
+        page.locator("#health-dashboard").wait_for()
+
+
+def test_an_operator_with_a_security_key_webauthn(live_server, settings):
+    """WebAuthn through Chromium's virtual authenticator (DevTools protocol): an operator adds a
+    security key instead of an app; the console then asks for the key, and so does the next sign-in."""
+    from tests.accounts import person
+    from tests.browser import sign_in
+
+    settings.MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True  # the live server is http://localhost
+    person("kim", PASSWORD, staff=True)
+    url = live_server.url
+    assert url.startswith("http://localhost:")
+    with chromium_page(1280, 860) as page:
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable")
+        cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+            "protocol": "ctap2", "transport": "usb", "hasResidentKey": True, "hasUserVerification": True,
+            "isUserVerified": True, "automaticPresenceSimulation": True}})
+        sign_in(page, url, "kim", PASSWORD, next="/accounts/2fa/webauthn/add/", wait_for="**/accounts/reauthenticate/**")
+        page.locator("input[name=password]").fill(PASSWORD)
+        submit(page)
+        page.wait_for_url("**/accounts/2fa/webauthn/add/")
+        page.locator("input[name=name]").fill("desk key")
+        shot(page, "webauthn-add")
+        page.locator("#mfa_webauthn_add").click()
+        page.wait_for_url("**/accounts/2fa/recovery-codes/")
+        key = Authenticator.objects.get(user__username="kim", type="webauthn")
+        assert key.wrap().name == "desk key"
+        # This session signed in with a password only: the console asks for the key.
+        page.goto(f"{url}/admin/")
+        page.wait_for_url("**/accounts/2fa/webauthn/reauthenticate/**")
+        shot(page, "webauthn-reauthenticate")
+        submit(page)
+        page.wait_for_url(f"{url}/admin/")
+        page.locator("#health-dashboard").wait_for()
+        # Signing in again: password, then the key.
+        page.goto(f"{url}/")
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url("**/accounts/login/")
+        sign_in(page, url, "kim", PASSWORD, next="/admin/", wait_for="**/accounts/2fa/authenticate/**")
+        shot(page, "webauthn-authenticate")
+        page.locator("main button", has_text="security key").first.click()
         page.wait_for_url(f"{url}/admin/")
         page.locator("#health-dashboard").wait_for()
