@@ -218,7 +218,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES + 1024
 # --- Accounts (django-allauth): sign-up, sign-in, email, password reset, MFA, rate limits ---------
 # Kept in one block so other changes to this file merge around it. README "Accounts" explains it.
 INSTALLED_APPS += [  # after "tenants", whose templates restyle allauth's pages like the editor
-    "allauth", "allauth.account", "allauth.mfa", "allauth.usersessions"]
+    "allauth", "allauth.account", "allauth.mfa", "allauth.usersessions",
+    "django.contrib.humanize"]  # the sessions page ("2 hours ago")
 MIDDLEWARE += [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",

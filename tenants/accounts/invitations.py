@@ -7,11 +7,15 @@ Invariants:
 - Only the invited account accepts: by username, the account that existed when it was made; by
   email, an account holding that address verified. The link's token is mailed, stored hashed.
 - Accepting makes (or updates) the membership and is audited, once.
+- The mail leaves from a thread after the commit, so the answer takes as long whether a mail is
+  sent (an account with an address) or not (no account): its timing says nothing either.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -26,6 +30,20 @@ from ..errors import InvalidInput, NotFound
 from ..models import Invitation, Membership, Tenant
 
 SESSION_KEY = "invitation_token"
+log = logging.getLogger(__name__)
+mailers: list[threading.Thread] = []  # the mail threads started, so tests can wait for them
+
+
+def _send_in_background(subject: str, body: str, to: str) -> None:
+    def send():
+        try:
+            send_mail(subject, body, None, [to])
+        except Exception:  # an unreachable SMTP server must not fail the invitation (it can be re-sent)
+            log.exception("invitation mail to %s failed", to)
+
+    thread = threading.Thread(target=send, name="invitation-mail", daemon=True)
+    mailers[:] = [t for t in mailers if t.is_alive()] + [thread]
+    thread.start()
 
 
 def _hash(token: str) -> str:
@@ -66,13 +84,13 @@ def invitation_create(*, tenant: Tenant, to: str, role: str, invited_by: str, ba
     audit_record(action="member.invite", actor=invited_by, tenant=tenant, target=to, ip=ip, details={"role": role})
     if mail_to:
         link = base_url.rstrip("/") + reverse("invitation", args=[token])
-        # After the commit: a rolled-back invitation sends nothing.
-        transaction.on_commit(lambda: send_mail(
+        # After the commit (a rolled-back invitation sends nothing), off the request (timing).
+        transaction.on_commit(lambda: _send_in_background(
             f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{invited_by} invites you to {tenant.name}",
             f"{invited_by} invites you to the workspace {tenant.name} ({tenant.slug}) as {role}.\n\n"
             f"Accept (or create your account) here: {link}\n\n"
             f"The link works for {settings.INVITATION_DAYS} days. If you did not expect it, ignore this mail.",
-            None, [mail_to]))
+            mail_to))
     return invitation
 
 

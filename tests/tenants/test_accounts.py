@@ -270,6 +270,35 @@ def test_the_console_sign_in_hands_over_to_the_accounts_pages(db, tenant):
     assert c.get("/admin/login/?next=/admin/").status_code == 403  # signed in, but not an operator
 
 
+def test_every_accounts_page_renders_in_the_editors_look(db, tenant):
+    brand = '<a class="brand" href="/">Durable workflows</a>'
+    anonymous = Client()
+    for url in ("/accounts/login/", "/accounts/signup/", "/accounts/password/reset/", "/accounts/confirm-email/",
+                "/accounts/invitations/not-a-token/"):
+        r = anonymous.get(url)
+        assert r.status_code in (200, 404) and brand in r.content.decode(), url
+    c = Client()
+    secret = totp_enroll(person("ana"))
+    sign_in(c, "ana", secret=secret)
+    for url in ("/accounts/email/", "/accounts/password/change/", "/accounts/2fa/", "/accounts/2fa/totp/deactivate/",
+                "/accounts/2fa/recovery-codes/generate/", "/accounts/2fa/webauthn/", "/accounts/sessions/",
+                "/accounts/invitations/", "/accounts/reauthenticate/", "/accounts/2fa/reauthenticate/", "/accounts/logout/"):
+        r = c.get(url, follow=True)
+        assert r.status_code == 200 and brand in r.content.decode(), url
+
+
+def test_a_person_lists_their_sessions_and_signs_the_others_out(db, tenant):
+    Membership.objects.create(user=person("ana"), tenant=tenant, role="owner")
+    laptop, phone = Client(REMOTE_ADDR="192.0.2.1", HTTP_USER_AGENT="Laptop"), Client(REMOTE_ADDR="192.0.2.2", HTTP_USER_AGENT="Phone")
+    sign_in(laptop, "ana")
+    sign_in(phone, "ana")
+    page = laptop.get("/accounts/sessions/").content.decode()
+    assert "192.0.2.1" in page and "192.0.2.2" in page
+    assert laptop.post("/accounts/sessions/").status_code == 302
+    assert phone.get("/api/v1/me").status_code == 401
+    assert laptop.get("/api/v1/me").status_code == 200
+
+
 # --- Mail: verification and password reset -------------------------------------------------------
 
 def test_sign_up_creates_the_owned_tenant_once_the_address_is_verified(db, mailoutbox):
@@ -345,9 +374,14 @@ def owner_api(tenant):
 @pytest.fixture
 def invite(owner_api, django_capture_on_commit_callbacks):
     """POST /invitations as the owner; the mail leaves after the commit, as in production."""
+    from tenants.accounts import invitations
+
     def post(to, role="editor"):
         with django_capture_on_commit_callbacks(execute=True):
-            return owner_api.post("/invitations", {"to": to, "role": role})
+            answer = owner_api.post("/invitations", {"to": to, "role": role})
+        for thread in list(invitations.mailers):  # the mail leaves from a thread, off the request
+            thread.join(timeout=30)
+        return answer
 
     return post
 
