@@ -90,6 +90,15 @@ def test_sign_up_verify_set_up_totp_and_open_the_console(live_server, monkeypatc
         page.goto(f"{url}/")
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url("**/accounts/login/")
+        # Someone guessing at an unknown name: refused alike, then locked out (429) like a real account.
+        for _ in range(6):
+            page.locator("input[name=login]").fill("not-an-account")
+            page.locator("input[name=password]").fill("guess")
+            with page.expect_navigation() as answer:
+                submit(page)
+        assert answer.value.status == 429
+        page.locator(".errorlist", has_text="Too many failed login attempts. Try again later.").wait_for()
+        shot(page, "locked-out")
         page.goto(f"{url}/admin/")
         page.wait_for_url("**/accounts/login/?next=%2Fadmin%2F")
         page.locator("input[name=login]").fill("rosa@example.com")  # a name or the address
