@@ -11,6 +11,7 @@ from django import forms
 from django.db import transaction
 
 from ..audit import client_ip
+from ..errors import NotFound
 from ..models import Tenant
 from .invitations import SESSION_KEY, invitation_accept, invitation_by_token, invitation_is_for
 
@@ -43,6 +44,15 @@ class SignupForm(AllauthSignupForm):
             raise forms.ValidationError("That workspace slug is taken.")
         return slug
 
+    def clean(self):
+        cleaned = super().clean()
+        joins = (self.invitation is not None and self.invitation.email
+                 and (cleaned.get("email") or "").lower() == self.invitation.email)
+        if not cleaned.get("tenant") and not joins and "tenant" not in self.errors:
+            # Without the invited address the invitation is not this account's: it needs a workspace.
+            self.add_error("tenant", "Choose a workspace slug (or sign up with the address you were invited at).")
+        return cleaned
+
     def save(self, request):
         from ..services import tenant_create_owned
 
@@ -55,7 +65,10 @@ class SignupForm(AllauthSignupForm):
             # setup_user_email (in super().save) marked the address verified if it is the one the
             # invitation was mailed to: then the invitation is this person's, accepted at once.
             if self.invitation is not None and invitation_is_for(invitation=self.invitation, user=user):
-                invitation_accept(invitation=self.invitation, user=user, ip=client_ip(request))
-                request.session["tenant"] = self.invitation.tenant.slug
+                try:
+                    invitation_accept(invitation=self.invitation, user=user, ip=client_ip(request))
+                    request.session["tenant"] = self.invitation.tenant.slug
+                except NotFound:  # accepted meanwhile: the account stands, without that membership
+                    pass
                 request.session.pop(SESSION_KEY, None)
         return user

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from ..audit import audit_record, client_ip
+from ..errors import NotFound
 from .invitations import SESSION_KEY, invitation_accept, invitation_by_token, invitation_is_for, invitations_for_user
 
 
@@ -92,7 +93,10 @@ def invitation(request, token: str):
         return render(request, "tenants/invitation.html", {"invitation": found, "here": request.path})
     mine = invitation_is_for(invitation=found, user=request.user)
     if request.method == "POST" and mine:
-        invitation_accept(invitation=found, user=request.user, ip=client_ip(request))
+        try:
+            invitation_accept(invitation=found, user=request.user, ip=client_ip(request))
+        except NotFound:  # accepted meanwhile, from another tab
+            return render(request, "tenants/invitation.html", {"invitation": None}, status=404)
         request.session["tenant"] = found.tenant.slug
         request.session.pop(SESSION_KEY, None)
         messages.success(request, f"You joined {found.tenant.name} as {found.role}.")
@@ -106,9 +110,12 @@ def invitations(request):
         return redirect(f"{reverse('account_login')}?{urlencode({'next': request.path})}")
     if request.method == "POST":
         chosen = next((i for i in invitations_for_user(user=request.user) if str(i.pk) == request.POST.get("id")), None)
-        if chosen is None:
-            raise Http404("no such invitation")
-        invitation_accept(invitation=chosen, user=request.user, ip=client_ip(request))
+        try:
+            if chosen is None:
+                raise NotFound("invitation", "no such invitation")
+            invitation_accept(invitation=chosen, user=request.user, ip=client_ip(request))
+        except NotFound:
+            raise Http404("no such invitation") from None
         request.session["tenant"] = chosen.tenant.slug
         messages.success(request, f"You joined {chosen.tenant.name} as {chosen.role}.")
         return redirect("/editor/")

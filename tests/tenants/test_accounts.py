@@ -396,6 +396,9 @@ def test_an_invitee_without_an_account_signs_up_from_the_invitation(db, tenant, 
     assert page.status_code == 200 and "Create your account" in page.content.decode()
     form = c.get("/accounts/signup/").content.decode()
     assert 'value="new.person@example.com"' in form  # the invited address, filled in
+    other = c.post("/accounts/signup/", {"username": "newbie", "email": "elsewhere@example.com",
+                                         "password1": "a-long-password", "password2": "a-long-password"})
+    assert "Choose a workspace slug" in error_text(other)  # another address: not the invitee, needs a workspace
     r = c.post("/accounts/signup/", {"username": "newbie", "email": "new.person@example.com",
                                      "password1": "a-long-password", "password2": "a-long-password"})
     assert r.status_code == 302  # no workspace of their own needed, and no second mail to verify
