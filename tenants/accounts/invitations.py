@@ -59,7 +59,7 @@ def invitation_create(*, tenant: Tenant, to: str, role: str, invited_by: str, ba
     to = (to or "").strip()
     if role not in Membership.Role.values:
         raise InvalidInput("role", "role is owner, editor or viewer")
-    if not to or len(to) > 254:
+    if not to or len(to) > 254 or any(ord(ch) < 32 for ch in to):
         raise InvalidInput("to", "invite an email address or a username")
     email, username, user, mail_to = "", "", None, ""
     if "@" in to:

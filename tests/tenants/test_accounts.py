@@ -453,6 +453,7 @@ def test_only_owners_invite_and_invitations_can_be_revoked(db, tenant, owner_api
     assert editor.post("/invitations", {"to": "x@example.com"}).status_code == 403
     assert owner_api.post("/invitations", {"to": "x@example.com", "role": "king"}).status_code == 422
     assert owner_api.post("/invitations", {"to": "not an address@"}).data["error"]["field"] == "to"
+    assert owner_api.post("/invitations", {"to": "nul\x00name"}).status_code == 422
     made = owner_api.post("/invitations", {"to": "x@example.com"}).data
     assert [i["id"] for i in owner_api.get("/invitations").data] == [made["id"]]
     assert owner_api.delete(f"/invitations/{made['id']}").status_code == 204
