@@ -37,7 +37,7 @@ from .access import api_key_revoke
 from .audit import client_ip
 from .console import RefuseNulFilters, actor, confirm_page, confirmed, operator_audit
 from .limits import limits_for
-from .models import ApiKey, AuditEntry, Membership, Tenant, Usage
+from .models import ApiKey, AuditEntry, Invitation, Membership, Tenant, Usage
 from .services import tenant_limits_set, tenant_suspend, tenant_unsuspend
 
 COUNT_CAP = 10_000
@@ -145,6 +145,23 @@ class MembershipInline(TabularInline):
         return super().get_queryset(request).select_related("user")
 
 
+class InvitationInline(TabularInline):
+    """Invitations the tenant's owners sent (read-only: inviting is the owners' business)."""
+
+    model = Invitation
+    fields = ("email", "username", "role", "invited_by", "created_at", "expires_at", "accepted_at", "accepted_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    tab = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("accepted_by").order_by("-created_at")
+
+
 class ApiKeyInline(TabularInline):
     model = ApiKey
     fields = ("name", "prefix", "role", "created_at", "last_used_at", "expires_at", "revoked_at", "revoke_link")
@@ -174,7 +191,7 @@ class TenantAdmin(RefuseNulFilters, ModelAdmin):
     ordering = ("slug",)
     list_per_page = 50
     readonly_fields = ("slug", "name", "status_badge", "created_at", "usage_summary", "instance_summary")
-    inlines = [MembershipInline, ApiKeyInline]
+    inlines = [MembershipInline, InvitationInline, ApiKeyInline]
     actions_detail = ["suspend_tenant", "unsuspend_tenant"]
 
     def get_fieldsets(self, request, obj=None):

@@ -407,6 +407,9 @@ def test_an_invitee_without_an_account_signs_up_from_the_invitation(db, tenant, 
     assert Invitation.objects.get().accepted_by.username == "newbie"
     assert list(AuditEntry.objects.values_list("action", flat=True).order_by("pk")) == ["member.invite", "member.join"]
     assert c.get(link_in(mail, "/accounts/invitations/")).status_code == 404  # used once
+    # Operators see a tenant's invitations on its console page.
+    page = operator_client(Client(), person("ops", staff=True)).get(f"/admin/tenants/tenant/{tenant.pk}/change/")
+    assert "new.person@example.com" in page.content.decode()
 
 
 def test_an_invitation_answer_never_reveals_whether_a_username_exists(db, tenant, owner_api, invite, mailoutbox):
