@@ -221,6 +221,11 @@ globalThis.__boot = function (initText) {
     if (reply.stop) halted = true;
     return reply;
   }
+  // The host notes its own wall time when an attempt begins and ends (the live view shows it at
+  // once, and the rows committed later carry it); the program's clock stays logical.
+  function mark(kind, name, occ, attempt) {
+    if (parse(hostCall(hostJson({ mark: [kind, name, occ, attempt] }))).stop) halted = true;
+  }
   function emit(cmd) {
     commands.push(cmd);
     if (commands.length >= init.flushEvery) flush();
@@ -300,18 +305,25 @@ globalThis.__boot = function (initText) {
       // A timeout shorter than the advance's time limit needs a deadline of its own in the host
       // (two crossings); longer ones are enforced by the advance's limit at no cost.
       const timed = cfg.timeout < init.timeLimitMs;
-      if (timed) flush({ deadline: [key, cfg.timeout] });
-      else if (init.trace) flush();
+      if (timed) flush({ deadline: [key, cfg.timeout], mark: ["start", name, occ, attempt] });
+      else if (init.trace) flush({ mark: ["start", name, occ, attempt] });
+      else mark("start", name, occ, attempt);
       let text;
+      let ended = false;
       try {
         current = name;
         let pending;
         try { pending = fn({ attempt }); } finally { current = null; }
         const value = await pending;
-        if (timed) flush({ clear: key });
+        ended = true;
+        if (timed) flush({ clear: key, mark: ["end", name, occ, attempt] });
+        else mark("end", name, occ, attempt);
         text = toJson(value, `the result of step ${name}`);
       } catch (err) {
-        if (timed) flush({ clear: key });
+        if (!ended) {
+          if (timed) flush({ clear: key, mark: ["end", name, occ, attempt] });
+          else mark("end", name, occ, attempt);
+        }
         inflight.delete(key);
         const info = errorInfo(err);
         if (info.name === "MemoryLimitError") info.message += ` in step ${name}`;

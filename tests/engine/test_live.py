@@ -1,5 +1,6 @@
 """Live progress over WebSockets: replay after an id then live, tenant-scoped, origin-checked."""
 import asyncio
+import json
 import os
 
 import pytest
@@ -56,6 +57,7 @@ def test_replays_then_streams_live_without_gap_or_duplicate(tenant, make_workflo
 
 
 def test_another_tenants_or_an_unknown_instance_is_refused_alike(tenant, other_tenant, make_workflow, in_memory_layer):
+    """Refusals are accepted, then closed with the code (a close before accepting is an HTTP 403)."""
     wf = make_workflow(PROGRAM)
     inst = services.instance_create(tenant=tenant, workflow=wf)
     other = api_key_create(tenant=other_tenant, name="ws")[1]
@@ -63,27 +65,47 @@ def test_another_tenants_or_an_unknown_instance_is_refused_alike(tenant, other_t
     async def scenario():
         codes = []
         for path, token in [(f"/ws/instances/{inst.pk}/", other), ("/ws/instances/00000000-0000-0000-0000-000000000000/", other),
-                            (f"/ws/workflows/{wf.pk}/", other), (f"/ws/instances/{inst.pk}/", None)]:
+                            (f"/ws/workflows/{wf.pk}/", other), (f"/ws/instances/{inst.pk}/", None),
+                            (f"/ws/instances/{inst.pk}/", "wfk_bad_key")]:
             ws = connect(path, token)
-            connected, code = await ws.connect()
-            assert not connected
-            codes.append(code)
+            connected, _ = await ws.connect()
+            assert connected
+            codes.append((await ws.receive_output(timeout=5))["code"])
         return codes
 
-    assert asyncio.run(scenario()) == [4404, 4404, 4404, 4401]
+    assert asyncio.run(scenario()) == [4404, 4404, 4404, 4401, 4401]
 
 
-def test_a_foreign_origin_is_refused(tenant, make_workflow, in_memory_layer):
+def test_the_origin_is_checked_for_cookie_sessions_only(tenant, make_workflow, client, in_memory_layer):
+    from django.contrib.auth.models import User
+
+    from tenants.models import Membership
+
+    user = User.objects.create_user("ana", password="pw")
+    Membership.objects.create(user=user, tenant=tenant, role="viewer")
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
     wf = make_workflow(PROGRAM)
     inst = services.instance_create(tenant=tenant, workflow=wf)
     token = api_key_create(tenant=tenant, name="ws")[1]
 
-    async def scenario():
-        ws = connect(f"/ws/instances/{inst.pk}/", token, origin="https://evil.example")
-        connected, _ = await ws.connect()
-        return connected
+    async def first(headers):
+        ws = WebsocketCommunicator(application, f"/ws/instances/{inst.pk}/", headers=[(b"host", b"127.0.0.1"), *headers])
+        assert (await ws.connect())[0]
+        message = await ws.receive_output(timeout=5)
+        await ws.disconnect()
+        return message.get("code") if message["type"] == "websocket.close" else json.loads(message["text"])["type"]
 
-    assert asyncio.run(scenario()) is False
+    async def scenario():
+        return [
+            await first([(b"origin", b"https://evil.example"), (b"cookie", cookie)]),  # a foreign page using the cookie
+            await first([(b"cookie", cookie)]),  # no Origin with a cookie: not a page of ours
+            await first([(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)]),
+            await first([(b"authorization", f"Bearer {token}".encode())]),  # a program: no Origin needed
+            await first([(b"origin", b"https://evil.example"), (b"authorization", f"Bearer {token}".encode())]),
+        ]
+
+    assert asyncio.run(scenario()) == [4403, 4403, "workflow_queued", "workflow_queued", "workflow_queued"]
 
 
 def test_the_workflow_stream_shows_every_instance(tenant, make_workflow, clock, drive):
