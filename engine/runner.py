@@ -321,9 +321,10 @@ class Advance:
             (attempts_new[k] if k in attempts_new else attempts_changed.setdefault(k, {})).update(fields)
 
         at = clock.now()  # commands before any mark in this batch happened by now
+        base = len(times)  # `times` already holds the batch's events before these
         for cmd in cmds:
             t = cmd["t"]
-            times += [at] * (len(items) - len(times))  # the previous command's events
+            times += [at] * (base + len(items) - len(times))  # the previous command's events
             if t == "start":
                 at = self.times.get(cmd["s"], cmd["o"], cmd["a"], "start") or at
             elif t in ("ok", "fail"):  # no mark: interrupted (a limit) or lost with its worker: ended now
@@ -376,7 +377,7 @@ class Advance:
             elif t == "timeout":
                 update(key, status=R.ERRORED, error=cmd["e"], finished_at=at)
                 items.append(("wait_timed_out", name, None, {"error": cmd["e"]}))
-        times += [at] * (len(items) - len(times))
+        times += [at] * (base + len(items) - len(times))
 
         if new:
             for key, pk in zip(new, insert_steps(self.instance, new, now)):
