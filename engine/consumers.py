@@ -28,6 +28,7 @@ An output longer than the preview arrives cut, with `truncated`, `size` and `out
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -35,6 +36,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.db import connection
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from tenants.access import Principal, principal_for_token, principal_for_user
 from tenants.errors import NotFound
@@ -127,7 +130,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             self.poke.clear()  # before the read: a notification during it means read again
             events, full = await self.read()
             for event in events:
-                await self.send_json(event)
+                await self.send(text_data=event if isinstance(event, str) else json.dumps(event))
             if full:
                 continue
             try:
@@ -147,16 +150,38 @@ class InstanceProgressConsumer(ProgressConsumer):
         self.instance = await database_sync_to_async(selectors.instance_get)(tenant=self.principal.tenant, instance_id=instance_id)
         self.group = group_for_instance(self.instance.pk)
 
-    @database_sync_to_async
-    def read(self) -> tuple[list[dict], bool]:
-        events = selectors.progress_after(tenant=self.principal.tenant, instance_id=self.instance.pk,
-                                          after=self.cursor, limit=BATCH)
-        if events:
-            self.cursor = events[-1]["eventId"]
-        for e in events:
-            if e.get("truncated"):  # the preview was cut: where the whole value is (the step history)
-                e["outputUrl"] = f"/api/v1/instances/{self.instance.pk}"
-        return events, len(events) == BATCH
+    async def read(self) -> tuple[list[str], bool]:
+        # Subscribers of one instance in this process wake together on a notification, at the
+        # same cursor: one of them reads, the others share its answer (100 viewers, one query).
+        key = (self.instance.pk, self.cursor)
+        shared = _reads.get(key)
+        if shared is None:
+            shared = _reads[key] = asyncio.ensure_future(database_sync_to_async(progress_texts)(self.instance.pk, self.cursor))
+            shared.add_done_callback(lambda _: _reads.pop(key, None))
+        ids, texts = await asyncio.shield(shared)
+        if ids:
+            self.cursor = ids[-1]
+        return texts, len(texts) == BATCH
+
+
+_reads: dict[tuple[Any, int], asyncio.Future] = {}
+
+
+def progress_texts(instance_pk: Any, after: int) -> tuple[list[int], list[str]]:
+    """An instance's events after `after`, as the JSON texts sent (the stored `data` is spliced in,
+    not decoded and encoded again). The caller has checked the instance is the principal's."""
+    rows = (ProgressEvent.objects.filter(instance_id=instance_pk, event_id__gt=after).order_by("event_id")
+            .annotate(text=Cast("data", TextField())).values_list("event_id", "type", "created_at", "step", "attempt", "text")[:BATCH])
+    ids, texts = [], []
+    for event_id, type_, created_at, step, attempt, data in rows:
+        head = json.dumps({"eventId": event_id, "type": type_, "timestamp": created_at.isoformat(), "step": step, "attempt": attempt})
+        if data and data.startswith("{") and data != "{}":
+            if '"truncated"' in data:  # the preview was cut: where the whole value is (the step history)
+                data = data[:-1] + json.dumps({"outputUrl": f"/api/v1/instances/{instance_pk}"}).replace("{", ",", 1)
+            head = head[:-1] + "," + data[1:]
+        ids.append(event_id)
+        texts.append(head)
+    return ids, texts
 
 
 HORIZON_SQL = {"postgresql": "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"}
