@@ -196,6 +196,8 @@ class Advance:
         entered = time.monotonic()
         if "mark" in message:
             self.times.mark(message["mark"])
+            if len(message) == 1:  # only a mark: no commit, so no yield either (that waits for a commit)
+                return {"stop": self.pause}
         if "deadline" in message:
             self.sandbox.set_step_deadline(*message["deadline"])
         if "clear" in message:
