@@ -94,6 +94,13 @@ class Publisher:
     def run(self) -> None:
         redis = bool(settings.REDIS_URL)
         loop = asyncio.new_event_loop() if redis else None
+        if redis:  # connect now, not with the first attempt of the first step (~1 s on a busy machine)
+            try:
+                from channels.layers import get_channel_layer
+
+                loop.run_until_complete(get_channel_layer().group_discard("live.warm", "live.warm"))
+            except Exception:
+                log.debug("live: Redis not reachable yet", exc_info=True)
         while True:
             batch = [self.queue.get()]
             try:  # whatever queued meanwhile goes in the same round
@@ -176,6 +183,11 @@ EPHEMERAL_KEPT = 50
 
 _lock = threading.Lock()
 _instance: Publisher | None = None
+
+
+def warm() -> None:
+    """Start this process's publisher (and its Redis connection) before the first step runs."""
+    _publisher()
 
 
 def _publisher() -> Publisher:
