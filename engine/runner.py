@@ -194,10 +194,10 @@ class Advance:
         if self.lease_lost:
             return {"stop": True}
         entered = time.monotonic()
-        if "mark" in message:
-            self.times.mark(message["mark"])
-            if len(message) == 1:  # only a mark: no commit, so no yield either (that waits for a commit)
-                return {"stop": self.pause}
+        if "marks" in message:
+            skip = self.times.record(message["marks"])
+            if len(message) == 1:  # only marks: no commit, so no yield either (that waits for a commit)
+                return {"stop": self.pause, "skip": skip}
         if "deadline" in message:
             self.sandbox.set_step_deadline(*message["deadline"])
         if "clear" in message:
@@ -324,13 +324,20 @@ class Advance:
 
         at = clock.now()  # commands before any mark in this batch happened by now
         base = len(times)  # `times` already holds the batch's events before these
+        unmarked: set[tuple[str, int, int]] = set()
         for cmd in cmds:
             t = cmd["t"]
             times += [at] * (base + len(items) - len(times))  # the previous command's events
             if t == "start":
-                at = self.times.get(cmd["s"], cmd["o"], cmd["a"], "start") or at
-            elif t in ("ok", "fail"):  # no mark: interrupted (a limit) or lost with its worker: ended now
-                at = self.times.get(cmd["s"], cmd["o"], cmd["a"], "end") or clock.now()
+                marked = self.times.get(cmd["s"], cmd["o"], cmd["a"], "start")
+                if marked is None:  # a step of a fast burst: it takes the time before it
+                    unmarked.add((cmd["s"], cmd["o"], cmd["a"]))
+                at = marked or at
+            elif t in ("ok", "fail"):
+                # No mark: a step of a fast burst (the time before it), or one interrupted by a
+                # limit or lost with its worker (it ended now).
+                at = self.times.get(cmd["s"], cmd["o"], cmd["a"], "end") or (
+                    at if (cmd["s"], cmd["o"], cmd["a"]) in unmarked else clock.now())
             if t == "log":
                 items.append(("log", cmd.get("s"), None, {"level": cmd["l"], "message": cmd["m"]}))
                 continue
@@ -442,6 +449,7 @@ class Advance:
             sandbox.close()
         if self.lease_lost:
             return "lost"
+        self.times.record(result.get("marks"))  # attempts that ended after the last host call
         try:
             try:
                 return self.commit(result["cmds"], outcome=result.get("outcome"), wake=result.get("wake"),
