@@ -274,14 +274,17 @@ class AttemptTimes:
     # A crossing costs about 0.5 ms (2 ms on a loaded machine): once several steps in a row took
     # under FAST_SECONDS each, the sandbox is told to skip the marks of the next few (up to MAX_SKIP,
     # doubling while the burst lasts); their rows take the time before them, which is off by less
-    # than the burst's length. A slow step inside such a window is seen at its end, and ends the burst.
-    FAST_SECONDS = 0.005
-    MAX_SKIP = 64
+    # than the burst's length. The price: a slow step inside such a window is seen only when it
+    # ends, recorded with the burst's time, and ends the burst (the next steps are marked again).
+    FAST_SECONDS = 0.001
+    MAX_SKIP = 16
 
     def __init__(self, instance_id: Any, now) -> None:
         self.instance_id = instance_id
         self.now = now  # the clock (engine.clock.now)
         self.times: dict[tuple[str, int, int, str], Any] = {}
+        self.unmarked: set[tuple[str, int, int]] = set()  # attempts begun in a fast burst (the runner's)
+        self.last = None  # the time of the last command the runner applied (unmarked ones take it)
         self.last_start = None
         self.skip = 0  # marks the sandbox was last told to skip
         self.streak = 0  # fast steps in a row
@@ -315,6 +318,8 @@ class AttemptTimes:
             self.times[(name, occ, attempt, kind)] = at
             if kind == "start":
                 skip = self.pace(at)
+                if skip:  # the sandbox drops this attempt's end mark too: it takes its start's time
+                    self.unmarked.add((name, occ, attempt))
             events.append({"type": "attempt_running" if kind == "start" else "attempt_ended", "step": name,
                            "attempt": attempt, "timestamp": at.isoformat()})
         if events:

@@ -322,22 +322,22 @@ class Advance:
             k = (key, number)
             (attempts_new[k] if k in attempts_new else attempts_changed.setdefault(k, {})).update(fields)
 
-        at = clock.now()  # commands before any mark in this batch happened by now
+        # Commands without a mark take the time of the one before (across batches: the last known).
+        at = self.times.last or clock.now()
         base = len(times)  # `times` already holds the batch's events before these
-        unmarked: set[tuple[str, int, int]] = set()
         for cmd in cmds:
             t = cmd["t"]
             times += [at] * (base + len(items) - len(times))  # the previous command's events
             if t == "start":
                 marked = self.times.get(cmd["s"], cmd["o"], cmd["a"], "start")
                 if marked is None:  # a step of a fast burst: it takes the time before it
-                    unmarked.add((cmd["s"], cmd["o"], cmd["a"]))
-                at = marked or at
+                    self.times.unmarked.add((cmd["s"], cmd["o"], cmd["a"]))
+                at = max(at, marked or at)  # never before the event before it
             elif t in ("ok", "fail"):
                 # No mark: a step of a fast burst (the time before it), or one interrupted by a
                 # limit or lost with its worker (it ended now).
-                at = self.times.get(cmd["s"], cmd["o"], cmd["a"], "end") or (
-                    at if (cmd["s"], cmd["o"], cmd["a"]) in unmarked else clock.now())
+                at = max(at, self.times.get(cmd["s"], cmd["o"], cmd["a"], "end") or (
+                    at if (cmd["s"], cmd["o"], cmd["a"]) in self.times.unmarked else clock.now()))
             if t == "log":
                 items.append(("log", cmd.get("s"), None, {"level": cmd["l"], "message": cmd["m"]}))
                 continue
@@ -387,6 +387,7 @@ class Advance:
                 update(key, status=R.ERRORED, error=cmd["e"], finished_at=at)
                 items.append(("wait_timed_out", name, None, {"error": cmd["e"]}))
         times += [at] * (base + len(items) - len(times))
+        self.times.last = at
 
         if new:
             for key, pk in zip(new, insert_steps(self.instance, new, now)):

@@ -356,3 +356,27 @@ def test_a_step_error_carries_the_programs_stack_frames(tenant, make_workflow, d
     assert "eval_script" not in errored["error"]["stack"]
     inst.refresh_from_db()
     assert inst.error == {"name": "Error", "message": "bad 1"}  # the instance's error is unchanged
+
+
+@pytest.mark.parametrize("bursts", [False, True])
+def test_step_times_are_the_hosts_and_in_order(tenant, make_workflow, drive, monkeypatch, bursts):
+    """Hundreds of tiny steps and a slower one: every event's time is the host's and never before
+    the one before it. With bursts (the host tells the sandbox to skip the marks of steps in a run
+    of very fast ones), the slow step may fall in a window: then only the order is guaranteed."""
+    from engine import live
+    from engine.models import ProgressEvent, StepRecord
+
+    monkeypatch.setattr(live.AttemptTimes, "FAST_SECONDS", 10.0 if bursts else 0.0)
+    wf = make_workflow("export default async function run(e, step) {\n"
+                       "  for (let i = 0; i < 300; i++) await step.do(`s${i}`, () => i);\n"
+                       "  await step.do('slow', () => { let x = 0; for (let i = 0; i < 300000; i++) x += i % 7; return x; });\n"
+                       "  return await step.do('last', () => 1);\n}")
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    drive()
+    times = list(ProgressEvent.objects.filter(instance=inst).order_by("event_id").values_list("created_at", flat=True))
+    assert times == sorted(times)
+    rows = {r.name: r for r in StepRecord.objects.filter(instance=inst)}
+    assert all(r.finished_at >= r.started_at for r in rows.values())
+    assert rows["slow"].started_at >= rows["s299"].finished_at and rows["last"].started_at >= rows["slow"].finished_at
+    if not bursts:
+        assert (rows["slow"].finished_at - rows["slow"].started_at).total_seconds() > 0.01  # its own time, not the batch's
