@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -46,6 +47,7 @@ from . import live, selectors
 from .live import group_for_instance, group_for_workflow  # noqa: F401 (kept importable from here)
 from .models import ProgressEvent
 
+log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0  # only for a lost notification: new rows are pushed
 BATCH = 500
 CLOSE_UNAUTHENTICATED = 4401
@@ -126,6 +128,15 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         self.poke.set()
 
     async def follow(self):
+        try:
+            await self.stream()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the database went away...: close, and the client resumes with its cursor
+            log.warning("live: stream of %s failed", self.group, exc_info=True)
+            await self.close(code=1011)
+
+    async def stream(self):
         while True:
             self.poke.clear()  # before the read: a notification during it means read again
             events, full = await self.read()
