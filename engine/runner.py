@@ -322,8 +322,9 @@ class Advance:
             k = (key, number)
             (attempts_new[k] if k in attempts_new else attempts_changed.setdefault(k, {})).update(fields)
 
-        # Commands without a mark take the time of the one before (across batches: the last known).
-        at = self.times.last or clock.now()
+        # Commands without a mark take the time of the one before (across batches: the last known;
+        # before the first, the advance's start).
+        at = self.times.last or now
         base = len(times)  # `times` already holds the batch's events before these
         for cmd in cmds:
             t = cmd["t"]
