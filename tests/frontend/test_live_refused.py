@@ -16,17 +16,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(
 def test_a_refused_live_view_says_why_and_connects_once(tenant, other_tenant, make_workflow, settings):
     import socket
 
-    from django.contrib.auth.models import User
-
     from frontend.views import DIST
     from tenants.models import Membership
+    from tests.accounts import person
+    from tests.browser import sign_in
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (config/test.sh installs it)")
     wait_for(lambda: (DIST / ".vite" / "manifest.json").exists(), timeout=120, what="the built editor (config/test.sh builds it)")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # daphne checks with the default
-    User.objects.create_user("eve", password="a-long-password")
-    Membership.objects.create(user=User.objects.get(username="eve"), tenant=tenant, role="owner")
+    Membership.objects.create(user=person("eve"), tenant=tenant, role="owner")
     theirs = services.instance_create(tenant=other_tenant, workflow=make_workflow(
         "export default async function run(e, step) { await step.sleep('nap', '1 day'); }", owner=other_tenant))
 
@@ -45,11 +44,7 @@ def test_a_refused_live_view_says_why_and_connects_once(tenant, other_tenant, ma
         wait_for(up, timeout=30, what="daphne to listen")
         with chromium_page() as page:
             base = f"http://127.0.0.1:{port}"
-            page.goto(f"{base}/accounts/login/?next=/editor/")
-            page.get_by_label("Username").fill("eve")
-            page.get_by_label("Password").fill("a-long-password")
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url("**/editor/")
+            sign_in(page, base, "eve", "a-long-password")
             sockets, closes = [], []
             page.on("websocket", lambda ws: (sockets.append(ws.url), ws.on("close", lambda _: closes.append(ws.url))))
             page.goto(f"{base}/editor/i/{theirs.pk}")  # another tenant's instance: 4404, like an unknown one
