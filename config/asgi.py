@@ -8,7 +8,6 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 
 from triggers.hooks_asgi import HooksApp  # noqa: E402
@@ -18,6 +17,7 @@ from engine.routing import websocket_urlpatterns  # noqa: E402
 # everything else by Django.
 application = ProtocolTypeRouter({
     "http": HooksApp(django_asgi_app),
-    # Live progress: the session (or an API key header) authenticates; the Origin must be one of ALLOWED_HOSTS.
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    # Live progress: the session (or an API key header) authenticates; the consumer checks the
+    # Origin of session clients, and refuses after accepting so that clients see the close code.
+    "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
 })

@@ -88,7 +88,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-AUTH_PASSWORD_VALIDATORS = []
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -227,3 +226,58 @@ ENGINE_HTTP_ALLOWED_PRIVATE = [h.strip() for h in os.environ.get("ENGINE_HTTP_AL
 WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
 WEBHOOK_WAIT_SECONDS = float(os.environ.get("WEBHOOK_WAIT_SECONDS", "10"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES + 1024
+
+# --- Accounts (django-allauth): sign-up, sign-in, email, password reset, MFA, rate limits ---------
+# Kept in one block so other changes to this file merge around it. README "Accounts" explains it.
+INSTALLED_APPS += [  # after "tenants", whose templates restyle allauth's pages like the editor
+    "allauth", "allauth.account", "allauth.mfa", "allauth.usersessions",
+    "django.contrib.humanize"]  # the sessions page ("2 hours ago")
+MIDDLEWARE += [
+    "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # Staff reach the console only after setting up and using a second factor (tenants.accounts.mfa).
+    "tenants.accounts.mfa.OperatorMfaMiddleware",
+]
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend",
+                           "allauth.account.auth_backends.AuthenticationBackend"]
+# Every account (sign-up, password change and reset, console-created staff) goes through these.
+AUTH_PASSWORD_VALIDATORS = [{"NAME": f"django.contrib.auth.password_validation.{name}"} for name in (
+    "UserAttributeSimilarityValidator", "MinimumLengthValidator", "CommonPasswordValidator", "NumericPasswordValidator")]
+LOGIN_URL = "/accounts/login/"
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("tenants.accounts.context.accounts")
+ACCOUNT_ADAPTER = "tenants.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "tenants.accounts.forms.SignupForm"}
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# Sign-up is open, and invitations and password resets go by email: an address counts once verified.
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Durable workflows] "
+# Failed sign-ins: 10 a minute per address, 5 per 5 minutes per account (the name typed, so an
+# unknown account locks exactly like a real one); then refused (429) until the window has passed.
+# (allauth's other limits keep their defaults: 30 sign-in posts a minute per address, 20 sign-ups...)
+ACCOUNT_RATE_LIMITS = {"login_failed": os.environ.get("ACCOUNT_LOGIN_FAILED_LIMIT", "10/m/ip,5/5m/key")}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+# WebAuthn needs a secure origin: HTTPS in production; the embedded demo and DEBUG also allow
+# http://localhost (browsers refuse an IP address as the key's site either way).
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG or env_bool("DEMO", False)
+MFA_TOTP_ISSUER = "Durable workflows"
+USERSESSIONS_TRACK_ACTIVITY = False  # no write per request; sessions are listed from sign-in
+# Mail (verification, password reset, invitations): SMTP when EMAIL_HOST is set, else printed on
+# the server's console (embedded mode). Tests read Django's outbox.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                 else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Durable workflows <noreply@localhost>")
+# The demo user (demo / demo) exists only when DEMO is on: `config/up.sh` (the embedded demo) turns
+# it on; any other configuration leaves it off and `manage.py seed_demo` refuses to run.
+DEMO = env_bool("DEMO", False)
+INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", "7"))
+# --- end of accounts ----------------------------------------------------------------------------

@@ -5,6 +5,8 @@
 # with engine worker processes. Nothing else to install or start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The embedded demo: the demo user (demo / demo) and the sign-in page's label exist only with DEMO on.
+export DEMO="${DEMO:-1}"
 source config/install.sh
 source config/build_frontend.sh
 install_python

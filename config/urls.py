@@ -4,16 +4,16 @@ from django.contrib import admin
 from django.urls import include, path
 
 from console.metrics import metrics
-from tenants.views import signup_view
+from tenants.accounts.views import console_login
 
 from .api import api
 
 urlpatterns = [
+    path("admin/login/", console_login),  # operators sign in through /accounts/ (rate limits, MFA)
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("metrics", metrics, name="metrics"),
-    path("accounts/signup/", signup_view, name="signup"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("tenants.accounts.urls")),
     path("", include("triggers.urls")),
     path("", include("frontend.urls")),
 ]

@@ -36,7 +36,7 @@ from unfold.widgets import UnfoldAdminBigIntegerFieldWidget, UnfoldAdminDecimalF
 from tenants.access import api_key_revoke
 from tenants.audit import client_ip
 from tenants.limits import limits_for
-from tenants.models import ApiKey, AuditEntry, Membership, Tenant, Usage
+from tenants.models import ApiKey, AuditEntry, Invitation, Membership, Tenant, Usage
 from tenants.services import tenant_limits_set, tenant_suspend, tenant_unsuspend
 
 from .actions import RefuseNulFilters, actor, confirm_page, confirmed, operator_audit
@@ -146,6 +146,23 @@ class MembershipInline(TabularInline):
         return super().get_queryset(request).select_related("user")
 
 
+class InvitationInline(TabularInline):
+    """Invitations the tenant's owners sent (read-only: inviting is the owners' business)."""
+
+    model = Invitation
+    fields = ("email", "username", "role", "invited_by", "created_at", "expires_at", "accepted_at", "accepted_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    tab = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("accepted_by").order_by("-created_at")
+
+
 class ApiKeyInline(TabularInline):
     model = ApiKey
     fields = ("name", "prefix", "role", "created_at", "last_used_at", "expires_at", "revoked_at", "revoke_link")
@@ -175,7 +192,7 @@ class TenantAdmin(RefuseNulFilters, ModelAdmin):
     ordering = ("slug",)
     list_per_page = 50
     readonly_fields = ("slug", "name", "status_badge", "created_at", "usage_summary", "instance_summary")
-    inlines = [MembershipInline, ApiKeyInline]
+    inlines = [MembershipInline, InvitationInline, ApiKeyInline]
     actions_detail = ["suspend_tenant", "unsuspend_tenant"]
 
     def get_fieldsets(self, request, obj=None):
@@ -424,7 +441,8 @@ class AuditActionFilter(DropdownFilter):
     ACTIONS = ("tenant.suspend", "tenant.unsuspend", "tenant.limits", "key.create", "key.revoke", "secret.put",
                "secret.delete", "member.set", "member.remove", "version.publish", "instance.pause",
                "instance.resume", "instance.terminate", "instance.restart_failed", "user.create", "user.change",
-               "user.delete")
+               "user.delete", "account.login_failed", "account.locked_out", "mfa.activate",
+               "mfa.reset", "member.invite", "member.invite_revoke", "member.join")
 
     def lookups(self, request, model_admin):
         return [(a, a) for a in self.ACTIONS]
@@ -485,6 +503,22 @@ class AuditEntryAdmin(RefuseNulFilters, ModelAdmin):
 # Staff and tenant people: Django's user admin in the console's theme, with changes audited.
 admin.site.unregister(User)
 admin.site.unregister(Group)
+# allauth's own admin pages would edit authenticators and sessions unaudited: second factors are
+# reset with the audited action on a user's page instead; email addresses stay, in the theme.
+from allauth.account.admin import EmailAddressAdmin as BaseEmailAddressAdmin  # noqa: E402
+from allauth.account.models import EmailAddress  # noqa: E402
+from allauth.mfa.models import Authenticator  # noqa: E402
+from allauth.usersessions.models import UserSession  # noqa: E402
+import allauth.mfa.admin, allauth.usersessions.admin  # noqa: E401, E402, F401  (register first, then unregister)
+
+for model in (Authenticator, UserSession, EmailAddress):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(BaseEmailAddressAdmin, ModelAdmin):
+    pass
 
 
 @admin.register(User)
@@ -492,6 +526,34 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
+    actions_detail = ["reset_second_factor"]
+
+    @action(description="Reset second factor", url_path="reset-second-factor", icon="lock_reset")
+    def reset_second_factor(self, request, object_id):
+        """For a person who lost their authenticator: another operator deletes their factors (and
+        recovery codes) and ends their sessions; they set a factor up again at their next sign-in."""
+        from allauth.mfa.models import Authenticator
+
+        from tenants.accounts.mfa import second_factor_reset
+
+        person = get_object_or_404(User, pk=int_pk(object_id))
+        back = reverse("admin:auth_user_change", args=[person.pk])
+        if not self.has_change_permission(request, person):
+            raise PermissionDenied
+        if person.pk == request.user.pk:
+            messages.error(request, "Reset your own factors from your account's Two-factor page, not here.")
+            return HttpResponseRedirect(back)
+        if not confirmed(request):
+            kinds = sorted(set(Authenticator.objects.filter(user=person).values_list("type", flat=True)))
+            return confirm_page(
+                request, title=f"Reset {person.get_username()}'s second factor", opts=self.opts, cancel_url=back,
+                confirm_label="Reset", question=f"Delete every second factor of {person.get_username()}?",
+                impact=[f"Deleted: {', '.join(kinds) or 'nothing (none is set up)'}.",
+                        "Their sessions end now; an operator sets a factor up again before the console opens."],
+            )
+        deleted = second_factor_reset(user=person, actor=actor(request), ip=client_ip(request))
+        messages.success(request, f"{deleted} authenticator(s) of {person.get_username()} deleted; their sessions ended.")
+        return HttpResponseRedirect(back)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

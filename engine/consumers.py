@@ -1,82 +1,118 @@
 """Live progress over WebSockets: `/ws/instances/<id>/?after=<eventId>` and `/ws/workflows/<id>/`.
 
-Invariant: the database is the only source of what is sent. A consumer reads progress rows after
-its cursor, in event_id order, and sends them; it re-reads on a short timer and at once when the
-channel layer says an instance has new rows. So reconnecting with `after` replays what was missed,
-there is no gap or duplicate at the seam, and a lost channel-layer message (or the embedded mode's
-in-memory layer, which does not cross processes) only costs up to one poll interval of latency.
+Invariants:
+- The database is the only source of durable events sent. A consumer reads the rows after its
+  cursor, in order, sends them, and reads again at once while a read came back full (a replay runs
+  as fast as the database reads), then when a notification says there are new rows (engine.live:
+  Redis in distributed mode, a datagram from the engine workers in embedded mode) or, should one
+  be lost, after POLL_SECONDS. So reconnecting with `after` replays exactly what was missed.
+- The instance stream's cursor is the per-instance event id, which increases in commit order.
+- The workflow stream's cursor is (txid, id): on PostgreSQL an id is taken before its row commits,
+  so ids alone can commit out of order; reading only rows of transactions older than the oldest one
+  still running (`pg_snapshot_xmin`) makes the read final: no row can later appear before the
+  cursor. Two transactions writing the same instance can still have txids in the other order than
+  their commits (one took its txid before locking the instance); so a batch also takes the later
+  rows of its instances whose event ids are lower, and every instance's events go out in event id
+  order. SQLite has one writer: ids are in commit order and txid is 0.
+- Ephemeral events (an attempt began or ended in the sandbox, before its batch commits) come only
+  in notifications: they are forwarded as they arrive, marked `ephemeral`, without an event id.
 
-Authentication: the browser's session (tenant from the session, or `?tenant=<slug>`), or
-`Authorization: Bearer <api key>` for programs. Another tenant's id is refused exactly like an
-unknown one (close code 4404). Origins are checked by AllowedHostsOriginValidator (config.asgi).
-An output longer than the preview arrives cut, with `truncated`, `size` and `outputUrl` (the
-instance's REST answer, whose step history holds the whole value).
+Refusals are accepted and then closed, so that every client (a browser included) sees the code:
+4401 unauthenticated (no credentials, a bad API key), 4403 forbidden (a browser session from an
+origin not in ALLOWED_HOSTS, or a user without access to the tenant), 4404 unknown or another
+tenant's (the same answer). Authentication: the browser's session (tenant from the session, or
+`?tenant=<slug>`), whose Origin must match ALLOWED_HOSTS (cross-site WebSocket hijacking), or
+`Authorization: Bearer <api key>`, which a browser page cannot set, so its Origin is not checked.
+An output longer than the preview arrives cut, with `truncated`, `size` and `outputUrl`.
 """
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
+from django.db import connection
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils.module_loading import import_string
 
 from tenants.access import Principal, principal_for_token, principal_for_user
 from tenants.errors import NotFound
 
-from . import selectors
+from . import live, selectors
+from .live import group_for_instance, group_for_workflow  # noqa: F401 (kept importable from here)
 from .models import ProgressEvent
 
-POLL_SECONDS = 0.25
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0  # only for a lost notification: new rows are pushed
 BATCH = 500
-CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
 
 
-def group_for_instance(instance_id: Any) -> str:
-    return f"instance.{instance_id}"
+
+class Refused(Exception):
+    def __init__(self, code: int):
+        self.code = code
 
 
-def group_for_workflow(workflow_id: Any) -> str:
-    return f"workflow.{workflow_id}"
+def headers_of(scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
 @database_sync_to_async
-def principal_for_scope(scope) -> Principal | None:
-    headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+def principal_for_scope(scope) -> Principal:
+    """Who is asking, or Refused with the close code that says why not."""
+    headers = headers_of(scope)
     auth = headers.get("authorization", "")
-    if auth.startswith("Bearer "):
-        return principal_for_token(auth[7:])
+    if auth.lower().startswith("bearer "):
+        principal = principal_for_token(auth[7:].strip())
+        if principal is None:
+            raise Refused(CLOSE_UNAUTHENTICATED)
+        return principal
     user = scope.get("user")
-    if user is not None and user.is_authenticated:
-        query = parse_qs(scope.get("query_string", b"").decode())
+    if user is None or not user.is_authenticated:
+        raise Refused(CLOSE_UNAUTHENTICATED)
+    # A cookie rides along with any page's request: only pages of our own origins may use it.
+    origin = headers.get("origin")
+    if not origin or not AllowedHostsOriginValidator(None).valid_origin(urlparse(origin)):
+        raise Refused(CLOSE_FORBIDDEN)
+    query = parse_qs(scope.get("query_string", b"").decode())
 
-        class Request:  # principal_for_user reads the tenant choice from headers or the session
-            pass
+    class Request:  # principal_for_user reads the tenant choice from headers or the session
+        pass
 
-        request = Request()
-        request.headers = {"X-Tenant": query.get("tenant", [""])[0]} if query.get("tenant") else {}
-        request.session = scope.get("session") or {}
-        return principal_for_user(request, user)
-    return None
+    request = Request()
+    request.headers = {"X-Tenant": query.get("tenant", [""])[0]} if query.get("tenant") else {}
+    request.session = scope.get("session") or {}
+    principal = principal_for_user(request, user)
+    if principal is None:  # signed in, but not a member of that tenant
+        raise Refused(CLOSE_FORBIDDEN)
+    return principal
 
 
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
-    """Shared loop: wait for a poke or the poll interval, read rows after the cursor, send them."""
+    """Shared loop: read rows after the cursor and send them; wait for a notification (or the
+    poll interval) only when the last read was not full."""
 
     async def connect(self):
-        self.principal = await principal_for_scope(self.scope)
-        if self.principal is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
         try:
-            await self.authorize()
-        except NotFound:
-            await self.close(code=CLOSE_NOT_FOUND)
+            self.principal = await principal_for_scope(self.scope)
+            await self.authorize()  # the cursor is set before the client sees the socket open
+        except (Refused, NotFound) as refused:
+            # Accepted first: a close before accepting is an HTTP 403 at the handshake, no code.
+            await self.accept()
+            await self.close(code=refused.code if isinstance(refused, Refused) else CLOSE_NOT_FOUND)
             return
         self.poke = asyncio.Event()
+        await live.listen(self.channel_layer)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         self.loop = asyncio.ensure_future(self.follow())
@@ -88,14 +124,28 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def progress_new(self, message):
-        """A worker committed rows (a hint: the rows themselves are read from the database)."""
+        """Rows were committed (a hint: they are read from the database), or ephemeral events."""
+        for event in message.get("ephemeral") or ():
+            await self.send_json({**event, "ephemeral": True})
         self.poke.set()
 
     async def follow(self):
+        try:
+            await self.stream()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the database went away...: close, and the client resumes with its cursor
+            log.warning("live: stream of %s failed", self.group, exc_info=True)
+            await self.close(code=1011)
+
+    async def stream(self):
         while True:
-            for event in await self.read():
-                await self.send_json(event)
-            self.poke.clear()
+            self.poke.clear()  # before the read: a notification during it means read again
+            events, full = await self.read()
+            for event in events:
+                await self.send(text_data=event if isinstance(event, str) else json.dumps(event))
+            if full:
+                continue
             try:
                 await asyncio.wait_for(self.poke.wait(), timeout=POLL_SECONDS)
             except asyncio.TimeoutError:
@@ -113,20 +163,47 @@ class InstanceProgressConsumer(ProgressConsumer):
         self.instance = await database_sync_to_async(selectors.instance_get)(tenant=self.principal.tenant, instance_id=instance_id)
         self.group = group_for_instance(self.instance.pk)
 
-    @database_sync_to_async
-    def read(self) -> list[dict]:
-        events = selectors.progress_after(tenant=self.principal.tenant, instance_id=self.instance.pk,
-                                          after=self.cursor, limit=BATCH)
-        if events:
-            self.cursor = events[-1]["eventId"]
-        for e in events:
-            if e.get("truncated"):  # the preview was cut: where the whole value is (the step history)
-                e["outputUrl"] = f"/api/v1/instances/{self.instance.pk}"
-        return events
+    async def read(self) -> tuple[list[str], bool]:
+        # Subscribers of one instance in this process wake together on a notification, at the
+        # same cursor: one of them reads, the others share its answer (100 viewers, one query).
+        key = (self.instance.pk, self.cursor)
+        shared = _reads.get(key)
+        if shared is None:
+            shared = _reads[key] = asyncio.ensure_future(database_sync_to_async(progress_texts)(self.instance.pk, self.cursor))
+            shared.add_done_callback(lambda _: _reads.pop(key, None))
+        ids, texts = await asyncio.shield(shared)
+        if ids:
+            self.cursor = ids[-1]
+        return texts, len(texts) == BATCH
+
+
+_reads: dict[tuple[Any, int], asyncio.Future] = {}
+
+
+def progress_texts(instance_pk: Any, after: int) -> tuple[list[int], list[str]]:
+    """An instance's events after `after`, as the JSON texts sent (the stored `data` is spliced in,
+    not decoded and encoded again). The caller has checked the instance is the principal's."""
+    rows = (ProgressEvent.objects.filter(instance_id=instance_pk, event_id__gt=after).order_by("event_id")
+            .annotate(text=Cast("data", TextField())).values_list("event_id", "type", "created_at", "step", "attempt", "text")[:BATCH])
+    ids, texts = [], []
+    for event_id, type_, created_at, step, attempt, data in rows:
+        head = json.dumps({"eventId": event_id, "type": type_, "timestamp": created_at.isoformat(), "step": step, "attempt": attempt})
+        if data and data.startswith("{") and data != "{}":
+            if '"truncated"' in data:  # the preview was cut: where the whole value is (the step history)
+                data = data[:-1] + json.dumps({"outputUrl": f"/api/v1/instances/{instance_pk}"}).replace("{", ",", 1)
+            head = head[:-1] + "," + data[1:]
+        ids.append(event_id)
+        texts.append(head)
+    return ids, texts
+
+
+HORIZON_SQL = {"postgresql": "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"}
+FIELDS = ("pk", "txid", "instance_id", "event_id", "type", "created_at", "data")
 
 
 class WorkflowProgressConsumer(ProgressConsumer):
-    """Every instance of a workflow: created, started, waiting, finished... (workflow_* events)."""
+    """Every instance of a workflow: queued, started, waiting, finished... (workflow_* events),
+    from the moment of connecting (the caller reads the list of instances when the socket opens)."""
 
     async def authorize(self):
         # The builder owns workflows (and who may see one): settings name its tenant-scoped lookup.
@@ -134,25 +211,58 @@ class WorkflowProgressConsumer(ProgressConsumer):
         workflow_id = self.scope["url_route"]["kwargs"]["workflow_id"]
         self.workflow = await database_sync_to_async(workflow_get)(tenant=self.principal.tenant, workflow_id=workflow_id)
         self.group = group_for_workflow(self.workflow.pk)
-        self.cursor = await database_sync_to_async(
-            lambda: ProgressEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0)()
-        self.sent: dict[Any, int] = {}  # instance -> last event id sent (rows may commit out of pk order)
+        self.cursor = await database_sync_to_async(self.start)()
+        self.pulled: dict[int, tuple[int, int]] = {}  # rows sent ahead of the cursor: pk -> position
+
+    def rows(self):
+        qs = ProgressEvent.objects.filter(tenant=self.principal.tenant, instance__workflow=self.workflow,
+                                          type__startswith="workflow_")
+        horizon = HORIZON_SQL.get(connection.vendor)
+        return qs.extra(where=[horizon]) if horizon else qs
+
+    def start(self) -> tuple[int, int]:
+        """The cursor at connection: after every row committed so far (every row on SQLite; on
+        PostgreSQL, at the horizon: rows of transactions still running come after)."""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                return (cursor.fetchone()[0], 0)
+        last = ProgressEvent.objects.order_by("-pk").values_list("txid", "pk").first()
+        return last or (0, 0)
+
+    @staticmethod
+    def after(position: tuple[int, int]):
+        from django.db.models import Q
+
+        txid, pk = position
+        return Q(txid__gt=txid) | Q(txid=txid, pk__gt=pk)
 
     @database_sync_to_async
-    def read(self) -> list[dict]:
-        # Re-read a window behind the cursor: PostgreSQL hands out ids before commit, so a row with
-        # a lower id can appear after a higher one; per-instance event ids drop what was sent.
-        rows = (ProgressEvent.objects.filter(tenant=self.principal.tenant, instance__workflow=self.workflow,
-                                             pk__gt=self.cursor - 1000, type__startswith="workflow_")
-                .order_by("pk").values("pk", "instance_id", "event_id", "type", "created_at", "data")[:BATCH])
-        out = []
-        for r in rows:
-            if r["event_id"] <= self.sent.get(r["instance_id"], 0):
-                continue
-            self.sent[r["instance_id"]] = r["event_id"]
-            self.cursor = max(self.cursor, r["pk"])
-            out.append({"instance": str(r["instance_id"]), "eventId": r["event_id"], "type": r["type"],
-                        "timestamp": r["created_at"].isoformat(), **(r["data"] or {})})
-        if len(self.sent) > 10_000:
-            self.sent = dict(list(self.sent.items())[-5_000:])
-        return out
+    def read(self) -> tuple[list[dict], bool]:
+        rows = list(self.rows().filter(self.after(self.cursor)).order_by("txid", "pk").values(*FIELDS)[:BATCH])
+        if not rows:
+            return [], False
+        full = len(rows) == BATCH
+        self.cursor = end = (rows[-1]["txid"], rows[-1]["pk"])
+        rows = [r for r in rows if r["pk"] not in self.pulled]
+        self.pulled = {pk: pos for pk, pos in self.pulled.items() if pos > end}
+        if connection.vendor == "postgresql" and rows:
+            # Later rows of these instances with lower event ids go first (see the module's docstring).
+            top: dict[Any, int] = {}
+            for r in rows:
+                top[r["instance_id"]] = max(top.get(r["instance_id"], 0), r["event_id"])
+            for r in self.rows().filter(self.after(end), instance_id__in=list(top)).values(*FIELDS):
+                if r["event_id"] < top[r["instance_id"]] and r["pk"] not in self.pulled:
+                    self.pulled[r["pk"]] = (r["txid"], r["pk"])
+                    rows.append(r)
+        # Each instance's events in event id order, in the slots its rows hold in the batch.
+        slots: dict[Any, list[int]] = {}
+        for n, r in enumerate(rows):
+            slots.setdefault(r["instance_id"], []).append(n)
+        ordered: list[dict] = [None] * len(rows)  # type: ignore[list-item]
+        for instance_id, places in slots.items():
+            mine = sorted((rows[n] for n in places), key=lambda r: r["event_id"])
+            for n, r in zip(places, mine):
+                ordered[n] = r
+        return [{"instance": str(r["instance_id"]), "eventId": r["event_id"], "type": r["type"],
+                 "timestamp": r["created_at"].isoformat(), **(r["data"] or {})} for r in ordered], full

@@ -159,11 +159,19 @@ class ProgressEvent(models.Model):
     step = models.CharField(max_length=256, null=True, blank=True)
     attempt = models.PositiveIntegerField(null=True, blank=True)
     data = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField()  # when it happened, by the host's clock (the attempt's start or end)
+    # The writing transaction's id on PostgreSQL (0 on SQLite, whose ids are in commit order): the
+    # workflow stream reads in (txid, id) order below the oldest running transaction, so a row
+    # whose id was taken before another's but committed after it is never skipped.
+    txid = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["instance", "event_id"], name="progress_event_id_per_instance")
+        ]
+        indexes = [
+            # The workflow stream: workflow_* events after a (txid, id) cursor.
+            models.Index(fields=["txid", "id"], condition=models.Q(type__startswith="workflow_"), name="progress_workflow_stream"),
         ]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
@@ -59,12 +58,13 @@ Item = tuple[str, str | None, int | None, dict | None]  # (type, step, attempt, 
 
 def record(
     *, instance_id: Any, tenant_id: int, items: list[Item], now: datetime, last_event_id: int | None = None,
-    **instance_updates: Any,
+    times: list[datetime | None] | None = None, **instance_updates: Any,
 ) -> int:
     """Append events for an instance (and apply `instance_updates` to its row); returns the last id.
 
     `last_event_id` is the row's current value when the caller already holds the row's lock and
-    read it; without it the counter is incremented in SQL and read back."""
+    read it; without it the counter is incremented in SQL and read back. `times`: when each item
+    happened (the host's wall clock), when not `now`."""
     assert transaction.get_connection().in_atomic_block, "progress events are written with the change they describe"
     qs = Instance.objects.filter(pk=instance_id)
     instance_pk = Instance._meta.pk.get_db_prep_value(instance_id, connection)
@@ -78,43 +78,45 @@ def record(
         last = qs.values_list("last_event_id", flat=True).get()
     else:
         last = last_event_id + len(items)
-    insert(tenant_id=tenant_id, now=now, rows=[(instance_pk, last - len(items) + 1 + i, item) for i, item in enumerate(items)])
-    if items and settings.REDIS_URL:
-        transaction.on_commit(lambda: poke(instance_id))
+    insert(tenant_id=tenant_id, now=now, times=times,
+           rows=[(instance_pk, last - len(items) + 1 + i, item) for i, item in enumerate(items)])
+    if items:
+        notify_on_commit([instance_id])
     return last
 
 
-def poke(instance_id: Any) -> None:
-    """Tell live consumers (engine.consumers) that an instance has new rows. Only a hint: they read
-    the rows from the database, and poll anyway, so a lost message costs latency, never events.
-    Embedded mode skips it: its in-memory channel layer does not reach the web process."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
+def notify_on_commit(instance_ids: list[Any], *, workflow_id: Any = None) -> None:
+    """After the commit, tell live consumers these instances have new rows (engine.live: a hint
+    only, by Redis or a datagram; the consumers read the rows from the database)."""
+    from . import live
 
-    from .consumers import group_for_instance, group_for_workflow
-
-    workflow_id = Instance.objects.filter(pk=instance_id).values_list("workflow_id", flat=True).first()
-    layer = get_channel_layer()
-    try:
-        for group in (group_for_instance(instance_id), group_for_workflow(workflow_id)):
-            async_to_sync(layer.group_send)(group, {"type": "progress.new"})
-    except Exception:  # the broker is down: consumers still poll
-        pass
+    transaction.on_commit(lambda: [live.publish(i, workflow_id=workflow_id) for i in instance_ids])
 
 
-def insert(*, tenant_id: int, now: datetime, rows: list[tuple[Any, int, Item]]) -> None:
-    """Insert events (instance pk as stored, event id, item) whose ids the caller allocated."""
+# The writing transaction's id (PostgreSQL): the workflow stream reads rows in (txid, id) order, and
+# only below the oldest transaction still running, so a row committed late is never skipped
+# (engine.consumers.WorkflowProgressConsumer). SQLite has one writer: ids are in commit order.
+TXID_SQL = {"postgresql": "pg_current_xact_id()::text::bigint"}
+
+
+def insert(*, tenant_id: int, now: datetime, rows: list[tuple[Any, int, Item]], times: list[datetime] | None = None) -> None:
+    """Insert events (instance pk as stored, event id, item) whose ids the caller allocated.
+    `times`, when given, is each item's time (when it happened, by the host's clock), else `now`."""
     if not rows:
         return
     # Raw executemany: the ORM's per-object work costs more than the insert (30+ rows per instance).
-    created = connection.ops.adapt_datetimefield_value(now)
+    adapt_time = connection.ops.adapt_datetimefield_value
+    created = adapt_time(now)
+    at = [created] * len(rows) if times is None else [adapt_time(t or now) for t in times]
     adapt = connection.ops.adapt_json_value
+    txid = TXID_SQL.get(connection.vendor, "0")
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {ProgressEvent._meta.db_table} "
-            "(tenant_id, instance_id, event_id, type, step, attempt, data, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            "(tenant_id, instance_id, event_id, type, step, attempt, data, created_at, txid) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, {txid})",
             [
-                (tenant_id, instance_pk, event_id, type_, step, attempt, None if data is None else adapt(data, None), created)
-                for instance_pk, event_id, (type_, step, attempt, data) in rows
+                (tenant_id, instance_pk, event_id, type_, step, attempt, None if data is None else adapt(data, None), at[n])
+                for n, (instance_pk, event_id, (type_, step, attempt, data)) in enumerate(rows)
             ],
         )

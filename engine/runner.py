@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from tenants.limits import TenantLimits, limits_for
 from tenants.usage import usage_add
 
-from . import clock, programs, progress
+from . import clock, live, programs, progress
 from .capabilities import PURE, Call, CapabilityError, registry
 from .counters import COUNTERS
 from .models import Attempt, Event, Instance, StepRecord
@@ -136,6 +136,8 @@ class Advance:
         if self.plan is None:
             self.plan = limits_for(self.instance.tenant)
         self.limits = Limits.from_plan(self.plan)
+        # When each attempt began and ended, by the host's clock (rows of a batch are written later).
+        self.times = live.AttemptTimes(self.instance.pk, clock.now)
 
     # ---- loading ----------------------------------------------------------------------------------
     def init_json(self) -> str:
@@ -191,6 +193,10 @@ class Advance:
         if self.lease_lost:
             return {"stop": True}
         entered = time.monotonic()
+        if "marks" in message:
+            skip = self.times.record(message["marks"])
+            if len(message) == 1:  # only marks: no commit, so no yield either (that waits for a commit)
+                return {"stop": self.pause, "skip": skip}
         if "deadline" in message:
             self.sandbox.set_step_deadline(*message["deadline"])
         if "clear" in message:
@@ -237,6 +243,7 @@ class Advance:
             status, last_event_id = row
             self.pause = status == S.WAITING_FOR_PAUSE
             items: list[progress.Item] = []
+            times: list[datetime | None] = []
             begin: dict[str, Any] = {}
             if not self.begun:
                 # The advance's first commit: the instance is running from here on.
@@ -245,14 +252,17 @@ class Advance:
                     items.append((E.WORKFLOW_STARTED, None, None, None))
                 if status in (S.QUEUED, S.WAITING):
                     begin["status"] = S.RUNNING
-            items.extend(self.apply(cmds, now))
+            times += [None] * len(items)
+            items.extend(self.apply(cmds, now, times))
             if final:
                 final = self.final_state(final, now)
                 items.extend(final.pop("items"))
             else:
                 final = {"due_at": clock.now() + timedelta(seconds=settings.ENGINE_LEASE_SECONDS)}
+            # What ends here (the workflow, a wait) ends now, not at the advance's start.
+            times += [clock.now()] * (len(items) - len(times))
             progress.record(instance_id=self.instance.pk, tenant_id=self.instance.tenant_id, items=items, now=now,
-                            last_event_id=last_event_id, **{**begin, **final})
+                            last_event_id=last_event_id, times=times, **{**begin, **final})
             self.meter(cmds, final)
             if final.get("status") in Instance.FINISHED and self.instance.parent_id:
                 self.instance.status, self.instance.output = final["status"], final.get("output")
@@ -291,8 +301,10 @@ class Advance:
                 form = deeper
         return text
 
-    def apply(self, cmds: list[dict], now: datetime) -> list[progress.Item]:
-        """Turn the program's commands into step and attempt rows; returns the progress events.
+    def apply(self, cmds: list[dict], now: datetime, times: list[datetime | None]) -> list[progress.Item]:
+        """Turn the program's commands into step and attempt rows; returns the progress events
+        (and appends when each happened to `times`: the host's marks for attempts; other commands
+        take the time of the mark before them, or the batch's commit).
 
         A step started and finished in the same batch becomes one INSERT of its final state."""
         new: dict[tuple[str, int], dict] = {}  # steps first recorded in this batch
@@ -309,8 +321,23 @@ class Advance:
             k = (key, number)
             (attempts_new[k] if k in attempts_new else attempts_changed.setdefault(k, {})).update(fields)
 
+        # Commands without a mark take the time of the one before (across batches: the last known;
+        # before the first, the advance's start).
+        at = self.times.last or now
+        base = len(times)  # `times` already holds the batch's events before these
         for cmd in cmds:
             t = cmd["t"]
+            times += [at] * (base + len(items) - len(times))  # the previous command's events
+            if t == "start":
+                marked = self.times.get(cmd["s"], cmd["o"], cmd["a"], "start")
+                if marked is None:  # a step of a fast burst: it takes the time before it
+                    self.times.unmarked.add((cmd["s"], cmd["o"], cmd["a"]))
+                at = max(at, marked or at)  # never before the event before it
+            elif t in ("ok", "fail"):
+                # No mark: a step of a fast burst (the time before it), or one interrupted by a
+                # limit or lost with its worker (it ended now).
+                at = max(at, self.times.get(cmd["s"], cmd["o"], cmd["a"], "end") or (
+                    at if (cmd["s"], cmd["o"], cmd["a"]) in self.times.unmarked else clock.now()))
             if t == "log":
                 items.append((E.LOG, cmd.get("s"), None, {"level": cmd["l"], "message": cmd["m"]}))
                 continue
@@ -321,21 +348,21 @@ class Advance:
                 if key in new or key in self.records:
                     update(key, status=R.RUNNING, attempts=number, wake_at=None)
                 else:
-                    new[key] = {"kind": "do", "status": R.RUNNING, "attempts": number, "config": cmd.get("c")}
+                    new[key] = {"kind": "do", "status": R.RUNNING, "attempts": number, "config": cmd.get("c"), "started_at": at}
                     items.append((E.STEP_STARTED, name, None, None))
-                attempts_new[(key, number)] = {"status": Attempt.Status.RUNNING}
+                attempts_new[(key, number)] = {"status": Attempt.Status.RUNNING, "started_at": at}
                 items.append((E.ATTEMPT_STARTED, name, number, None))
             elif t == "ok":
-                update(key, status=R.COMPLETE, output=cmd["v"], finished_at=now, wake_at=None)
-                update_attempt(key, cmd["a"], status=Attempt.Status.COMPLETE, finished_at=now)
+                update(key, status=R.COMPLETE, output=cmd["v"], finished_at=at, wake_at=None)
+                update_attempt(key, cmd["a"], status=Attempt.Status.COMPLETE, finished_at=at)
                 items.append((E.STEP_COMPLETED, name, cmd["a"], progress.preview(cmd["v"])))
             elif t == "fail":
                 error = cmd["e"]
                 if isinstance(error, dict) and error.get("name") == "WorkerLostError":  # replay found an attempt its worker never finished
                     COUNTERS.lost_attempts += 1
-                update_attempt(key, cmd["a"], status=Attempt.Status.ERRORED, error=error, finished_at=now)
+                update_attempt(key, cmd["a"], status=Attempt.Status.ERRORED, error=error, finished_at=at)
                 if cmd.get("final"):
-                    update(key, status=R.ERRORED, error=error, finished_at=now, wake_at=None)
+                    update(key, status=R.ERRORED, error=error, finished_at=at, wake_at=None)
                     items.append((E.ATTEMPT_ERRORED, name, cmd["a"], {"error": error}))
                     items.append((E.STEP_ERRORED, name, cmd["a"], {"error": error}))
                 else:
@@ -346,19 +373,21 @@ class Advance:
                 new[key] = {"kind": "sleep", "status": R.WAITING, "wake_at": wake}
                 items.append((E.SLEEP_STARTED, name, None, {"until": wake.isoformat()}))
             elif t == "slept":
-                update(key, status=R.COMPLETE, finished_at=now)
+                update(key, status=R.COMPLETE, finished_at=at)
                 items.append((E.SLEEP_COMPLETED, name, None, None))
             elif t == "wait":
                 timeout_at = clock.from_ms(cmd["wake"])
                 new[key] = {"kind": "wait", "status": R.WAITING, "wake_at": timeout_at, "config": {"type": cmd["type"]}}
                 items.append((E.WAIT_STARTED, name, None, {"eventType": cmd["type"], "timeout": timeout_at.isoformat()}))
             elif t == "got":
-                update(key, status=R.COMPLETE, output=cmd["v"], finished_at=now)
+                update(key, status=R.COMPLETE, output=cmd["v"], finished_at=at)
                 consumed.append((cmd["ev"], key))
                 items.append((E.WAIT_COMPLETED, name, None, progress.preview(cmd["v"])))
             elif t == "timeout":
-                update(key, status=R.ERRORED, error=cmd["e"], finished_at=now)
+                update(key, status=R.ERRORED, error=cmd["e"], finished_at=at)
                 items.append((E.WAIT_TIMED_OUT, name, None, {"error": cmd["e"]}))
+        times += [at] * (base + len(items) - len(times))
+        self.times.last = at
 
         if new:
             for key, pk in zip(new, insert_steps(self.instance, new, now)):
@@ -421,6 +450,7 @@ class Advance:
             sandbox.close()
         if self.lease_lost:
             return "lost"
+        self.times.record(result.get("marks"))  # attempts that ended after the last host call
         try:
             try:
                 return self.commit(result["cmds"], outcome=result.get("outcome"), wake=result.get("wake"),
@@ -457,7 +487,7 @@ def insert_steps(instance: Instance, steps: dict[tuple[str, int], dict], now: da
     """INSERT ... RETURNING id of new step rows in one statement (the ORM's bulk_create costs 4x more)."""
     if not connection.features.can_return_rows_from_bulk_insert:
         objs = [StepRecord(tenant_id=instance.tenant_id, instance_id=instance.pk, name=name, occurrence=occ,
-                           started_at=now, **fields) for (name, occ), fields in steps.items()]
+                           **{"started_at": now, **fields}) for (name, occ), fields in steps.items()]
         StepRecord.objects.bulk_create(objs)
         return [o.pk for o in objs]
     ops = connection.ops
@@ -468,7 +498,7 @@ def insert_steps(instance: Instance, steps: dict[tuple[str, int], dict], now: da
         params += [
             instance.tenant_id, instance_pk, name, occ, f["kind"], f["status"], f.get("attempts", 0),
             json_or_none(f.get("config")), f.get("output"), json_or_none(f.get("error")),
-            ops.adapt_datetimefield_value(f.get("wake_at")), ops.adapt_datetimefield_value(now),
+            ops.adapt_datetimefield_value(f.get("wake_at")), ops.adapt_datetimefield_value(f.get("started_at") or now),
             ops.adapt_datetimefield_value(f.get("finished_at")),
         ]
     columns = "tenant_id, instance_id, name, occurrence, kind, status, attempts, config, output, error, wake_at, started_at, finished_at"
@@ -491,7 +521,7 @@ def insert_attempts(instance: Instance, attempts: dict[tuple[int, int], dict], n
             [
                 (instance.tenant_id, step_pk, number, a["status"],
                  None if a.get("error") is None else ops.adapt_json_value(a["error"], None),
-                 ops.adapt_datetimefield_value(now), ops.adapt_datetimefield_value(a.get("finished_at")))
+                 ops.adapt_datetimefield_value(a.get("started_at") or now), ops.adapt_datetimefield_value(a.get("finished_at")))
                 for (step_pk, number), a in attempts.items()
             ],
         )

@@ -106,6 +106,7 @@ def instance_create_batch(
             (Instance._meta.pk.get_db_prep_value(i.pk, connection), 1, (E.WORKFLOW_QUEUED, None, None, None))
             for i in fresh
         ])
+        progress.notify_on_commit([i.pk for i in fresh], workflow_id=workflow.pk)
         dispatch.notify([i.pk for i in fresh])
     by_key = {**existing, **{i.key: i for i in fresh}}
     return [by_key[k] for k in keys]

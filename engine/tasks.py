@@ -4,7 +4,7 @@ import socket
 
 from celery.signals import worker_process_init
 
-from . import clock, dispatch, heartbeat, runner
+from . import clock, dispatch, heartbeat, live, runner
 from .celery_app import app
 
 HOST = socket.gethostname()
@@ -13,7 +13,8 @@ HOST = socket.gethostname()
 @app.task(acks_late=True, ignore_result=True)
 def advance_instance(instance_id: str) -> str:
     """"This instance may have work": claim it if due, advance it, release it."""
-    heartbeat.start_thread(mode="celery")  # once per process (a pid check); for pools without the signal
+    heartbeat.start_thread(mode="celery")
+    live.warm()  # once per process (a pid check); for pools without the signal
     # The lease owner names this process, read at each call: prefork children import this module
     # in the parent, and two children sharing a name could both commit to one instance.
     return runner.advance(instance_id, worker=f"celery:{HOST}:{os.getpid()}")
@@ -28,3 +29,4 @@ def pump() -> int:
 def start_heartbeat(**_) -> None:
     """Each Celery worker process reports itself to the health dashboard, busy or idle."""
     heartbeat.start_thread(mode="celery")
+    live.warm()

@@ -17,7 +17,7 @@ import uuid
 
 from django.db import close_old_connections
 
-from . import clock, dispatch, heartbeat, runner
+from . import clock, dispatch, heartbeat, live, runner
 from .sandbox import POOL, warm_guest
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ def run(*, name: str | None = None, until_idle: bool = False, max_idle_sleep: fl
     """Advance due instances until stopped (or, with until_idle, until none is due). Returns the count."""
     name = name or worker_name()
     warm_guest()
+    live.warm()
     advanced, idle, hooks_at = 0, 0.005, 0.0
     beat = None
     if until_idle:

@@ -1,10 +1,12 @@
-"""API: who am I, secrets (values never returned), API keys, usage. Thin: services do the work."""
+"""API: who am I, secrets (values never returned), API keys, usage, members and invitations. Thin:
+services do the work."""
 from datetime import date, datetime
 
 from ninja import Router, Schema, Status
 
 from .access import Principal, api_key_create, api_key_revoke
-from .audit import audit_from_request
+from .accounts.invitations import invitation_create, invitation_revoke, invitations_pending
+from .audit import actor_of, audit_from_request, client_ip
 from .errors import NotFound
 from . import selectors
 from .secrets import secret_delete, secret_names, secret_put
@@ -129,7 +131,7 @@ def switch_tenant(request, payload: SwitchIn):
 
 
 class MemberIn(Schema):
-    username: str
+    username: str | None = None  # the path names the member; kept for older clients
     role: str = "editor"
 
 
@@ -160,4 +162,42 @@ def members_remove(request, username: str):
     request.auth.require("owner")
     member_remove(tenant=request.auth.tenant, username=username)
     audit_from_request(request, "member.remove", username)
+    return Status(204, None)
+
+
+class InvitationIn(Schema):
+    to: str  # an email address, or the username of an account
+    role: str = "editor"
+
+
+class InvitationOut(Schema):
+    id: int
+    to: str
+    role: str
+    invited_by: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@router.get("/invitations", response=list[InvitationOut])
+def invitations_list(request):
+    request.auth.require("owner", write=False)
+    return invitations_pending(tenant=request.auth.tenant)[:500]
+
+
+@router.post("/invitations", response={201: InvitationOut})
+def invitations_create(request, payload: InvitationIn):
+    """Invite someone: the answer is the same whether or not the name or address has an account."""
+    request.auth.require("owner")
+    invitation = invitation_create(tenant=request.auth.tenant, to=payload.to, role=payload.role,
+                                   invited_by=actor_of(request.auth), base_url=request.build_absolute_uri("/"),
+                                   ip=client_ip(request))
+    return Status(201, invitation)
+
+
+@router.delete("/invitations/{invitation_id}", response={204: None})
+def invitations_revoke(request, invitation_id: int):
+    request.auth.require("owner")
+    invitation_revoke(tenant=request.auth.tenant, invitation_id=invitation_id, actor=actor_of(request.auth),
+                      ip=client_ip(request))
     return Status(204, None)

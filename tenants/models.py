@@ -100,3 +100,28 @@ class AuditEntry(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     details = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class Invitation(models.Model):
+    """An owner's invitation to join a tenant with a role (tenants.accounts.invitations).
+
+    Invariants: the token is shown only in the mail that carries it (stored as a SHA-256); an
+    invitation by username points at the account that existed when it was made (`user`), or at
+    nobody, and only that account may accept it; one by email is accepted by an account holding
+    that address verified (a sign-up from the mailed link verifies it). Accepted once, then kept."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(blank=True, default="")
+    username = models.CharField(max_length=150, blank=True, default="")  # as the owner typed it
+    user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=8, choices=Membership.Role.choices, default=Membership.Role.EDITOR)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    @property
+    def to(self) -> str:
+        return self.email or self.username

@@ -5,7 +5,6 @@ to the apps above (their instances pause) they say in settings.TENANT_SUSPEND_HO
 TENANT_UNSUSPEND_HOOKS: functions called with the tenant, each returning how many instances it
 paused (or resumed).
 """
-import re
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -41,41 +40,31 @@ def tenant_unsuspend(*, tenant: Tenant, actor: str = "operator", ip: str | None 
     return _run_hooks(settings.TENANT_UNSUSPEND_HOOKS, tenant)
 
 
-def signup(*, username: str, password: str, tenant_slug: str, tenant_name: str = ""):
-    """A new person with a new tenant they own."""
-    from django.contrib.auth.models import User
-    from django.db import IntegrityError, transaction
-
-    from .errors import Conflict, InvalidInput
+def tenant_create_owned(*, user, slug: str, name: str = "") -> Tenant:
+    """A new tenant owned by `user` (sign-up: tenants.accounts.forms.SignupForm)."""
     from .models import Membership
 
-    if not username or not password or len(password) < 8:
-        raise InvalidInput("password", "choose a username and a password of at least 8 characters")
-    if not re.match(r"^[a-z0-9][a-z0-9-]{1,62}$", tenant_slug or ""):
-        raise InvalidInput("tenant_slug", "a tenant slug is 2-63 lowercase letters, digits and '-'")
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(username=username, password=password)
-            tenant = tenant_create(slug=tenant_slug, name=tenant_name)
-            Membership.objects.create(user=user, tenant=tenant, role=Membership.Role.OWNER)
-    except IntegrityError:
-        raise Conflict("username", "that username or tenant slug is taken") from None
-    return user, tenant
+    tenant = tenant_create(slug=slug, name=name)
+    Membership.objects.create(user=user, tenant=tenant, role=Membership.Role.OWNER)
+    return tenant
 
 
 def member_set(*, tenant: Tenant, username: str, role: str):
-    """Add a person to the tenant, or change their role."""
-    from django.contrib.auth.models import User
-
-    from .errors import InvalidInput, NotFound
+    """Change a member's role. People join through invitations (tenants.accounts.invitations), so
+    an unknown name and a non-member answer alike: nothing here says who has an account."""
+    from .errors import Conflict, InvalidInput, NotFound
     from .models import Membership
 
     if role not in Membership.Role.values:
         raise InvalidInput("role", "role is owner, editor or viewer")
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        raise NotFound("username", f"no user named {username}")
-    membership, _ = Membership.objects.update_or_create(tenant=tenant, user=user, defaults={"role": role})
+    membership = Membership.objects.select_related("user").filter(tenant=tenant, user__username=username).first()
+    if membership is None:
+        raise NotFound("username", f"{username} is not a member: invite them (POST /invitations)")
+    if membership.role == "owner" and role != "owner" and \
+            Membership.objects.filter(tenant=tenant, role="owner").count() == 1:
+        raise Conflict("role", "a tenant keeps at least one owner")
+    membership.role = role
+    membership.save(update_fields=["role"])
     return membership
 
 

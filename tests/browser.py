@@ -38,3 +38,22 @@ def new_page(browser, width: int = 1280, height: int = 800, timeout_ms: int = 15
 def chromium_page(width: int = 1280, height: int = 800, timeout_ms: int = 15000):
     with chromium() as browser:
         yield new_page(browser, width, height, timeout_ms)
+
+
+def sign_in(page, base_url: str, username: str, password: str, *, next: str = "/editor/", totp_secret: str | None = None,
+            wait_for: str | None = None) -> None:
+    """Sign in through the accounts pages as a person would: name and password, then the code of
+    their authenticator when the account has one (computed like an authenticator app does)."""
+    from urllib.parse import quote
+
+    page.goto(f"{base_url}/accounts/login/?next={quote(next)}")
+    page.locator("input[name=login]").fill(username)
+    page.locator("input[name=password]").fill(password)
+    page.locator("main form button[type=submit]").click()
+    if totp_secret:
+        from tests.accounts import totp_code
+
+        page.wait_for_url("**/accounts/2fa/authenticate/")
+        page.locator("input[name=code]").fill(totp_code(totp_secret))
+        page.locator("main form button[type=submit]").click()
+    page.wait_for_url(wait_for or f"**{next}")

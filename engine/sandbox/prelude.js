@@ -216,10 +216,46 @@ globalThis.__boot = function (initText) {
 
   function flush(extra) {
     const message = Object.assign({ cmds: commands.splice(0) }, extra);
-    const reply = parse(hostCall(hostJson(message)));
+    let text = hostJson(message);
+    if (marks.length) text = text.slice(0, -1) + ",\"marks\":" + marksJson() + "}";
+    const reply = parse(hostCall(text));
     dirty = false;
     if (reply.stop) halted = true;
     return reply;
+  }
+  // The host notes its own wall time when an attempt begins and ends (the live view shows it at
+  // once, and the rows committed later carry it); the program's clock stays logical. A begin is
+  // told at once (one crossing); an end rides on the next crossing, which comes as the next step
+  // begins, a batch commits or the program blocks: what runs between two steps is counted in the
+  // first. In a burst of very fast steps the host answers `skip: n`: the next n steps make no
+  // crossing and no mark (their rows take the time before them). Marks are written without
+  // prototype methods a program could have replaced.
+  const marks = [];
+  let skipMarks = 0;
+  function marksJson() {
+    let text = "";
+    for (let i = 0; i < marks.length; i++) {
+      const m = marks[i];
+      text += (i ? "," : "") + "[\"" + m[0] + "\"," + stringify(m[1]) + "," + m[2] + "," + m[3] + "]";
+    }
+    marks.length = 0;
+    return "[" + text + "]";
+  }
+  // Returns whether the attempt was marked (its end is marked too).
+  function begun(name, occ, attempt) {
+    if (skipMarks > 0) {
+      skipMarks -= 1;
+      marks.length = 0;
+      return false;
+    }
+    marks[marks.length] = ["start", name, occ, attempt];
+    const reply = parse(hostCall("{\"marks\":" + marksJson() + "}"));
+    if (reply.stop) halted = true;
+    skipMarks = reply.skip > 0 ? reply.skip : 0;
+    return true;
+  }
+  function ended(name, occ, attempt, marked) {
+    if (marked) marks[marks.length] = ["end", name, occ, attempt];
   }
   function emit(cmd) {
     commands.push(cmd);
@@ -300,18 +336,27 @@ globalThis.__boot = function (initText) {
       // A timeout shorter than the advance's time limit needs a deadline of its own in the host
       // (two crossings); longer ones are enforced by the advance's limit at no cost.
       const timed = cfg.timeout < init.timeLimitMs;
-      if (timed) flush({ deadline: [key, cfg.timeout] });
-      else if (init.trace) flush();
+      let marked = true;
+      if (timed || init.trace) {
+        marks[marks.length] = ["start", name, occ, attempt];
+        flush(timed ? { deadline: [key, cfg.timeout] } : undefined);
+      } else marked = begun(name, occ, attempt);
       let text;
+      let over = false;
       try {
         current = name;
         let pending;
         try { pending = fn({ attempt }); } finally { current = null; }
         const value = await pending;
+        over = true;
+        ended(name, occ, attempt, marked);
         if (timed) flush({ clear: key });
         text = toJson(value, `the result of step ${name}`);
       } catch (err) {
-        if (timed) flush({ clear: key });
+        if (!over) {
+          ended(name, occ, attempt, marked);
+          if (timed) flush({ clear: key });
+        }
         inflight.delete(key);
         const info = errorInfo(err);
         if (info.name === "MemoryLimitError") info.message += ` in step ${name}`;
@@ -470,6 +515,7 @@ globalThis.__boot = function (initText) {
     finish() {
       return hostJson({
         cmds: commands.splice(0),
+        marks: marks.splice(0),
         outcome,
         wake: timers.length ? Math.min(...timers) : null,
         waitTypes: [...waitTypes],

@@ -163,22 +163,34 @@ def test_session_users_pick_a_tenant_and_need_csrf(tenant, other_tenant, db):
     assert c.post("/api/v1/workflows", data='{"slug": "x"}', content_type="application/json").status_code in (401, 403)
 
 
-def test_sign_up_sign_in_switch_tenant_and_members(tenant, db):
+def test_sign_up_sign_in_switch_tenant_and_members(tenant, db, mailoutbox):
+    """The browser's whole path: sign up (creates the owned tenant), verify the address from the
+    mail, sign in, join another tenant by invitation, switch to it. (tests/tenants/test_accounts.py
+    covers each part in depth.)"""
+    import re
+
     from django.test import Client
+
+    from tenants.accounts.invitations import invitation_create
 
     c = Client()
     assert c.get("/accounts/signup/").status_code == 200
-    r = c.post("/accounts/signup/", {"username": "bo", "password": "longenough", "tenant": "bo-co"})
-    assert r.status_code == 302
+    r = c.post("/accounts/signup/", {"username": "bo", "email": "bo@example.com", "password1": "a-long-password",
+                                     "password2": "a-long-password", "tenant": "bo-co"})
+    assert r.status_code == 302 and r["Location"] == "/accounts/confirm-email/"
+    assert c.get("/api/v1/me").status_code == 401  # not before the address is verified
+    link = re.search(r"http://testserver(/accounts/confirm-email/\S+/)", mailoutbox[-1].body).group(1)
+    assert c.post(link).status_code == 302
     assert c.get("/api/v1/me").json() == {"tenant": "bo-co", "role": "owner", "tenants": ["bo-co"], "user": "bo"}
-    assert c.post("/accounts/signup/", {"username": "bo", "password": "longenough", "tenant": "bo-co2"}).status_code == 400
-    c.logout()
+    c.post("/accounts/logout/")
     assert c.get("/api/v1/me").status_code == 401
-    assert c.post("/accounts/login/", {"username": "bo", "password": "longenough"}).status_code == 302
-    # bo adds themselves to acme? No: only acme's owner can. Make an acme owner add bo as viewer.
-    from tenants.services import member_set
-
-    member_set(tenant=tenant, username="bo", role="viewer")
+    taken = c.post("/accounts/signup/", {"username": "bo", "email": "b2@example.com", "password1": "a-long-password",
+                                         "password2": "a-long-password", "tenant": "bo-co2"})
+    assert taken.status_code == 200 and "already exists" in taken.content.decode()
+    assert c.post("/accounts/login/", {"login": "bo", "password": "a-long-password"}).status_code == 302
+    # acme's owner invites bo as a viewer; bo accepts from the invitations page.
+    invitation = invitation_create(tenant=tenant, to="bo", role="viewer", invited_by="ana", base_url="http://testserver/")
+    assert c.post("/accounts/invitations/", {"id": invitation.pk}).status_code == 302
     me = c.post("/api/v1/me/tenant", data='{"tenant": "acme"}', content_type="application/json").json()
     assert (me["tenant"], me["role"]) == ("acme", "viewer")
     assert c.get("/api/v1/me").json()["tenant"] == "acme"  # remembered in the session

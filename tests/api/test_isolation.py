@@ -20,12 +20,12 @@ def a_rows(api, clock, drive, tenant):
     secret_put(tenant=tenant, name="A_SECRET", value="a")
     from django.contrib.auth.models import User
 
-    from tenants.services import member_set
+    from tenants.models import Membership
 
-    User.objects.create_user("a-member", password="pw")
-    member_set(tenant=tenant, username="a-member", role="editor")
+    Membership.objects.create(tenant=tenant, user=User.objects.create_user("a-member", password="pw"), role="editor")
+    invitation = api.post("/invitations", {"to": "someone@example.com", "role": "viewer"}).data
     return {"workflow_id": wf["id"], "number": 1, "instance_id": inst["id"], "key_id": key["id"], "name": "A_SECRET",
-            "username": "a-member", "tenant": tenant, "step": "manager"}
+            "username": "a-member", "tenant": tenant, "step": "manager", "invitation_id": invitation["id"]}
 
 
 BODIES = {"post": {"type": "t", "graph": {}, "program": CODE, "slug": "s", "name": "n", "value": "v", "instances": [{}],
@@ -58,9 +58,10 @@ def test_another_tenants_ids_answer_404(path, method, a_rows, other_api):
         assert r.status_code == 204 and secret_value(tenant_id=a_rows["tenant"].pk, name="A_SECRET") == "a"
         return
     if (method, path) == ("put", "/members/{username}"):
-        # Adding a person to B makes a membership of B; A's membership of that person is untouched.
+        # A's member is not B's: 404, and A's membership of that person is untouched.
         from tenants.models import Membership
 
+        assert r.status_code == 404
         assert Membership.objects.get(tenant=a_rows["tenant"], user__username="a-member").role == "editor"
         return
     if params:

@@ -1,10 +1,10 @@
 """Fixtures for the operator console: a staff operator with a client from a known IP, a workflow
 the engine really runs, and helpers to post admin actions with their confirmation."""
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from builder.services import version_create_from_code, workflow_create
+from tests.accounts import operator_client, person, totp_enroll
 
 from . import capabilities
 
@@ -38,14 +38,17 @@ def console_capabilities(settings):
 
 @pytest.fixture
 def operator(db):
-    return User.objects.create_superuser("ops", "ops@example.com", "a-long-password")
+    """A superuser with a TOTP authenticator (its secret as `operator.totp_secret`)."""
+    user = person("ops", staff=True)
+    user.totp_secret = totp_enroll(user)
+    return user
 
 
 @pytest.fixture
 def console(operator):
-    client = Client(REMOTE_ADDR=OPERATOR_IP)
-    client.force_login(operator)
-    return client
+    """A client signed in as the operator through the real sign-in, password then TOTP code: the
+    console opens only to a session that used a second factor."""
+    return operator_client(Client(REMOTE_ADDR=OPERATOR_IP), operator)
 
 
 @pytest.fixture

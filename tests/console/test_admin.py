@@ -16,6 +16,8 @@ from tenants.access import api_key_create
 from tenants.limits import limits_for
 from tenants.models import ApiKey, AuditEntry, Membership, Tenant, Usage
 
+from tests.accounts import operator_client, person
+
 from . import capabilities
 from .conftest import GATED, OPERATOR_IP, bulk, confirm
 
@@ -73,24 +75,23 @@ def test_people_who_are_not_staff_are_refused(tenant, workflow_of, clock, drive)
 
 
 def test_staff_without_permissions_see_nothing_and_cannot_act(tenant, workflow_of, clock, drive):
-    staff = User.objects.create_user("viewer", password="a-long-password", is_staff=True)
+    staff = person("viewer")
+    staff.is_staff = True
+    staff.save()
     inst = services.instance_create(tenant=tenant, workflow=workflow_of(tenant))
     drive()
-    c = Client()
-    c.force_login(staff)
+    c = operator_client(Client(), staff)  # with the second factor every staff session needs
     assert c.get("/admin/engine/instance/").status_code == 403
     assert c.get("/admin/tenants/tenant/").status_code == 403
     assert c.post(f"/admin/engine/instance/{inst.pk}/terminate/", {"confirm": "yes"}).status_code == 403
     assert c.post(f"/admin/tenants/tenant/{tenant.pk}/suspend/", {"confirm": "yes"}).status_code == 403
     # View permission alone: the instance is visible, its actions are not offered and refused.
     staff.user_permissions.add(Permission.objects.get(codename="view_instance"))
-    c.force_login(User.objects.get(pk=staff.pk))
     page = text(c.get(f"/admin/engine/instance/{inst.pk}/change/"))
     assert inst.key in page and "/terminate/" not in page
     assert c.post(f"/admin/engine/instance/{inst.pk}/terminate/", {"confirm": "yes"}).status_code == 403
     assert bulk(c, "bulk_terminate", [inst.pk]).status_code in (200, 302)
     staff.user_permissions.add(Permission.objects.get(codename="view_tenant"))
-    c.force_login(User.objects.get(pk=staff.pk))
     page = text(c.get(f"/admin/tenants/tenant/{tenant.pk}/change/"))
     assert "acme" in page and "/suspend/" not in page
     assert c.post(f"/admin/tenants/tenant/{tenant.pk}/suspend/", {"confirm": "yes"}).status_code == 403

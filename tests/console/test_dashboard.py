@@ -16,6 +16,7 @@ from engine import heartbeat, services
 from engine.models import ActivityMinute, Instance, WorkerHeartbeat
 from tenants.services import tenant_create
 from tenants.usage import usage_add
+from tests.accounts import operator_client
 from tests.engine.capabilities import count, create_table
 from tests.processes import start, start_engine_worker, stop, wait_for
 
@@ -155,8 +156,7 @@ def test_real_worker_processes_write_heartbeats_and_recoveries(tenant, make_work
     minutes = ActivityMinute.objects.filter(minute__gte=timezone.now() - timedelta(minutes=5))
     assert sum(m.recoveries for m in minutes) == 1 and sum(m.lost_attempts for m in minutes) == 1
     assert sum(m.steps for m in minutes) >= 3  # a, b (killed), b again
-    console = Client()
-    console.force_login(operator)
+    console = operator_client(Client(), operator)
     f = console.get("/admin/").context["dashboard"]["f"]
     assert f.last_hour["recoveries"] == 1 and f.last_hour["lost_attempts"] == 1
     assert {w.pid for w in f.workers} == {first.pid, second.pid}

@@ -4,13 +4,13 @@ import os
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 
 from engine import services
 from engine.models import ActivityMinute, Instance, WorkerHeartbeat
 from tenants.models import Usage
-from tests.browser import SHOTS, chromium_page
+from tests.accounts import person, totp_enroll
+from tests.browser import SHOTS, chromium_page, sign_in
 from tests.processes import start_engine_worker, stop, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True),
@@ -36,7 +36,8 @@ def page(live_server):
 
 
 def test_the_dashboard_in_chromium(page, live_server, tenant, other_tenant, make_workflow):
-    User.objects.create_superuser("ops", "ops@example.com", "a-long-password")
+    ops = person("ops", staff=True)
+    ops_secret = totp_enroll(ops)
     orders = make_workflow(ORDERS, slug="orders")
     broken = make_workflow(BROKEN, slug="broken", owner=other_tenant)
     for n in range(24):
@@ -56,11 +57,7 @@ def test_the_dashboard_in_chromium(page, live_server, tenant, other_tenant, make
                            recoveries=1 if m in (17, 42) else 0) for m in range(1, 60)])
         Usage.objects.filter(tenant=tenant).update(cpu_ms=4_200)
 
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-        page.fill("#id_username", "ops")
-        page.fill("#id_password", "a-long-password")
-        page.locator("form button[type=submit], form input[type=submit]").first.click()
-        page.wait_for_url("**/admin/")
+        sign_in(page, live_server.url, "ops", "a-long-password", next="/admin/", totp_secret=ops_secret)
         page.locator("#health-dashboard").wait_for()
         assert page.locator('[data-figure="timers"]').inner_text() == "6"  # every 4th order sleeps 2 hours
         workers = page.locator("#workers").inner_text()

@@ -13,7 +13,8 @@ from engine.models import Instance
 from tenants.access import api_key_create
 from tenants.models import Membership, Tenant, Usage
 
-from tests.browser import SHOTS, chromium_page
+from tests.accounts import person, totp_enroll
+from tests.browser import SHOTS, chromium_page, sign_in
 
 from . import capabilities
 
@@ -46,7 +47,8 @@ def shot(page, name: str) -> None:
 
 
 def test_console_pages_in_chromium(page, live_server, tenant, other_tenant, workflow_of, clock, drive):
-    User.objects.create_superuser("ops", "ops@example.com", "a-long-password")
+    ops = person("ops", staff=True)
+    ops_secret = totp_enroll(ops)
     owner = User.objects.create_user("ana", password="a-long-password")
     Membership.objects.create(user=owner, tenant=tenant, role="owner")
     Membership.objects.create(user=User.objects.create_user("ben", password="x" * 10), tenant=tenant, role="viewer")
@@ -70,11 +72,7 @@ def test_console_pages_in_chromium(page, live_server, tenant, other_tenant, work
     assert Instance.objects.get(pk=inst.pk).status == "complete"
     capabilities.GATE["open"] = False
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/tenants/tenant/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", "a-long-password")
-    page.locator("form button[type=submit], form input[type=submit]").first.click()
-    page.wait_for_url("**/admin/tenants/tenant/")
+    sign_in(page, live_server.url, "ops", "a-long-password", next="/admin/tenants/tenant/", totp_secret=ops_secret)
     page.get_by_text("812,345").wait_for()
     shot(page, "console-tenants.png")
 

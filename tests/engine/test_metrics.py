@@ -3,6 +3,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from engine import services
+from tests.accounts import operator_client
 
 
 def test_metrics_need_staff_or_the_token(tenant, make_workflow, clock, settings):
@@ -18,7 +19,8 @@ def test_metrics_need_staff_or_the_token(tenant, make_workflow, clock, settings)
     assert r.status_code == 200
     body = r.content.decode()
     assert 'engine_instances{status="queued"} 1' in body and "engine_due_backlog 1" in body
-    User.objects.create_user("ops", password="pw", is_staff=True)
+    ops = User.objects.create_user("ops", password="pw", is_staff=True)
     staff = Client()
     staff.login(username="ops", password="pw")
-    assert staff.get("/metrics").status_code == 200
+    assert staff.get("/metrics")["Location"].startswith("/accounts/2fa/")  # operators use a second factor first
+    assert operator_client(Client(), ops, "pw").get("/metrics").status_code == 200

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from engine.models import Instance
-from tests.browser import SHOTS, chromium, new_page
+from tests.browser import SHOTS, chromium, new_page, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="runs once, in the embedded suite")]
@@ -36,17 +36,11 @@ def page(browser, live_server):
 
 @pytest.fixture
 def signed_in(page, live_server, tenant):
-    from django.contrib.auth.models import User
-
     from tenants.models import Membership
+    from tests.accounts import person
 
-    user = User.objects.create_user("ed", password="a-long-password")
-    Membership.objects.create(user=user, tenant=tenant, role="owner")
-    page.goto(f"{live_server.url}/accounts/login/?next=/editor/")
-    page.get_by_label("Username").fill("ed")
-    page.get_by_label("Password").fill("a-long-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/editor/")
+    Membership.objects.create(user=person("ed"), tenant=tenant, role="owner")
+    sign_in(page, live_server.url, "ed", "a-long-password")
     return page
 
 

@@ -128,23 +128,19 @@ def wait_state(page, node_id: str, state: str, timeout: float = 30000):
 
 
 def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_restart(stack, page, tenant, settings):
-    from django.contrib.auth.models import User
-
     from tenants.models import Membership
+    from tests.accounts import person
+    from tests.browser import sign_in
 
     # daphne signs in with the default hashers, not the fast one the other tests use.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    user = User.objects.create_user("ed", password="a-long-password")
+    user = person("ed")
     Membership.objects.create(user=user, tenant=tenant, role="owner")
     wf = workflow_create(tenant=tenant, slug="orders", draft=GRAPH)
     version_create_from_graph(workflow=wf, graph=GRAPH, publish=True)
     wf.refresh_from_db()
     SHOTS.mkdir(parents=True, exist_ok=True)
-
-    page.goto(f"{stack['url']}/accounts/login/?next=/editor/w/{wf.pk}")
-    page.get_by_label("Username").fill("ed")
-    page.get_by_label("Password").fill("a-long-password")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, stack["url"], "ed", "a-long-password", next=f"/editor/w/{wf.pk}")
     page.locator('.react-flow__node[data-id="prepare"]').wait_for()
 
     # Run from the editor: it opens the live view.

@@ -1,5 +1,6 @@
 """Benchmarks that print JSON figures: `python manage.py bench engine` (or webhooks, or console:
-the operator console's pages over a seeded load, console.bench_console).
+the operator console's pages over a seeded load, console.bench_console; or live: live progress
+through daphne, console.bench_live).
 
 Runs against the configured database (SQLite WAL by default; set DATABASE_URL for PostgreSQL) in a
 throwaway tenant that is deleted at the end. The Celery figures need REDIS_URL (they start a
@@ -54,7 +55,10 @@ class Command(BaseCommand):
     help = "Benchmark the engine and print JSON figures."
 
     def add_arguments(self, parser):
-        parser.add_argument("suite", choices=["engine", "webhooks", "console"])
+        parser.add_argument("suite", choices=["engine", "webhooks", "console", "live"])
+        parser.add_argument("--events", type=int, default=300, help="live: events committed for the lag figures")
+        parser.add_argument("--history", type=int, default=30_000, help="live: events replayed")
+        parser.add_argument("--subscribers", type=int, default=100, help="live: subscribers of one instance for the fan-out")
         parser.add_argument("--requests", type=int, default=3000)
         parser.add_argument("--concurrency", type=int, default=50)
         parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -66,6 +70,13 @@ class Command(BaseCommand):
         parser.add_argument("--signed", action="store_true", help="webhooks: Standard Webhooks signatures (else auth none)")
 
     def handle(self, *args, suite, quick=False, **options):
+        if suite == "live":
+            from console import bench_live
+
+            figures = bench_live.run(events=options["events"], history=options["history"],
+                                     subscribers=options["subscribers"], out=self.stderr)
+            self.stdout.write(json.dumps(figures, indent=2))
+            return
         if suite == "console":
             from console import bench_console
 

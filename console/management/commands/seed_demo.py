@@ -1,6 +1,10 @@
-"""Create the demo tenant, a demo user and sample workflows (idempotent)."""
+"""Create the demo tenant, a demo user and sample workflows (idempotent).
+
+Only for the embedded demo (settings.DEMO, which config/up.sh turns on): the demo user's password is
+"demo", so any other configuration refuses to create it."""
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from builder.models import Workflow
@@ -103,9 +107,18 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if not settings.DEMO:
+            raise CommandError("the demo user (demo / demo) is only for the embedded demo: set DEMO=1 "
+                               "(config/up.sh does) to seed it; a production configuration never has it")
+        from allauth.account.models import EmailAddress
+
         tenant = Tenant.objects.filter(slug="demo").first() or tenant_create(slug="demo", name="Demo")
         User = get_user_model()
-        user = User.objects.filter(username="demo").first() or User.objects.create_superuser("demo", "demo@example.com", "demo")
+        user = User.objects.filter(username="demo").first()
+        if user is None:
+            # Created directly: "demo" would fail the password validators every other account passes.
+            user = User.objects.create_superuser("demo", "demo@example.com", "demo", first_name="Demo account")
+        EmailAddress.objects.get_or_create(user=user, email="demo@example.com", defaults={"verified": True, "primary": True})
         Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": Membership.Role.OWNER})
         for slug, (name, program) in SAMPLES.items():
             wf = Workflow.objects.filter(tenant=tenant, slug=slug).first()
@@ -127,4 +140,5 @@ class Command(BaseCommand):
                 if slug == "order-approval":
                     links = approval_links(instance=inst, step="manager")
                     self.stdout.write(f"order-approval sample-1 waits for approval: approve at {links['approve']}")
-        self.stdout.write("demo tenant ready: sign in at /editor/ (or /admin/) as demo / demo")
+        self.stdout.write("demo tenant ready: sign in at /editor/ as demo / demo (the console at /admin/ asks it to set "
+                          "up an authenticator app first, like every operator)")

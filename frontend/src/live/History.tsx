@@ -5,7 +5,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
 import { newestOnly, oneAtATime } from "../exclusive";
 import { navigate } from "./LiveView";
-import { useWorkflowEvents, type WorkflowEvent } from "./socket";
+import { connectionText, useWorkflowEvents, type WorkflowEvent } from "./socket";
 import { duration } from "./state";
 import "./live.css";
 
@@ -81,7 +81,7 @@ export function History({ workflowId }: { workflowId: number }) {
       reload.current = setTimeout(() => load(), 300);
     }
   }, [load, status]);
-  const connection = useWorkflowEvents(workflowId, onEvents, () => load());
+  const { connection, refusal } = useWorkflowEvents(workflowId, onEvents, () => load());
 
   const preview = async () => {
     setMessage("");
@@ -114,7 +114,7 @@ export function History({ workflowId }: { workflowId: number }) {
       <header className="toolbar">
         <a href={`/editor/w/${workflowId}`} onClick={(e) => { e.preventDefault(); navigate(`/editor/w/${workflowId}`); }}>← Editor</a>
         <h1>{name} · instances</h1>
-        <span className={`connection connection-${connection}`} aria-label="Connection">{connection === "live" ? "● live" : "○ reconnecting…"}</span>
+        <span className={`connection connection-${connection}`} aria-label="Connection">{connectionText(connection, refusal)}</span>
         <span className="spacer" />
         <button onClick={preview} disabled={!published}>Restart failed on v{published ?? "?"}…</button>
       </header>

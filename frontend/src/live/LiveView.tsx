@@ -9,7 +9,7 @@ import { newestOnly, oneAtATime } from "../exclusive";
 import { navigate } from "../router";
 import { Inspector, type SnapshotStep } from "./Inspector";
 import { LiveNode, type LiveNodeData } from "./LiveNode";
-import { useLiveInstance } from "./socket";
+import { connectionText, useLiveInstance } from "./socket";
 import { FINISHED, chainOf, clockTime, describe, duration, parse, project, type Graph, type LiveState } from "./state";
 import { Timeline } from "./Timeline";
 import "./live.css";
@@ -66,7 +66,7 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
     refreshTimer.current = setTimeout(() => { refreshTimer.current = undefined; loadSnapshot(); }, 1000);
   }, [loadSnapshot]);
   useEffect(() => () => clearTimeout(refreshTimer.current), []);
-  const { state, connection } = useLiveInstance(instanceId, onActivity);
+  const { state, connection, refusal } = useLiveInstance(instanceId, onActivity);
 
   useEffect(() => { loadSnapshot(); }, [loadSnapshot]);
   const workflowId = snapshot?.workflow;
@@ -178,7 +178,15 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
   const status = state.status === "unknown" ? snapshot?.status ?? "…" : state.status;
   const took = state.startedAt !== undefined ? duration((state.finishedAt ?? now) - state.startedAt) : "";
 
-  if (loadError) return <div className="list"><p role="alert">{loadError}</p><a href="/editor/">← Workflows</a></div>;
+  if (loadError || connection === "refused") {
+    return (
+      <div className="list">
+        <p role="alert">{connection === "refused" ? `Live progress refused: ${refusal}` : loadError}</p>
+        <span className={`connection connection-${connection}`} aria-label="Connection">{connectionText(connection, refusal)}</span>
+        <p><a href="/editor/">← Workflows</a></p>
+      </div>
+    );
+  }
   return (
     <div className="live">
       <header className="toolbar">
@@ -188,7 +196,7 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
         <span className={`badge status-${status}`} aria-label="Instance status">{status}</span>
         {took && <span className="muted">{took}</span>}
         <span className={`connection connection-${connection}`} aria-label="Connection" title={`last event ${state.lastEventId}`}>
-          {connection === "live" ? "● live" : connection === "refused" ? "not allowed" : "○ reconnecting…"}</span>
+          {connectionText(connection, refusal)}</span>
         <span className="spacer" />
         {approvals.map((a) => (
           <span key={a.key} className="approval" role="group" aria-label={`Approval ${a.name}`}>

@@ -6,7 +6,7 @@ const LABEL = 120;
 const WIDTH = 420;
 
 function span(st: StepView, now: number, end: number): [number, number] {
-  const stop = st.finishedAt ?? (st.state === "succeeded" || st.state === "failed" ? st.startedAt : Math.min(now, end));
+  const stop = st.finishedAt ?? st.endedAt ?? (st.state === "succeeded" || st.state === "failed" ? st.startedAt : Math.min(now, end));
   return [st.startedAt, stop];
 }
 
@@ -36,7 +36,7 @@ export function Timeline({ state, now, selected, onSelect }: {
             const [a, b] = span(st, now, end);
             const node = nodeOf(st.name);
             return (
-              <g key={st.key} className={`row state-${st.state}${selected === node ? " selected" : ""}`} onClick={() => onSelect(node)}
+              <g key={st.key} className={`row state-${st.state}${st.unconfirmed ? " unconfirmed" : ""}${selected === node ? " selected" : ""}`} onClick={() => onSelect(node)}
                  data-step={st.key}>
                 <title>{`${st.key}: ${st.state}, ${duration(b - a)}`}</title>
                 <rect className="hit" x={0} y={y - 2} width={WIDTH} height={ROW} />

@@ -10,7 +10,17 @@ import { applyEvents, emptyState, type LiveState, type ProgressEvent } from "./s
 
 export type Connection = "connecting" | "live" | "reconnecting" | "refused";
 
-const REFUSED = new Set([4401, 4404]);  // unauthenticated, or not this tenant's (or no such) instance
+// The server accepts, then closes a socket it refuses with one of these: retrying cannot help.
+export const REFUSED: Record<number, string> = {
+  4401: "not signed in",
+  4403: "not allowed",
+  4404: "not found (or not in this tenant)",
+};
+
+/** What the connection badge says. */
+export function connectionText(connection: Connection, refusal: string): string {
+  return connection === "live" ? "● live" : connection === "refused" ? `refused: ${refusal}` : connection === "connecting" ? "○ connecting…" : "○ reconnecting…";
+}
 
 export function backoff(attempt: number): number {
   const base = Math.min(5_000, 250 * 2 ** attempt);
@@ -28,8 +38,9 @@ type Options<T> = {
 };
 
 /** Keeps one socket open while mounted; messages are delivered in batches (a replay can be hundreds). */
-export function useSocket<T>({ path, onMessages, onOpen }: Options<T>, deps: unknown[]): Connection {
+export function useSocket<T>({ path, onMessages, onOpen }: Options<T>, deps: unknown[]): { connection: Connection; refusal: string } {
   const [connection, setConnection] = useState<Connection>("connecting");
+  const [refusal, setRefusal] = useState("");
   const handlers = useRef({ path, onMessages, onOpen });
   handlers.current = { path, onMessages, onOpen };
   useEffect(() => {
@@ -38,6 +49,7 @@ export function useSocket<T>({ path, onMessages, onOpen }: Options<T>, deps: unk
     let flush: ReturnType<typeof setTimeout> | undefined;
     let attempt = 0;
     let closed = false;
+    let refused = false;  // a refusal is final for this mount: no retry, not even when back online
     let buffer: T[] = [];
     const open = () => {
       const ws = new WebSocket(wsUrl(handlers.current.path()));
@@ -51,7 +63,7 @@ export function useSocket<T>({ path, onMessages, onOpen }: Options<T>, deps: unk
       };
       ws.onclose = (e) => {
         if (closed || socket !== ws) return;
-        if (REFUSED.has(e.code)) { setConnection("refused"); return; }
+        if (e.code in REFUSED) { refused = true; setRefusal(REFUSED[e.code]); setConnection("refused"); return; }
         setConnection("reconnecting");
         retry = setTimeout(open, backoff(attempt++));
       };
@@ -59,7 +71,7 @@ export function useSocket<T>({ path, onMessages, onOpen }: Options<T>, deps: unk
     open();
     // Back on the network: try now rather than at the end of the backoff.
     const online = () => {
-      if (socket?.readyState === WebSocket.CLOSED && !closed) { clearTimeout(retry); attempt = 0; open(); }
+      if (socket?.readyState === WebSocket.CLOSED && !closed && !refused) { clearTimeout(retry); attempt = 0; open(); }
     };
     window.addEventListener("online", online);
     return () => {
@@ -70,7 +82,7 @@ export function useSocket<T>({ path, onMessages, onOpen }: Options<T>, deps: unk
       socket?.close();
     };
   }, deps);  // eslint-disable-line react-hooks/exhaustive-deps
-  return connection;
+  return { connection, refusal };
 }
 
 function liveReducer(state: LiveState, action: { reset: true } | { events: ProgressEvent[] }): LiveState {
@@ -82,21 +94,21 @@ export function useLiveInstance(instanceId: string, onActivity?: () => void) {
   const [state, dispatch] = useReducer(liveReducer, undefined, emptyState);
   const last = useRef(0);
   useEffect(() => { last.current = 0; dispatch({ reset: true }); }, [instanceId]);
-  const connection = useSocket<ProgressEvent>({
+  const { connection, refusal } = useSocket<ProgressEvent>({
     path: () => `/ws/instances/${encodeURIComponent(instanceId)}/?after=${last.current}`,
     onMessages: (events) => {
-      for (const e of events) last.current = Math.max(last.current, e.eventId);
+      for (const e of events) if (!e.ephemeral) last.current = Math.max(last.current, e.eventId);
       dispatch({ events });
       onActivity?.();
     },
     onOpen: onActivity,
   }, [instanceId]);
-  return { state, connection };
+  return { state, connection, refusal };
 }
 
 export type WorkflowEvent = ProgressEvent & { instance: string };
 
 /** workflow_* events of every instance of a workflow (no replay: the caller re-reads the list on open). */
-export function useWorkflowEvents(workflowId: number, onEvents: (events: WorkflowEvent[]) => void, onOpen: () => void): Connection {
+export function useWorkflowEvents(workflowId: number, onEvents: (events: WorkflowEvent[]) => void, onOpen: () => void) {
   return useSocket<WorkflowEvent>({ path: () => `/ws/workflows/${workflowId}/`, onMessages: onEvents, onOpen }, [workflowId]);
 }

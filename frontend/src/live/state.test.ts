@@ -153,3 +153,34 @@ group("code-first versions", () => {
     expect(Object.values(p.edges)).toEqual([true, true, true]);
   });
 });
+
+group("ephemeral events (an attempt began or ended, not committed yet)", () => {
+  const eph = (type: string, step: string, attempt: number, at: number): ProgressEvent =>
+    ({ eventId: undefined as unknown as number, type, step, attempt, timestamp: t(at), ephemeral: true });
+
+  it("shows an unconfirmed running step at once, its real duration, then the durable events replace it", () => {
+    id = 0;
+    let s = applyEvents(emptyState(), [ev("workflow_queued"), ev("workflow_started")]);
+    s = applyEvents(s, [eph("attempt_running", "slow", 1, 1)]);
+    expect(s.lastEventId).toBe(2);
+    expect(s.steps[0]).toMatchObject({ name: "slow", state: "running", unconfirmed: true, startedAt: Date.parse(t(1)) });
+    expect(describe({ state: "running", steps: s.steps, startedAt: s.steps[0].startedAt }, Date.parse(t(2)))).toContain("unconfirmed");
+    s = applyEvents(s, [eph("attempt_ended", "slow", 1, 3)]);
+    expect(describe({ state: "running", steps: s.steps, startedAt: s.steps[0].startedAt }, Date.parse(t(4)))).toBe("ran 2.0 s · saving…");
+    s = applyEvents(s, [ev("step_started", { step: "slow" }, 1), ev("attempt_started", { step: "slow", attempt: 1 }, 1),
+                        ev("step_completed", { step: "slow", attempt: 1, output: "1" }, 3)]);
+    expect(s.steps).toHaveLength(1);
+    expect(s.steps[0]).toMatchObject({ state: "succeeded", startedAt: Date.parse(t(1)), finishedAt: Date.parse(t(3)) });
+    expect(s.steps[0].unconfirmed).toBeUndefined();
+    // A late ephemeral event about that attempt changes nothing.
+    expect(applyEvents(s, [eph("attempt_running", "slow", 1, 1)])).toEqual(s);
+  });
+
+  it("drops a step that never committed when the instance blocks or ends", () => {
+    id = 0;
+    let s = applyEvents(emptyState(), [ev("workflow_queued"), ev("workflow_started"), eph("attempt_running", "lost", 1, 1)]);
+    expect(s.steps).toHaveLength(1);
+    s = applyEvents(s, [ev("workflow_waiting", { until: t(9) })]);
+    expect(s.steps).toHaveLength(0);
+  });
+});

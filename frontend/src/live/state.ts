@@ -6,6 +6,10 @@
 //   `after=lastEventId`, or even from 0) converges to what a client that never disconnected shows.
 // - The REST snapshot (GET /instances/<id>) only adds what events do not carry (full outputs,
 //   params, version); it never moves a step's state, so it cannot disagree with the event log.
+// - Ephemeral events (`ephemeral: true`, no eventId: an attempt began or ended in the sandbox, by
+//   the host's clock, before its batch is committed) only make or mark an `unconfirmed` step; the
+//   durable events replace them, and a finished or blocked instance drops what stayed unconfirmed
+//   (its batch never committed: the attempt runs again). They never move lastEventId.
 // - What the projection knows of a node's behaviour comes from its type's spec flags (node.spec,
 //   from the node catalog), never from its type name.
 // No React and no I/O here: unit-tested in state.test.ts.
@@ -15,7 +19,7 @@ export type ProgressEvent = {
   eventId: number; type: string; timestamp: string; step?: string | null; attempt?: number | null;
   output?: string | null; truncated?: boolean; size?: number; error?: StepError | null; retryDelayMs?: number;
   until?: string; eventType?: string; timeout?: string; level?: string; message?: string;
-  restart?: boolean; from?: string | null;
+  restart?: boolean; from?: string | null; ephemeral?: boolean;
 };
 export type StepError = { name?: string; message?: string; stack?: string } & Record<string, unknown>;
 
@@ -37,6 +41,9 @@ export type StepView = {
   size?: number;
   error?: StepError;
   timedOut?: boolean;
+  unconfirmed?: boolean;  // seen only by ephemeral events: not committed yet
+  endedAt?: number;  // unconfirmed: when its attempt ended in the sandbox
+  ephemeralOnly?: boolean;  // made by an ephemeral event: no durable event has named it yet
 };
 export type LogLine = { eventId: number; at: number; step: string | null; level: string; message: string };
 export type InstanceStatus = "unknown" | "queued" | "running" | "paused" | "waiting" | "waitingForPause" | "errored" | "terminated" | "complete";
@@ -72,11 +79,48 @@ const time = (iso: string | undefined) => (iso ? Date.parse(iso) : NaN);
 
 /** Apply a batch of events (in any order, with duplicates): the result is the same as applying them one by one in eventId order. */
 export function applyEvents(state: LiveState, events: ProgressEvent[]): LiveState {
-  const fresh = events.filter((e) => e.eventId > state.lastEventId).sort((a, b) => a.eventId - b.eventId);
-  return fresh.reduce(reduce, state);
+  const fresh = events.filter((e) => !e.ephemeral && e.eventId > state.lastEventId).sort((a, b) => a.eventId - b.eventId);
+  // Ephemeral events after the durable ones of the batch: those win where they say the same.
+  return events.filter((e) => e.ephemeral).reduce(ephemeral, fresh.reduce(reduce, state));
+}
+
+/** An attempt began (`attempt_running`) or ended (`attempt_ended`), not committed yet. */
+export function ephemeral(state: LiveState, e: ProgressEvent): LiveState {
+  const name = e.step;
+  const at = time(e.timestamp);
+  if (!name || e.attempt == null || FINISHED.includes(state.status)) return state;
+  const index = state.latest[name];
+  const st = index === undefined ? undefined : state.steps[index];
+  const fresh = !st || (st.finishedAt !== undefined && at >= st.finishedAt);  // a step (occurrence) not seen yet
+  const seen = fresh ? undefined : st!.attempts.find((a) => a.number === e.attempt);
+  if (seen && !st!.unconfirmed && (seen.finishedAt !== undefined || e.type === "attempt_running")) {
+    return state;  // the durable events already said it
+  }
+  const s = { ...state, status: state.status === "queued" || state.status === "unknown" || state.status === "waiting" ? "running" as const : state.status };
+  if (e.type === "attempt_running") {
+    const base = fresh ? begin(s, name, { kind: "do", state: "running", startedAt: at, attempts: [], ephemeralOnly: true }) : s;
+    return update(base, name, (x) => ({
+      ...x, state: "running", unconfirmed: true, endedAt: undefined, retryAt: undefined,
+      attempts: [...x.attempts.filter((a) => a.number !== e.attempt), { number: e.attempt!, startedAt: at }],
+    }));
+  }
+  if (e.type === "attempt_ended" && st?.unconfirmed) {
+    return update(s, name, (x) => ({ ...x, endedAt: at, attempts: x.attempts.map((a) => (a.number === e.attempt ? { ...a, finishedAt: at } : a)) }));
+  }
+  return state;
+}
+
+function dropUnconfirmed(s: LiveState): LiveState {
+  if (!s.steps.some((x) => x.unconfirmed)) return s;
+  // Steps only ephemeral events made go; a durable step keeps its rows (the next events say more).
+  const steps = s.steps.filter((x) => !x.ephemeralOnly).map((x) => (x.unconfirmed ? { ...x, unconfirmed: undefined, endedAt: undefined } : x));
+  const latest: Record<string, number> = {};
+  steps.forEach((x, i) => { latest[x.name] = i; });
+  return { ...s, steps, latest };
 }
 
 export function reduce(state: LiveState, e: ProgressEvent): LiveState {
+  if (e.ephemeral) return ephemeral(state, e);
   if (e.eventId <= state.lastEventId) return state;  // already applied (replayed at a seam)
   const at = time(e.timestamp);
   const s: LiveState = { ...state, lastEventId: e.eventId };
@@ -100,7 +144,7 @@ export function reduce(state: LiveState, e: ProgressEvent): LiveState {
       s.finishedAt = at;
     }
     if (status !== "waiting") s.wakeAt = undefined;
-    return s;
+    return status === "running" || status === "queued" ? s : dropUnconfirmed(s);
   }
   if (e.type === "log") {
     const logs = [...s.logs, { eventId: e.eventId, at, step: e.step ?? null, level: e.level ?? "log", message: e.message ?? "" }];
@@ -111,6 +155,9 @@ export function reduce(state: LiveState, e: ProgressEvent): LiveState {
   if (!name) return s;
   if (s.status === "queued" || s.status === "unknown") s.status = "running";
   s.startedAt ??= at;
+  if (s.latest[name] !== undefined && s.steps[s.latest[name]].unconfirmed) {
+    s.steps = s.steps.map((x, i) => (i === s.latest[name] ? { ...x, unconfirmed: undefined, endedAt: undefined, ephemeralOnly: undefined } : x));
+  }
   switch (e.type) {
     case "step_started":
       return begin(s, name, { kind: "do", state: "running", startedAt: at, attempts: [] });
@@ -346,7 +393,9 @@ export function describe(live: NodeLive | undefined, now: number): string {
     ? duration((live.finishedAt ?? now) - live.startedAt) : "";
   const count = live.steps.length > 1 ? ` · ${live.steps.filter((x) => x.state === "succeeded").length}/${live.steps.length}` : "";
   switch (live.state) {
-    case "running": return `running${attempt && attempt > 1 ? ` · attempt ${attempt}` : ""}${count}${took ? ` · ${took}` : ""}`;
+    case "running":
+      if (last?.unconfirmed && last.endedAt !== undefined) return `ran ${duration(last.endedAt - last.startedAt)} · saving…`;
+      return `running${attempt && attempt > 1 ? ` · attempt ${attempt}` : ""}${count}${took ? ` · ${took}` : ""}${last?.unconfirmed ? " · unconfirmed" : ""}`;
     case "retrying": return `retrying · attempt ${attempt ?? 1} failed · next in ${duration(Math.max(0, (last?.retryAt ?? now) - now))}`;
     case "sleeping": return `sleeping until ${clockTime(last?.until)}`;
     case "waiting": return `waiting for ${last?.eventType ?? "an event"}`;

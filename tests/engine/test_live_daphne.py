@@ -1,0 +1,222 @@
+"""Live progress through a real daphne process and a real WebSocket client (`websockets`).
+
+daphne runs on the test database (as in the embedded deployment; with REDIS_URL, the distributed
+suite's channels_redis); events are written by this process or by a separate engine worker process,
+so they reach daphne only through the database and the notifications of engine.live.
+"""
+import json
+import random
+import sys
+import threading
+import time
+from datetime import datetime
+
+import pytest
+from django.db import connection, transaction
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from engine import clock, progress, services
+from engine.models import Instance, StepRecord
+from tenants.access import api_key_create
+from tests.processes import start, start_engine_worker, stop, wait_for
+
+pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+SLEEPY = "export default async function run(e, step) { await step.sleep('nap', '1 day'); }"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def daphne(django_db_setup, django_db_blocker):
+    import socket
+
+    port = free_port()
+    proc = start([sys.executable, "-m", "daphne", "-p", str(port), "config.asgi:application"], "live-daphne-tests")
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    wait_for(up, timeout=30, what="daphne to listen")
+    yield f"ws://127.0.0.1:{port}"
+    stop(proc)
+
+
+def opened(url: str, token: str | None = None, **options):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return connect(url, additional_headers={**headers, **options.pop("headers", {})}, open_timeout=20, **options)
+
+
+def outcome(url: str, token: str | None = None, **options):
+    """The close code a refused socket gets, or "open" with the first event's type."""
+    with opened(url, token, **options) as ws:
+        try:
+            return "open", json.loads(ws.recv(timeout=20))["type"]
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
+
+def recv_json(ws, timeout: float = 30) -> dict:
+    return json.loads(ws.recv(timeout=timeout))
+
+
+def test_every_refusal_reaches_a_real_client_with_its_code(daphne, tenant, other_tenant, make_workflow, client):
+    from django.contrib.auth.models import User
+
+    from tenants.models import Membership
+
+    wf = make_workflow(SLEEPY)
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    mine, theirs = api_key_create(tenant=tenant, name="ws")[1], api_key_create(tenant=other_tenant, name="ws")[1]
+    ana = User.objects.create_user("ana", password="pw")
+    Membership.objects.create(user=ana, tenant=tenant, role="viewer")
+    client.force_login(ana)
+    cookie = {"Cookie": f"sessionid={client.cookies['sessionid'].value}"}
+    instance_url, workflow_url = f"{daphne}/ws/instances/{inst.pk}/", f"{daphne}/ws/workflows/{wf.pk}/"
+
+    assert outcome(f"{daphne}/ws/instances/00000000-0000-0000-0000-000000000000/", mine) == 4404  # unknown
+    assert outcome(instance_url, theirs) == 4404  # another tenant's: the same answer
+    assert outcome(f"{daphne}/ws/instances/not-a-uuid/", mine) == 4404
+    assert outcome(workflow_url, theirs) == 4404
+    assert outcome(f"{daphne}/ws/workflows/999999/", mine) == 4404
+    assert outcome(instance_url) == 4401  # no credentials
+    assert outcome(instance_url, "wfk_bad_token") == 4401
+    assert outcome(instance_url, headers=cookie, origin="https://evil.example") == 4403  # a foreign page with the cookie
+    assert outcome(instance_url, headers=cookie) == 4403  # a cookie without an Origin: not one of our pages
+    assert outcome(f"{instance_url}?tenant=globex", headers=cookie, origin="http://127.0.0.1") == 4403  # not her tenant
+    # Accepted: the session from our own origin, and an API key with no Origin at all (websockets sends none).
+    assert outcome(instance_url, headers=cookie, origin="http://127.0.0.1") == ("open", "workflow_queued")
+    assert outcome(instance_url, mine) == ("open", "workflow_queued")
+    with opened(workflow_url, mine, origin="https://anywhere.example") as ws:  # any Origin with a key
+        services.instance_create(tenant=tenant, workflow=wf, id="second")
+        assert recv_json(ws)["type"] == "workflow_queued"
+
+
+def write_workflow_events(instances: list, per_instance: int, seed: int) -> None:
+    """`per_instance` workflow_* events (and log lines the workflow stream must skip) for each
+    instance, in transactions of 1-10 events, instances interleaved at random."""
+    rng = random.Random(seed)
+    left = {i.pk: per_instance for i in instances}
+    tenant_id = instances[0].tenant_id
+    try:
+        while left:
+            pk = rng.choice(list(left))
+            n = min(left[pk], rng.randint(1, 10))
+            left[pk] -= n
+            if not left[pk]:
+                del left[pk]
+            items = [("workflow_waiting", None, None, {"n": k}) for k in range(n)] + [("log", None, None, {"message": "x"})]
+            with transaction.atomic():
+                progress.record(instance_id=pk, tenant_id=tenant_id, now=clock.now(), items=items)
+    finally:
+        connection.close()
+
+
+def test_a_5000_event_workflow_stream_arrives_whole_in_order(daphne, tenant, make_workflow):
+    """The stream that stalled at its first 500 rows: 5,000 workflow events from two concurrent
+    writers, then a new instance, all reach a subscriber exactly once and in each instance's order."""
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow(SLEEPY)
+    with opened(f"{daphne}/ws/workflows/{wf.pk}/", token) as ws:
+        instances = services.instance_create_batch(tenant=tenant, workflow=wf, items=[{} for _ in range(50)])  # 50 queued
+        writers = [threading.Thread(target=write_workflow_events, args=(instances[k::2], 99, k)) for k in range(2)]
+        for w in writers:
+            w.start()
+        got, started = [], time.monotonic()
+        while len(got) < 5000:
+            got.append(recv_json(ws))
+        elapsed = time.monotonic() - started
+        for w in writers:
+            w.join()
+        late = services.instance_create(tenant=tenant, workflow=wf)  # after 5,000 events the stream still moves
+        tail = recv_json(ws)
+    assert (tail["instance"], tail["type"]) == (str(late.pk), "workflow_queued")
+    by_instance: dict[str, list[int]] = {}
+    for e in got:
+        assert e["type"].startswith("workflow_")
+        by_instance.setdefault(e["instance"], []).append(e["eventId"])
+    assert len(by_instance) == 50
+    for ids in by_instance.values():
+        assert len(ids) == 100 and ids == sorted(ids) and len(set(ids)) == 100  # queued + 99, once each, in order
+    print(f"5,000 workflow events in {elapsed:.2f} s")
+
+
+def test_replay_from_random_cursors_is_exact(daphne, tenant, make_workflow):
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow(SLEEPY)
+    inst = services.instance_create(tenant=tenant, workflow=wf)  # event 1
+    with transaction.atomic():  # events 2..3000 in one go
+        progress.record(instance_id=inst.pk, tenant_id=tenant.pk, now=clock.now(),
+                        items=[("log", None, None, {"message": f"line {n}"}) for n in range(2, 3001)])
+    rng = random.Random(17)
+    for after in [0, 2999, 3000, 499, 500, 501, *rng.sample(range(1, 3000), 6)]:
+        last = Instance.objects.get(pk=inst.pk).last_event_id
+        with opened(f"{daphne}/ws/instances/{inst.pk}/?after={after}", token) as ws:
+            got = [recv_json(ws)["eventId"] for _ in range(last - after)]
+            assert got == list(range(after + 1, last + 1)), f"after={after}"
+            # One more event, written now: the next thing received (nothing was sent twice or held back).
+            with transaction.atomic():
+                progress.record(instance_id=inst.pk, tenant_id=tenant.pk, now=clock.now(),
+                                items=[("log", None, None, {"message": f"after {after}"})])
+            nxt = recv_json(ws)
+            assert (nxt["eventId"], nxt["message"]) == (last + 1, f"after {after}")
+
+
+SLOW = """export default async function run(e, step) {
+  await step.do('quick', () => 1);
+  const n = await step.do('slow', () => { let x = 0; for (let i = 0; i < 4000000; i++) x += i % 7; return x; });
+  await step.do('after', () => 2);
+  return n;
+}"""
+
+
+def test_a_long_pure_step_is_shown_running_at_once_and_gets_its_real_duration(daphne, tenant, make_workflow):
+    """Steps without host calls commit in one batch at the end; the host still sees each attempt
+    begin and end, shows it at once (ephemeral, unconfirmed), and the committed rows carry its times."""
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow(SLOW)
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    worker = None
+    with opened(f"{daphne}/ws/instances/{inst.pk}/", token) as ws:
+        assert recv_json(ws)["type"] == "workflow_queued"
+        worker = start_engine_worker("live-daphne-slow-worker", ENGINE_DISPATCH="embedded")
+        try:
+            seen = []  # (received at, event)
+            while not seen or seen[-1][1]["type"] != "workflow_completed":
+                event = recv_json(ws, timeout=60)
+                seen.append((time.time(), event))
+        finally:
+            stop(worker)
+
+    def first(type_, step, ephemeral=False):
+        return next((at, e) for at, e in seen if e["type"] == type_ and e.get("step") == step and bool(e.get("ephemeral")) == ephemeral)
+
+    at = lambda e: datetime.fromisoformat(e["timestamp"]).timestamp()  # noqa: E731
+    running_received, running = first("attempt_running", "slow", ephemeral=True)
+    ended_received, ended = first("attempt_ended", "slow", ephemeral=True)
+    _, started = first("step_started", "slow")
+    _, completed = first("step_completed", "slow")
+    # Shown while it ran: the client had "running" before the step ended, and long before its commit.
+    assert running_received < at(ended)
+    assert "eventId" not in running and running["attempt"] == 1
+    # The committed events carry the host's times, not the batch's: the real duration.
+    assert started["timestamp"] == running["timestamp"] and completed["timestamp"] == ended["timestamp"]
+    took = at(completed) - at(started)
+    assert took > 0.5
+    assert at(first("step_completed", "quick")[1]) <= at(started) <= at(completed) <= at(first("step_started", "after")[1])
+    row = StepRecord.objects.get(instance_id=inst.pk, name="slow")
+    assert abs((row.finished_at - row.started_at).total_seconds() - took) < 0.002
+    assert row.attempt_rows.get().started_at == row.started_at
+    durable_received = first("step_completed", "slow")[0]
+    print(f"slow step: {took:.2f} s; 'running' shown {1000 * (running_received - at(running)):.1f} ms after it began, "
+          f"'ended' {1000 * (ended_received - at(ended)):.1f} ms after it ended; committed {durable_received - at(ended):.2f} s after")
