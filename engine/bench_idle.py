@@ -77,29 +77,34 @@ def wait(predicate, timeout: float, what: str) -> None:
 
 
 def db_bytes() -> dict[str, int]:
-    """Bytes the engine's instance tables use (SQLite: pages in use after a checkpoint)."""
+    """Bytes used by the instance tables and each of their indexes (SQLite: dbstat after a
+    checkpoint; PostgreSQL: relation sizes)."""
     tables = [m._meta.db_table for m in (Instance, StepRecord, ProgressEvent)]
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            out = {}
-            try:  # dbstat: per table, its indexes included
-                for table in tables:
-                    cursor.execute("SELECT SUM(pgsize) FROM dbstat WHERE name = %s OR name IN "
-                                   "(SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = %s)", [table, table])
-                    out[table] = cursor.fetchone()[0] or 0
-            except Exception:
-                cursor.execute("PRAGMA page_count")
-                pages = cursor.fetchone()[0]
-                cursor.execute("PRAGMA freelist_count")
-                out["database"] = (pages - cursor.fetchone()[0]) * 4096
-            return out
-        return {table: _pg_size(cursor, table) for table in tables}
+            cursor.execute("SELECT name, SUM(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master "
+                           f"WHERE tbl_name IN ({', '.join(['%s'] * len(tables))})) GROUP BY name", tables)
+        else:
+            cursor.execute("SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+                           f"JOIN pg_class t ON t.oid = i.indrelid WHERE t.relname IN ({', '.join(['%s'] * len(tables))}) "
+                           "UNION ALL SELECT relname, pg_table_size(oid) FROM pg_class "
+                           f"WHERE relname IN ({', '.join(['%s'] * len(tables))})", tables + tables)
+        return dict(cursor.fetchall())
 
 
-def _pg_size(cursor, table: str) -> int:
-    cursor.execute("SELECT pg_total_relation_size(%s)", [table])
-    return cursor.fetchone()[0]
+def table_of(name: str) -> str:
+    for model in (Instance, StepRecord, ProgressEvent):
+        if model._meta.db_table == name or name in {i.name for i in model._meta.indexes} | {
+                c.name for c in model._meta.constraints}:
+            return model._meta.db_table
+    with connection.cursor() as cursor:  # indexes named by the database or by Django's FK hashes
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT tbl_name FROM sqlite_master WHERE name = %s", [name])
+        else:
+            cursor.execute("SELECT indrelid::regclass::text FROM pg_index WHERE indexrelid::regclass::text = %s", [name])
+        row = cursor.fetchone()
+    return row[0] if row else name
 
 
 class IdleBench:
@@ -250,8 +255,12 @@ class IdleBench:
         assert Instance.objects.get(pk=template.pk).status == "waiting"
         self.clone(template, self.sleeping - real)
         after = db_bytes()
-        per_table = {t: round((after[t] - before.get(t, 0)) / self.sleeping) for t in after}
-        return {"instances": self.sleeping, "total": sum(per_table.values()), "per_table": per_table,
+        per_name = {name: round((size - before.get(name, 0)) / self.sleeping) for name, size in after.items()}
+        per_table: dict[str, int] = {}
+        for name, size in per_name.items():
+            per_table[table_of(name)] = per_table.get(table_of(name), 0) + size
+        return {"instances": self.sleeping, "total": sum(per_name.values()), "per_table": per_table,
+                "per_table_or_index": dict(sorted(per_name.items(), key=lambda kv: -kv[1])),
                 "rows_each": {"instance": 1,
                               "step_records": StepRecord.objects.filter(instance_id=template.pk).count(),
                               "progress_events": ProgressEvent.objects.filter(instance_id=template.pk).count()}}

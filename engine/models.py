@@ -107,7 +107,8 @@ class StepRecord(models.Model):
         ERRORED = "errored"
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="steps")
+    # Indexed by step_name_occurrence, which leads with it.
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="steps", db_index=False)
     name = models.CharField(max_length=256)
     occurrence = models.PositiveIntegerField(default=1)
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -133,7 +134,7 @@ class Attempt(models.Model):
         ERRORED = "errored"
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    step = models.ForeignKey(StepRecord, on_delete=models.CASCADE, related_name="attempt_rows")
+    step = models.ForeignKey(StepRecord, on_delete=models.CASCADE, related_name="attempt_rows", db_index=False)
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=8, choices=Status.choices)
     error = models.JSONField(null=True, blank=True)
@@ -141,6 +142,7 @@ class Attempt(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # Also the index of `step` (it leads with it).
         constraints = [models.UniqueConstraint(fields=["step", "number"], name="attempt_number_per_step")]
 
 
@@ -148,7 +150,7 @@ class Event(models.Model):
     """An event sent to an instance. It waits in the inbox until a waitForEvent of its type takes it."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="events")
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="events", db_index=False)  # event_inbox
     type = models.CharField(max_length=128)
     payload = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField()
@@ -164,7 +166,8 @@ class ProgressEvent(models.Model):
     """What happened to an instance, in order; the live view streams and replays these."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="progress")
+    # Indexed by progress_event_id_per_instance, which leads with it.
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="progress", db_index=False)
     event_id = models.BigIntegerField()
     type = models.CharField(max_length=32)
     step = models.CharField(max_length=256, null=True, blank=True)
