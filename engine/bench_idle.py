@@ -130,12 +130,17 @@ class IdleBench:
                                    "load_average_at_start": os.getloadavg(),
                                    "note": "CPU figures on a 2-core machine shared with other work; "
                                            "percent of one core per process over the window"}
+        phases = [("empty", lambda: self.at_size(0)), ("context_pool", self.context_pool),
+                  ("sleeping_instance_bytes", self.seed),
+                  (f"with_{self.sleeping}_sleeping", lambda: self.at_size(self.sleeping)), ("wake", self.wake_drain)]
         try:
-            figures["empty"] = self.at_size(0)
-            figures["context_pool"] = self.context_pool()
-            figures["sleeping_instance_bytes"] = self.seed()
-            figures[f"with_{self.sleeping}_sleeping"] = self.at_size(self.sleeping)
-            figures["wake"] = self.wake_drain()
+            for name, phase in phases:
+                try:
+                    figures[name] = phase()
+                except Exception as e:  # keep what was measured; say what failed
+                    figures[name] = {"failed": f"{type(e).__name__}: {e}"}
+                    if name == "sleeping_instance_bytes":
+                        break
         finally:
             self.cleanup()
         return figures
@@ -313,7 +318,7 @@ class IdleBench:
         supervisor.start()
         try:
             wait(lambda: not Instance.objects.filter(workflow=wf, status__in=["queued", "running"]).exists(),
-                 1200, "the new instances to complete")
+                 max(1200, self.wake), "the new instances to complete")
             starts = list(Instance.objects.filter(workflow=wf).values_list("started_at", flat=True))
             plain = len(starts) / max((max(starts) - min(starts)).total_seconds(), 1e-3)
             time.sleep(2)
@@ -329,7 +334,7 @@ class IdleBench:
                     StepRecord.objects.filter(instance_id__in=chunk).update(wake_at=due)
                 dispatch.notify(ids)
             wait(lambda: Instance.objects.filter(workflow=self.sleeper, status="complete").count() >= len(ids),
-                 1200, "the woken instances to complete")
+                 max(1200, self.wake), "the woken instances to complete")
             elapsed = (clock.now() - due).total_seconds()
         finally:
             supervisor.stop()
