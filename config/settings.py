@@ -124,6 +124,9 @@ CELERY_BEAT_SCHEDULE = {
 ENGINE_DISPATCH = os.environ.get("ENGINE_DISPATCH", "celery" if REDIS_URL else "embedded")
 ENGINE_WORKERS = int(os.environ.get("ENGINE_WORKERS", "2"))
 ENGINE_LEASE_SECONDS = float(os.environ.get("ENGINE_LEASE_SECONDS", "60"))
+# Celery mode: task messages are tokens ("an instance may be due"); at most this many wait in the
+# broker's queue (engine.dispatch). Above the workers' throughput in one pump interval.
+ENGINE_CELERY_TOKENS = int(os.environ.get("ENGINE_CELERY_TOKENS", "200"))
 # Plan limits every tenant gets unless Tenant.limits says otherwise (tenants.limits).
 TENANT_DEFAULT_LIMITS = {
     "sandbox_memory_mb": int(os.environ.get("ENGINE_SANDBOX_MEMORY_MB", "64")),
@@ -173,7 +176,8 @@ ENGINE_WORKFLOW_GET = "builder.selectors.workflow_get"
 TENANT_SUSPEND_HOOKS = ["engine.services.tenant_instances_suspend"]
 TENANT_UNSUSPEND_HOOKS = ["engine.services.tenant_instances_resume"]
 # Called by the pump (and by idle embedded workers) with `now`: schedule triggers fire here.
-ENGINE_PUMP_HOOKS = ["triggers.schedules.schedules_fire", "tenants.audit.audit_purge", "engine.retention.retention_hook"]
+ENGINE_PUMP_HOOKS = ["triggers.schedules.schedules_fire", "tenants.audit.audit_purge", "engine.retention.retention_hook",
+                     "engine.dispatch.analyze_hook"]
 # Retention runs at most this often per process, deleting finished instances in transactions of
 # ENGINE_RETENTION_BATCH (children first) for at most ENGINE_RETENTION_BUDGET_SECONDS per run.
 ENGINE_RETENTION_INTERVAL_SECONDS = float(os.environ.get("ENGINE_RETENTION_INTERVAL_SECONDS", "60"))

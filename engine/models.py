@@ -32,11 +32,14 @@ class Instance(models.Model):
     ACTIVE = (Status.QUEUED, Status.RUNNING, Status.PAUSED, Status.WAITING, Status.WAITING_FOR_PAUSE)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="instances")
-    workflow = models.ForeignKey("builder.Workflow", on_delete=models.CASCADE, related_name="instances")
+    # No single-column indexes on tenant and workflow: the composite indexes below lead with them.
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="instances", db_index=False)
+    workflow = models.ForeignKey("builder.Workflow", on_delete=models.CASCADE, related_name="instances", db_index=False)
     version = models.ForeignKey("builder.WorkflowVersion", on_delete=models.PROTECT, related_name="instances")
     # The instance that started this one (a sub-workflow); it gets a `child:<id>` event when this ends.
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    # Indexed only where set (instance_parent): most instances have no parent.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+                               db_index=False)
     # The caller-chosen id (or the uuid's hex when none was given); unique per workflow.
     key = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -60,10 +63,18 @@ class Instance(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workflow", "key"], name="instance_key_per_workflow")]
         indexes = [
-            models.Index(fields=["due_at"], name="instance_due"),
+            # Dispatch (engine.dispatch): every query reads a range of one of these, never a scan.
+            # Finished and paused instances (due_at NULL) are not in them at all; sleeping ones sit
+            # past `now`, outside every range a dispatch query reads.
+            # - the due set in time order, with the tenant (index-only: which tenants have work);
+            models.Index(fields=["due_at", "tenant"], condition=models.Q(due_at__isnull=False), name="instance_due"),
+            # - one tenant's due instances, oldest first (its lane);
+            models.Index(fields=["tenant", "due_at"], condition=models.Q(due_at__isnull=False), name="instance_tenant_due"),
+            # - leased instances only (a worker is advancing them, or died doing so): expired leases
+            #   are recovered first, and the concurrency cap counts a tenant's live leases.
+            models.Index(fields=["tenant", "due_at"], condition=~models.Q(lease_owner=""), name="instance_leased"),
+            models.Index(fields=["parent"], condition=models.Q(parent__isnull=False), name="instance_parent"),
             models.Index(fields=["tenant", "status", "created_at"], name="instance_tenant_status"),
-            models.Index(fields=["tenant", "due_at"], name="instance_tenant_due"),
-            models.Index(fields=["tenant", "lease_owner"], name="instance_tenant_lease"),
             # The operator console lists instances newest first across tenants, filtered by tenant,
             # workflow or status, and finds them by key: one index per filter, ending in the order.
             models.Index(fields=["created_at"], name="instance_created"),
@@ -96,7 +107,8 @@ class StepRecord(models.Model):
         ERRORED = "errored"
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="steps")
+    # Indexed by step_name_occurrence, which leads with it.
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="steps", db_index=False)
     name = models.CharField(max_length=256)
     occurrence = models.PositiveIntegerField(default=1)
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -122,7 +134,7 @@ class Attempt(models.Model):
         ERRORED = "errored"
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    step = models.ForeignKey(StepRecord, on_delete=models.CASCADE, related_name="attempt_rows")
+    step = models.ForeignKey(StepRecord, on_delete=models.CASCADE, related_name="attempt_rows", db_index=False)
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=8, choices=Status.choices)
     error = models.JSONField(null=True, blank=True)
@@ -130,6 +142,7 @@ class Attempt(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # Also the index of `step` (it leads with it).
         constraints = [models.UniqueConstraint(fields=["step", "number"], name="attempt_number_per_step")]
 
 
@@ -137,7 +150,7 @@ class Event(models.Model):
     """An event sent to an instance. It waits in the inbox until a waitForEvent of its type takes it."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="events")
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="events", db_index=False)  # event_inbox
     type = models.CharField(max_length=128)
     payload = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField()
@@ -153,7 +166,8 @@ class ProgressEvent(models.Model):
     """What happened to an instance, in order; the live view streams and replays these."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="progress")
+    # Indexed by progress_event_id_per_instance, which leads with it.
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="progress", db_index=False)
     event_id = models.BigIntegerField()
     type = models.CharField(max_length=32)
     step = models.CharField(max_length=256, null=True, blank=True)

@@ -86,7 +86,7 @@ def at_concurrency_cap(instance: Instance, *, now: datetime) -> bool:
     table = Instance._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE tenant_id = %s AND lease_owner <> '' "
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE tenant_id = %s AND NOT (lease_owner = '') "
             f"AND due_at > %s AND id <> %s LIMIT %s) AS leased",
             [instance.tenant_id, connection.ops.adapt_datetimefield_value(now),
              Instance._meta.pk.get_db_prep_value(instance.pk, connection), cap],

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from . import clock, dispatch, heartbeat, live, runner
 from .sandbox import POOL, warm_guest
@@ -34,48 +34,79 @@ def worker_name() -> str:
     return f"embedded:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def run(*, name: str | None = None, until_idle: bool = False, max_idle_sleep: float = 0.05) -> int:
-    """Advance due instances until stopped (or, with until_idle, until none is due). Returns the count."""
+HOOKS_EVERY = 1.0  # seconds between runs of the pump hooks (schedules, retention) per worker
+MAX_SLEEP = 60.0  # an idle worker looks at the database at least this often, whatever it was told
+
+
+def run(*, name: str | None = None, until_idle: bool = False) -> int:
+    """Advance due instances until stopped (or, with until_idle, until none is due). Returns the count.
+
+    Idle costs nothing measurable: with no due work the worker sleeps until the earliest timer,
+    the next run of the hooks, or a ring of its doorbell (a commit that made work due), whichever
+    comes first (at most MAX_SLEEP); it never polls. A database that goes away is waited out."""
     name = name or worker_name()
     warm_guest()
     live.warm()
-    advanced, idle, hooks_at = 0, 0.005, 0.0
-    beat = None
+    advanced, backoff, hooks_at = 0, 0.0, 0.0
+    beat, bell = None, None
     if until_idle:
         beat = heartbeat.Beat(name=name, mode="embedded")  # beats from this loop (tests, benchmarks)
     else:
         heartbeat.start_thread(name=name, mode="embedded")  # beats even while an advance blocks
-    while True:
-        if beat is not None:
+        bell = dispatch.Doorbell()
+    try:
+        while True:
+            if beat is not None:
+                try:
+                    beat.maybe()  # a monotonic-clock check; writes at most every ENGINE_HEARTBEAT_SECONDS
+                except Exception:
+                    log.warning("worker %s: heartbeat failed", name, exc_info=True)
+            if time.monotonic() - hooks_at >= HOOKS_EVERY:
+                # Embedded mode has no pump: workers fire schedules (claims make it safe for several).
+                hooks_at = time.monotonic()
+                try:
+                    dispatch.run_hooks(now=clock.now())
+                except Exception:
+                    log.exception("worker %s: pump hooks failed", name)
             try:
-                beat.maybe()  # a monotonic-clock check; writes at most every ENGINE_HEARTBEAT_SECONDS
-            except Exception:
-                log.warning("worker %s: heartbeat failed", name, exc_info=True)
-        if time.monotonic() - hooks_at >= 1.0:
-            # Embedded mode has no pump: workers fire schedules (claims make it safe for several).
-            hooks_at = time.monotonic()
-            try:
-                dispatch.run_hooks(now=clock.now())
-            except Exception:
-                log.exception("worker %s: pump hooks failed", name)
-        ids = dispatch.due_ids(now=clock.now())
-        done = 0
-        for pk in ids:
-            try:
-                if runner.advance(pk, worker=name) != "skipped":
-                    done += 1
-            except Exception:  # one instance's failure must not stop the worker; its lease expires
-                log.exception("worker %s: advance of %s failed", name, pk)
-        advanced += done
-        if done:
-            idle = 0.005
-            continue
-        if until_idle and not ids:
-            return advanced
-        POOL.fill()  # idle: make the next instances' sandboxes now
-        close_old_connections()
-        time.sleep(idle)
-        idle = min(idle * 2, max_idle_sleep)
+                ids = dispatch.due_ids(now=clock.now())
+                done = 0
+                for pk in ids:
+                    try:
+                        if runner.advance(pk, worker=name) != "skipped":
+                            done += 1
+                    except Exception:  # one instance's failure must not stop the worker; its lease expires
+                        log.exception("worker %s: advance of %s failed", name, pk)
+                        close_old_connections()
+                advanced += done
+                if done:
+                    backoff = 0.0
+                    continue
+                if until_idle and not ids:
+                    return advanced
+                POOL.fill()  # idle: make the next instances' sandboxes now
+                next_due = dispatch.next_due_at()
+            except DatabaseError:
+                log.warning("worker %s: database unavailable; retrying", name, exc_info=True)
+                connections.close_all()
+                next_due, ids = None, [None]
+            close_old_connections()
+            if ids:
+                # Due work that could not be claimed (other workers have it, or its tenant is at its
+                # cap): look again soon, a little later each time, or when rung.
+                backoff = min(max(backoff * 2, 0.005), 1.0)
+                timeout = backoff
+            else:
+                backoff = 0.0
+                timeout = MAX_SLEEP if next_due is None else (next_due - clock.now()).total_seconds()
+            timeout = min(timeout, hooks_at + HOOKS_EVERY - time.monotonic(), MAX_SLEEP)
+            if bell is not None:
+                bell.wait(timeout)
+            else:
+                time.sleep(max(0.0, min(timeout, 0.05)))
+    finally:
+        if bell is not None:
+            bell.close()
 
 
 class Supervisor:

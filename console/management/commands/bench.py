@@ -1,6 +1,7 @@
 """Benchmarks that print JSON figures: `python manage.py bench engine` (or webhooks, or console:
 the operator console's pages over a seeded load, console.bench_console; or live: live progress
-through daphne, console.bench_live).
+through daphne, console.bench_live; or idle: idle workers, sleeping instances and waking
+them, console.bench_idle).
 
 Runs against the configured database (SQLite WAL by default; set DATABASE_URL for PostgreSQL) in a
 throwaway tenant that is deleted at the end. The Celery figures need REDIS_URL (they start a
@@ -55,7 +56,7 @@ class Command(BaseCommand):
     help = "Benchmark the engine and print JSON figures."
 
     def add_arguments(self, parser):
-        parser.add_argument("suite", choices=["engine", "webhooks", "console", "live"])
+        parser.add_argument("suite", choices=["engine", "webhooks", "console", "live", "idle"])
         parser.add_argument("--events", type=int, default=300, help="live: events committed for the lag figures")
         parser.add_argument("--history", type=int, default=30_000, help="live: events replayed")
         parser.add_argument("--subscribers", type=int, default=100, help="live: subscribers of one instance for the fan-out")
@@ -67,6 +68,9 @@ class Command(BaseCommand):
         parser.add_argument("--steps", type=int, default=3, help="console: step records (and attempts) per instance")
         parser.add_argument("--repeat", type=int, default=7, help="console: timed requests per page")
         parser.add_argument("--keep", action="store_true", help="console: keep the seeded rows")
+        parser.add_argument("--sleeping", type=int, default=100_000, help="idle: sleeping instances to seed")
+        parser.add_argument("--wake", type=int, default=10_000, help="idle: sleeping instances woken at once")
+        parser.add_argument("--window", type=float, default=30.0, help="idle: seconds of CPU measurement")
         parser.add_argument("--signed", action="store_true", help="webhooks: Standard Webhooks signatures (else auth none)")
 
     def handle(self, *args, suite, quick=False, **options):
@@ -75,6 +79,13 @@ class Command(BaseCommand):
 
             figures = bench_live.run(events=options["events"], history=options["history"],
                                      subscribers=options["subscribers"], out=self.stderr)
+            self.stdout.write(json.dumps(figures, indent=2))
+            return
+        if suite == "idle":
+            from console import bench_idle
+
+            figures = bench_idle.run(sleeping=options["sleeping"], wake=options["wake"], window=options["window"],
+                                     out=self.stderr)
             self.stdout.write(json.dumps(figures, indent=2))
             return
         if suite == "console":

@@ -1,0 +1,95 @@
+"""Dispatch queries read index ranges of due instances only: checked with the database's own
+EXPLAIN on a table holding many finished and sleeping instances of many tenants (and some due)."""
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from engine import dispatch
+from engine.models import Instance
+from tenants.services import tenant_create
+
+pytestmark = pytest.mark.django_db
+
+TEMPLATE = "export default async function run(event, step) { return 1; }"
+
+
+def seed(tenants, make_workflow, clock, *, per_tenant_sleeping: int, per_tenant_finished: int, due: int):
+    """Rows as the engine leaves them: finished (due_at NULL), sleeping (due_at in 30 days), due now."""
+    now = clock.now()
+    rows = []
+    for n, tenant in enumerate(tenants):
+        wf = make_workflow(TEMPLATE, slug=f"wf{n}", owner=tenant)
+        for i in range(per_tenant_sleeping + per_tenant_finished + due):
+            kind = "sleeping" if i < per_tenant_sleeping else "finished" if i < per_tenant_sleeping + per_tenant_finished else "due"
+            rows.append(Instance(
+                tenant=tenant, workflow=wf, version=wf.published_version, key=uuid.uuid4().hex, created_at=now,
+                status={"sleeping": "waiting", "finished": "complete", "due": "queued"}[kind],
+                due_at={"sleeping": now + timedelta(days=30), "finished": None, "due": now}[kind],
+            ))
+    Instance.objects.bulk_create(rows, batch_size=500)
+    dispatch.analyze()
+
+
+def plan(sql: str, params: list) -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            return "\n".join(str(r[-1]) for r in cursor.fetchall())
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(r[0] for r in cursor.fetchall())
+
+
+def explain_all(fn) -> list[str]:
+    """EXPLAIN every statement a dispatch function runs (each one re-run with EXPLAIN first)."""
+    from django.db.backends.utils import CursorWrapper
+
+    plans, original = [], CursorWrapper.execute
+
+    def spy(self, sql, params=None):
+        if not sql.lstrip().upper().startswith("EXPLAIN"):
+            plans.append(plan(sql, list(params or [])))
+        return original(self, sql, params)
+
+    CursorWrapper.execute = spy
+    try:
+        fn()
+    finally:
+        CursorWrapper.execute = original
+    return plans
+
+
+def test_dispatch_queries_read_index_ranges_of_due_instances_only(tenant, make_workflow, clock):
+    tenants = [tenant] + [tenant_create(slug=f"t{n}") for n in range(19)]
+    seed(tenants, make_workflow, clock, per_tenant_sleeping=400, per_tenant_finished=400, due=3)
+    assert Instance.objects.count() == 20 * 803
+    now = clock.now()
+
+    plans = explain_all(lambda: dispatch.due_ids(now=now))
+    assert len(plans) == 3, plans  # expired leases, tenants with due work, their lanes
+    leases, tenants_plan, lanes = plans
+    if connection.vendor == "sqlite":
+        # The partial index holds only the instances being advanced now: reading all of it is bounded.
+        assert "USING INDEX instance_leased" in leases, leases
+        # The due range of instance_due, index-only: no row of a sleeping or finished instance is read.
+        assert "USING COVERING INDEX instance_due (due_at<?)" in tenants_plan, tenants_plan
+        assert lanes.count("USING INDEX instance_tenant_due (tenant_id=? AND due_at<?)") == 20, lanes
+        for p in plans:  # never the table itself
+            assert not any(line.strip() == "SCAN engine_instance" for line in p.splitlines()), p
+    else:
+        assert "instance_leased" in leases, leases
+        assert "instance_due" in tenants_plan, tenants_plan
+        assert lanes.count("instance_tenant_due") == 20, lanes
+        for p in plans:
+            assert "Seq Scan on engine_instance" not in p, p
+    assert len(dispatch.due_ids(now=now, limit=100)) == 60
+
+    [timer] = explain_all(lambda: dispatch.next_due_at())
+    [count] = explain_all(lambda: dispatch.count_due(now=now, cap=100))
+    if connection.vendor == "sqlite":
+        assert "instance_due" in timer and "SCAN" not in timer.replace("SCAN CONSTANT", ""), timer
+        assert "USING COVERING INDEX instance_due (due_at<?)" in count, count
+    else:
+        assert "instance_due" in timer and "Seq Scan" not in timer, timer
+        assert "instance_due" in count and "Seq Scan" not in count, count
