@@ -218,6 +218,9 @@ ENGINE_HTTP_ALLOWED_PRIVATE = [h.strip() for h in os.environ.get("ENGINE_HTTP_AL
 WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
 WEBHOOK_WAIT_SECONDS = float(os.environ.get("WEBHOOK_WAIT_SECONDS", "10"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES + 1024
+# Every route: daphne answers 413 and closes once a body passes this (config.bodylimit), before
+# the application is called; Django's own limit above covers other servers.
+REQUEST_MAX_BODY_BYTES = int(os.environ.get("REQUEST_MAX_BODY_BYTES", str(DATA_UPLOAD_MAX_MEMORY_SIZE)))
 
 # --- Accounts (django-allauth): sign-up, sign-in, email, password reset, MFA, rate limits ---------
 # Kept in one block so other changes to this file merge around it. README "Accounts" explains it.
