@@ -7,12 +7,13 @@ import re
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from engine.sandbox.check import program_problem
 from tenants.errors import Conflict, InvalidInput
 from tenants.models import Tenant
 
 from . import schedules
 from .compiler import compile_graph
-from .errors import GraphInvalid
+from .errors import GraphInvalid, ProgramInvalid
 from .models import Workflow, WorkflowVersion
 from .validation import validate
 
@@ -56,6 +57,9 @@ def version_create_from_code(
     """Add an immutable version holding `program`; new instances use the published version."""
     if not isinstance(program, str) or not program.strip():
         raise InvalidInput("program", "a program is an ES module with `export default async function run(event, step)`")
+    problem = program_problem(program)  # before anything is written: a refused program changes nothing
+    if problem is not None:
+        raise ProgramInvalid(problem.message, problem.line, problem.column)
     # Lock the workflow row so two concurrent saves cannot take the same number.
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     last = workflow.versions.aggregate(n=Max("number"))["n"] or 0
