@@ -20,7 +20,30 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY") or "embedded-mode-insecure-key-set-SECRET_KEY-in-production"
+
+
+def secret_key_file(path: Path) -> str:
+    """This deployment's own key, made once and kept in VAR_DIR (like the secrets' Fernet key):
+    no two installs share one, so nobody can sign an approval link or a session for another.
+    Written to a temporary file then linked into place: a process starting alongside reads the
+    whole key or none (and then the other's)."""
+    if not path.exists():
+        import secrets
+
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or secret_key_file(VAR_DIR / "secret.key")
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
 INSTALLED_APPS = [
