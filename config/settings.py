@@ -46,6 +46,21 @@ def secret_key_file(path: Path) -> str:
 SECRET_KEY = os.environ.get("SECRET_KEY") or secret_key_file(VAR_DIR / "secret.key")
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
+# Production behind TLS (HTTPS=true; README "Production"): cookies only over HTTPS, HSTS for a year,
+# plain HTTP redirected, and the TLS-terminating proxy's X-Forwarded-Proto trusted to say so.
+# `manage.py check --deploy` is clean with it (tests/api/test_deploy_check.py).
+HTTPS = env_bool("HTTPS", False)
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get(
+    "CSRF_TRUSTED_ORIGINS", ",".join(f"https://{h}" for h in ALLOWED_HOSTS if HTTPS and h != "*")).split(",") if o]
+if HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_HTTPONLY = True
+
 INSTALLED_APPS = [
     # The operator console's theme: unfold's templates must win over django.contrib.admin's.
     "unfold",
@@ -72,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.csp.ContentSecurityPolicy",
 ]
 
 ROOT_URLCONF = "config.urls"
