@@ -20,9 +20,16 @@ from .validation import validate
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
+def _check_name(name) -> None:
+    # PostgreSQL refuses a longer value (SQLite would keep it): say so before the insert.
+    if not isinstance(name, str) or len(name) > 200:
+        raise InvalidInput("name", "a workflow name is at most 200 characters")
+
+
 def workflow_create(*, tenant: Tenant, slug: str, name: str = "", draft: dict | None = None) -> Workflow:
     if not isinstance(slug, str) or not SLUG_RE.match(slug):
         raise InvalidInput("slug", "a slug is 1-63 lowercase letters, digits and '-', starting with a letter or digit")
+    _check_name(name)
     try:
         with transaction.atomic():
             return Workflow.objects.create(tenant=tenant, slug=slug, name=name or slug, draft=draft)
@@ -36,6 +43,7 @@ def workflow_update_draft(*, workflow: Workflow, draft: dict | None = None, name
         workflow.draft = draft
         fields.append("draft")
     if name is not None:
+        _check_name(name)
         workflow.name = name
         fields.append("name")
     workflow.save(update_fields=fields)

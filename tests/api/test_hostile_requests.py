@@ -145,6 +145,12 @@ def test_params_with_a_nul_in_a_key_answer_422(api, workflow):
     assert not Instance.objects.exists()
 
 
+def test_a_name_longer_than_its_column_answers_422_on_every_database(api, workflow):
+    error_of(api.post("/workflows", {"slug": "long", "name": "x" * 201}), 422, "name")
+    error_of(api.patch(f"/workflows/{workflow['id']}", {"name": "x" * 201}), 422, "name")
+    assert Workflow.objects.count() == 1 and Workflow.objects.get().name == "Doubler"
+
+
 # --- bodies that are not JSON, too large, or of another type ------------------------------------
 
 def test_invalid_json_answers_400_json(api):
@@ -481,7 +487,7 @@ def test_a_50mb_upload_is_refused_while_it_arrives(server, path, chunked, settin
 def test_a_slow_upload_under_the_limit_is_answered(server, tenant):
     """A body trickled in pieces is received whole and answered, not cut by the limit logic."""
     key = api_key_create(tenant=tenant, name="slow", role="owner")[1]
-    body = json.dumps({"slug": "slow", "name": "x" * 20_000}).encode()
+    body = json.dumps({"slug": "slow", "name": "Slow", "draft": {"pad": "x" * 20_000}}).encode()
     sock = socket.create_connection(("127.0.0.1", server))
     sock.sendall(f"POST /api/v1/workflows HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
