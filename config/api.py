@@ -118,6 +118,24 @@ def too_large(request, exc):
     return error(request, 413, "too_large", f"the body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
 
 
+def refuse_unstorable_input(get_response):
+    """Middleware: an API path or query value holding U+0000 answers 422 (PostgreSQL refuses the
+    character in any query, which would be a 500 deep in a selector); Django has already turned
+    undecodable bytes into replacement characters or percent escapes."""
+    from tenants.jsonbody import UNSTORABLE
+
+    def middleware(request):
+        if request.path.startswith("/api/"):
+            where = "path" if UNSTORABLE.search(request.path) else next(
+                (k for k, values in request.GET.lists() if UNSTORABLE.search(k) or any(UNSTORABLE.search(v) for v in values)), None)
+            if where is not None:
+                return JsonResponse({"error": {"code": "invalid", "field": where,
+                                               "message": f"{where} holds U+0000 or a lone surrogate"}}, status=422)
+        return get_response(request)
+
+    return middleware
+
+
 def not_found_view(request, *args, **kwargs):
     """Paths under /api/ that match no operation: the API's JSON 404, not Django's HTML page."""
     return JsonResponse({"error": {"code": "not_found", "message": f"no API operation at {request.path}"}}, status=404)

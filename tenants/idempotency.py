@@ -30,8 +30,8 @@ def idempotent(request, tenant, run: Callable[[], tuple[int, dict]]) -> tuple[in
     key = request.headers.get("Idempotency-Key")
     if not key:
         return run()
-    if len(key) > 255:
-        raise InvalidInput("Idempotency-Key", "an Idempotency-Key is at most 255 characters")
+    if len(key) > 255 or not (key.isascii() and key.isprintable()):
+        raise InvalidInput("Idempotency-Key", "an Idempotency-Key is at most 255 printable ASCII characters")
     digest = hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + request.body).hexdigest()
 
     record = _claim(tenant, key, digest)

@@ -220,6 +220,44 @@ def test_a_session_write_without_csrf_token_is_still_refused(tenant, django_user
     assert r.status_code == 403 and not Workflow.objects.exists()
 
 
+@pytest.mark.parametrize("path", ["/workflows?search=a%00b", "/instances?status=%00", "/members/x%00y",
+                                  "/instances/abc%00/events", "/workflows?search%00=x"])
+def test_a_nul_in_a_path_or_query_answers_422_on_every_database(api, path):
+    r = api.get(path) if "events" not in path else api.post(path, {"type": "t"})
+    err = error_of(r, 422)
+    assert err["field"] in ("path", "search", "status", "search\x00")
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "x" * 256, "caf\u00e9"])
+def test_an_unprintable_or_long_idempotency_key_answers_422(api, workflow, key):
+    r = api.post(f"/workflows/{workflow['id']}/instances", {}, **{"Idempotency-Key": key})
+    error_of(r, 422, "Idempotency-Key")
+    assert not Instance.objects.exists() and not IdempotencyRecord.objects.exists()
+
+
+def test_the_editor_and_console_pages_carry_a_content_security_policy(admin_client):
+    for path in ("/editor/", "/admin/", "/accounts/login/"):
+        policy = admin_client.get(path)["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    assert "script-src 'self';" in Client().get("/accounts/login/")["Content-Security-Policy"]
+
+
+def test_the_signup_slug_pattern_compiles_under_the_v_flag():
+    """Browsers compile `pattern` with the v flag, where an unescaped '-' in a class is an error."""
+    import re
+    import shutil
+    import subprocess
+
+    page = Client().get("/accounts/signup/").content.decode()
+    pattern = re.search(r'name="tenant" pattern="([^"]+)"', page).group(1)
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node to compile the pattern as a browser does")
+    done = subprocess.run([node, "-e", "const r = new RegExp('^(?:' + process.argv[1] + ')$', 'v');"
+                           "process.exit(r.test('acme-2') && !r.test('-acme') ? 0 : 1)", pattern], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 # --- programs and graphs that do not compile ---------------------------------------------------
 
 def test_a_program_with_a_syntax_error_answers_422_with_line_and_column(api, workflow):
