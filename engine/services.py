@@ -18,7 +18,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 
 from builder.models import Workflow, WorkflowVersion
-from tenants.jsonbody import json_checked
+from tenants.jsonbody import json_dumps_checked
 from tenants.models import Tenant
 from tenants.quotas import check_creations
 
@@ -45,9 +45,8 @@ def _check_size(value: Any, field: str) -> None:
     """Params and event payloads are loaded into the sandbox at every advance: bounded, like results.
     Checked iteratively first (depth, U+0000 that PostgreSQL's jsonb refuses, lone surrogates), so
     a depth bomb answers 422 instead of a RecursionError in json.dumps."""
-    json_checked(value, field)
     try:
-        size = len(json.dumps(value))
+        size = len(json_dumps_checked(value, field))
     except (TypeError, ValueError):
         raise InvalidInput(field, f"{field} must be JSON") from None
     if size > MAX_PARAMS_BYTES:
