@@ -52,7 +52,8 @@ class API(NinjaAPI):
             for method, operation in methods.items():
                 codes = self.READ_ERRORS if method == "get" else self.ERRORS
                 for code in codes:
-                    operation.setdefault("responses", {}).setdefault(code, {
+                    # int keys, as django-ninja writes its own (the export sorts them together)
+                    operation.setdefault("responses", {}).setdefault(int(code), {
                         "description": self.ERRORS[code],
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
         return schema
