@@ -100,6 +100,11 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     """Shared loop: read rows after the cursor and send them; wait for a notification (or the
     poll interval) only when the last read was not full."""
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # The stream is one-way: whatever a client sends (garbage, a JSON bomb) is ignored, never
+        # parsed (AsyncJsonWebsocketConsumer's default would raise on invalid JSON and drop the socket).
+        return
+
     async def connect(self):
         try:
             self.principal = await principal_for_scope(self.scope)

@@ -598,3 +598,32 @@ def test_poisoned_deliveries_never_fail_another_tenants_concurrent_deliveries(se
     assert {s for s, _ in bads} == {422}
     assert Instance.objects.filter(tenant=other_tenant).count() == 20
     assert not Instance.objects.filter(tenant=tenant).exists()
+
+
+# --- WebSocket: bad frames, query strings and headers close nothing but their own socket --------
+
+@pytest.mark.django_db(transaction=True)
+def test_garbage_on_a_progress_socket_is_ignored_and_bad_queries_do_not_crash_it(tenant, make_workflow, settings):
+    import asyncio
+
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+    from engine import services
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    inst = services.instance_create(tenant=tenant, workflow=make_workflow(CODE))
+
+    async def scenario():
+        headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode()),
+                   (b"x-odd", b"\xff\xfe")]
+        ws = WebsocketCommunicator(application, f"/ws/instances/{inst.pk}/?after={10**40}&tenant=%00%ff", headers=headers)
+        connected, _ = await ws.connect()
+        assert connected
+        await ws.send_to(text_data="[" * 100_000 + "not json")
+        await ws.send_to(bytes_data=b"\x00\xff" * 1000)
+        assert await ws.receive_nothing(timeout=0.5)  # still open, nothing sent, nothing raised
+        await ws.disconnect()
+
+    asyncio.run(scenario())
