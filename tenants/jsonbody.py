@@ -91,7 +91,8 @@ def json_loads_checked(text: str | bytes, field: str = "body") -> Any:
     """json.loads, then json_checked. A nesting too deep even for the parser is the same 422."""
     try:
         value = json.loads(text)
-    except RecursionError:
+    except RecursionError:  # too deep for the parser itself: where exactly is unknown
+        field = field or "body"
         raise InvalidInput(field, f"{field} is nested deeper than {MAX_DEPTH} levels") from None
     return value if plainly_fine(text) else json_checked(value, field)
 
