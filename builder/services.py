@@ -7,21 +7,29 @@ import re
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from engine.sandbox.check import program_problem
 from tenants.errors import Conflict, InvalidInput
 from tenants.models import Tenant
 
 from . import schedules
 from .compiler import compile_graph
-from .errors import GraphInvalid
+from .errors import GraphInvalid, ProgramInvalid
 from .models import Workflow, WorkflowVersion
 from .validation import validate
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
+def _check_name(name) -> None:
+    # PostgreSQL refuses a longer value (SQLite would keep it): say so before the insert.
+    if not isinstance(name, str) or len(name) > 200:
+        raise InvalidInput("name", "a workflow name is at most 200 characters")
+
+
 def workflow_create(*, tenant: Tenant, slug: str, name: str = "", draft: dict | None = None) -> Workflow:
     if not isinstance(slug, str) or not SLUG_RE.match(slug):
         raise InvalidInput("slug", "a slug is 1-63 lowercase letters, digits and '-', starting with a letter or digit")
+    _check_name(name)
     try:
         with transaction.atomic():
             return Workflow.objects.create(tenant=tenant, slug=slug, name=name or slug, draft=draft)
@@ -35,6 +43,7 @@ def workflow_update_draft(*, workflow: Workflow, draft: dict | None = None, name
         workflow.draft = draft
         fields.append("draft")
     if name is not None:
+        _check_name(name)
         workflow.name = name
         fields.append("name")
     workflow.save(update_fields=fields)
@@ -56,6 +65,9 @@ def version_create_from_code(
     """Add an immutable version holding `program`; new instances use the published version."""
     if not isinstance(program, str) or not program.strip():
         raise InvalidInput("program", "a program is an ES module with `export default async function run(event, step)`")
+    problem = program_problem(program)  # before anything is written: a refused program changes nothing
+    if problem is not None:
+        raise ProgramInvalid(problem.message, problem.line, problem.column)
     # Lock the workflow row so two concurrent saves cannot take the same number.
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     last = workflow.versions.aggregate(n=Max("number"))["n"] or 0
