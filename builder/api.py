@@ -3,7 +3,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpResponse
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from tenants.audit import audit_from_request
 from tenants.idempotency import idempotent
@@ -17,7 +17,7 @@ router = Router(tags=["workflows"])
 
 
 class WorkflowIn(Schema):
-    slug: str
+    slug: str = ""  # derived from the name when empty
     name: str = ""
     draft: dict | None = None
 
@@ -94,7 +94,27 @@ class Problem(Schema):
     message: str
 
 
-@router.get("/catalog", response=list[dict])
+class CatalogEntryOut(Schema):
+    type: str
+    label: str
+    group: str
+    description: str
+    trigger: bool
+    step: bool
+    schema_: dict = Field(alias="schema")  # the JSON Schema of the node's data
+    handles: list[str] | None
+    dynamic_handles: bool
+    code_fields: list[str]
+
+
+class VersionDiffOut(Schema):
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    valid_checkpoints: list[str]
+
+
+@router.get("/catalog", response=list[CatalogEntryOut], by_alias=True)
 def node_catalog(request):
     return catalog()
 
@@ -144,6 +164,8 @@ def workflows_archive(request, workflow_id: int):
 
 class DraftRunIn(Schema):
     params: Any = None
+    # A webhook trigger's test delivery ({method, headers, query, body}); else `params` is its body.
+    delivery: dict | None = None
 
 
 class DraftRunOut(Schema):
@@ -157,7 +179,7 @@ def draft_run(request, workflow_id: int, payload: DraftRunIn):
     request.auth.require("editor")
     wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
     inst = services.draft_instance_create(tenant=request.auth.tenant, workflow=wf, params=payload.params,
-                                          author=request.auth.user)
+                                          author=request.auth.user, delivery=payload.delivery)
     return Status(201, {"id": str(inst.pk), "version": inst.version.number})
 
 
@@ -219,7 +241,7 @@ def versions_publish(request, workflow_id: int, number: int):
     return v
 
 
-@router.get("/workflows/{workflow_id}/versions/{number}/diff", response=dict)
+@router.get("/workflows/{workflow_id}/versions/{number}/diff", response=VersionDiffOut)
 def versions_diff(request, workflow_id: int, number: int, against: int):
     wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
     new = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number)

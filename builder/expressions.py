@@ -53,16 +53,33 @@ def to_js(value: Any) -> str:
     return json.dumps(value)
 
 
+# Messages name the user's source, never the wrapper it is parsed in: an expression cut short
+# ("{{ input.total > }}") fails on the wrapper's closing bracket; parsed once more without that
+# bracket, a source that then parses has one closing bracket too many, else it ended early.
 CHECK = """
 (function (sources) {
   const problems = [];
-  sources.forEach(([key, kind, source]) => {
+  const parses = (kind, source, close) => {
     try {
-      if (kind === "code") new Function("event", "steps", "input", "item", "index", "return (async () => {\\n" + source + "\\n});");
-      else new Function("event", "steps", "input", "item", "index", "payload", "return (\\n" + source + "\\n);");
+      if (kind === "code") new Function("event", "steps", "input", "item", "index", "return (async () => {\\n" + source + "\\n" + close + ");");
+      else new Function("event", "steps", "input", "item", "index", "payload", "return (\\n" + source + "\\n" + close + ";");
+      return null;
     } catch (e) {
-      problems.push([key, String(e.message)]);
+      return String(e.message);
     }
+  };
+  sources.forEach(([key, kind, source]) => {
+    const close = kind === "code" ? "}" : ")";
+    let message = parses(kind, source, close);
+    if (message === null) return;
+    if (/'[)};]'$/.test(message)) {  // the parser stopped at the wrapper's closing bracket or semicolon?
+      message = parses(kind, source, "") === null ? "one closing '" + close + "' too many"
+        : parses(kind, source, close + close) === null ? "a '" + (close === ")" ? "(" : "{") + "' is never closed"
+        : message.endsWith("'" + close + "'") ? (kind === "code" ? "the code ends too early" : "the expression ends too early")
+          + " (an operator with nothing after it, or an unclosed bracket?)"
+        : message;
+    }
+    problems.push([key, kind === "code" ? message : "in {{ " + source.trim() + " }}: " + message]);
   });
   return JSON.stringify(problems);
 })
