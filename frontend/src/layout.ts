@@ -10,7 +10,7 @@ const HANDLE_LABEL_ROOM = 44;
 const BETWEEN_LAYERS = 90;  // edge with an arrowhead, readable at 0.75
 const BETWEEN_NODES = 40;
 
-type Handles<T> = (n: Node<T>) => (string | null)[];
+type Handles<T extends Record<string, unknown>> = (n: Node<T>) => (string | null)[];
 
 export async function layout<T extends Record<string, unknown>>(nodes: Node<T>[], edges: Edge[], handlesOf?: Handles<T>): Promise<Node<T>[]> {
   const { default: ELK } = await import("elkjs/lib/elk.bundled.js");

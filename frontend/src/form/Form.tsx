@@ -8,7 +8,10 @@ import { CodeEditor } from "../code/CodeEditor";
 import { formatDuration, mapToPairs, pairsToMap, parseDuration, UNITS, widgetFor, type Pair, type Unit } from "./schema";
 
 type Change = (v: unknown) => void;
-type FieldProps = { id: string; name: string; schema: JsonSchema; value: unknown; onChange: Change; upstream: string[]; readOnly: boolean };
+type FieldProps = {
+  id: string; name: string; schema: JsonSchema; value: unknown; onChange: Change; upstream: string[]; readOnly: boolean;
+  secretNames?: Set<string> | null;
+};
 
 // The compile rules' defaults for waits (builder/nodes/approval.py, wait_event.py).
 const WAIT_DEFAULTS: Record<string, string> = { approval: "7 days", wait_event: "24 hours" };
@@ -176,6 +179,20 @@ function Field(props: FieldProps & { spec: CatalogEntry }) {
       break;
     case "retries":
       return <RetriesInput {...props} />;
+    case "secret": {
+      // The tenant's secret names to pick from (values are never sent to the browser).
+      const chosen = typeof value === "string" && value ? value : String(schema.default ?? "");
+      input = (
+        <>
+          <input id={id} type="text" list={`${id}-secrets`} value={value === undefined ? "" : String(value)} readOnly={readOnly}
+                 placeholder={schema.default !== undefined ? String(schema.default) : undefined} onChange={(e) => onChange(e.target.value || undefined)} />
+          <datalist id={`${id}-secrets`}>{[...(props.secretNames ?? [])].sort().map((n) => <option key={n} value={n} />)}</datalist>
+          {props.secretNames && chosen && (props.secretNames.has(chosen)
+            ? <small className="ok">✓ {chosen} is set</small>
+            : <small className="error">{chosen} is not set</small>)}
+        </>);
+      break;
+    }
     case "text":
       input = <input id={id} type="text" value={value === undefined ? "" : String(value)} readOnly={readOnly}
                      list={name === "timezone" ? "time-zones" : undefined}
@@ -218,11 +235,11 @@ function JsonInput({ id, value, onChange, readOnly }: { id: string; value: unkno
 
 type FormProps = {
   nodeId: string; spec: CatalogEntry; config: Record<string, unknown>; onChange: (c: Record<string, unknown>) => void;
-  upstream?: string[]; readOnly?: boolean;
+  upstream?: string[]; readOnly?: boolean; secretNames?: Set<string> | null;
 };
 
 /** Fields in schema order, label first, retries and timeout last (they apply to every step node). */
-export function Form({ nodeId, spec, config, onChange, upstream = [], readOnly = false }: FormProps) {
+export function Form({ nodeId, spec, config, onChange, upstream = [], readOnly = false, secretNames = null }: FormProps) {
   const props = spec.schema.properties ?? {};
   const rank = (n: string) => (n === "label" ? -1 : n === "retries" || (n === "timeout" && "retries" in props) ? 1 : 0);
   const names = Object.keys(props).sort((a, b) => rank(a) - rank(b));
@@ -230,7 +247,7 @@ export function Form({ nodeId, spec, config, onChange, upstream = [], readOnly =
     <form className="node-form" onSubmit={(e) => e.preventDefault()} aria-label={`Configuration of ${nodeId}`}>
       {names.map((name) => (
         <Field key={`${nodeId}:${name}`} id={`field-${name}`} name={name} schema={props[name]} value={config[name]} spec={spec}
-               upstream={upstream} readOnly={readOnly}
+               upstream={upstream} readOnly={readOnly} secretNames={secretNames}
                onChange={(v) => { const next = { ...config }; if (v === undefined) delete next[name]; else next[name] = v; onChange(next); }} />
       ))}
     </form>
