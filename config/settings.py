@@ -96,6 +96,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 # Serve app static files (the built editor) straight from their folders: no collectstatic to forget.
 WHITENOISE_USE_FINDERS = True
+# The editor's bundles have content-hashed names (Vite): cached for a year, immutable. Their gzip
+# twins are written at build time (config/build_frontend.sh) and served to clients that accept them.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/frontend/dist/assets/"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

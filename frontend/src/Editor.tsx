@@ -98,10 +98,13 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   // Fit the whole graph when it stays readable (zoom >= 0.75), else its first nodes from the
   // trigger, at the left of the view (layout.ts). The canvas' minZoom is lower so that the Fit view
   // control can show everything.
+  const fitted = useRef(0);
   const fit = useCallback(() => {
     const box = document.querySelector(".canvas .react-flow")?.getBoundingClientRect();
     const ns = flow.getNodes();
     if (!box || !ns.length) return;
+    // Counted on the canvas element, so that tests (and anyone) can wait for a fit to have happened.
+    document.querySelector(".canvas")?.setAttribute("data-fitted", String(++fitted.current));
     const boxes = ns.map((n) => ({ id: n.id, x: n.position.x, y: n.position.y, width: n.measured?.width ?? 180, height: n.measured?.height ?? 70 }));
     const ids = fitTargets(boxes, flow.getEdges(), box.width, box.height);
     if (ids.length === ns.length) {
@@ -117,6 +120,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   }, [flow]);
   // When a draft, a version or a diff is opened: once React Flow has measured every node shown.
   const pendingFit = useRef(false);
+  const afterFit = useRef<(() => void) | null>(null);
   useEffect(() => { if (draft.loaded?.fit) pendingFit.current = true; }, [draft.loaded]);
 
   /** A fresh canvas node of `type`, unplaced and selected. */
@@ -130,7 +134,17 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     setEdges(next.edges);
     setSelected(id);
     edited();
-  }, [checkpoint, edited, setEdges, setNodes]);
+    // A node added off screen (after a node at the view's edge) is panned into view, zoom unchanged.
+    const added = next.nodes.find((n) => n.id === id);
+    const box = document.querySelector(".canvas .react-flow")?.getBoundingClientRect();
+    if (!added || !box) return;
+    const { x, y, zoom } = flow.getViewport();
+    const left = added.position.x * zoom + x, top = added.position.y * zoom + y;
+    const right = left + 240 * zoom, bottom = top + 90 * zoom;
+    const dx = right > box.width - FIT_PADDING ? box.width - FIT_PADDING - right : left < FIT_PADDING ? FIT_PADDING - left : 0;
+    const dy = bottom > box.height - FIT_PADDING ? box.height - FIT_PADDING - bottom : top < FIT_PADDING ? FIT_PADDING - top : 0;
+    if (dx || dy) flow.setViewport({ x: x + dx, y: y + dy, zoom }, { duration: 200 });
+  }, [checkpoint, edited, flow, setEdges, setNodes]);
   const handlesOf = useCallback((n: CanvasNode) => outputHandles(n.data.spec, n.data.config), []);
 
   /** Insert a node of `type` after a handle or on an edge, connected. */
@@ -182,8 +196,10 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     const at = new Map(laid.map((n) => [n.id, n.position]));
     setNodes((ns) => ns.map((n) => (at.has(n.id) ? { ...n, position: at.get(n.id)! } : n)));
     edited();
-    window.requestAnimationFrame(() => fit());
-  }, [checkpoint, edited, fit, handlesOf, setNodes]);
+    // Fitted once React Flow has the new positions (the effect below), then said.
+    pendingFit.current = true;
+    afterFit.current = () => setStatus(`Laid out ${laid.length} nodes`);
+  }, [checkpoint, edited, handlesOf, setNodes]);
 
   const exportGraph = useCallback(() => {
     const blob = new Blob([JSON.stringify(graph, null, 2)], { type: "application/json" });
@@ -238,7 +254,11 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   useEffect(() => {
     if (!pendingFit.current || !measured) return;
     pendingFit.current = false;
-    window.requestAnimationFrame(fit);
+    window.requestAnimationFrame(() => {
+      fit();
+      afterFit.current?.();
+      afterFit.current = null;
+    });
   }, [fit, measured, shown]);
   const selectedNode = shown.find((n) => n.id === selected);
   const selectedUpstream = useMemo(() => (selected ? upstream(selected, view ? view.edges : edges) : []), [edges, selected, view]);
@@ -304,6 +324,14 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
         )}
       </main>
       <div className="side">
+        {selectedNode && changes.length > 0 && (
+          // Above the version list or the node's panel: which fields of the selected node the diff changed.
+          <section className="field-diff" aria-label={`Changes of ${selectedNode.id}`}>
+            <h3>Changed fields of <code>{selectedNode.id}</code></h3>
+            <dl>{changes.map((c) => (
+              <div key={c.field}><dt>{c.field}</dt><dd><del>{shownValue(c.before)}</del> → <ins>{shownValue(c.after)}</ins></dd></div>))}</dl>
+          </section>
+        )}
         {showVersions && <Versions workflowId={workflowId} catalog={catalog} onClose={() => setShowVersions(false)} onView={openView}
                                    changed={draft.versionsChanged} onPublished={(number, g) => draft.setLive({ number, key: g ? semanticKey(g) : "" })} />}
         {!showVersions && selectedNode?.data.spec && (
@@ -311,13 +339,6 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
                  problems={view ? [] : selectedNode.data.problems} readOnly={readOnly} secretNames={secrets.names}
                  missing={view ? [] : selectedNode.data.missing}
                  onChange={(config) => { checkpoint(true); setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); edited(); }}>
-            {changes.length > 0 && (
-              <section className="field-diff" aria-label={`Changes of ${selectedNode.id}`}>
-                <h3>Changed fields</h3>
-                <dl>{changes.map((c) => (
-                  <div key={c.field}><dt>{c.field}</dt><dd><del>{shownValue(c.before)}</del> → <ins>{shownValue(c.after)}</ins></dd></div>))}</dl>
-              </section>
-            )}
             {/* In the side column, so it never covers the canvas (or a node with a problem). */}
             {!view && selectedNode.data.type === "webhook" && draft.hookUrl && <WebhookHelp baseUrl={draft.hookUrl} config={selectedNode.data.config} />}
           </Panel>
@@ -332,7 +353,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
           </aside>
         )}
         {/* Outside the canvas, so it never covers a node. */}
-        {draft.loaded && <MiniMap className="side-minimap" pannable zoomable ariaLabel="Minimap"
+        {draft.loaded && <MiniMap className="side-minimap" pannable zoomable ariaLabel="Minimap" maskColor="rgba(128, 128, 128, 0.3)" bgColor="transparent"
                                   nodeColor={(n) => GROUP_COLOURS[(n.data as CanvasNode["data"]).spec?.group ?? ""] ?? "#999"} />}
       </div>
       {!view && <Problems problems={problems.problems} onSelect={selectProblem} />}
