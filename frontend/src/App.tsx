@@ -6,7 +6,7 @@ import { onPopState } from "./router";
 import { Secrets } from "./Secrets";
 import { WorkflowList } from "./Workflows";
 
-// The canvas (React Flow, CodeMirror, dagre) loads only when a workflow is opened: the list stays light.
+// The canvas (React Flow, CodeMirror; ELK on first auto-layout) loads only when a workflow is opened: the list stays light.
 const Editor = lazy(() => import("./Editor").then((m) => ({ default: m.Editor })));
 
 export function App() {
