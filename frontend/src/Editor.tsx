@@ -34,6 +34,9 @@ import { useProblems } from "./editor/useProblems";
 import { useSecretNames } from "./editor/useSecrets";
 import { useShortcuts } from "./editor/useShortcuts";
 import { useTestData } from "./editor/useTestData";
+import { itemCount, itemsLabel } from "./editor/lastRun";
+import { useLastRun } from "./editor/useLastRun";
+import { navigate } from "./router";
 
 const edgeTypes = { insertable: InsertableEdge };
 const ARROW = { type: MarkerType.ArrowClosed, width: 18, height: 18 };
@@ -67,6 +70,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   const graph = useMemo(() => toGraph(nodes, edges), [nodes, edges]);
   const testData = useTestData(workflowId);
   const secrets = useSecretNames();
+  const lastRun = useLastRun(workflowId);
 
   // Problems and the draft's life depend on each other (a save reports problems): useDraft takes a
   // forwarding callback so either can be built first.
@@ -248,8 +252,10 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     return missing.join() === (n.data.missing ?? []).join() ? n : { ...n, data: { ...n.data, missing } };
   }), [nodes, secrets.names]);
   const shown = view ? view.nodes : draftShown;
-  const shownEdges = useMemo(() => (view ? view.edges : edges).map((e) => ({ ...e, markerEnd: ARROW, type: view ? undefined : "insertable" })),
-                             [edges, view]);
+  const shownEdges = useMemo(() => (view ? view.edges : edges).map((e) => ({
+    ...e, markerEnd: ARROW, type: view ? undefined : "insertable",
+    data: view ? e.data : { items: itemsLabel(itemCount(lastRun.byNode.get(e.source))) },
+  })), [edges, lastRun.byNode, view]);
   const measured = shown.length > 0 && shown.every((n) => n.measured?.width && n.measured?.height);
   useEffect(() => {
     if (!pendingFit.current || !measured) return;
@@ -338,6 +344,24 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
           <Panel id={selectedNode.id} spec={selectedNode.data.spec} config={selectedNode.data.config} upstream={selectedUpstream}
                  problems={view ? [] : selectedNode.data.problems} readOnly={readOnly} secretNames={secrets.names}
                  missing={view ? [] : selectedNode.data.missing}
+                 lastRun={<>
+            {!view && lastRun.run && (
+              <section className="last-run" aria-label={`Last run of ${selectedNode.id}`}>
+                <h3>Last run <a href={`/editor/w/${workflowId}/i/${lastRun.run.id}`} onClick={(e) => {
+                  e.preventDefault(); navigate(`/editor/w/${workflowId}/i/${lastRun.run!.id}`); }}>{new Date(lastRun.run.created_at).toLocaleString()}</a></h3>
+                {(() => {
+                  const r = lastRun.byNode.get(selectedNode.id);
+                  if (!r) return <p className="muted">Not reached in the last run.</p>;
+                  const text = JSON.stringify(r.output, null, 2) ?? "";
+                  return (<>
+                    <p className={`run-state run-${r.status}`}>{r.status}{itemsLabel(itemCount(r)) ? ` · ${itemsLabel(itemCount(r))}` : ""}</p>
+                    {r.error && <p className="error">{r.error}</p>}
+                    {r.status === "complete" && <pre className="run-output" aria-label={`Output of ${selectedNode.id}`}>{text.length > 4000 ? `${text.slice(0, 4000)}…` : text}</pre>}
+                  </>);
+                })()}
+              </section>
+            )}
+                 </>}
                  onChange={(config) => { checkpoint(true); setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); edited(); }}>
             {/* In the side column, so it never covers the canvas (or a node with a problem). */}
             {!view && selectedNode.data.type === "webhook" && draft.hookUrl && <WebhookHelp baseUrl={draft.hookUrl} config={selectedNode.data.config} />}

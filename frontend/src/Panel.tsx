@@ -7,9 +7,10 @@ type Props = {
   id: string; spec: CatalogEntry; config: Record<string, unknown>; onChange: (c: Record<string, unknown>) => void;
   upstream: string[]; problems?: string[]; readOnly?: boolean; secretNames?: Set<string> | null; missing?: string[];
   children?: ReactNode;  // shown below the form (e.g. how to call a webhook trigger)
+  lastRun?: ReactNode;  // shown above the form: what the node did in the workflow's last run
 };
 
-export function Panel({ id, spec, config, onChange, upstream, problems = [], readOnly = false, secretNames = null, missing = [], children }: Props) {
+export function Panel({ id, spec, config, onChange, upstream, problems = [], readOnly = false, secretNames = null, missing = [], children, lastRun }: Props) {
   return (
     <aside className="panel" aria-label={`Configure ${id}`}>
       <h2>{spec.label} <code>{id}</code>{readOnly && <span className="muted"> (read-only)</span>}</h2>
@@ -24,6 +25,7 @@ export function Panel({ id, spec, config, onChange, upstream, problems = [], rea
       {upstream.length > 0 && !readOnly && (
         <p className="muted upstream">Upstream: {upstream.map((u) => <code key={u}>{u}</code>)} (type <code>steps.</code> in code for completions)</p>
       )}
+      {lastRun}
       <Form key={id} nodeId={id} spec={spec} config={config} onChange={onChange} upstream={upstream} readOnly={readOnly} secretNames={secretNames} />
       {children}
     </aside>

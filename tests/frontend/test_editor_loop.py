@@ -280,3 +280,25 @@ def test_time_to_first_usable_canvas_of_50_nodes_cold_and_warm(browser, daphne, 
             assert zoom(page) >= 0.75
         context.close()
     print(f"\ntime to first usable canvas, 50 nodes, 1280x800 (ms from navigation start; 3 runs): {json.dumps(figures)}")
+
+
+def test_the_last_run_shows_on_the_edges_and_in_the_panel(browser, live_server, tenant, drive, size):
+    from builder import services
+
+    graph = {"nodes": [{"id": "start", "type": "manual", "position": {"x": 0, "y": 0}, "data": {}},
+                       {"id": "fetch", "type": "code", "position": {"x": 280, "y": 0}, "data": {"code": "return [1, 2, 3];"}},
+                       {"id": "count", "type": "code", "position": {"x": 560, "y": 0}, "data": {"code": "return input.length;"}}],
+             "edges": [{"id": "e1", "source": "start", "target": "fetch"}, {"id": "e2", "source": "fetch", "target": "count"}]}
+    wf = services.workflow_create(tenant=tenant, name="Counting", draft=graph)
+    services.draft_instance_create(tenant=tenant, workflow=wf)
+    drive()
+    page = sign_in(browser, live_server, tenant, *size)
+    page.goto(f"{live_server.url}/editor/w/{wf.id}")
+    page.get_by_label("3 items from fetch to count in the last run").wait_for()
+    node(page, "fetch").click()
+    last = page.get_by_role("region", name="Last run of fetch")
+    last.get_by_text("complete · 3 items").wait_for()
+    assert json.loads(last.get_by_label("Output of fetch").inner_text()) == [1, 2, 3]
+    node(page, "count").click()
+    assert page.get_by_role("region", name="Last run of count").get_by_label("Output of count").inner_text() == "3"
+    shot(page, "last-run")
