@@ -1,4 +1,5 @@
 """API: workflows, versions (graph or code-first), validation, publish, program source, diff, catalog."""
+import json
 from datetime import datetime
 from typing import Any
 
@@ -6,10 +7,12 @@ from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from tenants.audit import audit_from_request
+from tenants.errors import InvalidInput
 from tenants.idempotency import idempotent
 
 from . import selectors, services
 from .approvals import approval_decide_for
+from .expressions import PREVIEW_CONTEXT_BYTES, preview
 from .nodes import catalog
 from .validation import validate
 
@@ -117,6 +120,25 @@ class VersionDiffOut(Schema):
 @router.get("/catalog", response=list[CatalogEntryOut], by_alias=True)
 def node_catalog(request):
     return catalog()
+
+
+class PreviewIn(Schema):
+    value: str  # a config string with `{{ }}` expressions
+    context: dict = {}  # sample data: event, steps, input (item, index)
+
+
+class PreviewOut(Schema):
+    ok: bool
+    value: Any = None
+    error: str | None = None
+
+
+@router.post("/preview", response=PreviewOut)
+def expression_preview(request, payload: PreviewIn):
+    """An expression's value against sample data (the editor previews with its last run's data)."""
+    if len(json.dumps(payload.context)) > PREVIEW_CONTEXT_BYTES:
+        raise InvalidInput("context", "sample data is over 256 KB")
+    return preview(payload.value, payload.context)
 
 
 @router.post("/validate", response=list[Problem])

@@ -102,3 +102,37 @@ def syntax_errors(sources: list[tuple[str, str, str]]) -> dict[str, str]:
     finally:
         ctx.close()
         runtime.close()
+
+
+PREVIEW_CHARS = 2000
+PREVIEW_CONTEXT_BYTES = 256 * 1024
+PREVIEW_SECONDS = 1.0
+
+
+def preview(value: str, context: dict) -> dict:
+    """A config string's value against sample data (the editor's preview, with its last run's data):
+    the JavaScript the compiler emits for it (`to_js`), run in a fresh sandbox context that sees
+    `event`, `steps`, `input`, `item`, `index` from `context`. The host bounds it like any tenant code:
+    a fresh context (discarded after), a time limit, the pool's memory limit, the answer cut short.
+    Returns {ok, value} or {ok: False, error} with the error naming the user's text."""
+    from quickjs_rs.errors import QuickJSError
+
+    from engine.sandbox.runtime import POOL
+
+    code = ("(function (c) { const text = (v) => (typeof v === \"string\" ? v : JSON.stringify(v));"
+            " const { event, steps, input, item, index } = c;"
+            f" return JSON.stringify({{ v: ({to_js(value)}) }}); }})({json.dumps(context)})")
+    runtime, ctx = POOL.take()
+    try:
+        ctx._timeout = PREVIEW_SECONDS
+        answer = ctx.eval(code)
+    except QuickJSError as e:
+        return {"ok": False, "value": None, "error": f"in {value.strip()}: {getattr(e, 'message', None) or e}"}
+    finally:
+        ctx.close()
+        runtime.close()
+    result = json.loads(answer).get("v") if isinstance(answer, str) else None
+    text = json.dumps(result)
+    if len(text) > PREVIEW_CHARS:  # a huge value is cut, shown as text
+        return {"ok": True, "value": text[:PREVIEW_CHARS] + "…", "error": None}
+    return {"ok": True, "value": result, "error": None}

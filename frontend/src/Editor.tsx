@@ -34,7 +34,8 @@ import { useProblems } from "./editor/useProblems";
 import { useSecretNames } from "./editor/useSecrets";
 import { useShortcuts } from "./editor/useShortcuts";
 import { useTestData } from "./editor/useTestData";
-import { itemCount, itemsLabel } from "./editor/lastRun";
+import { itemCount, itemsLabel, sampleFor } from "./editor/lastRun";
+import { SampleContext } from "./form/preview";
 import { useLastRun } from "./editor/useLastRun";
 import { navigate } from "./router";
 
@@ -268,6 +269,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   }, [fit, measured, shown]);
   const selectedNode = shown.find((n) => n.id === selected);
   const selectedUpstream = useMemo(() => (selected ? upstream(selected, view ? view.edges : edges) : []), [edges, selected, view]);
+  const sample = useMemo(() => (selected && !view ? sampleFor(selected, lastRun.run, lastRun.byNode, edges,
+    new Set(nodes.filter((n) => n.data.spec?.trigger).map((n) => n.id))) : null), [edges, lastRun, nodes, selected, view]);
   const changes = selectedNode && view?.compare ? fieldChanges(view.compare.older, view.compare.newer, selectedNode.id) : [];
   const webhook = nodes.some((n) => n.data.type === "webhook");
   const selectProblem = useCallback((id: string) => {
@@ -281,6 +284,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
 
   return (
     <EditorContext.Provider value={readOnly ? null : actions}>
+    <SampleContext.Provider value={sample}>
     <div className="editor">
       <Toolbar workflowId={workflowId} name={draft.name} dirty={draft.dirty} readOnly={readOnly} loaded={Boolean(draft.loaded)}
                live={draft.live} draftKey={draft.draftKey} payloadOk={testData.payload.ok} payloadOpen={testData.open}
@@ -382,6 +386,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
       </div>
       {!view && <Problems problems={problems.problems} onSelect={selectProblem} />}
     </div>
+    </SampleContext.Provider>
     </EditorContext.Provider>
   );
 }

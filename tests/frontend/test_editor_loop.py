@@ -287,8 +287,10 @@ def test_the_last_run_shows_on_the_edges_and_in_the_panel(browser, live_server, 
 
     graph = {"nodes": [{"id": "start", "type": "manual", "position": {"x": 0, "y": 0}, "data": {}},
                        {"id": "fetch", "type": "code", "position": {"x": 280, "y": 0}, "data": {"code": "return [1, 2, 3];"}},
-                       {"id": "count", "type": "code", "position": {"x": 560, "y": 0}, "data": {"code": "return input.length;"}}],
-             "edges": [{"id": "e1", "source": "start", "target": "fetch"}, {"id": "e2", "source": "fetch", "target": "count"}]}
+                       {"id": "count", "type": "code", "position": {"x": 560, "y": 0}, "data": {"code": "return input.length;"}},
+                       {"id": "big", "type": "branch", "position": {"x": 840, "y": 0}, "data": {"condition": "{{ input > 2 }}"}}],
+             "edges": [{"id": "e1", "source": "start", "target": "fetch"}, {"id": "e2", "source": "fetch", "target": "count"},
+                       {"id": "e3", "source": "count", "target": "big"}]}
     wf = services.workflow_create(tenant=tenant, name="Counting", draft=graph)
     services.draft_instance_create(tenant=tenant, workflow=wf)
     drive()
@@ -302,3 +304,18 @@ def test_the_last_run_shows_on_the_edges_and_in_the_panel(browser, live_server, 
     node(page, "count").click()
     assert page.get_by_role("region", name="Last run of count").get_by_label("Output of count").inner_text() == "3"
     shot(page, "last-run")
+
+    # An expression previews its value against the last run's data as it is typed (evaluated in the sandbox).
+    node(page, "big").click()
+    panel = page.get_by_role("complementary", name="Configure big")
+    preview = panel.get_by_label("Preview with the last run's data")
+    preview.get_by_text("= true").wait_for()
+    condition = panel.get_by_label("Condition", exact=True)
+    condition.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("{{ steps.fetch.length * input + 1 }}")
+    preview.get_by_text("= 10").wait_for()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("{{ input.nope.deeper }}")
+    preview.get_by_text("in {{ input.nope.deeper }}:").wait_for()
+    shot(page, "expression-preview")

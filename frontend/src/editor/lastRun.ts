@@ -5,7 +5,7 @@
 
 /** The fields of `GET /instances/{id}` the editor reads (the endpoint answers free-form JSON). */
 export type InstanceRun = {
-  id: string; status: string; created_at: string;
+  id: string; status: string; created_at: string; params: unknown;
   steps: { name: string; status: string; output: unknown; error: string | null }[];
 };
 export type NodeRun = { status: string; output: unknown; error: string | null; runs: number };
@@ -19,6 +19,17 @@ export function nodeRuns(run: InstanceRun | null): Map<string, NodeRun> {
     byNode.set(id, { status: s.status, output: s.output, error: s.error, runs: (before?.runs ?? 0) + 1 });
   }
   return byNode;
+}
+
+/** What node `id` saw in the run: the event, every step's output, and its input (the output of the node
+ *  leading into it; a trigger's output is the event's payload). */
+export function sampleFor(id: string, run: InstanceRun | null, byNode: Map<string, NodeRun>,
+                          edges: { source: string; target: string }[], triggers: Set<string>) {
+  if (!run) return null;
+  const steps = Object.fromEntries([...byNode].filter(([, r]) => r.status === "complete").map(([k, r]) => [k, r.output]));
+  const from = edges.find((e) => e.target === id)?.source;
+  const input = from === undefined ? undefined : triggers.has(from) ? run.params : steps[from];
+  return { event: { payload: run.params, instanceId: run.id }, steps, input };
 }
 
 /** Items in a node's output: an array's length, nothing for a node that produced nothing, else one. */

@@ -5,6 +5,7 @@ import cronstrue from "cronstrue";
 import { useState } from "react";
 import type { CatalogEntry, JsonSchema } from "../api/client";
 import { CodeEditor } from "../code/CodeEditor";
+import { ExpressionPreview } from "./preview";
 import { formatDuration, mapToPairs, pairsToMap, parseDuration, UNITS, widgetFor, type Pair, type Unit } from "./schema";
 
 type Change = (v: unknown) => void;
@@ -156,8 +157,11 @@ function Field(props: FieldProps & { spec: CatalogEntry }) {
                           placeholder={String(schema.default ?? "")} onChange={(v) => onChange(v || undefined)} />;
       break;
     case "expression":
-      input = <CodeEditor id={id} kind="expression" label={label} value={String(value ?? "")} upstream={upstream} readOnly={readOnly}
-                          placeholder="{{ input.value }}" onChange={(v) => onChange(v || undefined)} />;
+      input = (<>
+        <CodeEditor id={id} kind="expression" label={label} value={String(value ?? "")} upstream={upstream} readOnly={readOnly}
+                    placeholder="{{ input.value }}" onChange={(v) => onChange(v || undefined)} />
+        <ExpressionPreview id={id} value={String(value ?? "")} />
+      </>);
       break;
     case "duration":
       return (
