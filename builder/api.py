@@ -14,6 +14,7 @@ from . import selectors, services
 from .approvals import approval_decide_for
 from .expressions import PREVIEW_CONTEXT_BYTES, preview
 from .nodes import catalog
+from .test_deliveries import listen_start, listen_state
 from .validation import validate
 
 router = Router(tags=["workflows"])
@@ -203,6 +204,24 @@ def draft_run(request, workflow_id: int, payload: DraftRunIn):
     inst = services.draft_instance_create(tenant=request.auth.tenant, workflow=wf, params=payload.params,
                                           author=request.auth.user, delivery=payload.delivery)
     return Status(201, {"id": str(inst.pk), "version": inst.version.number})
+
+
+class TestDeliveryOut(Schema):
+    state: str  # idle, listening or captured
+    url: str  # the test URL (path), POST a delivery there
+    delivery: dict | None  # {method, headers, query, body} once captured
+
+
+@router.post("/workflows/{workflow_id}/test-delivery", response=TestDeliveryOut)
+def test_delivery_listen(request, workflow_id: int):
+    """Listen for the next delivery to the workflow's test URL (checked with the draft's webhook trigger)."""
+    request.auth.require("editor")
+    return listen_start(workflow=selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id))
+
+
+@router.get("/workflows/{workflow_id}/test-delivery", response=TestDeliveryOut)
+def test_delivery_get(request, workflow_id: int):
+    return listen_state(workflow=selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id))
 
 
 @router.post("/workflows/{workflow_id}/draft/version", response=VersionOut)
