@@ -34,6 +34,7 @@ import { useProblems } from "./editor/useProblems";
 import { useSecretNames } from "./editor/useSecrets";
 import { useShortcuts } from "./editor/useShortcuts";
 import { useTestData } from "./editor/useTestData";
+import { useTestDelivery } from "./editor/useTestDelivery";
 import { itemCount, itemsLabel, sampleFor } from "./editor/lastRun";
 import { SampleContext } from "./form/preview";
 import { useLastRun } from "./editor/useLastRun";
@@ -73,6 +74,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   const secrets = useSecretNames();
   const lastRun = useLastRun(workflowId);
 
+
   // Problems and the draft's life depend on each other (a save reports problems): useDraft takes a
   // forwarding callback so either can be built first.
   const onProblems = useRef<(found: Parameters<ReturnType<typeof useProblems>["fromSave"]>[0]) => void>(() => undefined);
@@ -81,6 +83,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   const problems = useProblems({ graph, draftKey: draft.draftKey, paused: Boolean(view), setNodes, setStatus });
   onProblems.current = problems.fromSave;
   const { setDirty } = draft;
+  const listener = useTestDelivery(workflowId, draft.saveDraft);
   const edited = useCallback(() => setDirty(true), [setDirty]);
 
   // Undo/redo: a snapshot of the graph is taken before each change the user makes (typing in
@@ -291,7 +294,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
                payloadButton={testData.button} showVersions={showVersions}
                on={{ save: draft.save, validate: problems.validate, publish: draft.publish, togglePayload: () => testData.setOpen((v) => !v),
                      run, undo, redo, autoLayout, exportGraph, importGraph, toggleVersions: () => setShowVersions((v) => !v) }} />
-      {testData.open && <PayloadDialog data={testData} webhook={webhook} onRun={run} />}
+      {testData.open && <PayloadDialog data={testData} webhook={webhook} onRun={run} listener={listener}
+                                       onRunDelivery={(d) => draft.run(null, d)} />}
       <Palette catalog={catalog} disabled={readOnly} onAdd={(t) => addNode(t)} />
       <main className={`canvas${view ? " viewing" : ""}`} onDragOver={(e) => e.preventDefault()}
             onDrop={(e) => {

@@ -319,3 +319,36 @@ def test_the_last_run_shows_on_the_edges_and_in_the_panel(browser, live_server, 
     page.keyboard.type("{{ input.nope.deeper }}")
     preview.get_by_text("in {{ input.nope.deeper }}:").wait_for()
     shot(page, "expression-preview")
+
+
+def test_listen_for_a_test_event_and_run_with_it(browser, live_server, tenant, drive, size):
+    from builder import services
+    from engine.models import Instance
+    from tenants.secrets import secret_put
+
+    secret = "whsec_" + base64.b64encode(b"another test key of 32 bytes!!!!").decode()
+    secret_put(tenant=tenant, name="WEBHOOK_SECRET", value=secret)
+    graph = {"nodes": [{"id": "hook", "type": "webhook", "position": {"x": 0, "y": 0}, "data": {}},
+                       {"id": "total", "type": "code", "position": {"x": 280, "y": 0}, "data": {"code": "return input.body.amount * 2;"}}],
+             "edges": [{"id": "e1", "source": "hook", "target": "total"}]}
+    wf = services.workflow_create(tenant=tenant, name="Listened", draft=graph)
+    page = sign_in(browser, live_server, tenant, *size)
+    page.goto(f"{live_server.url}/editor/w/{wf.id}")
+    node(page, "hook").wait_for()
+    page.get_by_role("button", name="Payload").click()
+    event = page.get_by_role("group", name="Test event")
+    event.get_by_role("button", name="Listen for a test event").click()
+    url = event.get_by_label("Test URL").inner_text()
+    assert url == f"{live_server.url}/hooks-test/{tenant.slug}/listened"
+    shot(page, "listening")
+    assert deliver(url, "whsec_" + base64.b64encode(b"a wrong key, also 32 bytes long!").decode(), {"amount": 1}).status_code == 401
+    assert deliver(url, secret, {"amount": 21}).status_code == 202  # a real signature, as a real sender makes it
+    event.get_by_text("Captured a POST").wait_for()
+    shot(page, "captured")
+    event.get_by_role("button", name="Run with the captured delivery").click()
+    page.wait_for_url("**/editor/w/*/i/*")
+    instance = Instance.objects.get(workflow=wf)
+    assert instance.params["body"] == {"amount": 21} and instance.params["headers"]["webhook-id"] == "msg_1"
+    drive()
+    instance.refresh_from_db()
+    assert json.loads(instance.output) == 42

@@ -26,6 +26,7 @@ export type WorkflowOut = Schemas["WorkflowOut"];
 export type VersionOut = Schemas["VersionOut"];
 export type VersionDiff = Schemas["VersionDiffOut"];
 export type Me = Schemas["MeOut"];
+export type TestDelivery = Schemas["TestDeliveryOut"];
 export type JsonSchema = {
   type?: string; enum?: string[]; description?: string; default?: unknown; oneOf?: JsonSchema[];
   properties?: Record<string, JsonSchema>; additionalProperties?: boolean | JsonSchema; items?: JsonSchema;

@@ -123,5 +123,6 @@ export function useDraft({ workflowId, catalog, graph, current, setNodes, setEdg
   }), [publish, run, save, turn]);
 
   const draftKey = useMemo(() => semanticKey(graph), [graph]);
-  return { name, hookUrl, dirty, setDirty, loaded, live, setLive, draftKey, versionsChanged, ...actions };
+  const saveDraftNow = useCallback(() => saveDraft(toGraph(current.current.nodes, current.current.edges)), [current, saveDraft]);
+  return { name, hookUrl, dirty, setDirty, loaded, live, setLive, draftKey, versionsChanged, saveDraft: saveDraftNow, ...actions };
 }
