@@ -37,8 +37,8 @@ import { useTestData } from "./editor/useTestData";
 import { useTestDelivery } from "./editor/useTestDelivery";
 import { itemCount, itemsLabel, sampleFor } from "./editor/lastRun";
 import { SampleContext } from "./form/preview";
+import { LastRun } from "./editor/LastRun";
 import { useLastRun } from "./editor/useLastRun";
-import { navigate } from "./router";
 
 const edgeTypes = { insertable: InsertableEdge };
 const ARROW = { type: MarkerType.ArrowClosed, width: 18, height: 18 };
@@ -352,24 +352,9 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
           <Panel id={selectedNode.id} spec={selectedNode.data.spec} config={selectedNode.data.config} upstream={selectedUpstream}
                  problems={view ? [] : selectedNode.data.problems} readOnly={readOnly} secretNames={secrets.names}
                  missing={view ? [] : selectedNode.data.missing}
-                 lastRun={<>
-            {!view && lastRun.run && (
-              <section className="last-run" aria-label={`Last run of ${selectedNode.id}`}>
-                <h3>Last run <a href={`/editor/w/${workflowId}/i/${lastRun.run.id}`} onClick={(e) => {
-                  e.preventDefault(); navigate(`/editor/w/${workflowId}/i/${lastRun.run!.id}`); }}>{new Date(lastRun.run.created_at).toLocaleString()}</a></h3>
-                {(() => {
-                  const r = lastRun.byNode.get(selectedNode.id);
-                  if (!r) return <p className="muted">Not reached in the last run.</p>;
-                  const text = JSON.stringify(r.output, null, 2) ?? "";
-                  return (<>
-                    <p className={`run-state run-${r.status}`}>{r.status}{itemsLabel(itemCount(r)) ? ` · ${itemsLabel(itemCount(r))}` : ""}</p>
-                    {r.error && <p className="error">{r.error}</p>}
-                    {r.status === "complete" && <pre className="run-output" aria-label={`Output of ${selectedNode.id}`}>{text.length > 4000 ? `${text.slice(0, 4000)}…` : text}</pre>}
-                  </>);
-                })()}
-              </section>
-            )}
-                 </>}
+                 lastRun={!view && lastRun.run
+                   ? <LastRun workflowId={workflowId} run={lastRun.run} nodeId={selectedNode.id} node={lastRun.byNode.get(selectedNode.id)} />
+                   : null}
                  onChange={(config) => { checkpoint(true); setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); edited(); }}>
             {/* In the side column, so it never covers the canvas (or a node with a problem). */}
             {!view && selectedNode.data.type === "webhook" && draft.hookUrl && <WebhookHelp baseUrl={draft.hookUrl} config={selectedNode.data.config} />}
