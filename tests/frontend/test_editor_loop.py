@@ -1,7 +1,7 @@
 """The editor's build-and-test loop in a real Chromium, at 1280x800 and 1920x1080: adding the next node
 from a handle's and an edge's "+", dropping onto an edge, Save clearing stale marks, setting a
 tenant secret from the editor and seeing a signed webhook accepted, creating a workflow by name,
-sign-up landing on the editor, and the time to a usable 50-node canvas (printed, never asserted).
+signing in landing on the editor, and the time to a usable 50-node canvas (printed, never asserted).
 
 Every step waits on a condition (an element, a status text, an answer, a fit); screenshots land in
 var/screenshots/ (editor-loop-*).
@@ -32,20 +32,13 @@ def size(request):
 
 
 def sign_in(browser, live_server, tenant, width=1280, height=800):
-    from django.contrib.auth.models import User
-
     from tenants.models import Membership
+    from tests.accounts import person
+    from tests.browser import sign_in as through_accounts
 
-    user, _ = User.objects.get_or_create(username="ed")
-    user.set_password("a-long-password")
-    user.save()
-    Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": "owner"})
+    Membership.objects.create(user=person("ed"), tenant=tenant, role="owner")
     page = new_page(browser, width, height)
-    page.goto(f"{live_server.url}/accounts/login/?next=/editor/")
-    page.get_by_label("Username").fill("ed")
-    page.get_by_label("Password").fill("a-long-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/editor/")
+    through_accounts(page, live_server.url, "ed", "a-long-password")
     return page
 
 
@@ -197,14 +190,16 @@ def test_a_secret_set_from_the_editor_lets_a_signed_webhook_in(browser, live_ser
     assert node(page, "hook").locator(".node.missing-secret").count() == 0
 
 
-def test_a_workflow_is_created_by_name_after_sign_up(browser, live_server):
+def test_a_workflow_is_created_by_name_after_signing_in(browser, live_server, tenant):
+    from tenants.models import Membership
+    from tests.accounts import person
+
+    Membership.objects.create(user=person("newcomer"), tenant=tenant, role="owner")
     page = new_page(browser, 1280, 800)
-    page.goto(f"{live_server.url}/accounts/signup/")
-    page.get_by_label("Username").fill("newcomer")
-    page.get_by_label("Password").fill("a-long-password")
-    page.get_by_label("Workspace (tenant) slug").fill("newco")
-    page.get_by_label("Workspace name").fill("NewCo")
-    page.get_by_role("button").click()
+    page.goto(f"{live_server.url}/accounts/login/")  # no ?next=: where signing in (and a verified sign-up) lands
+    page.locator("input[name=login]").fill("newcomer")
+    page.locator("input[name=password]").fill("a-long-password")
+    page.locator("main form button[type=submit]").click()
     page.wait_for_url("**/editor/")  # the workflow list, not a bare page
     page.get_by_label("New workflow name").fill("First Flow")
     page.get_by_text("webhook path …/first-flow").wait_for()
@@ -250,13 +245,12 @@ def test_time_to_first_usable_canvas_of_50_nodes_cold_and_warm(browser, daphne, 
     live_server = type("Server", (), {"url": daphne})
     from frontend.views import entry
     from tenants.models import Membership
-    from django.contrib.auth.models import User
+    from tests.accounts import person
 
     wf = Workflow.objects.create(tenant=tenant, slug="fifty", name="Fifty", draft=fifty_nodes())
     # daphne signs in with the default hashers, not the fast one the other tests use.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    user = User.objects.create_user("bench", password="a-long-password")
-    Membership.objects.create(user=user, tenant=tenant, role="owner")
+    Membership.objects.create(user=person("bench"), tenant=tenant, role="owner")
     # The editor's assets: content-hashed, gzipped, cached for a year.
     asset = httpx.get(f"{live_server.url}/static/frontend/dist/{entry()['script']}", headers={"accept-encoding": "gzip"})
     assert asset.headers["content-encoding"] == "gzip"
@@ -268,11 +262,12 @@ def test_time_to_first_usable_canvas_of_50_nodes_cold_and_warm(browser, daphne, 
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
         page.set_default_timeout(60000)
-        page.goto(f"{live_server.url}/accounts/login/?next=/accounts/login/")
-        page.get_by_label("Username").fill("bench")
-        page.get_by_label("Password").fill("a-long-password")
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_load_state()
+        # Signed in on the accounts pages, which load none of the editor's assets.
+        page.goto(f"{live_server.url}/accounts/login/?next=/accounts/email/")
+        page.locator("input[name=login]").fill("bench")
+        page.locator("input[name=password]").fill("a-long-password")
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_url("**/accounts/email/")
         for kind in ("cold", "warm"):
             page.goto(f"{live_server.url}/editor/w/{wf.id}")
             at = page.wait_for_function(USABLE).json_value()
