@@ -1,23 +1,27 @@
 """API: workflows, versions (graph or code-first), validation, publish, program source, diff, catalog."""
+import json
 from datetime import datetime
 from typing import Any
 
 from django.http import HttpResponse
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from tenants.audit import audit_from_request
+from tenants.errors import InvalidInput
 from tenants.idempotency import idempotent
 
 from . import selectors, services
 from .approvals import approval_decide_for
+from .expressions import PREVIEW_CONTEXT_BYTES, preview
 from .nodes import catalog
+from .test_deliveries import listen_start, listen_state
 from .validation import validate
 
 router = Router(tags=["workflows"])
 
 
 class WorkflowIn(Schema):
-    slug: str
+    slug: str = ""  # derived from the name when empty
     name: str = ""
     draft: dict | None = None
 
@@ -94,9 +98,48 @@ class Problem(Schema):
     message: str
 
 
-@router.get("/catalog", response=list[dict])
+class CatalogEntryOut(Schema):
+    type: str
+    label: str
+    group: str
+    description: str
+    trigger: bool
+    step: bool
+    schema_: dict = Field(alias="schema")  # the JSON Schema of the node's data
+    handles: list[str] | None
+    dynamic_handles: bool
+    code_fields: list[str]
+
+
+class VersionDiffOut(Schema):
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    valid_checkpoints: list[str]
+
+
+@router.get("/catalog", response=list[CatalogEntryOut], by_alias=True)
 def node_catalog(request):
     return catalog()
+
+
+class PreviewIn(Schema):
+    value: str  # a config string with `{{ }}` expressions
+    context: dict = {}  # sample data: event, steps, input (item, index)
+
+
+class PreviewOut(Schema):
+    ok: bool
+    value: Any = None
+    error: str | None = None
+
+
+@router.post("/preview", response=PreviewOut)
+def expression_preview(request, payload: PreviewIn):
+    """An expression's value against sample data (the editor previews with its last run's data)."""
+    if len(json.dumps(payload.context)) > PREVIEW_CONTEXT_BYTES:
+        raise InvalidInput("context", "sample data is over 256 KB")
+    return preview(payload.value, payload.context)
 
 
 @router.post("/validate", response=list[Problem])
@@ -144,6 +187,8 @@ def workflows_archive(request, workflow_id: int):
 
 class DraftRunIn(Schema):
     params: Any = None
+    # A webhook trigger's test delivery ({method, headers, query, body}); else `params` is its body.
+    delivery: dict | None = None
 
 
 class DraftRunOut(Schema):
@@ -157,8 +202,26 @@ def draft_run(request, workflow_id: int, payload: DraftRunIn):
     request.auth.require("editor")
     wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
     inst = services.draft_instance_create(tenant=request.auth.tenant, workflow=wf, params=payload.params,
-                                          author=request.auth.user)
+                                          author=request.auth.user, delivery=payload.delivery)
     return Status(201, {"id": str(inst.pk), "version": inst.version.number})
+
+
+class TestDeliveryOut(Schema):
+    state: str  # idle, listening or captured
+    url: str  # the test URL (path), POST a delivery there
+    delivery: dict | None  # {method, headers, query, body} once captured
+
+
+@router.post("/workflows/{workflow_id}/test-delivery", response=TestDeliveryOut)
+def test_delivery_listen(request, workflow_id: int):
+    """Listen for the next delivery to the workflow's test URL (checked with the draft's webhook trigger)."""
+    request.auth.require("editor")
+    return listen_start(workflow=selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id))
+
+
+@router.get("/workflows/{workflow_id}/test-delivery", response=TestDeliveryOut)
+def test_delivery_get(request, workflow_id: int):
+    return listen_state(workflow=selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id))
 
 
 @router.post("/workflows/{workflow_id}/draft/version", response=VersionOut)
@@ -219,7 +282,7 @@ def versions_publish(request, workflow_id: int, number: int):
     return v
 
 
-@router.get("/workflows/{workflow_id}/versions/{number}/diff", response=dict)
+@router.get("/workflows/{workflow_id}/versions/{number}/diff", response=VersionDiffOut)
 def versions_diff(request, workflow_id: int, number: int, against: int):
     wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
     new = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number)

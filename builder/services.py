@@ -26,13 +26,26 @@ def _check_name(name) -> None:
         raise InvalidInput("name", "a workflow name is at most 200 characters")
 
 
-def workflow_create(*, tenant: Tenant, slug: str, name: str = "", draft: dict | None = None) -> Workflow:
+def slug_from_name(name: str) -> str:
+    """The slug a workflow named `name` gets when none is given: "First Flow" -> "first-flow"."""
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:63].rstrip("-")
+
+
+def workflow_create(*, tenant: Tenant, slug: str = "", name: str = "", draft: dict | None = None) -> Workflow:
+    # A name alone is enough (the editor asks for a name): its slug is derived from it.
+    if not slug and isinstance(name, str) and name.strip():
+        slug = slug_from_name(name)
+        if not slug:
+            raise InvalidInput("name", "a name needs at least one letter or digit to make its slug from")
     if not isinstance(slug, str) or not SLUG_RE.match(slug):
         raise InvalidInput("slug", "a slug is 1-63 lowercase letters, digits and '-', starting with a letter or digit")
     _check_name(name)
     try:
         with transaction.atomic():
-            return Workflow.objects.create(tenant=tenant, slug=slug, name=name or slug, draft=draft)
+            return Workflow.objects.create(tenant=tenant, slug=slug, name=(name or "").strip() or slug, draft=draft)
     except IntegrityError:
         raise Conflict("slug", f"a workflow named {slug} exists already") from None
 
@@ -142,11 +155,27 @@ def draft_version(*, workflow: Workflow, author=None) -> WorkflowVersion:
     return version_create_from_code(workflow=workflow, program=program, graph=graph, publish=False, author=author)
 
 
-def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object = None, author=None):
+def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object = None, author=None,
+                          delivery: dict | None = None):
     """Start an instance of the workflow's saved draft without publishing it (the editor's Run), on
     `draft_version`. The published version, which webhooks, schedules and the API start, is left
-    as it is."""
+    as it is.
+
+    A webhook trigger's instance gets what a real delivery gives, `{method, headers, query, body}`,
+    with `params` as the body (or `delivery` as captured, for a listened-for test delivery), so code
+    written as `input.body.amount` behaves the same in a test run and in production."""
     from engine.services import instance_create
 
     version = draft_version(workflow=workflow, author=author)
+    if any(n.get("type") == "webhook" for n in (version.graph or {}).get("nodes", [])):
+        params = test_delivery(params, delivery)
     return instance_create(tenant=tenant, workflow=workflow, params=params, version=version)
+
+
+def test_delivery(body: object, delivery: dict | None = None) -> dict:
+    """A webhook trigger's test payload in a real delivery's shape (builder.webhooks.payload_of)."""
+    d = delivery or {}
+    headers = d.get("headers") if isinstance(d.get("headers"), dict) else {"content-type": "application/json"}
+    return {"method": str(d.get("method") or "POST"), "headers": {str(k).lower(): str(v) for k, v in headers.items()},
+            "query": d.get("query") if isinstance(d.get("query"), dict) else {},
+            "body": d["body"] if "body" in d else body}

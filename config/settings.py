@@ -130,12 +130,15 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/editor/"  # after sign-in and sign-up: the workflow list
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 # Serve app static files (the built editor) straight from their folders: no collectstatic to forget.
 WHITENOISE_USE_FINDERS = True
+# The editor's bundles have content-hashed names (Vite): cached for a year, immutable. Their gzip
+# twins are written at build time (config/build_frontend.sh) and served to clients that accept them.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/frontend/dist/assets/"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
