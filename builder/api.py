@@ -1,14 +1,17 @@
 """API: workflows, versions (graph or code-first), validation, publish, program source, diff, catalog."""
+import json
 from datetime import datetime
 from typing import Any
 
 from django.http import HttpResponse
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from tenants.audit import audit_from_request
+from tenants.errors import InvalidInput
 from tenants.idempotency import idempotent
 
 from . import selectors, services
+from .expressions import PREVIEW_CONTEXT_BYTES, preview
 from .nodes import catalog
 from .validation import validate
 
@@ -16,7 +19,7 @@ router = Router(tags=["workflows"])
 
 
 class WorkflowIn(Schema):
-    slug: str
+    slug: str = ""  # derived from the name when empty
     name: str = ""
     draft: dict | None = None
 
@@ -82,9 +85,58 @@ class Problem(Schema):
     message: str
 
 
-@router.get("/catalog", response=list[dict])
+class CatalogEntryOut(Schema):
+    type: str
+    label: str
+    group: str
+    description: str
+    trigger: bool
+    step: bool
+    schema_: dict = Field(alias="schema")  # the JSON Schema of the node's data
+    handles: list[str] | None
+    dynamic_handles: bool
+    code_fields: list[str]
+    # What other code may know of the type's behaviour (builder.nodes.base.NodeSpec), never its name.
+    merges: bool = False
+    body_handle: str | None = None
+    passes_input: bool = False
+    handle_from_output: str | None = None
+    # What other code may know of the type's behaviour (builder.nodes.base.NodeSpec), never its name.
+    merges: bool
+    body_handle: str | None
+    passes_input: bool
+    handle_from_output: str | None
+
+
+class VersionDiffOut(Schema):
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    valid_checkpoints: list[str]
+
+
+@router.get("/catalog", response=list[CatalogEntryOut], by_alias=True)
 def node_catalog(request):
     return catalog()
+
+
+class PreviewIn(Schema):
+    value: str  # a config string with `{{ }}` expressions
+    context: dict = {}  # sample data: event, steps, input (item, index)
+
+
+class PreviewOut(Schema):
+    ok: bool
+    value: Any = None
+    error: str | None = None
+
+
+@router.post("/preview", response=PreviewOut)
+def expression_preview(request, payload: PreviewIn):
+    """An expression's value against sample data (the editor previews with its last run's data)."""
+    if len(json.dumps(payload.context)) > PREVIEW_CONTEXT_BYTES:
+        raise InvalidInput("context", "sample data is over 256 KB")
+    return preview(payload.value, payload.context)
 
 
 @router.post("/validate", response=list[Problem])
@@ -185,7 +237,7 @@ def versions_publish(request, workflow_id: int, number: int):
     return v
 
 
-@router.get("/workflows/{workflow_id}/versions/{number}/diff", response=dict)
+@router.get("/workflows/{workflow_id}/versions/{number}/diff", response=VersionDiffOut)
 def versions_diff(request, workflow_id: int, number: int, against: int):
     wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
     new = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number)

@@ -53,16 +53,33 @@ def to_js(value: Any) -> str:
     return json.dumps(value)
 
 
+# Messages name the user's source, never the wrapper it is parsed in: an expression cut short
+# ("{{ input.total > }}") fails on the wrapper's closing bracket; parsed once more without that
+# bracket, a source that then parses has one closing bracket too many, else it ended early.
 CHECK = """
 (function (sources) {
   const problems = [];
-  sources.forEach(([key, kind, source]) => {
+  const parses = (kind, source, close) => {
     try {
-      if (kind === "code") new Function("event", "steps", "input", "item", "index", "return (async () => {\\n" + source + "\\n});");
-      else new Function("event", "steps", "input", "item", "index", "payload", "return (\\n" + source + "\\n);");
+      if (kind === "code") new Function("event", "steps", "input", "item", "index", "return (async () => {\\n" + source + "\\n" + close + ");");
+      else new Function("event", "steps", "input", "item", "index", "payload", "return (\\n" + source + "\\n" + close + ";");
+      return null;
     } catch (e) {
-      problems.push([key, String(e.message)]);
+      return String(e.message);
     }
+  };
+  sources.forEach(([key, kind, source]) => {
+    const close = kind === "code" ? "}" : ")";
+    let message = parses(kind, source, close);
+    if (message === null) return;
+    if (/'[)};]'$/.test(message)) {  // the parser stopped at the wrapper's closing bracket or semicolon?
+      message = parses(kind, source, "") === null ? "one closing '" + close + "' too many"
+        : parses(kind, source, close + close) === null ? "a '" + (close === ")" ? "(" : "{") + "' is never closed"
+        : message.endsWith("'" + close + "'") ? (kind === "code" ? "the code ends too early" : "the expression ends too early")
+          + " (an operator with nothing after it, or an unclosed bracket?)"
+        : message;
+    }
+    problems.push([key, kind === "code" ? message : "in {{ " + source.trim() + " }}: " + message]);
   });
   return JSON.stringify(problems);
 })
@@ -78,3 +95,30 @@ def syntax_errors(sources: list[tuple[str, str, str]]) -> dict[str, str]:
     from engine.sandbox import evaluate
 
     return dict(json.loads(evaluate(f"{CHECK}({json.dumps(sources)})", timeout_seconds=2.0)))
+
+
+PREVIEW_CHARS = 2000
+PREVIEW_CONTEXT_BYTES = 256 * 1024
+PREVIEW_SECONDS = 1.0
+
+
+def preview(value: str, context: dict) -> dict:
+    """A config string's value against sample data (the editor's preview, with its last run's data):
+    the JavaScript the compiler emits for it (`to_js`), run in a fresh sandbox context that sees
+    `event`, `steps`, `input`, `item`, `index` from `context`. The host bounds it like any tenant code:
+    a fresh context (discarded after), a time limit, the pool's memory limit, the answer cut short.
+    Returns {ok, value} or {ok: False, error} with the error naming the user's text."""
+    from engine.sandbox import EvaluationError, evaluate
+
+    code = ("(function (c) { const text = (v) => (typeof v === \"string\" ? v : JSON.stringify(v));"
+            " const { event, steps, input, item, index } = c;"
+            f" return JSON.stringify({{ v: ({to_js(value)}) }}); }})({json.dumps(context)})")
+    try:
+        answer = evaluate(code, timeout_seconds=PREVIEW_SECONDS)
+    except EvaluationError as e:
+        return {"ok": False, "value": None, "error": f"in {value.strip()}: {e}"}
+    result = json.loads(answer).get("v") if isinstance(answer, str) else None
+    text = json.dumps(result)
+    if len(text) > PREVIEW_CHARS:  # a huge value is cut, shown as text
+        return {"ok": True, "value": text[:PREVIEW_CHARS] + "…", "error": None}
+    return {"ok": True, "value": result, "error": None}

@@ -16,11 +16,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.module_loading import import_string
 
+from engine.sandbox import program_problem
 from tenants.errors import Conflict, InvalidInput
 from tenants.models import Tenant
 
 from .compiler import compile_graph
-from .errors import GraphInvalid
+from .errors import GraphInvalid, ProgramInvalid
 from .models import Workflow, WorkflowVersion
 from .validation import validate
 
@@ -32,12 +33,32 @@ def _published(*, workflow: Workflow, version: WorkflowVersion | None) -> None:
         import_string(path)(workflow=workflow, version=version)
 
 
-def workflow_create(*, tenant: Tenant, slug: str, name: str = "", draft: dict | None = None) -> Workflow:
+def _check_name(name) -> None:
+    # PostgreSQL refuses a longer value (SQLite would keep it): say so before the insert.
+    if not isinstance(name, str) or len(name) > 200:
+        raise InvalidInput("name", "a workflow name is at most 200 characters")
+
+
+def slug_from_name(name: str) -> str:
+    """The slug a workflow named `name` gets when none is given: "First Flow" -> "first-flow"."""
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:63].rstrip("-")
+
+
+def workflow_create(*, tenant: Tenant, slug: str = "", name: str = "", draft: dict | None = None) -> Workflow:
+    # A name alone is enough (the editor asks for a name): its slug is derived from it.
+    if not slug and isinstance(name, str) and name.strip():
+        slug = slug_from_name(name)
+        if not slug:
+            raise InvalidInput("name", "a name needs at least one letter or digit to make its slug from")
     if not isinstance(slug, str) or not SLUG_RE.match(slug):
         raise InvalidInput("slug", "a slug is 1-63 lowercase letters, digits and '-', starting with a letter or digit")
+    _check_name(name)
     try:
         with transaction.atomic():
-            return Workflow.objects.create(tenant=tenant, slug=slug, name=name or slug, draft=draft)
+            return Workflow.objects.create(tenant=tenant, slug=slug, name=(name or "").strip() or slug, draft=draft)
     except IntegrityError:
         raise Conflict("slug", f"a workflow named {slug} exists already") from None
 
@@ -48,6 +69,7 @@ def workflow_update_draft(*, workflow: Workflow, draft: dict | None = None, name
         workflow.draft = draft
         fields.append("draft")
     if name is not None:
+        _check_name(name)
         workflow.name = name
         fields.append("name")
     workflow.save(update_fields=fields)
@@ -69,6 +91,9 @@ def version_create_from_code(
     """Add an immutable version holding `program`; new instances use the published version."""
     if not isinstance(program, str) or not program.strip():
         raise InvalidInput("program", "a program is an ES module with `export default async function run(event, step)`")
+    problem = program_problem(program)  # before anything is written: a refused program changes nothing
+    if problem is not None:
+        raise ProgramInvalid(problem.message, problem.line, problem.column)
     # Lock the workflow row so two concurrent saves cannot take the same number.
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     last = workflow.versions.aggregate(n=Max("number"))["n"] or 0

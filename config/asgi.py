@@ -6,6 +6,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
+from config.bodylimit import install as install_body_limit  # noqa: E402
+
+install_body_limit()  # daphne refuses bodies over REQUEST_MAX_BODY_BYTES while they arrive
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

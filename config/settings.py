@@ -20,8 +20,46 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY") or "embedded-mode-insecure-key-set-SECRET_KEY-in-production"
+
+
+def secret_key_file(path: Path) -> str:
+    """This deployment's own key, made once and kept in VAR_DIR (like the secrets' Fernet key):
+    no two installs share one, so nobody can sign an approval link or a session for another.
+    Written to a temporary file then linked into place: a process starting alongside reads the
+    whole key or none (and then the other's)."""
+    if not path.exists():
+        import secrets
+
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or secret_key_file(VAR_DIR / "secret.key")
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+
+# Production behind TLS (HTTPS=true; README "Production"): cookies only over HTTPS, HSTS for a year,
+# plain HTTP redirected, and the TLS-terminating proxy's X-Forwarded-Proto trusted to say so.
+# `manage.py check --deploy` is clean with it (tests/api/test_deploy_check.py).
+HTTPS = env_bool("HTTPS", False)
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get(
+    "CSRF_TRUSTED_ORIGINS", ",".join(f"https://{h}" for h in ALLOWED_HOSTS if HTTPS and h != "*")).split(",") if o]
+if HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
     # The operator console's theme: unfold's templates must win over django.contrib.admin's.
@@ -47,10 +85,12 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "config.api.refuse_unstorable_input",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.csp.ContentSecurityPolicy",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -92,12 +132,15 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/editor/"  # after sign-in and sign-up: the workflow list
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 # Serve app static files (the built editor) straight from their folders: no collectstatic to forget.
 WHITENOISE_USE_FINDERS = True
+# The editor's bundles have content-hashed names (Vite): cached for a year, immutable. Their gzip
+# twins are written at build time (config/build_frontend.sh) and served to clients that accept them.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/frontend/dist/assets/"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -230,6 +273,9 @@ ENGINE_HTTP_ALLOWED_PRIVATE = [h.strip() for h in os.environ.get("ENGINE_HTTP_AL
 WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
 WEBHOOK_WAIT_SECONDS = float(os.environ.get("WEBHOOK_WAIT_SECONDS", "10"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES + 1024
+# Every route: daphne answers 413 and closes once a body passes this (config.bodylimit), before
+# the application is called; Django's own limit above covers other servers.
+REQUEST_MAX_BODY_BYTES = int(os.environ.get("REQUEST_MAX_BODY_BYTES", str(DATA_UPLOAD_MAX_MEMORY_SIZE)))
 
 # --- Accounts (django-allauth): sign-up, sign-in, email, password reset, MFA, rate limits ---------
 # Kept in one block so other changes to this file merge around it. README "Accounts" explains it.

@@ -11,7 +11,10 @@ source config/install.sh
 source config/build_frontend.sh
 install_python
 build_frontend
+# The first settings load generates this install's own keys into VAR_DIR and keeps them: secret.key
+# (Django's SECRET_KEY, unless SECRET_KEY is set) and, on first use, secrets.key (unless SECRETS_KEYS).
 .venv/bin/python manage.py migrate --noinput
+test -s "${VAR_DIR:-var}/secret.key" || test -n "${SECRET_KEY:-}"
 .venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python manage.py seed_demo
 exec .venv/bin/python manage.py serve "$@"

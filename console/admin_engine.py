@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, TextField
+from django.db.models import Prefetch, Q, TextField
 from django.db.models.functions import Cast
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -184,7 +184,8 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
             return queryset, False
         as_uuid = self._uuid(term)
         if as_uuid is not None:
-            return queryset.filter(pk=as_uuid), False
+            # 32 hex digits are a uuid and also a valid key (the default key is uuid4().hex): both, indexed.
+            return queryset.filter(Q(pk=as_uuid) | Q(key=term)), False
         return queryset.filter(key=term), False
 
     def has_add_permission(self, request):

@@ -84,7 +84,7 @@ def principal_for_scope(scope) -> Principal:
     origin = headers.get("origin")
     if not origin or not AllowedHostsOriginValidator(None).valid_origin(urlparse(origin)):
         raise Refused(CLOSE_FORBIDDEN)
-    query = parse_qs(scope.get("query_string", b"").decode())
+    query = parse_qs(scope.get("query_string", b"").decode(errors="replace").replace("\x00", ""))
 
     class Request:  # principal_for_user reads the tenant choice from headers or the session
         pass
@@ -101,6 +101,11 @@ def principal_for_scope(scope) -> Principal:
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
     """Shared loop: read rows after the cursor and send them; wait for a notification (or the
     poll interval) only when the last read was not full."""
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # The stream is one-way: whatever a client sends (garbage, a JSON bomb) is ignored, never
+        # parsed (AsyncJsonWebsocketConsumer's default would raise on invalid JSON and drop the socket).
+        return
 
     async def connect(self):
         try:
@@ -155,9 +160,9 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
 class InstanceProgressConsumer(ProgressConsumer):
     async def authorize(self):
         instance_id = self.scope["url_route"]["kwargs"]["instance_id"]
-        query = parse_qs(self.scope.get("query_string", b"").decode())
+        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
         try:
-            self.cursor = max(0, int(query.get("after", ["0"])[0]))
+            self.cursor = min(max(0, int(query.get("after", ["0"])[0])), 2**62)  # a bigint, whatever is sent
         except ValueError:
             self.cursor = 0
         self.instance = await database_sync_to_async(selectors.instance_get)(tenant=self.principal.tenant, instance_id=instance_id)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 
-from typing import TYPE_CHECKING
-
+from tenants.jsonbody import json_dumps_checked
 from tenants.models import Tenant
 from tenants.quotas import check_creations
 
@@ -46,25 +45,15 @@ def _check_key(key: str | None) -> str:
 
 
 def _check_size(value: Any, field: str) -> None:
-    """Params and event payloads are loaded into the sandbox at every advance: bounded, like results."""
+    """Params and event payloads are loaded into the sandbox at every advance: bounded, like results.
+    Checked iteratively first (depth, U+0000 that PostgreSQL's jsonb refuses, lone surrogates), so
+    a depth bomb answers 422 instead of a RecursionError in json.dumps."""
     try:
-        size = len(json.dumps(value))
+        size = len(json_dumps_checked(value, field))
     except (TypeError, ValueError):
         raise InvalidInput(field, f"{field} must be JSON") from None
     if size > MAX_PARAMS_BYTES:
         raise InvalidInput(field, f"{field} is {size} bytes of JSON, over the {MAX_PARAMS_BYTES} byte limit")
-    if _has_nul(value):  # PostgreSQL's jsonb refuses U+0000: say so instead of failing the insert
-        raise InvalidInput(field, f"{field} contains the character U+0000, which cannot be stored")
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def instance_create_batch(

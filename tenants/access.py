@@ -99,6 +99,12 @@ class SessionTenantAuth(APIKeyCookie):
 
     param_name = settings.SESSION_COOKIE_NAME
 
+    def _get_key(self, request):
+        # No signed-in user: 401 like a read, not the 403 of a CSRF check that could not matter.
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request, key):
         if request.user.is_authenticated:
             return principal_for_user(request, request.user)

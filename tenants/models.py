@@ -101,6 +101,9 @@ class AuditEntry(models.Model):
     details = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    class Meta:
+        verbose_name_plural = "audit entries"
+
 
 class Invitation(models.Model):
     """An owner's invitation to join a tenant with a role (tenants.accounts.invitations).

@@ -27,7 +27,12 @@ def chromium():
             browser.close()
 
 
-def new_page(browser, width: int = 1280, height: int = 800, timeout_ms: int = 15000, **options):
+# Tests wait on conditions (an element, a status text, a request), never a fixed time; the bound is
+# only there so a broken test ends. It is generous because a loaded CI machine can be 5-10x slower.
+WAIT_MS = 60000
+
+
+def new_page(browser, width: int = 1280, height: int = 800, timeout_ms: int = WAIT_MS, **options):
     page = browser.new_page(viewport={"width": width, "height": height}, **options)
     page.set_default_timeout(timeout_ms)
     page.on("pageerror", lambda e: print("page error:", e))  # shown by pytest when the test fails
@@ -35,7 +40,7 @@ def new_page(browser, width: int = 1280, height: int = 800, timeout_ms: int = 15
 
 
 @contextmanager
-def chromium_page(width: int = 1280, height: int = 800, timeout_ms: int = 15000):
+def chromium_page(width: int = 1280, height: int = 800, timeout_ms: int = WAIT_MS):
     with chromium() as browser:
         yield new_page(browser, width, height, timeout_ms)
 

@@ -13,6 +13,7 @@ from tenants.idempotency import idempotent
 
 from . import services
 from .approvals import approval_decide_for
+from .test_deliveries import listen_start, listen_state
 
 router = Router(tags=["instances"])
 
@@ -32,6 +33,8 @@ class RestartFailedIn(Schema):
 
 class DraftRunIn(Schema):
     params: Any = None
+    # A webhook trigger's test delivery ({method, headers, query, body}); else `params` is its body.
+    delivery: dict | None = None
 
 
 class DraftRunOut(Schema):
@@ -89,7 +92,7 @@ def draft_run(request, workflow_id: int, payload: DraftRunIn):
     request.auth.require("editor")
     wf = workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
     inst = services.draft_instance_create(tenant=request.auth.tenant, workflow=wf, params=payload.params,
-                                          author=request.auth.user)
+                                          author=request.auth.user, delivery=payload.delivery)
     return Status(201, {"id": str(inst.pk), "version": inst.version.number})
 
 
@@ -100,3 +103,21 @@ def instances_approve(request, instance_id: str, step: str, payload: ApprovalIn)
     by = request.auth.user.get_username() if request.auth.user is not None else f"key:{request.auth.api_key.prefix}"
     return approval_decide_for(tenant=request.auth.tenant, instance_id=instance_id, step=step,
                                decision=payload.decision, by=by, comment=payload.comment)
+
+
+class TestDeliveryOut(Schema):
+    state: str  # idle, listening or captured
+    url: str  # the test URL (path), POST a delivery there
+    delivery: dict | None  # {method, headers, query, body} once captured
+
+
+@router.post("/workflows/{workflow_id}/test-delivery", response=TestDeliveryOut)
+def test_delivery_listen(request, workflow_id: int):
+    """Listen for the next delivery to the workflow's test URL (checked with the draft's webhook trigger)."""
+    request.auth.require("editor")
+    return listen_start(workflow=workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id))
+
+
+@router.get("/workflows/{workflow_id}/test-delivery", response=TestDeliveryOut)
+def test_delivery_get(request, workflow_id: int):
+    return listen_state(workflow=workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id))

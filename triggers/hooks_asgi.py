@@ -91,6 +91,9 @@ class GroupCommit:
                     admitted.append((n, webhooks.admit(delivery, *args)))
             except DomainError as e:
                 answers[n] = webhooks.error_answer(e)
+            except Exception:  # noqa: BLE001 - one delivery's failure is its own, never the batch's
+                log.exception("hooks: a delivery failed its checks")
+                answers[n] = webhooks.FAILED
         for (n, _), answer in zip(admitted, webhooks.create_admitted([a for _, a in admitted])):
             answers[n] = answer
         return answers  # type: ignore[return-value]

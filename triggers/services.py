@@ -40,9 +40,25 @@ def instances_restart_failed(*, tenant: Tenant, workflow: Workflow, version: Wor
     return restarted
 
 
-def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object = None, author=None):
+def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object = None, author=None,
+                          delivery: dict | None = None):
     """Start an instance of the workflow's saved draft without publishing it (the editor's Run), on
     `draft_version`. The published version, which webhooks, schedules and the API start, is left
-    as it is."""
+    as it is.
+
+    A webhook trigger's instance gets what a real delivery gives, `{method, headers, query, body}`,
+    with `params` as the body (or `delivery` as captured, for a listened-for test delivery), so code
+    written as `input.body.amount` behaves the same in a test run and in production."""
     version = draft_version(workflow=workflow, author=author)
+    if any(n.get("type") == "webhook" for n in (version.graph or {}).get("nodes", [])):
+        params = test_delivery(params, delivery)
     return instance_create(tenant=tenant, workflow=workflow, params=params, version=version)
+
+
+def test_delivery(body: object, delivery: dict | None = None) -> dict:
+    """A webhook trigger's test payload in a real delivery's shape (triggers.webhooks.payload_of)."""
+    d = delivery or {}
+    headers = d.get("headers") if isinstance(d.get("headers"), dict) else {"content-type": "application/json"}
+    return {"method": str(d.get("method") or "POST"), "headers": {str(k).lower(): str(v) for k, v in headers.items()},
+            "query": d.get("query") if isinstance(d.get("query"), dict) else {},
+            "body": d["body"] if "body" in d else body}

@@ -10,6 +10,7 @@ from tenants.errors import DomainError
 
 from . import webhooks
 from .approvals import approval_decide, approval_read
+from .test_deliveries import capture
 
 
 @require_http_methods(["GET", "POST"])
@@ -28,6 +29,13 @@ def approval(request, token: str):
 @require_http_methods(["POST"])
 def webhook(request, tenant: str, workflow: str, path: str = ""):
     return _answer(request, lambda d: webhooks.deliver(d, tenant, workflow, path))
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def webhook_test(request, tenant: str, workflow: str):
+    """A test delivery for an editor listening for one (triggers.test_deliveries)."""
+    return _answer(request, lambda d: capture(d, tenant, workflow))
 
 
 @csrf_exempt

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ from django.urls import reverse
 from engine.models import Instance
 from engine.selectors import completed_output, instance_finished, instance_of_workflow
 from engine.services import event_send, instance_create, instance_create_batch
-from tenants.errors import DomainError, NotFound
+from tenants.errors import DomainError, InvalidInput, NotFound
+from tenants.jsonbody import json_loads_checked
 from tenants.limits import limits_for
 from tenants.quotas import count_in_window, seconds_to_next_window
 from tenants.models import Tenant
@@ -37,6 +39,7 @@ from tenants.secrets import secret_value
 from builder.graph import parse
 from builder.models import Workflow
 
+log = logging.getLogger(__name__)
 STRIPE_TOLERANCE = 300
 DROPPED_HEADERS = {"authorization", "cookie", "webhook-signature", "x-hub-signature-256", "x-hub-signature", "stripe-signature"}
 
@@ -189,14 +192,18 @@ def payload_of(delivery: Delivery) -> dict:
     ctype = delivery.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json" or ctype.endswith("+json"):
         try:
-            parsed: Any = json.loads(delivery.body.decode("utf-8")) if delivery.body else None
+            parsed: Any = json_loads_checked(delivery.body.decode("utf-8"), "body") if delivery.body else None
         except (UnicodeDecodeError, ValueError):
             raise WebhookError(400, "invalid_body", "the body is not valid UTF-8 JSON") from None
+        except InvalidInput as e:  # too deep, or a string no database can store
+            raise WebhookError(422, "invalid_body", e.message) from None
     else:
         try:
             parsed = delivery.body.decode("utf-8")
         except UnicodeDecodeError:
             raise WebhookError(415, "unsupported_body", "send JSON or UTF-8 text") from None
+        if "\x00" in parsed:
+            raise WebhookError(422, "invalid_body", "the body holds U+0000, which cannot be stored")
     return {"method": delivery.method,
             "headers": {k: v for k, v in delivery.headers.items() if k not in DROPPED_HEADERS},
             "query": delivery.query, "body": parsed}
@@ -313,7 +320,8 @@ def create_admitted(admitted: list[Admitted]) -> list[Answer]:
                     instances = instance_create_batch(tenant=target.tenant, workflow=target.workflow, items=[
                         {"id": admitted[n].key, "params": admitted[n].params} for n in chunk])
                 made = dict(zip(chunk, instances))
-            except DomainError:
+            except Exception:  # noqa: BLE001 - whatever one delivery holds, the others still get in
+                # A savepoint per delivery: a refusal (a quota) or a failure is that delivery's alone.
                 made = {}
                 for n in chunk:
                     try:
@@ -322,6 +330,9 @@ def create_admitted(admitted: list[Admitted]) -> list[Answer]:
                                                       id=admitted[n].key, params=admitted[n].params)
                     except DomainError as e:
                         answers[n] = error_answer(e)
+                    except Exception:  # noqa: BLE001
+                        log.exception("hooks: a delivery to %s failed", target.workflow.pk)
+                        answers[n] = FAILED
             for n, instance in made.items():
                 answers[n] = accepted(admitted[n], instance)
         for n in indexes:  # repeats of a delivery id answer as their first
@@ -337,6 +348,9 @@ def deliver_event(delivery: Delivery, tenant_slug: str, workflow_slug: str, inst
     instance = instance_of_workflow(tenant=target.tenant, workflow_id=target.workflow.pk, instance_id=instance_id)
     event = event_send(tenant=target.tenant, instance_id=instance.pk, type=event_type, payload=payload_of(delivery)["body"])
     return Answer(202, {"event": event.pk}, {})
+
+
+FAILED = Answer(500, {"error": {"code": "internal", "message": "this delivery failed on our side; it has been logged"}}, {})
 
 
 def error_answer(e: DomainError) -> Answer:

@@ -9,7 +9,8 @@ SPEC = NodeSpec(
     description="Started by POST /hooks/<tenant>/<workflow>; its output is the request (method, headers, query, body).",
     schema=object_schema({
         "auth": {"enum": ["none", "bearer", "standard_webhooks", "github", "stripe"], "default": "standard_webhooks"},
-        "secret_name": {"type": "string", "description": "tenant secret holding the signing secret or token"},
+        "secret_name": {"type": "string", "format": "secret-name", "default": "WEBHOOK_SECRET",
+                        "description": "tenant secret holding the signing secret or token"},
         "response": {"enum": ["immediate", "wait"], "default": "immediate",
                      "description": "answer 202 at once, or wait for a respond node (bounded)"},
         "path": {"type": "string", "pattern": "^[A-Za-z0-9_/-]*$"},

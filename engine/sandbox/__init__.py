@@ -1,6 +1,7 @@
 """The sandbox's public face: everything outside engine/sandbox/ imports from here, never from its
 modules (.importlinter's "sandbox" contract): what runs a program (ProgramRun, Limits and the
 errors), the pool of fresh contexts (POOL), warming, and one-off evaluations (evaluate)."""
+from .check import ProgramProblem, program_problem
 from .evaluation import EvaluationError, evaluate
 from .runtime import (
     POOL,
@@ -16,5 +17,5 @@ from .runtime import (
 
 __all__ = [
     "POOL", "ContextPool", "Limits", "ProgramLoadError", "ProgramRun", "SandboxLimit", "default_limits",
-    "EvaluationError", "evaluate", "prelude_image", "warm_guest",
+    "EvaluationError", "ProgramProblem", "evaluate", "prelude_image", "program_problem", "warm_guest",
 ]

@@ -3,9 +3,10 @@ import { lazy, Suspense, useEffect, useRef, useState } from "react";
 import { History } from "./live/History";
 import { LiveView } from "./live/LiveView";
 import { onPopState } from "./router";
+import { Secrets } from "./Secrets";
 import { WorkflowList } from "./Workflows";
 
-// The canvas (React Flow, CodeMirror, dagre) loads only when a workflow is opened: the list stays light.
+// The canvas (React Flow, CodeMirror; ELK on first auto-layout) loads only when a workflow is opened: the list stays light.
 const Editor = lazy(() => import("./Editor").then((m) => ({ default: m.Editor })));
 
 export function App() {
@@ -23,6 +24,7 @@ export function App() {
   if (live) return <LiveView instanceId={live[1]} />;
   const instances = path.match(/^\/editor\/w\/(\d+)\/instances/);
   if (instances) return <History workflowId={Number(instances[1])} />;
+  if (path.startsWith("/editor/secrets")) return <Secrets />;
   const match = path.match(/^\/editor\/w\/(\d+)/);
   return match ? <Suspense fallback={<p className="muted">Loading…</p>}><Editor workflowId={Number(match[1])} /></Suspense> : <WorkflowList />;
 }

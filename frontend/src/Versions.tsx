@@ -2,16 +2,17 @@
 // (highlighted on the canvas, from the server's version diff), its compiled program (read-only), publish.
 import type { Edge } from "@xyflow/react";
 import { useEffect, useState } from "react";
-import { api, errorMessage } from "./api/client";
+import { api, errorMessage, type VersionOut } from "./api/client";
 import { CodeEditor } from "./code/CodeEditor";
-import { diffCanvas, toCanvas, type CanvasNode, type Catalog, type Graph, type VersionDiff } from "./graph";
+import { diffCanvas, toCanvas, type CanvasNode, type Catalog, type Graph } from "./graph";
 
-type Version = { number: number; author: string | null; created_at: string; published: boolean; program_hash: string; graph: Graph | null };
+type Version = Omit<VersionOut, "graph"> & { graph: Graph | null };
 
 /** What the canvas shows instead of the draft: a version (with its graph, to copy into the draft) or a diff. */
 export type CanvasView = {
   title: string; nodes: CanvasNode[]; edges: Edge[]; graph?: Graph;
   legend?: { added: number; removed: number; changed: number };
+  compare?: { older: Graph; newer: Graph };  // a diff's two graphs (for the changed fields of a node)
 };
 
 // `changed` changes when the editor made or published a version (the list is re-read); `onPublished`
@@ -29,7 +30,7 @@ export function Versions({ workflowId, catalog, onClose, onView, changed, onPubl
   const [newer, setNewer] = useState<number | "">("");
   const load = () => api.GET("/api/v1/workflows/{workflow_id}/versions", { params: { path: { workflow_id: workflowId } } })
     .then(({ data }) => {
-      const list = (data as unknown as Version[]) ?? [];
+      const list = (data ?? []).map((v) => ({ ...v, graph: v.graph as Graph | null }));
       setVersions(list);
       if (list.length >= 2) { setNewer(list[0].number); setOlder(list[1].number); }
     });
@@ -57,9 +58,10 @@ export function Versions({ workflowId, catalog, onClose, onView, changed, onPubl
     const { data, error } = await api.GET("/api/v1/workflows/{workflow_id}/versions/{number}/diff",
                                           { params: { path: { workflow_id: workflowId, number: b.number }, query: { against: a.number } } });
     if (error || !data) { setStatus(errorMessage(error)); return; }
-    const d = data as unknown as VersionDiff;
-    const c = diffCanvas(a.graph ?? { nodes: [], edges: [] }, b.graph ?? { nodes: [], edges: [] }, d, catalog);
-    onView({ title: `Changes from v${a.number} to v${b.number}`, nodes: c.nodes, edges: c.edges,
+    const d = data;
+    const before = a.graph ?? { nodes: [], edges: [] }, after = b.graph ?? { nodes: [], edges: [] };
+    const c = diffCanvas(before, after, d, catalog);
+    onView({ title: `Changes from v${a.number} to v${b.number}`, nodes: c.nodes, edges: c.edges, compare: { older: before, newer: after },
              legend: { added: d.added.length, removed: d.removed.length, changed: d.changed.length } });
   };
   const publish = async (number: number) => {
@@ -96,8 +98,10 @@ export function Versions({ workflowId, catalog, onClose, onView, changed, onPubl
         ))}
       </ul>
       {program && (
-        <section aria-label={`Program of version ${program.number}`} className="program">
-          <h3>Program of v{program.number}</h3>
+        // A wide view over the canvas (the side column is too narrow for code); Escape closes it.
+        <section aria-label={`Program of version ${program.number}`} className="program program-wide" role="dialog"
+                 onKeyDown={(e) => { if (e.key === "Escape") setProgram(null); }}>
+          <h3>Program of v{program.number} <button onClick={() => setProgram(null)} aria-label="Close program">×</button></h3>
           <CodeEditor key={program.number} kind="program" label={`Compiled program of version ${program.number}`} value={program.text} readOnly />
         </section>
       )}

@@ -1,12 +1,16 @@
 // The workflow list of the current tenant: pick a tenant, search, create, duplicate, archive, open.
 import { useEffect, useRef, useState } from "react";
-import { api, errorMessage } from "./api/client";
+import { api, errorMessage, type Me, type WorkflowOut } from "./api/client";
 import { newestOnly } from "./exclusive";
 import { navigate } from "./router";
 
-type Workflow = { id: number; slug: string; name: string; published_version: number | null; updated_at: string; archived: boolean };
-type Me = { tenant: string; role: string; tenants: string[]; user?: string | null };
+type Workflow = WorkflowOut;
 
+
+/** The slug the server derives from a name (builder.services.slug_from_name), shown before creating. */
+export function slugFromName(name: string): string {
+  return name.normalize("NFKD").replace(/[^\x00-\x7f]/g, "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63).replace(/-+$/, "");
+}
 
 /** The first free slug among `<slug>-copy`, `<slug>-copy-2`, ... (the server refuses a taken one). */
 export function copySlug(slug: string, taken: Set<string>): string {
@@ -19,7 +23,7 @@ export function copySlug(slug: string, taken: Set<string>): string {
 export function WorkflowList() {
   const [workflows, setWorkflows] = useState<Workflow[] | null>(null);
   const [me, setMe] = useState<Me | null>(null);
-  const [slug, setSlug] = useState("");
+  const [name, setName] = useState("");
   const [error, setError] = useState("");
   const [status, setStatus] = useState("");
   const [search, setSearch] = useState("");
@@ -30,21 +34,21 @@ export function WorkflowList() {
   const load = () => {
     const newest = ticket();
     return api.GET("/api/v1/workflows", { params: { query: { search, archived } } })
-      .then(({ data }) => { if (newest()) setWorkflows((data as unknown as Workflow[]) ?? []); });
+      .then(({ data }) => { if (newest()) setWorkflows(data ?? []); });
   };
   useEffect(() => { load(); }, [search, archived]);  // eslint-disable-line react-hooks/exhaustive-deps
-  useEffect(() => { api.GET("/api/v1/me").then(({ data }) => setMe((data as Me) ?? null)); }, []);
+  useEffect(() => { api.GET("/api/v1/me").then(({ data }) => setMe(data ?? null)); }, []);
 
   const create = async (e: React.FormEvent) => {
     e.preventDefault();
-    const { data, error } = await api.POST("/api/v1/workflows", { body: { slug, name: slug } });
+    const { data, error } = await api.POST("/api/v1/workflows", { body: { name, slug: "" } });  // the server derives the slug
     if (error) setError(errorMessage(error));
     else navigate(`/editor/w/${data!.id}`);
   };
   const switchTenant = async (tenant: string) => {
     const { data, error } = await api.POST("/api/v1/me/tenant", { body: { tenant } });
     if (error) { setStatus(errorMessage(error)); return; }
-    setMe(data as Me);
+    setMe(data ?? null);
     setStatus(`Now in ${tenant}`);
     load();
   };
@@ -52,7 +56,7 @@ export function WorkflowList() {
     const { data: full } = await api.GET("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: w.id } } });
     const all = await api.GET("/api/v1/workflows", { params: { query: { archived: true } } });
     const live = await api.GET("/api/v1/workflows", { params: { query: {} } });
-    const taken = new Set([...((all.data as unknown as Workflow[]) ?? []), ...((live.data as unknown as Workflow[]) ?? [])].map((x) => x.slug));
+    const taken = new Set([...(all.data ?? []), ...(live.data ?? [])].map((x) => x.slug));
     const { data, error } = await api.POST("/api/v1/workflows", {
       body: { slug: copySlug(w.slug, taken), name: `${w.name} (copy)`, draft: full?.draft ?? null } });
     setStatus(error ? `Not duplicated: ${errorMessage(error)}` : `Duplicated as ${data!.slug}`);
@@ -74,10 +78,12 @@ export function WorkflowList() {
             {me.tenants.map((t) => <option key={t} value={t}>{t}</option>)}</select></label>
         ) : me && <span className="muted">Tenant {me.tenant}</span>}
         {me?.user && <span className="muted">{me.user} ({me.role})</span>}
+        <a href="/editor/secrets" onClick={(e) => { e.preventDefault(); navigate("/editor/secrets"); }}>Secrets</a>
       </header>
       <form onSubmit={create} className="create">
-        <label>New workflow slug <input value={slug} onChange={(e) => setSlug(e.target.value)} placeholder="order-approval" /></label>
-        <button type="submit">Create</button>
+        <label>New workflow name <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Order approval" /></label>
+        <button type="submit" disabled={!slugFromName(name)}>Create</button>
+        {slugFromName(name) && <span className="muted">webhook path …/{slugFromName(name)}</span>}
         {error && <span role="alert" className="error">{error}</span>}
       </form>
       <div className="list-filters">

@@ -38,3 +38,22 @@ describe("newestOnly", () => {
     expect(second()).toBe(true);
   });
 });
+
+describe("actions in turn", () => {
+  it("drops a repeated pending action but queues a different one after it", async () => {
+    const { inTurn } = await import("./exclusive");
+    const turn = inTurn();
+    const done: string[] = [];
+    let release!: () => void;
+    const save = turn("save", () => new Promise<void>((r) => { release = () => { done.push("save"); r(); }; }));
+    const publish = turn("publish", async () => { done.push("publish"); });
+    const first = save();
+    const again = save();       // a double click: dropped
+    const queued = publish();   // Publish while the save is in flight: runs after it
+    await Promise.resolve();
+    expect(done).toEqual([]);
+    release();
+    await Promise.all([first, again, queued]);
+    expect(done).toEqual(["save", "publish"]);
+  });
+});

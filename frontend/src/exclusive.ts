@@ -25,3 +25,21 @@ export function oneAtATime() {
     try { await action(...args); } finally { busy = false; }
   };
 }
+
+/**
+ * One action at a time, in the order asked: Save, Publish and Run share a turn. A second call of
+ * the same action while it is pending is dropped (a double click: the pending one already does
+ * it), but a different action waits for its turn instead: a Publish clicked while Ctrl+S's save
+ * is in flight runs after it, never lost.
+ */
+export function inTurn() {
+  let tail: Promise<unknown> = Promise.resolve();
+  const pending = new Set<string>();
+  return <A extends unknown[]>(key: string, action: (...args: A) => Promise<unknown>) => async (...args: A): Promise<void> => {
+    if (pending.has(key)) return;
+    pending.add(key);
+    const mine = tail.then(() => action(...args)).finally(() => pending.delete(key));
+    tail = mine.catch(() => undefined);
+    await mine;
+  };
+}

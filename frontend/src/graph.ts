@@ -14,7 +14,7 @@ export type Graph = { nodes: GraphNode[]; edges: GraphEdge[] };
 export type DiffMark = "added" | "removed" | "changed";
 export type StepData = {
   type: string; config: Record<string, unknown>; spec?: CatalogEntry; problems?: string[]; diff?: DiffMark;
-  readOnly?: boolean;
+  readOnly?: boolean; missing?: string[];  // tenant secrets it reads that are not set
 };
 export type CanvasNode = Node<StepData>;
 export type Catalog = Record<string, CatalogEntry>;
@@ -102,7 +102,7 @@ export function connectionProblem(c: Connection | Edge, nodes: { id: string; dat
   return null;
 }
 
-export type VersionDiff = { added: string[]; removed: string[]; changed: string[] };
+export type VersionDiff = { added: string[]; removed: string[]; changed: string[] };  // of the API's VersionDiffOut
 
 /**
  * Two versions on one canvas: the newer graph with its added and changed nodes marked, plus the

@@ -1,31 +1,60 @@
-// Auto-layout: left-to-right layers with dagre (positions only; the graph itself is unchanged).
-import dagre from "@dagrejs/dagre";
+// Auto-layout: left-to-right layers computed by ELK's layered algorithm (elkjs), with each node's
+// output handles as ports in a fixed order, so a branch's "true" target stays above its "false"
+// one (and approved above rejected, switch cases in order) and their edges do not cross.
+// Positions only: the graph itself is unchanged. ELK is loaded on first use (it is ~1.4 MB).
 import type { Edge, Node } from "@xyflow/react";
 
 // Named outputs (true/false, approved/rejected, switch cases) have their labels to the right of the
 // node: room is kept for them so they never sit on the next node.
 const HANDLE_LABEL_ROOM = 44;
+const BETWEEN_LAYERS = 90;  // edge with an arrowhead, readable at 0.75
+const BETWEEN_NODES = 40;
 
-export function layout<T extends Record<string, unknown>>(nodes: Node<T>[], edges: Edge[]): Node<T>[] {
-  const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: "LR", nodesep: 30, ranksep: 20 });
-  g.setDefaultEdgeLabel(() => ({}));
+type Handles<T extends Record<string, unknown>> = (n: Node<T>) => (string | null)[];
+
+export async function layout<T extends Record<string, unknown>>(nodes: Node<T>[], edges: Edge[], handlesOf?: Handles<T>): Promise<Node<T>[]> {
+  const { default: ELK } = await import("elkjs/lib/elk.bundled.js");
   const labelled = new Set(edges.filter((e) => e.sourceHandle).map((e) => e.source));
   const width = (n: Node<T>) => (n.measured?.width ?? 180) + (labelled.has(n.id) ? HANDLE_LABEL_ROOM : 0);
-  for (const n of nodes) g.setNode(n.id, { width: width(n), height: n.measured?.height ?? 70 });
-  for (const e of edges) g.setEdge(e.source, e.target);
-  dagre.layout(g);
-  return nodes.map((n) => {
-    const p = g.node(n.id);
-    return { ...n, position: { x: p.x - width(n) / 2, y: p.y - (n.measured?.height ?? 70) / 2 } };
-  });
+  const height = (n: Node<T>) => n.measured?.height ?? 70;
+  const handles = (n: Node<T>): (string | null)[] => {
+    const declared = handlesOf?.(n) ?? [];
+    const used = edges.filter((e) => e.source === n.id).map((e) => e.sourceHandle ?? null);
+    return [...new Set([...declared, ...used])];
+  };
+  const port = (id: string, handle: string | null) => `${id}\u0000${handle ?? ""}`;
+  const graph = {
+    id: "root",
+    layoutOptions: {
+      "elk.algorithm": "layered", "elk.direction": "RIGHT",
+      "elk.layered.spacing.nodeNodeBetweenLayers": String(BETWEEN_LAYERS), "elk.spacing.nodeNode": String(BETWEEN_NODES),
+      "elk.layered.considerModelOrder.strategy": "NODES_AND_EDGES", "elk.layered.nodePlacement.strategy": "BRANDES_KOEPF",
+    },
+    children: nodes.map((n) => {
+      const outs = handles(n);
+      return {
+        id: n.id, width: width(n), height: height(n),
+        layoutOptions: { "elk.portConstraints": "FIXED_ORDER" },
+        ports: [
+          { id: port(n.id, "\u0001in"), layoutOptions: { "elk.port.side": "WEST" } },
+          // Clockwise order: on the east side, top to bottom, as the node draws its handles.
+          ...outs.map((h, i) => ({ id: port(n.id, h), layoutOptions: { "elk.port.side": "EAST", "elk.port.index": String(i) },
+                                   y: ((i + 1) * height(n)) / (outs.length + 1), x: width(n) })),
+        ],
+      };
+    }),
+    edges: edges.filter((e) => nodes.some((n) => n.id === e.source) && nodes.some((n) => n.id === e.target))
+      .map((e) => ({ id: e.id, sources: [port(e.source, e.sourceHandle ?? null)], targets: [port(e.target, "\u0001in")] })),
+  };
+  const done = await new ELK().layout(graph);
+  const at = new Map((done.children ?? []).map((c) => [c.id, { x: c.x ?? 0, y: c.y ?? 0 }]));
+  return nodes.map((n) => ({ ...n, position: at.get(n.id) ?? n.position }));
 }
 
-// Fitting the view: the whole graph when its text stays readable, else its beginning.
-// 0.45 is about the smallest zoom at which node names stay legible at 1280x800 (a ten-node
-// workflow fits there at about 0.5). A longer graph opens on its first nodes from the trigger,
-// and the minimap, panning and the Fit view control (which fits everything) give the rest.
-export const FIT_MIN_ZOOM = 0.45;
+// Opening the view: readable first. The graph is fitted only while its text stays readable (0.75:
+// node names about 10 px at 1280x800); a longer graph opens on its first nodes from the trigger, at
+// the left of the view, and the minimap, panning and the Fit view control (which fits everything) give the rest.
+export const FIT_MIN_ZOOM = 0.75;
 export const FIT_PADDING = 24;  // pixels on each side
 
 export type Box = { id: string; x: number; y: number; width: number; height: number };

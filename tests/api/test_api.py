@@ -250,3 +250,16 @@ def test_list_filters_past_the_databases_integers_answer_422(client, tenant):
     for field in ("workflow", "version"):
         r = client.get(f"/api/v1/instances?{field}=99999999999999999999", HTTP_AUTHORIZATION=f"Bearer {key}")
         assert r.status_code == 422 and r.json()["error"]["field"] == field
+
+
+def test_an_expression_is_previewed_against_sample_data_in_the_sandbox(api):
+    ctx = {"input": {"total": 120}, "steps": {"fetch": {"items": [1, 2]}}, "event": {"payload": {"id": 7}}}
+    assert api.post("/preview", {"value": "{{ input.total > 100 }}", "context": ctx}).data == {"ok": True, "value": True, "error": None}
+    answer = api.post("/preview", {"value": "order {{ event.payload.id }}: {{ steps.fetch.items }}", "context": ctx}).data
+    assert answer["value"] == "order 7: [1,2]"
+    bad = api.post("/preview", {"value": "{{ input.missing.deeper }}", "context": ctx}).data
+    assert bad["ok"] is False and bad["error"].startswith("in {{ input.missing.deeper }}:")
+    # Bounded by the host: an endless loop stops, an oversized sample is refused.
+    assert api.post("/preview", {"value": "{{ (() => { while (true) {} })() }}", "context": {}}).data["ok"] is False
+    r = api.post("/preview", {"value": "{{ 1 }}", "context": {"input": "x" * 300_000}})
+    assert r.status_code == 422 and r.data["error"]["field"] == "context"

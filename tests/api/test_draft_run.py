@@ -62,3 +62,32 @@ def test_save_makes_the_draft_a_version_once(api, tenant):
     assert r.status_code == 422 and any(p["code"] == "no_trigger" for p in r.data["error"]["problems"])
     assert api.get(f"/workflows/{wf['id']}").data["draft"] == {"nodes": [], "edges": []}
     assert [v["number"] for v in api.get(f"/workflows/{wf['id']}/versions").data] == [2, 1]
+
+
+def webhook_graph(code: str) -> dict:
+    return {"nodes": [{"id": "hook", "type": "webhook", "position": {"x": 0, "y": 0}, "data": {"auth": "none"}},
+                      {"id": "total", "type": "code", "position": {"x": 200, "y": 0}, "data": {"code": code}}],
+            "edges": [{"id": "e1", "source": "hook", "target": "total"}]}
+
+
+def test_a_webhook_test_run_gets_a_delivery_like_a_real_one(api, drive):
+    # Code written for production deliveries ({method, headers, query, body}) works in a test run.
+    wf = api.post("/workflows", {"slug": "hooked", "draft": webhook_graph(
+        "return [input.method, input.headers['content-type'], input.query, input.body.amount];")}).data
+    r = api.post(f"/workflows/{wf['id']}/draft/instances", {"params": {"amount": 7}})
+    drive()
+    assert json.loads(Instance.objects.get(pk=r.data["id"]).output) == ["POST", "application/json", {}, 7]
+
+    # A captured delivery is passed as it came (the editor's "listen for a test event").
+    r = api.post(f"/workflows/{wf['id']}/draft/instances", {"params": None, "delivery": {
+        "method": "PUT", "headers": {"Content-Type": "text/plain"}, "query": {"a": "1"}, "body": {"amount": 9}}})
+    drive()
+    assert json.loads(Instance.objects.get(pk=r.data["id"]).output) == ["PUT", "text/plain", {"a": "1"}, 9]
+
+
+def test_a_workflow_is_created_by_name_with_a_derived_slug(api):
+    r = api.post("/workflows", {"name": "First Flow"})
+    assert r.status_code == 201 and (r.data["slug"], r.data["name"]) == ("first-flow", "First Flow")
+    assert api.post("/workflows", {"name": "First Flow"}).status_code == 409
+    r = api.post("/workflows", {"name": "!!!"})
+    assert r.status_code == 422 and r.data["error"]["field"] == "name"

@@ -59,9 +59,9 @@ def test_only_a_waiting_approval_can_be_decided(api, waiting, drive):
 def test_a_nul_character_in_the_step_or_comment_is_refused_not_a_server_error(api, waiting):
     # PostgreSQL refuses U+0000 in text and jsonb: both must be answered before they reach it.
     r = api.post(f"/instances/{waiting}/approvals/ma%00nager", {"decision": "approve"})
-    assert r.status_code == 409 and r.data["error"]["field"] == "step"
+    assert r.status_code == 422 and r.data["error"]["field"] == "path"
     r = api.post(f"/instances/{waiting}/approvals/manager", {"decision": "approve", "comment": "a\u0000b"})
-    assert r.status_code == 422 and r.data["error"]["field"] == "payload"
+    assert r.status_code == 422 and r.data["error"]["field"] == "comment"
     r = api.post(f"/instances/{waiting}/events", {"type": "x", "payload": {"k\u0000": 1}})
     assert r.status_code == 422 and r.data["error"]["field"] == "payload"
     assert Instance.objects.get(pk=waiting).status == "waiting"

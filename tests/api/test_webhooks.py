@@ -288,3 +288,37 @@ def test_deliveries_committed_together_each_get_their_own_answer(tenant, signed)
     assert [a.status for a in answers] == [202] * 10 + [429] * 5
     assert answers[-1].headers["Retry-After"]
     assert Instance.objects.filter(workflow__slug="open").count() == 15
+
+
+def test_a_test_delivery_is_captured_only_while_the_editor_listens(api, tenant, drive):
+    from builder.services import draft_instance_create, workflow_create
+
+    secret_put(tenant=tenant, name="WEBHOOK_SECRET", value=SECRET)
+    draft = graph([("hook", "webhook", {}), ("echo", "code", {"code": "return input;"})], [("hook", "echo")])
+    wf = workflow_create(tenant=tenant, slug="listened", draft=draft)  # never published: the draft's trigger checks
+    url = f"/hooks-test/{tenant.slug}/listened"
+    body = json.dumps({"amount": 3}).encode()
+    assert post(url, body, **standard_headers(body)).status_code == 404  # nobody listens
+    state = api.post(f"/workflows/{wf.pk}/test-delivery", {}).data
+    assert (state["state"], state["url"]) == ("listening", url)
+    assert post(url, body, **standard_headers(body, secret="whsec_" + "A" * 43)).status_code == 401  # signed like real ones
+    assert api.get(f"/workflows/{wf.pk}/test-delivery").data["state"] == "listening"
+    assert post(url, body, **standard_headers(body)).status_code == 202
+    captured = api.get(f"/workflows/{wf.pk}/test-delivery").data
+    assert captured["state"] == "captured" and captured["delivery"]["body"] == {"amount": 3}
+    assert "webhook-signature" not in captured["delivery"]["headers"] and captured["delivery"]["headers"]["webhook-id"] == "msg_1"
+    assert not Instance.objects.filter(workflow=wf).exists()  # a capture starts nothing
+    assert post(url, body, **standard_headers(body)).status_code == 404  # one delivery per listen
+    # The editor's Run then starts the draft with it.
+    instance = draft_instance_create(tenant=tenant, workflow=wf, delivery=captured["delivery"])
+    drive()
+    instance.refresh_from_db()
+    assert json.loads(instance.output)["body"] == {"amount": 3}
+
+
+def test_another_tenants_workflow_cannot_be_listened_to(api, other_tenant):
+    from builder.services import workflow_create
+
+    wf = workflow_create(tenant=other_tenant, slug="theirs", draft={"nodes": [], "edges": []})
+    assert api.post(f"/workflows/{wf.pk}/test-delivery", {}).status_code == 404
+    assert api.get(f"/workflows/{wf.pk}/test-delivery").status_code == 404

@@ -76,3 +76,14 @@ def test_random_graphs_yield_problems_never_exceptions(raw):
     json.dumps(problems)
     for p in problems:
         assert set(p) == {"node_id", "field", "code", "message"}
+
+
+@pytest.mark.parametrize("source, message", [
+    ("{{ input.total > }}", "in {{ input.total > }}: the expression ends too early"),
+    ("{{ f(1)) }}", "in {{ f(1)) }}: one closing ')' too many"),
+    ("{{ f(1 }}", "in {{ f(1 }}: a '(' is never closed"),
+])
+def test_an_expression_error_names_the_users_expression_not_generated_code(source, message):
+    g = graph([T, ("a", "transform", {"fields": [{"key": "x", "value": source}]})], [("start", "a")])
+    problems = validate(g)[1]
+    assert [p["code"] for p in problems] == ["syntax_error"] and problems[0]["message"].startswith(message)

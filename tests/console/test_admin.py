@@ -396,6 +396,8 @@ def test_the_instance_list_filters_and_searches(console, tenant, other_tenant, w
     assert keys(f"?q={b.pk}") == {"bravo"}
     assert keys("?q=alpha") == {"alpha"}
     assert keys("?q=alph") == set()  # exact only: no LIKE scan over millions of rows
+    hexkey = services.instance_create(tenant=tenant, workflow=wf, id="0123456789abcdef0123456789abcdef")
+    assert keys(f"?q={hexkey.key}") == {hexkey.key}  # 32 hex digits: a key too, not only a uuid
     assert keys(f"?tenant__id__exact={tenant.pk}&status__exact=waiting") == {"alpha"}
     # The tenant and workflow pickers search by slug.
     found = console.get("/admin/autocomplete/", {"app_label": "engine", "model_name": "instance",

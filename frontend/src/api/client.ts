@@ -1,6 +1,6 @@
 // The API client, typed from the OpenAPI schema (src/api/schema.d.ts is generated, never edited).
 import createClient from "openapi-fetch";
-import type { paths } from "./schema";
+import type { components, paths } from "./schema";
 
 function csrfToken(): string {
   return document.cookie.match(/(?:^|; )csrftoken=([^;]+)/)?.[1] ?? "";
@@ -16,20 +16,24 @@ api.use({
 
 export type ApiError = { error?: { code: string; message: string; field?: string; node_id?: string; problems?: Problem[] } };
 export type Problem = { node_id: string | null; field: string | null; code: string; message: string };
-export type CatalogEntry = {
-  type: string; label: string; group: string; description: string; trigger: boolean; step: boolean;
-  schema: { properties?: Record<string, JsonSchema>; required?: string[] };
-  handles: string[] | null; dynamic_handles: boolean; code_fields: string[];
-} & NodeSpecFlags;
+type Schemas = components["schemas"];
+// The answers the editor reads, as the server declares them; only the free-form JSON they carry
+// (a node type's JSON Schema, a graph) is given its shape here.
 /** What other code may know of a node type: flags of its spec (builder/nodes/base.py: NodeSpec), never its name. */
-export type NodeSpecFlags = {
-  trigger?: boolean; step?: boolean; merges?: boolean; body_handle?: string | null; passes_input?: boolean;
-  handle_from_output?: "boolean" | "value" | "decision" | null;
+type Flag = "trigger" | "step" | "merges" | "body_handle" | "passes_input" | "handle_from_output";
+export type NodeSpecFlags = Partial<Pick<Schemas["CatalogEntryOut"], Flag>>;
+export type CatalogEntry = Omit<Schemas["CatalogEntryOut"], "schema" | Exclude<Flag, "trigger" | "step">> & NodeSpecFlags & {
+  schema: { properties?: Record<string, JsonSchema>; required?: string[] };
 };
+export type WorkflowOut = Schemas["WorkflowOut"];
+export type VersionOut = Schemas["VersionOut"];
+export type VersionDiff = Schemas["VersionDiffOut"];
+export type Me = Schemas["MeOut"];
+export type TestDelivery = Schemas["TestDeliveryOut"];
 export type JsonSchema = {
   type?: string; enum?: string[]; description?: string; default?: unknown; oneOf?: JsonSchema[];
   properties?: Record<string, JsonSchema>; additionalProperties?: boolean | JsonSchema; items?: JsonSchema;
-  required?: string[]; minimum?: number; maximum?: number; pattern?: string;
+  required?: string[]; minimum?: number; maximum?: number; pattern?: string; format?: string;
 };
 
 export function errorMessage(error: unknown): string {

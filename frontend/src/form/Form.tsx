@@ -5,10 +5,14 @@ import cronstrue from "cronstrue";
 import { useState } from "react";
 import type { CatalogEntry, JsonSchema } from "../api/client";
 import { CodeEditor } from "../code/CodeEditor";
+import { ExpressionPreview } from "./preview";
 import { formatDuration, mapToPairs, pairsToMap, parseDuration, UNITS, widgetFor, type Pair, type Unit } from "./schema";
 
 type Change = (v: unknown) => void;
-type FieldProps = { id: string; name: string; schema: JsonSchema; value: unknown; onChange: Change; upstream: string[]; readOnly: boolean };
+type FieldProps = {
+  id: string; name: string; schema: JsonSchema; value: unknown; onChange: Change; upstream: string[]; readOnly: boolean;
+  secretNames?: Set<string> | null;
+};
 
 // The compile rules' defaults for waits (builder/nodes/approval.py, wait_event.py).
 const WAIT_DEFAULTS: Record<string, string> = { approval: "7 days", wait_event: "24 hours" };
@@ -153,8 +157,11 @@ function Field(props: FieldProps & { spec: CatalogEntry }) {
                           placeholder={String(schema.default ?? "")} onChange={(v) => onChange(v || undefined)} />;
       break;
     case "expression":
-      input = <CodeEditor id={id} kind="expression" label={label} value={String(value ?? "")} upstream={upstream} readOnly={readOnly}
-                          placeholder="{{ input.value }}" onChange={(v) => onChange(v || undefined)} />;
+      input = (<>
+        <CodeEditor id={id} kind="expression" label={label} value={String(value ?? "")} upstream={upstream} readOnly={readOnly}
+                    placeholder="{{ input.value }}" onChange={(v) => onChange(v || undefined)} />
+        <ExpressionPreview id={id} value={String(value ?? "")} />
+      </>);
       break;
     case "duration":
       return (
@@ -176,6 +183,20 @@ function Field(props: FieldProps & { spec: CatalogEntry }) {
       break;
     case "retries":
       return <RetriesInput {...props} />;
+    case "secret": {
+      // The tenant's secret names to pick from (values are never sent to the browser).
+      const chosen = typeof value === "string" && value ? value : String(schema.default ?? "");
+      input = (
+        <>
+          <input id={id} type="text" list={`${id}-secrets`} value={value === undefined ? "" : String(value)} readOnly={readOnly}
+                 placeholder={schema.default !== undefined ? String(schema.default) : undefined} onChange={(e) => onChange(e.target.value || undefined)} />
+          <datalist id={`${id}-secrets`}>{[...(props.secretNames ?? [])].sort().map((n) => <option key={n} value={n} />)}</datalist>
+          {props.secretNames && chosen && (props.secretNames.has(chosen)
+            ? <small className="ok">✓ {chosen} is set</small>
+            : <small className="error">{chosen} is not set</small>)}
+        </>);
+      break;
+    }
     case "text":
       input = <input id={id} type="text" value={value === undefined ? "" : String(value)} readOnly={readOnly}
                      list={name === "timezone" ? "time-zones" : undefined}
@@ -218,11 +239,11 @@ function JsonInput({ id, value, onChange, readOnly }: { id: string; value: unkno
 
 type FormProps = {
   nodeId: string; spec: CatalogEntry; config: Record<string, unknown>; onChange: (c: Record<string, unknown>) => void;
-  upstream?: string[]; readOnly?: boolean;
+  upstream?: string[]; readOnly?: boolean; secretNames?: Set<string> | null;
 };
 
 /** Fields in schema order, label first, retries and timeout last (they apply to every step node). */
-export function Form({ nodeId, spec, config, onChange, upstream = [], readOnly = false }: FormProps) {
+export function Form({ nodeId, spec, config, onChange, upstream = [], readOnly = false, secretNames = null }: FormProps) {
   const props = spec.schema.properties ?? {};
   const rank = (n: string) => (n === "label" ? -1 : n === "retries" || (n === "timeout" && "retries" in props) ? 1 : 0);
   const names = Object.keys(props).sort((a, b) => rank(a) - rank(b));
@@ -230,7 +251,7 @@ export function Form({ nodeId, spec, config, onChange, upstream = [], readOnly =
     <form className="node-form" onSubmit={(e) => e.preventDefault()} aria-label={`Configuration of ${nodeId}`}>
       {names.map((name) => (
         <Field key={`${nodeId}:${name}`} id={`field-${name}`} name={name} schema={props[name]} value={config[name]} spec={spec}
-               upstream={upstream} readOnly={readOnly}
+               upstream={upstream} readOnly={readOnly} secretNames={secretNames}
                onChange={(v) => { const next = { ...config }; if (v === undefined) delete next[name]; else next[name] = v; onChange(next); }} />
       ))}
     </form>

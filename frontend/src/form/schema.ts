@@ -5,7 +5,7 @@ import type { CatalogEntry, JsonSchema } from "../api/client";
 
 export type Widget =
   | "select" | "checkbox" | "number" | "text" | "code" | "expression" | "duration" | "cron"
-  | "keyvalue" | "pairs" | "cases" | "retries" | "json";
+  | "keyvalue" | "pairs" | "cases" | "retries" | "secret" | "json";
 
 // String fields that hold `{{ }}` expressions more often than not (any string may hold one: a field
 // whose value already contains "{{" gets the expression editor too).
@@ -16,6 +16,7 @@ export function widgetFor(name: string, schema: JsonSchema, spec: CatalogEntry, 
   if (name === "retries" && schema.type === "object") return "retries";
   if (name === "cron") return "cron";
   if (schema.enum) return "select";
+  if (schema.format === "secret-name") return "secret";
   if (isDuration(schema)) return "duration";
   if (schema.type === "boolean") return "checkbox";
   if (schema.type === "integer" || schema.type === "number") return "number";

@@ -116,7 +116,8 @@ export function History({ workflowId }: { workflowId: number }) {
         <h1>{name} · instances</h1>
         <span className={`connection connection-${connection}`} aria-label="Connection">{connectionText(connection, refusal)}</span>
         <span className="spacer" />
-        <button onClick={preview} disabled={!published}>Restart failed on v{published ?? "?"}…</button>
+        <button onClick={preview} disabled={!published} title={published ? undefined : "Publish a version first: failed instances restart on the published version"}>
+          {published ? `Restart failed on v${published}…` : "Restart failed (no published version)"}</button>
       </header>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filters">
         <label>Status <select value={status} onChange={(e) => setStatus(e.target.value)}>

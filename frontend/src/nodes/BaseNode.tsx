@@ -2,7 +2,8 @@
 // and diff marks, and its handles (no input on triggers; one output per handle of its type).
 // Each node type has its own component (one file per type in this folder) made with `nodeComponent`.
 import { Handle, Position, type NodeProps } from "@xyflow/react";
-import { memo, type ComponentType } from "react";
+import { memo, useContext, type ComponentType } from "react";
+import { EditorContext } from "../editor/context";
 import { outputHandles, type CanvasNode, type StepData } from "../graph";
 
 export type Summary = (config: Record<string, unknown>) => string;
@@ -18,9 +19,11 @@ function NodeBody({ id, data, selected, icon, summary }: NodeProps<CanvasNode> &
   const spec = data.spec;
   const handles = outputHandles(spec, data.config);
   const problems = data.problems ?? [];
+  const missing = data.missing ?? [];
+  const actions = useContext(EditorContext);
   const text = summary(data.config);
   const classes = ["node", `node-${data.type}`, `group-${spec?.group ?? "unknown"}`, selected ? "selected" : "",
-                   problems.length ? "invalid" : "", data.diff ? `diff-${data.diff}` : ""].filter(Boolean).join(" ");
+                   problems.length ? "invalid" : "", missing.length ? "missing-secret" : "", data.diff ? `diff-${data.diff}` : ""].filter(Boolean).join(" ");
   return (
     <div className={classes} title={problems.length ? problems.join("\n") : spec?.description}>
       {!spec?.trigger && <Handle type="target" position={Position.Left} isConnectable={!data.readOnly} aria-label={`Input of ${id}`} />}
@@ -28,6 +31,8 @@ function NodeBody({ id, data, selected, icon, summary }: NodeProps<CanvasNode> &
         <span className="node-icon" aria-hidden="true">{icon}</span>
         <span className="node-name">{String(data.config.label ?? id)}</span>
         {problems.length > 0 && <span className="node-badge" aria-label={`${problems.length} problem(s)`}>!</span>}
+        {missing.length > 0 && <span className="node-badge secret-badge" title={`secret ${missing.join(", ")} is not set`}
+                                     aria-label={`secret ${missing.join(", ")} is not set`}>🔑</span>}
         {data.diff && <span className={`diff-tag diff-tag-${data.diff}`}>{data.diff}</span>}
       </div>
       <div className="node-type">{spec?.label ?? `unknown type ${data.type}`}{data.config.label ? ` · ${id}` : ""}</div>
@@ -37,6 +42,13 @@ function NodeBody({ id, data, selected, icon, summary }: NodeProps<CanvasNode> &
                 style={{ top: `${((i + 1) * 100) / (handles.length + 1)}%` }} title={h ?? "output"} aria-label={`Output ${h ?? ""} of ${id}`}>
           {h && <span className="handle-label">{h}</span>}
         </Handle>
+      ))}
+      {actions && !data.readOnly && handles.map((h, i) => (
+        // n8n's "+" on an output: opens the node picker and adds the chosen node connected here.
+        <button key={`plus-${h ?? "out"}`} className={`handle-plus nodrag nopan${h ? " labelled" : ""}`}
+                style={{ top: `${((i + 1) * 100) / (handles.length + 1)}%` }} title="Add the next node here"
+                aria-label={`Add a node after ${h ? `${h} of ` : ""}${id}`}
+                onClick={(e) => { e.stopPropagation(); actions.pick({ source: id, handle: h }, { x: e.clientX, y: e.clientY }); }}>+</button>
       ))}
     </div>
   );
