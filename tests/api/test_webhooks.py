@@ -291,7 +291,8 @@ def test_deliveries_committed_together_each_get_their_own_answer(tenant, signed)
 
 
 def test_a_test_delivery_is_captured_only_while_the_editor_listens(api, tenant, drive):
-    from builder.services import draft_instance_create, workflow_create
+    from builder.services import workflow_create
+    from triggers.services import draft_instance_create
 
     secret_put(tenant=tenant, name="WEBHOOK_SECRET", value=SECRET)
     draft = graph([("hook", "webhook", {}), ("echo", "code", {"code": "return input;"})], [("hook", "echo")])

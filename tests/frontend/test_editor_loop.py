@@ -279,6 +279,7 @@ def test_time_to_first_usable_canvas_of_50_nodes_cold_and_warm(browser, daphne, 
 
 def test_the_last_run_shows_on_the_edges_and_in_the_panel(browser, live_server, tenant, drive, size):
     from builder import services
+    from triggers.services import draft_instance_create
 
     graph = {"nodes": [{"id": "start", "type": "manual", "position": {"x": 0, "y": 0}, "data": {}},
                        {"id": "fetch", "type": "code", "position": {"x": 280, "y": 0}, "data": {"code": "return [1, 2, 3];"}},
@@ -287,7 +288,7 @@ def test_the_last_run_shows_on_the_edges_and_in_the_panel(browser, live_server, 
              "edges": [{"id": "e1", "source": "start", "target": "fetch"}, {"id": "e2", "source": "fetch", "target": "count"},
                        {"id": "e3", "source": "count", "target": "big"}]}
     wf = services.workflow_create(tenant=tenant, name="Counting", draft=graph)
-    services.draft_instance_create(tenant=tenant, workflow=wf)
+    draft_instance_create(tenant=tenant, workflow=wf)
     drive()
     page = sign_in(browser, live_server, tenant, *size)
     page.goto(f"{live_server.url}/editor/w/{wf.id}")
