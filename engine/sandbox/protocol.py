@@ -246,6 +246,8 @@ class Session:
     def message(self, raw: Any) -> Message:
         """A flush from the runtime (commands, and a deadline, clear, capability call or memory query)."""
         message = self.decode(raw, "message")
+        if len(message) == 1 and "marks" in message:  # an attempt's begin mark: the most frequent message
+            return Message(cmds=[], marks=marks(message["marks"]), marks_only=True)
         extra = message.keys() - {"cmds", "marks"}
         if extra - {"deadline", "clear", "cap", "memory"} or len(extra) > 1:
             fail(f"unexpected keys in a message: {sorted(extra)}")
