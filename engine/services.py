@@ -25,7 +25,7 @@ from tenants.quotas import check_creations
 from . import clock, dispatch, progress
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Attempt, Event, Instance, StepRecord
-from .selectors import instance_get
+from .selectors import instance_get, stored_json
 
 S = Instance.Status
 KEY_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,63}$")
@@ -195,7 +195,7 @@ def parent_notify(*, child: Instance) -> None:
     if child.parent_id is None:
         return
     now = clock.now()
-    output = json.loads(child.output) if child.output else None
+    output = stored_json(child.output)
     Event.objects.create(tenant_id=child.tenant_id, instance_id=child.parent_id, type=f"child:{child.pk}",
                          payload={"status": child.status, "output": output, "error": child.error}, created_at=now)
     if Instance.objects.filter(pk=child.parent_id, status=S.WAITING, lease_owner="", due_at__gt=now).update(due_at=now):
