@@ -102,7 +102,7 @@ def pretty_json(value) -> str:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # shown as stored
             pass
     return format_html('<pre class="text-xs overflow-x-auto max-h-96 whitespace-pre-wrap">{}</pre>',
                        json.dumps(value, indent=2, default=str))

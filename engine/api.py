@@ -50,7 +50,7 @@ class InstanceOut(Schema):
     def resolve_output(obj):
         if isinstance(obj, dict):
             return obj.get("output")
-        return json.loads(obj.output) if obj.output else None
+        return selectors.stored_json(obj.output) if obj.output else None
 
 
 class InstancePage(Schema):

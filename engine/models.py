@@ -48,6 +48,9 @@ class Instance(models.Model):
     error = models.JSONField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, default="")
+    # The fencing token: raised by every claim. A commit names the token its lease was taken
+    # with, so a worker whose lease was taken over (paused, partitioned) can commit nothing more.
+    fence = models.BigIntegerField(default=0)
     last_event_id = models.BigIntegerField(default=0)
     # Event types a waiting instance is blocked on: only such an event wakes it early.
     wait_types = models.JSONField(null=True, blank=True)
@@ -140,6 +143,8 @@ class Attempt(models.Model):
     error = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The instance's fencing token under which this attempt was recorded (Instance.fence).
+    fence = models.BigIntegerField(default=0)
 
     class Meta:
         # Also the index of `step` (it leads with it).

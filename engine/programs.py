@@ -3,6 +3,8 @@
 Invariant: a cached text is always its version's program: versions are immutable and the key is
 the program's hash, so the cache is never invalidated, only trimmed.
 """
+from __future__ import annotations
+
 from collections import OrderedDict
 from typing import Any
 

@@ -5,9 +5,12 @@ checkpoint preloaded, lets it run new steps until it finishes or blocks (sleep, 
 commits what the program reports in batches, and releases the lease with the next due time.
 
 Invariants:
-- Only the lease holder writes step rows; each batch re-checks the lease and the status inside its
-  transaction, so a terminated instance or an expired lease stops the program at its next commit
-  and nothing it did after is written.
+- Only the lease holder writes step rows; each batch re-checks the lease, its fencing token and the
+  status inside its transaction, so a terminated instance or a lease taken over stops the program
+  at its next commit and nothing it did after is written (engine.lease).
+- Only what the host accepted is written or metered: every message from the sandbox passes the
+  protocol (engine.sandbox.protocol); a refused one ends the instance with a ProtocolError.
+- A capability call runs only while the worker's own clock says the lease is safely ahead.
 - A batch that follows a host capability call is committed before the program goes on, so a step
   with side effects is never lost once a later step has started (the prelude enforces the order).
 - The release sets `due_at` to the earliest timer; an event sent while the program ran makes the
@@ -15,25 +18,32 @@ Invariants:
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from tenants.limits import TenantLimits, limits_for
 from tenants.usage import usage_add
 
-from . import clock, live, programs, progress
+from . import clock, live, progress
 from .capabilities import PURE, Call, CapabilityError, registry
+from .capabilities.secrets import Redactor
+from .checkpoints import insert_attempts, insert_steps, step_rows, to_ms
 from .counters import COUNTERS
+from .lease import ACTIVE, MAX_RECOVERIES, Lease, LeaseLost, at_concurrency_cap, claim, recover  # noqa: F401
 from .models import Attempt, Event, Instance, StepRecord
+from .programs import program_text
 from .services import parent_notify
-from .sandbox import Limits, ProgramLoadError, ProgramRun, SandboxLimit
+from .sandbox import (
+    Limits, ProgramLoadError, ProgramRun, ProtocolLimits, ProtocolViolation, SandboxLimit, Session, StepState, clean,
+)
 
 log = logging.getLogger(__name__)
 S = Instance.Status
@@ -43,73 +53,9 @@ R = StepRecord.Status
 MAX_OUTPUT_BYTES = 1024 * 1024
 FLUSH_EVERY = 100  # commands buffered in the sandbox between commits of side-effect-free steps
 MAX_LOGS_PER_ADVANCE = 1000
-ACTIVE = (S.QUEUED, S.RUNNING, S.WAITING, S.WAITING_FOR_PAUSE)
 # An advance that has run this long yields at its next commit and goes back in the queue, so one
 # long program cannot hold a worker (or hit the sandbox time limit) however many steps it has.
 SLICE_SECONDS = 10.0
-# Leases that expired in a row before the instance is failed instead of recovered once more.
-MAX_RECOVERIES = 10
-
-
-class LeaseLost(Exception):
-    """The instance was terminated, restarted or taken over while this worker ran it."""
-
-
-def claim(instance_id: Any, *, worker: str, now: datetime) -> Instance | None:
-    """Take the lease of a due instance (compare-and-set on due_at), or None if another worker has it.
-
-    The claim itself writes only the lease; the instance becomes `running` (and gets its
-    workflow_started event) with the advance's first commit, which saves a transaction per advance.
-    """
-    lease_until = now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS)
-    taken = Instance.objects.filter(pk=instance_id, due_at__lte=now, status__in=ACTIVE).update(
-        lease_owner=worker, due_at=lease_until
-    )
-    if not taken:
-        return None
-    instance = (
-        Instance.objects.select_related("version", "tenant").defer("version__program", "version__graph").get(pk=instance_id)
-    )
-    if at_concurrency_cap(instance, now=now):
-        # Give the lease back: it stays due, and runs when one of its tenant's instances releases.
-        Instance.objects.filter(pk=instance.pk, lease_owner=worker).update(lease_owner="", due_at=now)
-        return None
-    if instance.status in (S.RUNNING, S.WAITING_FOR_PAUSE) and instance.lease_owner == worker:
-        return recover(instance, now=now)
-    return instance
-
-
-def at_concurrency_cap(instance: Instance, *, now: datetime) -> bool:
-    """Whether the instance's tenant already runs as many other instances as its plan allows
-    (excess instances wait their turn: they are never refused). One raw count on the claim path."""
-    cap = limits_for(instance.tenant).concurrent_instances
-    table = Instance._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE tenant_id = %s AND NOT (lease_owner = '') "
-            f"AND due_at > %s AND id <> %s LIMIT %s) AS leased",
-            [instance.tenant_id, connection.ops.adapt_datetimefield_value(now),
-             Instance._meta.pk.get_db_prep_value(instance.pk, connection), cap],
-        )
-        return cursor.fetchone()[0] >= cap
-
-
-def recover(instance: Instance, *, now: datetime) -> Instance | None:
-    """The previous lease expired while the instance ran: its worker died. Recovery is a replay."""
-    items: list[progress.Item] = []
-    instance.recoveries += 1
-    COUNTERS.recoveries += 1
-    updates: dict[str, Any] = {"recoveries": instance.recoveries}
-    if instance.recoveries > MAX_RECOVERIES:
-        error = {"name": "WorkerLostError", "message": f"the worker running this instance stopped {MAX_RECOVERIES} times in a row"}
-        updates.update(status=S.ERRORED, error=error, due_at=None, lease_owner="", finished_at=now)
-        items.append((E.WORKFLOW_ERRORED, None, None, {"error": error}))
-    elif instance.status == S.WAITING_FOR_PAUSE:
-        updates.update(status=S.PAUSED, due_at=None, lease_owner="")
-        items.append((E.WORKFLOW_PAUSED, None, None, None))
-    with transaction.atomic():
-        progress.record(instance_id=instance.pk, tenant_id=instance.tenant_id, items=items, now=now, **updates)
-    return None if items else instance
 
 
 @dataclass
@@ -131,6 +77,9 @@ class Advance:
     counters: dict[str, int] = field(default_factory=dict)  # capability calls this advance
     secrets: set[str] = field(default_factory=set)  # secret values read this advance, to redact
     metered: dict[str, int] = field(default_factory=dict)  # usage not yet written
+    session: Session | None = None  # what the host accepted of the program's messages
+    violation: ProtocolViolation | None = None  # the first message the host refused
+    lease: Lease = field(default_factory=Lease)  # this worker's view of its lease (monotonic clock)
 
     def __post_init__(self) -> None:
         if self.plan is None:
@@ -138,19 +87,25 @@ class Advance:
         self.limits = Limits.from_plan(self.plan)
         # When each attempt began and ended, by the host's clock (rows of a batch are written later).
         self.times = live.AttemptTimes(self.instance.pk, clock.now)
+        self.redact = Redactor(self.secrets)
+        self.fence = self.instance.fence  # the token this advance's lease was claimed with
 
     # ---- loading ----------------------------------------------------------------------------------
     def init_json(self) -> str:
         """Everything the program needs, as one JSON string: checkpoints are preloaded, not fetched."""
         inst = self.instance
         meta, outputs = [], []
+        states: dict[tuple[str, int], StepState] = {}
         ms: dict[Any, int | None] = {None: None}  # steps committed together share a time: parse it once
-        for pk, name, occ, kind, status, attempts, wake, done, output, error in step_rows(inst.pk):
+        for pk, name, occ, kind, status, attempts, wake, done, output, error, config in step_rows(inst.pk):
             self.records[(name, occ)] = {"pk": pk}
             if wake not in ms:
                 ms[wake] = to_ms(wake)
             if done not in ms:
                 ms[done] = to_ms(done)
+            state = states[(name, occ)] = StepState(kind=kind, status=status, attempts=attempts, wake=ms[wake])
+            if kind == "wait" and status == R.WAITING:
+                state.type = (json.loads(config) if isinstance(config, str) else config or {}).get("type")
             meta.append((name, occ, kind, status, attempts, ms[wake], ms[wake] if kind == "sleep" else ms[done],
                          json.loads(error) if isinstance(error, str) else error))
             outputs.append(output or "null")
@@ -160,6 +115,13 @@ class Advance:
             .values("pk", "type", "payload", "created_at")
         )
         self.max_event_id = max((e["pk"] for e in inbox), default=0)
+        self.session = Session(
+            limits=ProtocolLimits(now=clock.to_ms(self.now), max_output=MAX_OUTPUT_BYTES, max_logs=MAX_LOGS_PER_ADVANCE,
+                                   max_log_bytes=self.limits.log_bytes, max_commands=FLUSH_EVERY,
+                                   capabilities=frozenset(self.caps)),
+            states=states, redact=self.redact,
+            inbox={e["pk"]: (e["type"], e["payload"], e["created_at"].isoformat()) for e in inbox},
+        )
         head = {
             "now": clock.to_ms(self.now),
             "clock": clock.to_ms(inst.created_at),
@@ -188,58 +150,85 @@ class Advance:
                 + ',"outputs":[' + ",".join(outputs) + "]}")
 
     # ---- writing ----------------------------------------------------------------------------------
-    def host(self, message: dict) -> dict:
-        """The program's one host call: commit a batch, then perform a capability if it asked for one."""
-        if self.lease_lost:
+    def host(self, text: str) -> dict:
+        """The program's one host call: check the message, commit its batch, then answer it (perform
+        a capability, set or clear a step's deadline, or say whether the heap was exhausted)."""
+        if self.lease_lost or self.violation:
             return {"stop": True}
         entered = time.monotonic()
-        if "marks" in message:
-            skip = self.times.record(message["marks"])
-            if len(message) == 1:  # only marks: no commit, so no yield either (that waits for a commit)
+        try:
+            message = self.session.message(text)
+        except ProtocolViolation as e:
+            self.violation = e
+            return {"stop": True}
+        if message.marks is not None:
+            skip = self.times.record(message.marks)
+            if message.marks_only:  # no commit, so no yield either (that waits for a commit)
                 return {"stop": self.pause, "skip": skip}
-        if "deadline" in message:
-            self.sandbox.set_step_deadline(*message["deadline"])
-        if "clear" in message:
-            self.sandbox.clear_step_deadline(message["clear"])
-        if message.get("cmds") or "cap" in message:
+        if message.deadline:
+            self.sandbox.set_step_deadline(*message.deadline)
+        if message.clear:
+            self.sandbox.clear_step_deadline(message.clear)
+        if message.cmds or message.cap:
             try:
-                self.commit(message.get("cmds", []))
+                self.commit(message.cmds)
             except LeaseLost:
                 self.lease_lost = True
                 return {"stop": True}
         if entered - self.started > SLICE_SECONDS:
             self.yielded = True
         reply: dict[str, Any] = {"stop": self.pause or self.yielded}
-        if "cap" in message and not reply["stop"]:
-            name, args, step = message["cap"]
-            call = Call(tenant=self.instance.tenant, instance=self.instance, args=args, plan=self.plan, step=step,
-                        counters=self.counters, secrets=self.secrets)
+        if message.memory:
+            reply["oom"] = self.sandbox.memory_exhausted()
+        if message.cap and not reply["stop"]:
             try:
-                reply["result"] = json.loads(json.dumps(self.caps[name](call)))
-            except CapabilityError as e:  # the calling step's failure, not ours
-                reply["error"] = {"name": e.name, "message": str(e)[:4096]}
-            except Exception as e:
-                log.exception("capability %s failed for instance %s", name, self.instance.pk)
-                reply["error"] = {"name": "CapabilityError", "message": f"step.{name} failed ({type(e).__name__})"}
+                reply.update(self.capability(*message.cap))
+            except LeaseLost:
+                self.lease_lost = True
+                return {"stop": True}
         if self.sandbox:
             # The sandbox's time limit is for the program's own work, not the host's.
             self.sandbox.extend_deadline(time.monotonic() - entered)
         return reply
+
+    def capability(self, name: str, args: Any, step: tuple[str, int, int] | None) -> dict:
+        """Perform a capability call for the step the host knows to be in flight (if one is)."""
+        self.lease.check()  # the batch before it was just committed; the lease must still be ahead
+        counter = f"calls:{step}"
+        self.counters[counter] = self.counters.get(counter, 0) + 1
+        ident = f"{self.instance.pk}\x00{step[0]}\x00{step[1]}\x00{step[2]}" if step else f"{self.instance.pk}\x00*\x00{self.fence}"
+        key = hashlib.sha256(f"{ident}\x00{self.counters[counter]}".encode("utf-8", "surrogatepass")).hexdigest()[:40]
+        call = Call(tenant=self.instance.tenant, instance=self.instance, args=args, plan=self.plan,
+                    step=step[0] if step else None, counters=self.counters, secrets=self.secrets,
+                    idempotency_key=key, fence=self.lease.check)
+        known = len(self.secrets)
+        try:
+            result = json.loads(json.dumps(self.caps[name](call)))
+            # A secret's value: the runtime refuses it in a step's result (the host redacts it anyway).
+            return {"result": result, "secret": True} if len(self.secrets) > known else {"result": result}
+        except CapabilityError as e:  # the calling step's failure, not ours
+            return {"error": {"name": e.name, "message": str(e)[:4096]}}
+        except LeaseLost:
+            raise
+        except Exception as e:
+            log.exception("capability %s failed for instance %s", name, self.instance.pk)
+            return {"error": {"name": "CapabilityError", "message": f"step.{name} failed ({type(e).__name__})"}}
 
     def commit(self, cmds: list[dict], **final: Any) -> str:
         """Write a batch of commands (and, with `final`, the instance's new state) in one transaction.
 
         Returns "due" when the instance needs another advance at once, else "released"."""
         now = self.now
+        began = time.monotonic()
         with transaction.atomic():
             row = (
                 Instance.objects.select_for_update()
-                .filter(pk=self.instance.pk, lease_owner=self.worker)
+                .filter(pk=self.instance.pk, lease_owner=self.worker, fence=self.fence)
                 .values_list("status", "last_event_id")
                 .first()
             )
             if row is None or row[0] not in ACTIVE:
-                raise LeaseLost()  # terminated, restarted or paused while queued, or taken over
+                raise LeaseLost()  # terminated, restarted or paused while queued, or taken over (fenced)
             status, last_event_id = row
             self.pause = status == S.WAITING_FOR_PAUSE
             items: list[progress.Item] = []
@@ -269,6 +258,8 @@ class Advance:
                 self.instance.error = final.get("error")
                 parent_notify(child=self.instance)
             self.begun = True
+        if "status" not in final:
+            self.lease.renewed(began)  # this commit moved the lease's expiry (due_at) forward
         due = final.get("due_at")
         return "due" if due is not None and due <= now and "status" in final else "released"
 
@@ -286,20 +277,6 @@ class Advance:
             bytes_stored=stored,
         )
         self.metered = {"cpu_ms": cpu, "http": self.counters.get("http", 0)}
-
-    def redact(self, text: str) -> str:
-        """Replace every secret read this advance, as it may appear in JSON encoded up to 4 times
-        (outputs are JSON texts inside the JSON of a batch, and programs nest JSON.stringify)."""
-        for secret in self.secrets:
-            form = secret
-            for _ in range(5):
-                if form:
-                    text = text.replace(form, "[REDACTED]")
-                deeper = json.dumps(form)[1:-1]
-                if deeper == form:
-                    break
-                form = deeper
-        return text
 
     def apply(self, cmds: list[dict], now: datetime, times: list[datetime | None]) -> list[progress.Item]:
         """Turn the program's commands into step and attempt rows; returns the progress events
@@ -395,7 +372,8 @@ class Advance:
         for key, fields in changed.items():
             StepRecord.objects.filter(pk=self.records[key]["pk"]).update(**fields)
         if attempts_new:
-            insert_attempts(self.instance, {(self.records[key]["pk"], n): a for (key, n), a in attempts_new.items()}, now)
+            insert_attempts(self.instance, {(self.records[key]["pk"], n): a for (key, n), a in attempts_new.items()}, now,
+                            fence=self.fence)
         for (key, number), fields in attempts_changed.items():
             Attempt.objects.filter(step_id=self.records[key]["pk"], number=number).update(**fields)
         for event_pk, key in consumed:
@@ -429,10 +407,10 @@ class Advance:
     # ---- running ----------------------------------------------------------------------------------
     def run(self) -> str:
         inst = self.instance
-        program = programs.program_text(inst.version)
+        program = program_text(inst.version)
         self.started = time.monotonic()
-        sandbox = self.sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits,
-                                            redact=self.redact)
+        sandbox = self.sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits)
+        result: dict[str, Any] = {}
         try:
             try:
                 sandbox.start()
@@ -441,33 +419,50 @@ class Advance:
                     if sandbox.timed_out_steps():
                         raise SandboxLimit("InterruptedError", "stopped because another step in flight timed out")
                     raise SandboxLimit("TimeoutError", f"exceeded the time limit of {self.limits.time_seconds:g} s")
-                result = sandbox.finish()
+                if not self.violation:
+                    result = self.final(sandbox.finish())
             except SandboxLimit as limit:
-                result = self.after_limit(sandbox, limit)
+                if not self.violation:
+                    result = self.after_limit(sandbox, limit)
             except ProgramLoadError as e:
-                result = {"cmds": [], "outcome": {"error": {"name": "ProgramError", "message": str(e)}}}
+                result = {"cmds": [], "outcome": {"error": {"name": "ProgramError", "message": self.redact(str(e))}}}
+            except ProtocolViolation as e:
+                self.violation = self.violation or e
+            except LeaseLost:
+                self.lease_lost = True
         finally:
             sandbox.close()
         if self.lease_lost:
             return "lost"
+        if self.violation:
+            result = self.protocol_error(self.violation)
         self.times.record(result.get("marks"))  # attempts that ended after the last host call
         try:
-            try:
-                return self.commit(result["cmds"], outcome=result.get("outcome"), wake=result.get("wake"),
-                                   waitTypes=result.get("waitTypes"), recoveries=result.get("recoveries", 0))
-            except (KeyError, TypeError, ValueError, IndexError):
-                # Only a program that tampered with the sandbox's internals gets here.
-                log.warning("advance %s: malformed commands from the sandbox", inst.pk, exc_info=True)
-                error = {"name": "ProgramError", "message": "the program corrupted the step runtime's state"}
-                return self.commit([], outcome={"error": error})
+            return self.commit(result["cmds"], outcome=result.get("outcome"), wake=result.get("wake"),
+                               waitTypes=result.get("waitTypes"), recoveries=result.get("recoveries", 0))
         except LeaseLost:
             return "lost"
+
+    def final(self, text: str) -> dict:
+        """The runtime's final message, as the host accepted it."""
+        f = self.session.final(text)
+        return {"cmds": f.cmds, "outcome": f.outcome, "wake": f.wake, "waitTypes": f.wait_types, "marks": f.marks}
+
+    def protocol_error(self, violation: ProtocolViolation) -> dict:
+        """The program (through the runtime in its realm) sent what the host refuses: it ends, typed.
+        Nothing of the refused message is written; what was committed before it stays."""
+        message = clean(self.redact(str(violation)))[:1000]
+        log.warning("protocol violation: instance %s of tenant %s: %s", self.instance.pk, self.instance.tenant_id, message)
+        error = {"name": "ProtocolError", "message": f"the step runtime sent a message the engine refuses: {message}"}
+        return {"cmds": [], "outcome": {"error": error}}
 
     def after_limit(self, sandbox: ProgramRun, limit: SandboxLimit) -> dict:
         """A limit cut the advance short: fail the attempts in flight, or the workflow if none was."""
         try:
+            if limit.name == "MemoryLimitError":
+                sandbox.collect()  # the runtime must allocate to record the failures
             if sandbox.interrupted(limit.name, limit.message, sandbox.timed_out_steps()):
-                result = sandbox.finish()
+                result = self.final(sandbox.finish())
                 result["outcome"] = None
                 if result["wake"] is None:
                     result["wake"] = clock.to_ms(self.now)  # a step that failed for good: replay ends it
@@ -477,76 +472,14 @@ class Advance:
             if not self.instance.recoveries >= 2:
                 # Replay at once in trace mode, where each attempt is committed as it starts.
                 return {"cmds": [], "outcome": None, "wake": clock.to_ms(self.now), "recoveries": 2}
-            lost = StepRecord.objects.filter(instance_id=self.instance.pk, status=R.RUNNING)
-            if lost.update(error={"name": limit.name, "message": limit.message}):
-                return {"cmds": [], "outcome": None, "wake": clock.to_ms(self.now)}
+            with transaction.atomic():
+                if not Instance.objects.select_for_update().filter(
+                        pk=self.instance.pk, lease_owner=self.worker, fence=self.fence).exists():
+                    raise LeaseLost() from None
+                lost = StepRecord.objects.filter(instance_id=self.instance.pk, status=R.RUNNING)
+                if lost.update(error={"name": limit.name, "message": limit.message}):
+                    return {"cmds": [], "outcome": None, "wake": clock.to_ms(self.now)}
         return {"cmds": [], "outcome": {"error": {"name": limit.name, "message": f"the workflow {limit.message}"}}}
-
-
-def insert_steps(instance: Instance, steps: dict[tuple[str, int], dict], now: datetime) -> list[int]:
-    """INSERT ... RETURNING id of new step rows in one statement (the ORM's bulk_create costs 4x more)."""
-    if not connection.features.can_return_rows_from_bulk_insert:
-        objs = [StepRecord(tenant_id=instance.tenant_id, instance_id=instance.pk, name=name, occurrence=occ,
-                           **{"started_at": now, **fields}) for (name, occ), fields in steps.items()]
-        StepRecord.objects.bulk_create(objs)
-        return [o.pk for o in objs]
-    ops = connection.ops
-    instance_pk = Instance._meta.pk.get_db_prep_value(instance.pk, connection)
-    json_or_none = lambda v: None if v is None else ops.adapt_json_value(v, None)  # noqa: E731
-    params: list[Any] = []
-    for (name, occ), f in steps.items():
-        params += [
-            instance.tenant_id, instance_pk, name, occ, f["kind"], f["status"], f.get("attempts", 0),
-            json_or_none(f.get("config")), f.get("output"), json_or_none(f.get("error")),
-            ops.adapt_datetimefield_value(f.get("wake_at")), ops.adapt_datetimefield_value(f.get("started_at") or now),
-            ops.adapt_datetimefield_value(f.get("finished_at")),
-        ]
-    columns = "tenant_id, instance_id, name, occurrence, kind, status, attempts, config, output, error, wake_at, started_at, finished_at"
-    row = "(" + ", ".join(["%s"] * 13) + ")"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {StepRecord._meta.db_table} ({columns}) VALUES {', '.join([row] * len(steps))} RETURNING id",
-            params,
-        )
-        # SQLite and PostgreSQL return a multi-row VALUES' rows in order (Django's bulk_create relies on it too).
-        return [r[0] for r in cursor.fetchall()]
-
-
-def insert_attempts(instance: Instance, attempts: dict[tuple[int, int], dict], now: datetime) -> None:
-    ops = connection.ops
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {Attempt._meta.db_table} (tenant_id, step_id, number, status, error, started_at, finished_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [
-                (instance.tenant_id, step_pk, number, a["status"],
-                 None if a.get("error") is None else ops.adapt_json_value(a["error"], None),
-                 ops.adapt_datetimefield_value(a.get("started_at") or now), ops.adapt_datetimefield_value(a.get("finished_at")))
-                for (step_pk, number), a in attempts.items()
-            ],
-        )
-
-
-def step_rows(instance_id: Any) -> list[tuple]:
-    """An instance's step rows for replay, read raw: the ORM's per-value converters (datetimes,
-    JSON) cost more than the replay itself for instances with thousands of steps."""
-    table = StepRecord._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, name, occurrence, kind, status, attempts, wake_at, finished_at, output, error "
-            f"FROM {table} WHERE instance_id = %s",
-            [Instance._meta.pk.get_db_prep_value(instance_id, connection)],
-        )
-        return cursor.fetchall()
-
-
-def to_ms(value: Any) -> int | None:
-    """A raw datetime column as epoch ms: SQLite returns ISO text (UTC), PostgreSQL a datetime."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
-    return int(value.timestamp() * 1000)
 
 
 def advance(instance_id: Any, *, worker: str) -> str:
@@ -555,8 +488,9 @@ def advance(instance_id: Any, *, worker: str) -> str:
     Returns "skipped" (not due, or another worker has it), "lost" (terminated or taken over while
     running), "due" (released but due again at once) or "released"."""
     now = clock.now()
+    since = time.monotonic()  # the lease runs from before the claim, on this worker's clock
     instance = claim(instance_id, worker=worker, now=now)
     if instance is None:
         return "skipped"
     COUNTERS.advances += 1
-    return Advance(instance=instance, worker=worker, now=now).run()
+    return Advance(instance=instance, worker=worker, now=now, lease=Lease(since)).run()

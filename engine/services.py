@@ -24,7 +24,7 @@ from tenants.quotas import check_creations
 from . import clock, dispatch, progress
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Attempt, Event, Instance, StepRecord
-from .selectors import failed_step, instance_get
+from .selectors import failed_step, instance_get, stored_json
 
 if TYPE_CHECKING:  # the engine runs any program: it stores a workflow and a version, never reads graphs
     from builder.models import Workflow, WorkflowVersion
@@ -204,7 +204,7 @@ def parent_notify(*, child: Instance) -> None:
     if child.parent_id is None:
         return
     now = clock.now()
-    output = json.loads(child.output) if child.output else None
+    output = stored_json(child.output)
     Event.objects.create(tenant_id=child.tenant_id, instance_id=child.parent_id, type=f"child:{child.pk}",
                          payload={"status": child.status, "output": output, "error": child.error}, created_at=now)
     if Instance.objects.filter(pk=child.parent_id, status=S.WAITING, lease_owner="", due_at__gt=now).update(due_at=now):

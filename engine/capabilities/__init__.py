@@ -7,7 +7,7 @@ after every step the program finished before the call has been committed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -33,6 +33,11 @@ class Call:
     step: str | None = None  # the calling step, when only one was in flight
     counters: dict[str, int] = field(default_factory=dict)  # per advance: "http" -> calls made
     secrets: set[str] = field(default_factory=set)  # values to redact from everything this advance writes
+    # Unique per (instance, step, occurrence, attempt, call): sent as the Idempotency-Key of step.http.
+    idempotency_key: str | None = None
+    # Raises (engine.lease.LeaseLost) once this worker's lease may have expired: called right
+    # before anything leaves the worker, so a paused worker causes no side effect after its lease.
+    fence: Callable[[], None] = lambda: None
 
 
 def registry() -> dict[str, Any]:

@@ -9,11 +9,14 @@ Invariants:
 - Redirects are followed here, at most 5, each target checked like the first.
 - Proxies from the environment are ignored (trust_env=False): they would bypass the checks.
 - Response bodies are read up to the tenant's cap; calls are counted per step against its plan.
+- Each request carries an `Idempotency-Key` unique per (instance, step, occurrence, attempt, call),
+  and is sent only while the worker's lease is safely ahead (`Call.fence`).
 """
 from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import socket
 from typing import Any
 
@@ -22,6 +25,8 @@ from django.conf import settings
 
 from . import Call, CapabilityError
 
+# httpx logs every request's URL at INFO: a URL may carry a secret, and logs are not redacted.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 MAX_REDIRECTS = 5
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -99,7 +104,13 @@ def parse_request(args: Any, plan) -> dict:
     headers = args.get("headers") or {}
     if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
         raise CapabilityError("headers must map strings to strings", "TypeError")
-    headers = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length", "transfer-encoding")}
+    if any("\r" in k or "\n" in k or "\r" in v or "\n" in v or "\x00" in v for k, v in headers.items()):
+        raise CapabilityError("header names and values must be one line", "TypeError")
+    if not all(k.isascii() for k in headers):
+        raise CapabilityError("header names must be ASCII", "TypeError")
+    # Values beyond ASCII (a password with "é") go as their UTF-8 bytes, as curl and browsers send them.
+    headers = {k: v if v.isascii() else v.encode("utf-8") for k, v in headers.items()
+               if k.lower() not in ("host", "content-length", "transfer-encoding", "idempotency-key")}
     content = None
     if "json" in args:
         content = json.dumps(args["json"]).encode()
@@ -141,9 +152,12 @@ def http(call: Call) -> dict:
             headers = dict(req["headers"])
             default_port = 443 if url.scheme == "https" else 80
             headers["host"] = url.host if url.port in (None, default_port) else f"{url.host}:{url.port}"
+            if call.idempotency_key:
+                headers["Idempotency-Key"] = call.idempotency_key  # the same key on every redirect of one call
             target = url.copy_with(host=address)
             request = client.build_request(method, target, headers=headers, content=content,
                                            extensions={"sni_hostname": url.host})
+            call.fence()  # nothing leaves the worker once its lease may have expired
             try:
                 response = client.send(request, stream=True)
             except httpx.TimeoutException:

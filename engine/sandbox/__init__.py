@@ -1,8 +1,12 @@
 """The sandbox's public face: everything outside engine/sandbox/ imports from here, never from its
 modules (.importlinter's "sandbox" contract): what runs a program (ProgramRun, Limits and the
-errors), the pool of fresh contexts (POOL), warming, and one-off evaluations (evaluate)."""
+errors), the host's check of the program's messages (Session, StepState, ProtocolLimits,
+ProtocolViolation), whether a program loads (program_problem), the pool of fresh contexts (POOL),
+warming, and one-off evaluations (evaluate)."""
 from .check import ProgramProblem, program_problem
 from .evaluation import EvaluationError, evaluate
+from .protocol import Limits as ProtocolLimits
+from .protocol import ProtocolViolation, Session, StepState, clean
 from .runtime import (
     POOL,
     ContextPool,
@@ -18,4 +22,5 @@ from .runtime import (
 __all__ = [
     "POOL", "ContextPool", "Limits", "ProgramLoadError", "ProgramRun", "SandboxLimit", "default_limits",
     "EvaluationError", "ProgramProblem", "evaluate", "prelude_image", "program_problem", "warm_guest",
+    "ProtocolLimits", "ProtocolViolation", "Session", "StepState", "clean",
 ]

@@ -4,7 +4,10 @@ Invariants:
 - Every advance gets a fresh context (its own wasmtime Store and guest instance): nothing of one
   instance or tenant is visible to another, and a context that hit a limit is thrown away.
 - The program reaches the host only through one function taking and returning JSON strings (the
-  prelude's `flush`); it has no network, files, environment or real clock.
+  prelude's `flush`); it has no network, files, environment or real clock. What it sends is
+  hostile input: the caller validates it (engine.sandbox.protocol); this module only carries text.
+- The runtime's entry points (start, interrupted, finish) are a handle held here, never a global
+  of the realm the program shares.
 - A limit hit (time, memory, stack) surfaces as SandboxLimit, never as a crash of the worker.
 
 Built on quickjs-rs 0.2.6 (pinned): it applies no wasmtime store limits itself, so this module
@@ -16,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import secrets
 import importlib.metadata
 import json
 import logging
@@ -34,12 +38,23 @@ from quickjs_rs import _wasmtime as qjs_wasmtime
 
 log = logging.getLogger(__name__)
 
-PRELUDE = (Path(__file__).with_name("prelude.js")).read_text()
+# The step runtime: primordials.js and prelude.js evaluated in one closure, so that nothing of
+# either is a global (prelude.js defines only __boot, which deletes itself).
+PRELUDE = ('(function () {\n"use strict";\n' + Path(__file__).with_name("primordials.js").read_text()
+           + Path(__file__).with_name("prelude.js").read_text() + "})();\n")
 # `import { NonRetryableError } from "cloudflare:workflows"` works as on Cloudflare.
 COMPAT_MODULES = {
     "cloudflare:workflows": "export const NonRetryableError = globalThis.NonRetryableError;",
     "workflows": "export const NonRetryableError = globalThis.NonRetryableError;",
 }
+# The module that boots the runtime and exports its entry points: named by a per-process secret,
+# so a program cannot import it. start.js imports it before the program (so the runtime boots
+# before any tenant code is evaluated) and re-exports `interrupted` and `finish`: the host calls
+# them on start.js's namespace, a handle it alone holds. (A program that throws at its top level
+# never reaches start(): finish() then reports it.)
+ENGINE_MODULE = f"engine:{secrets.token_hex(16)}"
+START_JS = (f'import {{ start }} from "{ENGINE_MODULE}"; import * as program from "program"; '
+            f'export {{ interrupted, finish }} from "{ENGINE_MODULE}"; start(program.default);')
 _guest_lock = threading.Lock()
 
 
@@ -119,6 +134,9 @@ class Image:
 
 _image: Image | None = None
 PAGE = 4096
+# The guest's memory grown to this share of the JS heap limit means the heap was exhausted: a
+# program that reaches it is stopped with MemoryLimitError (checked in the interrupt handler).
+EXHAUSTED_FRACTION = 0.9
 
 
 def _memory(ctx: quickjs_rs.Context) -> bytes:
@@ -216,11 +234,11 @@ POOL = ContextPool(int(os.environ.get("ENGINE_CONTEXT_POOL", "4")))
 class ProgramRun:
     """One advance of one program in a fresh context: start it, drain it, read what it did.
 
-    `host(message: dict) -> dict` is called for each batch the program flushes.
+    `host(text: str) -> dict` is called with each message the program flushes (JSON text, not yet
+    trusted); its answer goes back as JSON.
     """
 
-    def __init__(self, *, program: str, init: str, host: Callable[[dict], dict], limits: Limits,
-                 redact: Callable[[str], str] = lambda text: text):
+    def __init__(self, *, program: str, init: str, host: Callable[[str], dict], limits: Limits):
         self.limits = limits
         self.runtime, self.ctx = POOL.take()
         self.ctx._timeout = limits.time_seconds
@@ -228,16 +246,18 @@ class ProgramRun:
         # fired and which step timeouts had passed: an interrupted job ends silently, and the
         # program may clear a step's deadline while unwinding.
         self.fired: list[str] | None = None
+        self.memory_fired = False  # the interrupt handler stopped the program: its heap was exhausted
         self.runtime._engine_rt.set_interrupt_handler(self._interrupt)
-        self.runtime.set_module_loader(load=lambda name: program if name == "program" else COMPAT_MODULES.get(name))
+        self.runtime.set_module_loader(load=lambda name: program if name == "program" else self.engine_source
+                                       if name == ENGINE_MODULE else COMPAT_MODULES.get(name))
         inst = self.ctx._engine_ctx._inst
         # The image already holds the guest side of __host (guest host functions call the host by
         # name); only the Python side of the registration is needed, which saves ~0.5 ms.
         fn_id = self.ctx._next_fn_id
         self.ctx._next_fn_id += 1
-        # Every text the program sends passes `redact` before it is parsed: secrets never reach a row.
-        self.redact = redact
-        self.ctx._host_registry[fn_id] = lambda text: json.dumps(host(json.loads(redact(text))))
+        self.ctx._host_registry[fn_id] = lambda text: json.dumps(host(text))
+        self.engine: quickjs_rs.Handle | None = None  # start.js's namespace: the runtime's entry points
+        self.engine_source = ""
         inst.name_to_fn_id["__host"] = fn_id
         # The runtime limits live in the guest (the image carries the defaults): apply this tenant's.
         inst.c("set_memory_limit", limits.memory_bytes)
@@ -252,6 +272,8 @@ class ProgramRun:
 
     def close(self) -> None:
         try:
+            if self.engine is not None:
+                self.engine.dispose()
             self.ctx.close()
             self.runtime.close()
         except Exception:  # a trapped instance may refuse a clean close; it is garbage anyway
@@ -266,6 +288,8 @@ class ProgramRun:
         except quickjs_rs.TimeoutError:
             raise SandboxLimit("TimeoutError", f"exceeded the time limit of {self.limits.time_seconds:g} s") from None
         except quickjs_rs.InterruptError:
+            if self.memory_fired:
+                raise SandboxLimit("MemoryLimitError", f"exceeded the memory limit of {self.limits.memory_bytes >> 20} MiB") from None
             raise SandboxLimit("TimeoutError", f"exceeded the time limit of {self.limits.time_seconds:g} s") from None
         except quickjs_rs.MemoryLimitError:
             raise SandboxLimit("MemoryLimitError", f"exceeded the memory limit of {self.limits.memory_bytes >> 20} MiB") from None
@@ -273,6 +297,8 @@ class ProgramRun:
             text = str(e)
             if "stack" in text.lower() or "recursion" in text.lower():
                 raise SandboxLimit("StackOverflowError", "exceeded the stack limit (recursion too deep)") from None
+            if self.memory_exhausted():  # the guest's own allocator gave up (it aborts: a trap)
+                raise SandboxLimit("MemoryLimitError", f"exceeded the memory limit of {self.limits.memory_bytes >> 20} MiB") from None
             raise SandboxLimit("SandboxTrap", "the sandbox stopped: " + text.splitlines()[0][:200]) from None
         except wasmtime.WasmtimeError as e:
             raise SandboxLimit("MemoryLimitError", f"exceeded the memory limit of {self.limits.memory_bytes >> 20} MiB ({str(e).splitlines()[0][:120]})") from None
@@ -284,31 +310,55 @@ class ProgramRun:
         """Evaluate the prelude and the program module, and call run(event, step)."""
         if len(self.init) < 4096:
             # A small init goes in as a string literal of the boot call: cheaper than a global.
-            self._guard(lambda: self.ctx.eval(f"__boot({json.dumps(self.init)}); undefined;"))
+            boot = f"__boot({json.dumps(self.init)})"
         else:
-            # A large one is set as a global: a long escaped literal makes JSON.parse slow.
+            # A large one is set as a global (deleted at boot, before any tenant code): a long
+            # escaped literal makes JSON.parse slow.
             self.ctx.globals["__init"] = self.init
-            self._guard(lambda: self.ctx.eval("__boot(__init); delete globalThis.__init; undefined;"))
-        # eval_handle, not eval: marshaling the module's namespace back to Python costs ~0.6 ms.
+            boot = "__boot((() => { const i = globalThis.__init; delete globalThis.__init; return i; })())"
+        self.engine_source = f"export const {{ start, interrupted, finish }} = {boot};"
+        # The engine module boots the runtime; then the program's module (tenant code) is evaluated.
         try:
-            self._load()
+            self.engine = self._guard(lambda: self.ctx.eval_handle(START_JS, module=True, filename="start.js"))
         except quickjs_rs.JSError as e:
+            if limit := self.memory_limit_hit(e):
+                raise limit from None
             raise ProgramLoadError(str(e).splitlines()[0][:2000] if str(e) else type(e).__name__) from None
+        if self.memory_fired:  # an interrupted module evaluation ends silently
+            raise SandboxLimit("MemoryLimitError", f"exceeded the memory limit of {self.limits.memory_bytes >> 20} MiB")
 
-    def _load(self) -> None:
-        self._guard(lambda: self.ctx.eval_handle(
-            'import * as program from "program"; __engine.start(program.default);', module=True, filename="start.js"
-        ).dispose())
+    def memory_limit_hit(self, error: Exception) -> SandboxLimit | None:
+        """A program's top-level error that was really memory exhaustion, as the typed limit."""
+        text = str(error)
+        if "out of memory" in text or (text.strip() in ("null", "Error: null", "") and self.memory_exhausted()):
+            return SandboxLimit("MemoryLimitError", f"exceeded the memory limit of {self.limits.memory_bytes >> 20} MiB")
+        return None
+
+    def collect(self) -> None:
+        """Free unreachable cycles (a bomb's garbage) before the runtime runs again; only between
+        guest calls (the guest refuses a collection from inside a host call)."""
+        self.runtime.run_gc()
+
+    def memory_exhausted(self) -> bool:
+        """Whether the guest's heap has come within reach of its limit at some point in this advance.
+
+        Wasm linear memory never shrinks, so its size is a high-water mark the program cannot
+        lower: where QuickJS cannot even allocate an error and throws `null`, this tells memory
+        exhaustion from a program that threw `null` itself."""
+        inst = self.ctx._engine_ctx._inst
+        return inst.mem.data_len(inst.store) >= self.limits.memory_bytes * EXHAUSTED_FRACTION
 
     def drain(self) -> None:
         """Run the job queue until nothing is left to run (the program finished or is blocked)."""
         # Context.eval does not drain promise jobs; the engine context's run_pending_jobs does, up
         # to 100,000 jobs a call: call it until the queue is empty (or the deadline interrupts).
         def run() -> None:
-            while self.ctx._engine_ctx.run_pending_jobs() and self.fired is None:
+            while self.ctx._engine_ctx.run_pending_jobs() and self.fired is None and not self.memory_fired:
                 pass
 
         self._guard(run)
+        if self.memory_fired:  # an interrupted job ends silently
+            raise SandboxLimit("MemoryLimitError", f"exceeded the memory limit of {self.limits.memory_bytes >> 20} MiB")
 
     # ---- deadlines: the advance's time limit, and the timeouts of steps that asked for one ----
     def effective_deadline(self) -> float:
@@ -341,6 +391,11 @@ class ProgramRun:
         return [key for key, deadline in self.step_deadlines.items() if deadline <= now]
 
     def _interrupt(self) -> bool:
+        # Memory first: a heap at its limit makes QuickJS throw whatever it can (often `null`) into
+        # code that may catch it; stopping the program here makes every shape a MemoryLimitError.
+        if not self.memory_fired and self.memory_exhausted():
+            self.memory_fired = True
+            return True
         deadline = self.runtime._deadline
         if deadline is None or time.monotonic() < deadline:
             return False
@@ -356,7 +411,15 @@ class ProgramRun:
 
     def interrupted(self, name: str, message: str, expired: list[str]) -> int:
         info = json.dumps({"name": name, "message": message})
-        return self._guard(lambda: self.ctx.eval(f"__engine.interrupted({info}, {json.dumps(expired)})"))
+        return self._guard(lambda: self.engine.call_method("interrupted", info, json.dumps(expired)).to_python())
 
-    def finish(self) -> dict:
-        return json.loads(self.redact(self._guard(lambda: self.ctx.eval("__engine.finish()"))))
+    def finish(self) -> str:
+        """The runtime's final message (JSON text, not yet trusted)."""
+        def call() -> str:
+            result = self.engine.call_method("finish")
+            try:
+                return result.to_python()
+            finally:
+                result.dispose()
+
+        return self._guard(call)

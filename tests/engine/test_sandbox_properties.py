@@ -50,7 +50,7 @@ def run(program: str) -> dict:
     try:
         sandbox.start()
         sandbox.drain()
-        result = sandbox.finish()
+        result = json.loads(sandbox.finish())  # the runtime's final message, as text
     except SandboxLimit as limit:
         result = {"limit": limit.name}
     except ProgramLoadError as e:

@@ -1,7 +1,9 @@
 """step.do, sleeps, determinism and results: the program contract, run in the real sandbox."""
+import hashlib
 import json
 
 from engine import selectors, services
+from builder.models import WorkflowVersion
 from engine.models import Instance, ProgressEvent, StepRecord
 
 
@@ -170,7 +172,11 @@ def test_a_program_that_does_not_load_errors_the_instance(tenant, clock, make_wo
         ("export const x = 1;", "no default export"),
         ('import fs from "fs"; export default async () => 1;', "fs"),
     ]):
-        wf = make_workflow(program, slug=f"bad{n}")
+        # Version creation refuses such programs now (builder.errors.ProgramInvalid); a version stored
+        # before that check existed must still error its instance instead of wedging the engine.
+        wf = make_workflow("export default async function run() {}", slug=f"bad{n}")
+        WorkflowVersion.objects.filter(pk=wf.published_version_id).update(
+            program=program, program_hash=hashlib.sha256(program.encode()).hexdigest())
         inst = services.instance_create(tenant=tenant, workflow=wf)
         drive()
         inst.refresh_from_db()

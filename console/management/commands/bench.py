@@ -173,7 +173,7 @@ class Command(BaseCommand):
         run = ProgramRun(program=bomb, init=init, host=lambda m: {}, limits=default_limits())
         run.start()
         run.drain()
-        outcome = run.finish()["outcome"]
+        outcome = json.loads(run.finish())["outcome"]
         stopped = (time.perf_counter() - t) * 1000
         grew = rss_mb() - before
         run.close()

@@ -1,0 +1,526 @@
+"""The runtime<->host protocol, declared once: what prelude.js may send, checked as hostile input.
+
+The step runtime shares a JavaScript realm with the tenant's program, so nothing it sends is
+trusted. Every message passes `Session`, which keeps the host's own view of the instance's steps
+(loaded from the database, then changed only by commands it accepted) and accepts a command only
+when it is well-formed and legal in that view. Invariants:
+- One handler per command type (`HANDLERS`); an unknown command, key or type is a violation,
+  never silently dropped.
+- Order: a step is started before it completes or fails, attempt numbers go up by one, nothing
+  arrives for a step that was never started or is already final, occurrences of a name are
+  consecutive, an event is consumed once and only by a wait for its type.
+- Sizes and values: step results and the workflow's output are valid JSON (no NaN, bounded
+  nesting) of at most `max_output` UTF-8 bytes; names and types are bounded UTF-8 text; wakes and
+  deadlines lie within the plan's limits; capability names come from the allow-list; log lines are
+  capped by count and bytes here, whatever the runtime claims.
+- The values the host stores are the ones it built or checked: an event's output is built from
+  the event row, a capability's caller is the step the host knows to be in flight.
+- Nothing can name another instance: commands carry step names only, and the host applies them to
+  the instance whose lease it holds.
+A violation raises ProtocolViolation; the runner ends the instance with a `ProtocolError`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+DAY_MS = 86_400_000
+MAX_SLEEP_MS = 365 * DAY_MS
+MAX_NAME = 256
+MAX_TYPE = 128
+MAX_ERROR_NAME = 128
+MAX_ERROR_TEXT = 4096 + 256  # the runtime cuts at 4096, then adds " in step <name>"
+MAX_LOG_LINE = 8192
+MAX_CAPABILITY_ARGS = 4 * 1024 * 1024
+MAX_JSON_DEPTH = 512
+MAX_MARKS = 1000
+LOG_LEVELS = {"info", "warn", "error", "debug"}
+BACKOFFS = ("constant", "linear", "exponential")
+LOG_LIMIT_LINE = "(log limit reached: later lines of this run are dropped)"
+
+
+class ProtocolViolation(Exception):
+    """A message from the sandbox the host refuses; the instance ends with a ProtocolError."""
+
+
+def fail(message: str) -> None:
+    raise ProtocolViolation(message)
+
+
+# ---- value checks ---------------------------------------------------------------------------------
+def is_int(value: Any) -> bool:
+    return type(value) is int  # not bool
+
+
+def integer(value: Any, what: str, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        fail(f"{what} must be an integer from {low} to {high}")
+    return value
+
+
+def text(value: Any, what: str, limit: int, *, empty: bool = False) -> str:
+    """A name or type: a string of at most `limit` characters that is valid UTF-8 (no lone
+    surrogates, no NUL: PostgreSQL stores neither)."""
+    if not isinstance(value, str) or len(value) > limit or (not value and not empty) or "\x00" in value:
+        fail(f"{what} must be a string of {'0' if empty else '1'} to {limit} characters without NUL")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        fail(f"{what} is not valid Unicode text")
+    return value
+
+
+def clean(value: str) -> str:
+    """Free text (messages, logs): kept, but made storable (lone surrogates and NUL replaced)."""
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def _no_constant(name: str) -> None:
+    fail(f"JSON with {name} is not JSON")
+
+
+# One decoder for every message: json.loads with an argument builds a new one per call.
+DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def _depth(text_: str) -> int:
+    """Deepest nesting of a JSON text (brackets outside strings): checked before parsing, so a
+    deep text is refused instead of hitting Python's recursion limit."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text_:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def json_text(value: Any, what: str, max_bytes: int) -> str:
+    """A JSON text the host will store and later parse: valid, bounded in size and nesting."""
+    if not isinstance(value, str):
+        fail(f"{what} must be JSON text")
+    if len(value) > max_bytes or (len(value) * 3 > max_bytes and len(value.encode("utf-8", "surrogatepass")) > max_bytes):
+        fail(f"{what} is over the {max_bytes} byte limit")
+    if ("[" in value or "{" in value) and len(value) > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
+        fail(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        DECODER.decode(value)
+    except ProtocolViolation:
+        raise
+    except (ValueError, RecursionError):
+        fail(f"{what} is not valid JSON")
+    return value
+
+
+def error_info(value: Any, what: str) -> dict:
+    """An error as stored on attempts, steps and instances: {name, message, stack?}."""
+    if not isinstance(value, dict) or not {"name", "message"} <= value.keys() or value.keys() - {"name", "message", "stack"}:
+        fail(f"{what} must be {{name, message, stack?}}")
+    info = {"name": clean(text(value["name"], f"{what}.name", MAX_ERROR_NAME)),
+            "message": clean(text(value["message"], f"{what}.message", MAX_ERROR_TEXT, empty=True))}
+    if "stack" in value:
+        info["stack"] = clean(text(value["stack"], f"{what}.stack", MAX_ERROR_TEXT, empty=True))
+    return info
+
+
+KEYS_START = frozenset({"t", "s", "o", "a", "c"})
+KEYS_OK = frozenset({"t", "s", "o", "a", "v"})
+KEYS_FAIL = frozenset({"t", "s", "o", "a", "e", "final", "delay", "wake"})
+KEYS_SLEEP = frozenset({"t", "s", "o", "wake"})
+KEYS_SLEPT = frozenset({"t", "s", "o"})
+KEYS_WAIT = frozenset({"t", "s", "o", "type", "wake"})
+KEYS_GOT = frozenset({"t", "s", "o", "ev", "v"})
+KEYS_TIMEOUT = frozenset({"t", "s", "o", "e"})
+
+
+# ---- the host's view of the steps -------------------------------------------------------------------
+@dataclass
+class StepState:
+    kind: str  # do | sleep | wait
+    status: str  # running | retrying | waiting | complete | errored
+    attempts: int = 0
+    wake: int | None = None  # ms: a sleep's wake, a wait's deadline, a retry's due time
+    type: str | None = None  # a wait's event type
+    inflight: int | None = None  # the attempt this advance started and has not finished
+
+
+@dataclass
+class Limits:
+    now: int  # the advance's clock, ms
+    max_output: int
+    max_logs: int
+    max_log_bytes: int
+    max_commands: int
+    capabilities: frozenset[str]
+
+
+@dataclass
+class Message:
+    """An accepted flush: commands to commit, then at most one of the extras."""
+
+    cmds: list[dict]
+    deadline: tuple[str, int] | None = None  # (step key, timeout ms)
+    clear: str | None = None
+    cap: tuple[str, Any, tuple[str, int, int] | None] | None = None  # (name, args, calling step)
+    memory: bool = False  # the runtime asks whether the heap was exhausted
+    # Attempt begin/end marks for the host's clock (engine.live.AttemptTimes checks each mark;
+    # a bad one only misplaces the times of the tenant's own steps). `marks_only`: nothing else.
+    marks: list | None = None
+    marks_only: bool = False
+
+
+@dataclass
+class Final:
+    cmds: list[dict]
+    outcome: dict | None
+    wake: int | None
+    wait_types: list[str]
+    halted: bool
+    marks: list | None = None
+
+
+FINAL = "final"  # a final step status
+FINISHED = ("complete", "errored")
+
+
+@dataclass
+class Session:
+    """One advance's protocol state. `states` starts from the instance's stored step rows;
+    `inbox` maps unconsumed event ids to (type, payload, ISO timestamp)."""
+
+    limits: Limits
+    states: dict[tuple[str, int], StepState]
+    inbox: dict[int, tuple[str, Any, str]]
+    redact: Callable[[str], str] = lambda value: value
+    logs: int = 0
+    log_bytes: int = 0
+    occurrences: dict[str, int] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)  # step names already checked
+
+    def __post_init__(self) -> None:
+        for name, occ in self.states:
+            if occ > self.occurrences.get(name, 0):
+                self.occurrences[name] = occ
+
+    # ---- messages ---------------------------------------------------------------------------------
+    def decode(self, raw: Any, what: str) -> dict:
+        if not isinstance(raw, str):
+            fail(f"the {what} is not text")
+        try:
+            message = DECODER.decode(raw)
+        except ProtocolViolation:
+            raise
+        except (ValueError, RecursionError):
+            fail(f"the {what} is not valid JSON")
+        if not isinstance(message, dict):
+            fail(f"the {what} is not an object")
+        return message
+
+    def commands(self, cmds: Any) -> list[dict]:
+        if not isinstance(cmds, list):
+            fail("cmds must be a list")
+        if len(cmds) > self.limits.max_commands:
+            fail(f"more than {self.limits.max_commands} commands in one message")
+        accepted = []
+        for cmd in cmds:
+            if not isinstance(cmd, dict) or cmd.get("t") not in HANDLERS:
+                fail(f"unknown command {str(cmd)[:80]}")
+            out = HANDLERS[cmd["t"]](self, cmd)
+            if out is not None:
+                accepted.append(out)
+        return accepted
+
+    def message(self, raw: Any) -> Message:
+        """A flush from the runtime (commands, and a deadline, clear, capability call or memory query)."""
+        message = self.decode(raw, "message")
+        if len(message) == 1 and "marks" in message:  # an attempt's begin mark: the most frequent message
+            return Message(cmds=[], marks=marks(message["marks"]), marks_only=True)
+        extra = message.keys() - {"cmds", "marks"}
+        if extra - {"deadline", "clear", "cap", "memory"} or len(extra) > 1:
+            fail(f"unexpected keys in a message: {sorted(extra)}")
+        result = Message(cmds=self.commands(message.get("cmds", [])))
+        if "marks" in message:
+            result.marks = marks(message["marks"])
+            result.marks_only = len(message) == 1
+        if "deadline" in message:
+            d = message["deadline"]
+            if not isinstance(d, list) or len(d) != 2:
+                fail("deadline must be [step key, timeout ms]")
+            self.inflight_key(d[0])
+            result.deadline = (d[0], integer(d[1], "deadline", 0, MAX_SLEEP_MS))
+        elif "clear" in message:
+            if not isinstance(message["clear"], str):
+                fail("clear must be a step key")
+            result.clear = message["clear"]
+        elif "cap" in message:
+            c = message["cap"]
+            if not isinstance(c, list) or len(c) != 2 or not isinstance(c[1], str):
+                fail("cap must be [name, arguments as JSON text]")
+            if c[0] not in self.limits.capabilities:
+                fail(f"step.{str(c[0])[:64]} is not a capability of this deployment")
+            args = json.loads(json_text(c[1], f"the arguments of step.{c[0]}", MAX_CAPABILITY_ARGS))
+            result.cap = (c[0], args, self.caller())
+        elif "memory" in message:
+            if message["memory"] is not True:
+                fail("memory must be true")
+            result.memory = True
+        return result
+
+    def final(self, raw: Any) -> Final:
+        """The runtime's last message of the advance: remaining commands and where the program is."""
+        message = self.decode(raw, "final message")
+        if message.keys() - {"marks"} != {"cmds", "outcome", "wake", "waitTypes", "halted"}:
+            fail(f"the final message has keys {sorted(message)[:10]}")
+        cmds = self.commands(message["cmds"])
+        outcome = message["outcome"]
+        if outcome is not None:
+            if not isinstance(outcome, dict) or len(outcome) != 1 or not outcome.keys() <= {"output", "error"}:
+                fail("outcome must be {output} or {error}")
+            if "output" in outcome:
+                outcome = {"output": self.redact_json(json_text(outcome["output"], "the workflow's output", self.limits.max_output))}
+            else:
+                outcome = {"error": self.redact_error(error_info(outcome["error"], "the workflow's error"))}
+        wake = message["wake"]
+        if wake is not None:
+            # A blocked program waits for one of its own timers, which are ahead of now.
+            pending = {s.wake for s in self.states.values() if s.status in ("waiting", "retrying")}
+            if not is_int(wake) or wake <= self.limits.now or wake not in pending:
+                fail("wake is not the due time of a pending sleep, wait or retry")
+        types = message["waitTypes"]
+        waiting = {s.type for s in self.states.values() if s.kind == "wait" and s.status == "waiting"}
+        if not isinstance(types, list) or not all(isinstance(t, str) and t in waiting for t in types):
+            fail("waitTypes must name event types of pending waits")
+        if not isinstance(message["halted"], bool):
+            fail("halted must be true or false")
+        return Final(cmds=cmds, outcome=outcome, wake=wake, wait_types=list(dict.fromkeys(types)), halted=message["halted"],
+                     marks=marks(message["marks"]) if "marks" in message else None)
+
+    # ---- helpers ----------------------------------------------------------------------------------
+    def key(self, cmd: dict, allowed: frozenset[str]) -> tuple[str, int]:
+        if not cmd.keys() <= allowed:
+            fail(f"unexpected keys in a {cmd['t']} command: {sorted(cmd.keys() - allowed)}")
+        name = cmd.get("s")
+        if name not in self.names:  # a name is checked once per advance (start and ok share it)
+            self.names.add(text(name, "a step name", MAX_NAME))
+        occ = cmd.get("o")
+        if type(occ) is not int or not 1 <= occ <= 10**9:
+            fail(f"the occurrence of step {name} must be an integer from 1 to {10**9}")
+        return name, occ
+
+    def new_step(self, key: tuple[str, int]) -> None:
+        name, occ = key
+        if key in self.states:
+            fail(f"step {name} (occurrence {occ}) already exists")
+        if occ != self.occurrences.get(name, 0) + 1:
+            fail(f"step {name}: occurrence {occ} does not follow {self.occurrences.get(name, 0)}")
+        self.occurrences[name] = occ
+
+    def existing(self, key: tuple[str, int], kind: str) -> StepState:
+        state = self.states.get(key)
+        if state is None or state.kind != kind:
+            fail(f"no {kind} step {key[0]} (occurrence {key[1]}) was started")
+        if state.status in FINISHED:
+            fail(f"step {key[0]} (occurrence {key[1]}) is already {state.status}")
+        return state
+
+    def wake(self, value: Any, what: str) -> int:
+        return integer(value, what, self.limits.now, self.limits.now + MAX_SLEEP_MS)
+
+    def inflight_key(self, value: Any) -> tuple[str, int]:
+        if not isinstance(value, str) or "\x00" not in value:
+            fail("a step key must be name NUL occurrence")
+        name, _, occ = value.rpartition("\x00")
+        key = (name, int(occ) if occ.isdigit() else -1)
+        state = self.states.get(key)
+        if state is None or state.inflight is None:
+            fail(f"step {name[:64]} has no attempt in flight")
+        return key
+
+    def caller(self) -> tuple[str, int, int] | None:
+        """The step a capability call belongs to: the one attempt in flight, as the host knows it."""
+        flying = [(k, s.inflight) for k, s in self.states.items() if s.inflight is not None]
+        if len(flying) != 1:
+            return None
+        (name, occ), attempt = flying[0]
+        return name, occ, attempt
+
+    def redact_json(self, value: str) -> str:
+        """Redaction may cut an escape sequence in two: then the whole value is withheld."""
+        redacted = self.redact(value)
+        if redacted is value or redacted == value:
+            return value
+        try:
+            json.loads(redacted)
+            return redacted
+        except ValueError:
+            return '"[REDACTED]"'
+
+    def redact_error(self, info: dict) -> dict:
+        return {k: self.redact(v) for k, v in info.items()}
+
+    # ---- one handler per command ------------------------------------------------------------------
+    def on_start(self, cmd: dict) -> dict:
+        key = self.key(cmd, KEYS_START)
+        state = self.states.get(key)
+        if state is None:
+            self.new_step(key)
+            if "c" not in cmd:
+                fail(f"the first attempt of step {key[0]} has no config")
+            state = self.states[key] = StepState(kind="do", status="running")
+        else:
+            self.existing(key, "do")
+            if state.inflight is not None:
+                fail(f"step {key[0]} already has attempt {state.inflight} in flight")
+        attempt = integer(cmd.get("a"), f"the attempt of step {key[0]}", 1, 10**6)
+        if attempt != state.attempts + 1:
+            fail(f"step {key[0]}: attempt {attempt} does not follow attempt {state.attempts}")
+        out = {"t": "start", "s": key[0], "o": key[1], "a": attempt}
+        if "c" in cmd:
+            out["c"] = config(cmd["c"], key[0])
+        state.status, state.attempts, state.inflight, state.wake = "running", attempt, attempt, None
+        return out
+
+    def on_ok(self, cmd: dict) -> dict:
+        key = self.key(cmd, KEYS_OK)
+        state = self.existing(key, "do")
+        attempt = cmd.get("a")
+        if state.inflight is None or attempt != state.inflight:
+            fail(f"step {key[0]}: a result for attempt {attempt}, which is not in flight")
+        value = self.redact_json(json_text(cmd.get("v"), f"the result of step {key[0]}", self.limits.max_output))
+        state.status, state.inflight = "complete", None
+        return {"t": "ok", "s": key[0], "o": key[1], "a": attempt, "v": value}
+
+    def on_fail(self, cmd: dict) -> dict:
+        key = self.key(cmd, KEYS_FAIL)
+        state = self.existing(key, "do")
+        attempt = cmd.get("a")
+        # The attempt this advance runs, or one a lost worker left running (found by replay).
+        lost = state.inflight is None and state.status == "running" and attempt == state.attempts
+        if not lost and (state.inflight is None or attempt != state.inflight):
+            fail(f"step {key[0]}: a failure of attempt {attempt}, which is not in flight")
+        out = {"t": "fail", "s": key[0], "o": key[1], "a": attempt,
+               "e": self.redact_error(error_info(cmd.get("e"), f"the error of step {key[0]}"))}
+        if cmd.get("final") is True:
+            if "delay" in cmd or "wake" in cmd:
+                fail(f"step {key[0]}: a final failure has no retry")
+            out["final"] = True
+            state.status = "errored"
+        else:
+            if "final" in cmd:
+                fail("final must be true or absent")
+            out["delay"] = integer(cmd.get("delay"), f"the retry delay of step {key[0]}", 0, MAX_SLEEP_MS)
+            out["wake"] = self.wake(cmd.get("wake"), f"the retry time of step {key[0]}")
+            if out["wake"] != self.limits.now + out["delay"]:
+                fail(f"step {key[0]}: the retry time is not now plus the delay")
+            state.status, state.wake = "retrying", out["wake"]
+        state.inflight = None
+        return out
+
+    def on_sleep(self, cmd: dict) -> dict:
+        key = self.key(cmd, KEYS_SLEEP)
+        self.new_step(key)
+        wake = self.wake(cmd.get("wake"), f"the wake time of sleep {key[0]}")
+        self.states[key] = StepState(kind="sleep", status="waiting", wake=wake)
+        return {"t": "sleep", "s": key[0], "o": key[1], "wake": wake}
+
+    def on_slept(self, cmd: dict) -> dict:
+        key = self.key(cmd, KEYS_SLEPT)
+        state = self.existing(key, "sleep")
+        if state.wake is None or state.wake > self.limits.now:
+            fail(f"sleep {key[0]} is not due")
+        state.status = "complete"
+        return {"t": "slept", "s": key[0], "o": key[1]}
+
+    def on_wait(self, cmd: dict) -> dict:
+        key = self.key(cmd, KEYS_WAIT)
+        self.new_step(key)
+        type_ = text(cmd.get("type"), f"the event type of wait {key[0]}", MAX_TYPE)
+        wake = self.wake(cmd.get("wake"), f"the timeout of wait {key[0]}")
+        self.states[key] = StepState(kind="wait", status="waiting", wake=wake, type=type_)
+        return {"t": "wait", "s": key[0], "o": key[1], "type": type_, "wake": wake}
+
+    def on_got(self, cmd: dict) -> dict:
+        key = self.key(cmd, KEYS_GOT)
+        state = self.existing(key, "wait")
+        event = self.inbox.pop(cmd.get("ev"), None) if is_int(cmd.get("ev")) else None
+        if event is None:
+            fail(f"wait {key[0]}: event {str(cmd.get('ev'))[:32]} is not in the inbox")
+        if event[0] != state.type:
+            fail(f"wait {key[0]} is for {state.type} events, not {event[0]}")
+        # The output is built here from the event row: what the program claims is not stored.
+        value = json.dumps({"type": event[0], "payload": event[1], "timestamp": event[2]}, ensure_ascii=False,
+                           separators=(",", ":"))
+        state.status = "complete"
+        return {"t": "got", "s": key[0], "o": key[1], "ev": cmd["ev"], "v": value}
+
+    def on_timeout(self, cmd: dict) -> dict:
+        key = self.key(cmd, KEYS_TIMEOUT)
+        state = self.existing(key, "wait")
+        if state.wake is None or state.wake > self.limits.now:
+            fail(f"wait {key[0]} has not timed out")
+        error_info(cmd.get("e"), f"the error of wait {key[0]}")
+        state.status = "errored"
+        info = {"name": "WaitTimeoutError", "message": f"waitForEvent {key[0]}: no {state.type} event arrived before the timeout"}
+        return {"t": "timeout", "s": key[0], "o": key[1], "e": self.redact_error(info)}
+
+    def on_log(self, cmd: dict) -> dict | None:
+        if cmd.keys() - {"t", "l", "s", "m"} or cmd.get("l") not in LOG_LEVELS:
+            fail("a log command is {t, l: info|warn|error|debug, s, m}")
+        step = cmd.get("s")
+        if step is not None:
+            text(step, "a log line's step", MAX_NAME)
+        line = text(cmd.get("m"), "a log line", MAX_LOG_LINE, empty=True)
+        # The host's own count: lines past the plan's limit are dropped, whatever the runtime does.
+        if self.logs >= self.limits.max_logs or self.log_bytes >= self.limits.max_log_bytes:
+            return None
+        self.logs += 1
+        self.log_bytes += len(line)
+        if self.logs == self.limits.max_logs or self.log_bytes >= self.limits.max_log_bytes:
+            line = LOG_LIMIT_LINE
+        return {"t": "log", "l": cmd["l"], "s": step, "m": self.redact(clean(line))}
+
+
+HANDLERS: dict[str, Callable[[Session, dict], dict | None]] = {
+    "start": Session.on_start, "ok": Session.on_ok, "fail": Session.on_fail, "sleep": Session.on_sleep,
+    "slept": Session.on_slept, "wait": Session.on_wait, "got": Session.on_got, "timeout": Session.on_timeout,
+    "log": Session.on_log,
+}
+
+
+def marks(value: Any) -> list:
+    if not isinstance(value, list) or len(value) > MAX_MARKS:
+        fail(f"marks must be a list of at most {MAX_MARKS}")
+    return value
+
+
+def config(value: Any, name: str) -> dict:
+    """A step's retry policy and timeout, as the runtime resolved it."""
+    r = value.get("retries") if type(value) is dict else None
+    if (type(r) is dict and len(value) == 2 and len(r) == 3 and r.get("backoff") in BACKOFFS
+            and type(r.get("limit")) is int and 0 <= r["limit"] <= 1000
+            and type(r.get("delay")) is int and 0 <= r["delay"] <= MAX_SLEEP_MS
+            and type(value.get("timeout")) is int and 0 <= value["timeout"] <= MAX_SLEEP_MS):
+        return value  # the common case, checked in one expression; the slow path names the problem
+    if not isinstance(value, dict) or value.keys() != {"retries", "timeout"} or not isinstance(value["retries"], dict) \
+            or value["retries"].keys() != {"limit", "delay", "backoff"}:
+        fail(f"step {name}: config must be {{retries: {{limit, delay, backoff}}, timeout}}")
+    r = value["retries"]
+    if r["backoff"] not in ("constant", "linear", "exponential"):
+        fail(f"step {name}: unknown backoff")
+    return {"retries": {"limit": integer(r["limit"], f"step {name}: retries.limit", 0, 1000),
+                        "delay": integer(r["delay"], f"step {name}: retries.delay", 0, MAX_SLEEP_MS),
+                        "backoff": r["backoff"]},
+            "timeout": integer(value["timeout"], f"step {name}: timeout", 0, MAX_SLEEP_MS)}
