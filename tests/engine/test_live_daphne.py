@@ -174,7 +174,7 @@ def test_replay_from_random_cursors_is_exact(daphne, tenant, make_workflow):
 
 SLOW = """export default async function run(e, step) {
   await step.do('quick', () => 1);
-  const n = await step.do('slow', () => { let x = 0; for (let i = 0; i < 4000000; i++) x += i % 7; return x; });
+  const n = await step.do('slow', () => { let x = 0; for (let i = 0; i < 10000000; i++) x += i % 7; return x; });
   await step.do('after', () => 2);
   return n;
 }"""
@@ -212,7 +212,7 @@ def test_a_long_pure_step_is_shown_running_at_once_and_gets_its_real_duration(da
     # The committed events carry the host's times, not the batch's: the real duration.
     assert started["timestamp"] == running["timestamp"] and completed["timestamp"] == ended["timestamp"]
     took = at(completed) - at(started)
-    assert took > 0.5
+    assert took > 0.2  # a real duration, not the batch's one timestamp (0 ms)
     assert at(first("step_completed", "quick")[1]) <= at(started) <= at(completed) <= at(first("step_started", "after")[1])
     row = StepRecord.objects.get(instance_id=inst.pk, name="slow")
     assert abs((row.finished_at - row.started_at).total_seconds() - took) < 0.002
