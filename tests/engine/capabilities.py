@@ -35,7 +35,19 @@ def pause_me(call):
     return True
 
 
+def steal_lease(call):
+    """Another worker takes the instance over (as after an expired lease) while this step runs."""
+    from datetime import timedelta
+
+    from engine import clock
+    from engine.models import Instance
+
+    Instance.objects.filter(pk=call.instance.pk).update(lease_owner="thief", due_at=clock.now() + timedelta(minutes=1))
+    return True
+
+
 CAPABILITIES = {
+    "stealLease": "tests.engine.capabilities.steal_lease",
     "sideEffect": "tests.engine.capabilities.side_effect",
     "pauseMe": "tests.engine.capabilities.pause_me",
 }
