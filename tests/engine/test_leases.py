@@ -47,8 +47,9 @@ def test_a_worker_whose_lease_expired_and_was_taken_commits_nothing_at_the_end(t
 PROGRAM = """
 export default async function run(event, step) {
   const a = await step.do("a", { retries: { limit: 2, delay: "3 seconds" } }, async (ctx) => {
-    // The slow instance's first attempt outlives its worker's 1 s lease: the other worker takes over.
-    await step.sideEffect({ label: "a", sleep: event.payload.slow && ctx.attempt === 1 ? 2.5 : 0 });
+    // The slow instance's first attempt outlives its worker's 1 s lease: it returns only once the
+    // other worker has taken the instance over (a condition, not a time).
+    await step.sideEffect({ label: "a", until_taken_over: event.payload.slow && ctx.attempt === 1 });
     return ctx.attempt;
   });
   await step.do("b", () => step.sideEffect({ label: "b" }));
