@@ -17,7 +17,7 @@ import pytest
 from builder.services import version_create_from_graph, workflow_create
 from engine import services
 from engine.models import Instance
-from tests.browser import CHROMIUM, SHOTS, chromium_page
+from tests.browser import CHROMIUM, SHOTS, chromium_page, settled
 from tests.processes import start_daphne, start_engine_worker, stop, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True),
@@ -185,7 +185,7 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
         page.set_viewport_size({"width": width, "height": height})
         page.reload()
         page.get_by_label("Instance status").get_by_text("complete").wait_for()
-        page.wait_for_timeout(300)
+        settled(page)
         page.screenshot(path=str(SHOTS / f"live-canvas-{width}.png"))
         assert page.evaluate("() => document.documentElement.scrollWidth") <= width
     page.set_viewport_size({"width": 1600, "height": 900})
@@ -241,9 +241,14 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     page.get_by_label("Instance status").get_by_text("waiting").wait_for()
     page.get_by_label("Event type").fill("note")
     page.get_by_label("Event payload").fill('{"text": "hello"}')
+    sends = []  # every request that could send the event, answered before the inbox is read
+    page.on("request", lambda r: sends.append(r) if r.method == "POST" and r.url.endswith("/events") else None)
     page.get_by_role("button", name="Send").dblclick()  # sent once
     page.get_by_role("status").get_by_text("Send note: done").wait_for()
-    page.wait_for_timeout(500)  # a second send would have landed by now
+    settled(page)
+    for request in sends:
+        request.response()
+    assert len(sends) == 1, [r.url for r in sends]
     assert third.events.get().payload == {"text": "hello"}
     page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="Terminate").click()
