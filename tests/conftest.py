@@ -27,9 +27,9 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-def examples(ci: int) -> int:
-    """A property test's example count: `ci` in the test command, many more when exploring."""
-    return max(ci, 2000) if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else ci
+def examples(ci: int, explore: int = 2000) -> int:
+    """A property test's example count: `ci` in the test command, `explore` when exploring."""
+    return max(ci, explore) if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else ci
 
 
 def pytest_sessionstart(session):

@@ -75,7 +75,7 @@ def run_to_the_end(tenant, make_workflow, clock, drive, program: str) -> Instanc
     raise AssertionError("the instance did not finish in 300 rounds")
 
 
-@hypothesis_settings(max_examples=examples(40))
+@hypothesis_settings(max_examples=examples(40, explore=500))
 @given(blocks=st.lists(BLOCKS, min_size=1, max_size=7), every_batch=st.booleans())
 def test_replay_from_stored_checkpoints_gives_the_uninterrupted_result(tenant, make_workflow, clock, drive, blocks, every_batch):
     program, expected = program_of(blocks)
