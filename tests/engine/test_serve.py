@@ -1,5 +1,4 @@
 """The embedded entry point and the webhook route through a real daphne process."""
-import base64
 import json
 import sys
 from datetime import datetime, timezone

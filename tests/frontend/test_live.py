@@ -6,7 +6,6 @@ embedded deployment. A small HTTP server in this process plays a warehouse that 
 """
 import json
 import os
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
