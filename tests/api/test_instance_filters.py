@@ -52,3 +52,17 @@ def test_date_bounds_in_any_offset_select_by_the_instant(api, two_instances, clo
 def test_unparseable_date_bounds_answer_422(api, two_instances, value):
     r = api.get(f"/instances?created_after={quote(value)}")
     assert r.status_code == 422 and r["Content-Type"].startswith("application/json")
+
+
+def test_params_with_nan_answer_422_not_500(api, tenant):
+    """Python's JSON parser reads NaN and Infinity; they are not JSON and the database refuses them."""
+    from django.test import Client
+
+    from tenants.access import api_key_create
+
+    wf = publish(tenant, START, slug="nan")
+    token = api_key_create(tenant=tenant, name="nan", role="owner")[1]
+    for body in ('{"params": {"x": NaN}}', '{"params": [Infinity]}'):
+        r = Client().post(f"/api/v1/workflows/{wf.pk}/instances", data=body, content_type="application/json",
+                          HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert r.status_code == 422 and r.json()["error"]["field"].startswith("params"), r.content
