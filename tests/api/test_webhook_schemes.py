@@ -187,3 +187,30 @@ def test_the_asgi_route_refuses_an_oversized_body_without_reading_it(db):
     asyncio.run(application(scope, receive, send))
     assert sent[0]["status"] == 413 and json.loads(sent[1]["body"])["error"]["code"] == "too_large"
     assert received == []
+
+
+def test_an_event_delivery_is_verified_over_its_body_and_reaches_only_the_addressed_instance(tenant, hooks, drive):
+    """Signed event deliveries: the signature covers the body (a tampered one is refused), the
+    event goes to the instance in the URL and no other of the workflow, an id that is not an
+    instance's answers 404, and the answer names the event."""
+    from engine.services import instance_create
+
+    hook = publish(tenant, graph([("hook", "webhook", {"auth": "standard_webhooks"}),
+                                  ("paid", "wait_event", {"type": "payment"})], [("hook", "paid")]), slug="signed-pay")
+    first, second = instance_create(tenant=tenant, workflow=hook), instance_create(tenant=tenant, workflow=hook)
+    drive()
+    now = hooks.now().timestamp()
+    body = b'{"amount": 5}'
+    url = f"/hooks/acme/signed-pay/events/{second.pk}/payment"
+    tampered = post(url, b'{"amount": 500}', **standard(now, body=body, msg_id="ev-1"))
+    assert tampered.status_code == 401 and not Event.objects.exists()
+    for bad_id in ("not-an-id", "00000000-0000-0000-0000-000000000000"):
+        r = post(f"/hooks/acme/signed-pay/events/{bad_id}/payment", body, **standard(now, body=body, msg_id="ev-2"))
+        assert r.status_code == 404 and r.json()["error"] == {"code": "not_found", "message": "no such instance"}, r.json()
+    r = post(url, body, **standard(now, body=body, msg_id="ev-3"))
+    assert r.status_code == 202
+    event = Event.objects.get()
+    assert r.json() == {"event": event.pk} and event.instance_id == second.pk and event.payload == {"amount": 5}
+    drive()
+    assert Instance.objects.get(pk=first.pk).status == "waiting"
+    assert Instance.objects.get(pk=second.pk).status == "complete"
