@@ -20,12 +20,13 @@ from typing import Any
 
 import standardwebhooks
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 
+from engine import clock
 from engine.models import Instance, StepRecord
 from engine.services import event_send, instance_create, instance_create_batch
+from tenants import quotas
 from tenants.errors import DomainError, InvalidInput, NotFound
 from tenants.jsonbody import json_loads_checked
 from tenants.limits import limits_for
@@ -91,18 +92,12 @@ def _resolve(tenant_slug: str, workflow_slug: str) -> Target | None:
 
 
 def check_rate(tenant: Tenant) -> None:
-    """Webhook calls per minute, per tenant (a cache counter: losing it only loosens the limit)."""
+    """Webhook calls per minute, per tenant (a cache counter: losing it only loosens the limit),
+    in minutes of the engine's clock (injectable, like every time the engine reads)."""
     limit = limits_for(tenant).webhook_calls_per_minute
-    window = int(time.time() // 60)
-    key = f"webhook-rate:{tenant.pk}:{window}"
-    count = cache.get_or_set(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=120)
-        count = 1
-    if count > limit:
-        raise WebhookError(429, "rate_limited", f"over {limit} webhook calls a minute", retry_after=60 - int(time.time() % 60))
+    now = clock.now()
+    if quotas.count_in_window(f"webhook-rate:{tenant.pk}", now=now) > limit:
+        raise WebhookError(429, "rate_limited", f"over {limit} webhook calls a minute", retry_after=quotas.retry_after(now))
 
 
 _secrets: dict[tuple[int, str], tuple[float, str | None]] = {}
@@ -150,7 +145,7 @@ def verify(target: Target, body: bytes, headers: dict[str, str]) -> str | None:
         if scheme == "stripe":
             parts = [p.split("=", 1) for p in headers.get("stripe-signature", "").split(",") if "=" in p]
             stamp = next((v for k, v in parts if k == "t"), "")
-            if not stamp.isdigit() or abs(time.time() - int(stamp)) > STRIPE_TOLERANCE:
+            if not stamp.isdigit() or abs(clock.now().timestamp() - int(stamp)) > STRIPE_TOLERANCE:
                 raise unauthorized("the Stripe signature is missing or outside the 5-minute tolerance")
             expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
             if not any(k == "v1" and hmac.compare_digest(v.encode(), expected.encode()) for k, v in parts):

@@ -4,6 +4,7 @@ import base64
 import json
 import uuid
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from ninja import Router, Schema, Status
@@ -139,6 +140,17 @@ def _cursor(value: str | None) -> tuple[str, str] | None:
         raise InvalidInput("cursor", "not a cursor from a previous page") from None
 
 
+def _in_utc(value: datetime) -> datetime | str:
+    """A filter bound in UTC (naive means UTC), or "below"/"above" when UTC cannot represent it
+    (0001-01-01T00:00:00+01:00 is in year 0): such a bound is before or after every instance."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt_timezone.utc)
+    try:
+        return value.astimezone(dt_timezone.utc)
+    except OverflowError:
+        return "below" if value.year == datetime.min.year else "above"
+
+
 @router.get("/instances", response=InstancePage)
 def instances_list(request, workflow: int | None = None, status: str | None = None,
                    created_after: datetime | None = None, created_before: datetime | None = None,
@@ -158,9 +170,11 @@ def instances_list(request, workflow: int | None = None, status: str | None = No
     if version:
         rows = rows.filter(version__number=version)
     if created_after:
-        rows = rows.filter(created_at__gte=created_after)
+        after = _in_utc(created_after)
+        rows = rows.none() if after == "above" else rows if after == "below" else rows.filter(created_at__gte=after)
     if created_before:
-        rows = rows.filter(created_at__lt=created_before)
+        before = _in_utc(created_before)
+        rows = rows.none() if before == "below" else rows if before == "above" else rows.filter(created_at__lt=before)
     position = _cursor(cursor)
     if position:
         from django.db.models import Q

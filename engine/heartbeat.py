@@ -49,6 +49,12 @@ class Counters:
 
 
 COUNTERS = Counters()
+
+
+def counters_reset() -> None:
+    """Zero this process's counters (tests: each starts as a fresh worker process would)."""
+    for name, value in asdict(Counters()).items():
+        setattr(COUNTERS, name, value)
 ACTIVITY_FIELDS = ("advances", "steps", "recoveries", "lost_attempts")
 
 
