@@ -28,14 +28,24 @@ su postgres -c "$PGBIN/pg_ctl -D $RUN/pg -l $RUN/pg.log -w -o '-c listen_address
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --daemonize no >"$RUN/redis.log" 2>&1 &
 echo $! >"$RUN/redis.pid"
 
+# Deterministic: hypothesis (and schemathesis, built on it) runs the derandomized "ci" profile, every
+# test has pytest-timeout's limit. `HYPOTHESIS_PROFILE=explore bash config/test.sh` explores with
+# random seeds and more examples; `bash config/test.sh -p random_order --random-order` shuffles the order.
+export HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-ci}
+# Coverage of lines and branches, worker processes included (pyproject's [tool.coverage.run]).
+COVERAGE=(.venv/bin/python -m coverage)
+rm -rf var/coverage && mkdir -p var/coverage
+
 status=0
 echo "== layers (import-linter, .importlinter) =="
 .venv/bin/lint-imports || status=$?
 echo "== editor unit tests (vitest) =="
 (cd frontend && npm test --silent) || status=$?
 echo "== embedded mode: SQLite =="
-env -u DATABASE_URL -u REDIS_URL .venv/bin/python -m pytest "$@" || status=$?
+env -u DATABASE_URL -u REDIS_URL "${COVERAGE[@]}" run -m pytest "$@" || status=$?
 echo "== distributed mode: PostgreSQL, Redis, Celery =="
 DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/workflows" REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
-  .venv/bin/python -m pytest "$@" || status=$?
+  "${COVERAGE[@]}" run -m pytest "$@" || status=$?
+echo "== coverage (lines and branches, both suites, worker processes included) =="
+"${COVERAGE[@]}" combine -q && "${COVERAGE[@]}" report --sort=cover || true
 exit $status

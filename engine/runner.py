@@ -80,6 +80,9 @@ class Advance:
     session: Session | None = None  # what the host accepted of the program's messages
     violation: ProtocolViolation | None = None  # the first message the host refused
     lease: Lease = field(default_factory=Lease)  # this worker's view of its lease (monotonic clock)
+    # Attempts committed as started and not yet as finished: a slice yields only when there is none,
+    # since stopping the program then would leave the attempt to be replayed as a lost one.
+    open_attempts: set[tuple[str, int]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.plan is None:
@@ -177,7 +180,7 @@ class Advance:
                 return {"stop": True}
         if entered - self.started > SLICE_SECONDS:
             self.yielded = True
-        reply: dict[str, Any] = {"stop": self.pause or self.yielded}
+        reply: dict[str, Any] = {"stop": self.pause or (self.yielded and not self.open_attempts)}
         if message.memory:
             reply["oom"] = self.sandbox.memory_exhausted()
         if message.cap and not reply["stop"]:
@@ -328,12 +331,15 @@ class Advance:
                     new[key] = {"kind": "do", "status": R.RUNNING, "attempts": number, "config": cmd.get("c"), "started_at": at}
                     items.append((E.STEP_STARTED, name, None, None))
                 attempts_new[(key, number)] = {"status": Attempt.Status.RUNNING, "started_at": at}
+                self.open_attempts.add(key)
                 items.append((E.ATTEMPT_STARTED, name, number, None))
             elif t == "ok":
+                self.open_attempts.discard(key)
                 update(key, status=R.COMPLETE, output=cmd["v"], finished_at=at, wake_at=None)
                 update_attempt(key, cmd["a"], status=Attempt.Status.COMPLETE, finished_at=at)
                 items.append((E.STEP_COMPLETED, name, cmd["a"], progress.preview(cmd["v"])))
             elif t == "fail":
+                self.open_attempts.discard(key)
                 error = cmd["e"]
                 if isinstance(error, dict) and error.get("name") == "WorkerLostError":  # replay found an attempt its worker never finished
                     COUNTERS.lost_attempts += 1

@@ -5,6 +5,7 @@ import base64
 import json
 import uuid
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -59,6 +60,17 @@ def _cursor(value: str | None) -> tuple[datetime, str] | None:
     return at, pk
 
 
+def _in_utc(value: datetime) -> datetime | str:
+    """A filter bound in UTC (naive means UTC), or "below"/"above" when UTC cannot represent it
+    (0001-01-01T00:00:00+01:00 is in year 0): such a bound is before or after every instance."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt_timezone.utc)
+    try:
+        return value.astimezone(dt_timezone.utc)
+    except OverflowError:
+        return "below" if value.year == datetime.min.year else "above"
+
+
 def instances_page(*, tenant: Tenant, workflow: int | None = None, status: str | None = None,
                    created_after: datetime | None = None, created_before: datetime | None = None,
                    version: int | None = None, cursor: str | None = None,
@@ -81,9 +93,11 @@ def instances_page(*, tenant: Tenant, workflow: int | None = None, status: str |
     if version:
         rows = rows.filter(version__number=version)
     if created_after:
-        rows = rows.filter(created_at__gte=created_after)
+        after = _in_utc(created_after)
+        rows = rows.none() if after == "above" else rows if after == "below" else rows.filter(created_at__gte=after)
     if created_before:
-        rows = rows.filter(created_at__lt=created_before)
+        before = _in_utc(created_before)
+        rows = rows.none() if before == "below" else rows if before == "above" else rows.filter(created_at__lt=before)
     position = _cursor(cursor)
     if position:
         rows = rows.filter(Q(created_at__lt=position[0]) | Q(created_at=position[0], pk__lt=position[1]))

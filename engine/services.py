@@ -76,8 +76,8 @@ def instance_create_batch(
         raise InvalidInput("id", "the same id appears twice in the batch")
     for item in items:
         _check_size(item.get("params"), "params")
-    check_creations(tenant, len(items))
     now = clock.now()
+    check_creations(tenant, len(items), now=now)
     candidates = [
         Instance(
             tenant=tenant, workflow=workflow, version=version, key=key, params=item.get("params"),

@@ -100,9 +100,11 @@ def json_loads_checked(text: str | bytes, field: str = "body") -> Any:
 def json_dumps_checked(value: Any, field: str) -> str:
     """json.dumps of a value from anywhere (a service's caller, the sandbox), checked the same way."""
     try:
-        text = json.dumps(value)
+        text = json.dumps(value, allow_nan=False)  # NaN and Infinity are not JSON: the databases refuse them
     except RecursionError:
         raise InvalidInput(field, f"{field} is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:
+        raise InvalidInput(field, f"{field} must be JSON (NaN and Infinity are not)") from None
     if not plainly_fine(text):  # ensure_ascii: every NUL, surrogate or non-ASCII character is escaped
         json_checked(value, field)
     return text

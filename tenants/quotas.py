@@ -1,7 +1,10 @@
 """Plan quotas checked when instances are created: creations per minute (429 + Retry-After),
 steps per month and stored bytes (403). Counters: the cache for the per-minute window (losing it
-only loosens the limit for a minute), tenants.Usage for the month."""
-import time
+only loosens the limit for a minute), tenants.Usage for the month.
+
+Windows are minutes of the caller's clock (`now`): the engine passes its injectable clock, so a
+test never sees a minute boundary fall between two calls."""
+from datetime import datetime
 
 from django.core.cache import cache
 from django.db.models import Sum
@@ -26,10 +29,9 @@ class QuotaExceeded(DomainError):
     code = "quota_exceeded"
 
 
-def count_in_window(key: str, amount: int = 1) -> int:
-    """Add `amount` to this minute's counter `key` and return its new total: the one per-minute
-    rate counter (instance creations here, webhook calls in triggers.webhooks)."""
-    window_key = f"{key}:{int(time.time() // 60)}"
+def count_in_window(key: str, amount: int = 1, *, now: datetime | None = None) -> int:
+    """Add `amount` to this minute's counter of `key`; returns the minute's total."""
+    window_key = f"{key}:{window_of(now or timezone.now())}"
     cache.add(window_key, 0, timeout=120)
     try:
         return cache.incr(window_key, amount)
@@ -38,22 +40,27 @@ def count_in_window(key: str, amount: int = 1) -> int:
         return amount
 
 
-def seconds_to_next_window() -> int:
-    """The Retry-After of a per-minute limit: until the current window ends."""
-    return 60 - int(time.time() % 60)
+def window_of(now: datetime) -> int:
+    return int(now.timestamp() // 60)
 
 
-def check_creations(tenant, count: int) -> None:
+def retry_after(now: datetime) -> int:
+    """Seconds until the next minute's window (1 to 60)."""
+    return 60 - int(now.timestamp() % 60)
+
+
+def check_creations(tenant, count: int, *, now: datetime | None = None) -> None:
+    now = now or timezone.now()
     plan = limits_for(tenant)
     used, stored = usage_totals(tenant)
     if used >= plan.steps_per_month:
         raise QuotaExceeded("instances", f"this month's {plan.steps_per_month} steps are used up")
     if stored >= plan.stored_bytes:
         raise QuotaExceeded("instances", f"the plan's {plan.stored_bytes} bytes of storage are used up")
-    if count_in_window(f"creations:{tenant.pk}", count) > plan.creations_per_minute:
-        count_in_window(f"creations:{tenant.pk}", -count)  # a refused creation uses none of the window
+    if count_in_window(f"creations:{tenant.pk}", count, now=now) > plan.creations_per_minute:
+        count_in_window(f"creations:{tenant.pk}", -count, now=now)  # a refused creation uses none of the window
         raise RateLimited("instances", f"over {plan.creations_per_minute} instance creations a minute",
-                          retry_after=seconds_to_next_window())
+                          retry_after=retry_after(now))
 
 
 def usage_totals(tenant) -> tuple[int, int]:

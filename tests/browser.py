@@ -62,3 +62,30 @@ def sign_in(page, base_url: str, username: str, password: str, *, next: str = "/
         page.locator("input[name=code]").fill(totp_code(totp_secret))
         page.locator("main form button[type=submit]").click()
     page.wait_for_url(wait_for or f"**{next}")
+
+
+def settled(page) -> None:
+    """Waits for the page to have rendered what it has (two animation frames: state updates and
+    effects of the events already delivered are painted), instead of a fixed time."""
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r())))")
+
+
+def until(page, predicate, timeout: float = 15, what: str = "condition"):
+    """Polls a Python-side condition while Playwright delivers events (route handlers, requests);
+    bounded, so a regression fails instead of hanging."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        page.wait_for_timeout(20)
+    return value
+
+
+def release(page, route) -> None:
+    """Lets a held request through, waits for its answer, then for the page to render it."""
+    request = route.request
+    with page.expect_response(lambda r: r.url == request.url and r.request.method == request.method):
+        route.continue_()
+    settled(page)

@@ -1,12 +1,35 @@
-"""Fixtures shared by every test: two tenants, and an injectable engine clock."""
+"""Fixtures shared by every test: two tenants, and an injectable engine clock.
+
+Determinism: hypothesis runs the "ci" profile (derandomized: the same examples every run) unless
+HYPOTHESIS_PROFILE=explore asks for random seeds and many more examples (see the README); every
+process-wide counter and cache is reset before each test (`process_state`), so a test sees the
+same state alone or after any other.
+"""
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from builder.services import version_create_from_code, workflow_create
 from engine import clock as engine_clock
 from tenants.services import tenant_create
+
+
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+hypothesis_settings.register_profile(
+    "explore", derandomize=False, deadline=None, max_examples=2000, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def examples(ci: int, explore: int = 2000) -> int:
+    """A property test's example count: `ci` in the test command, `explore` when exploring."""
+    return max(ci, explore) if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else ci
 
 
 def pytest_sessionstart(session):
@@ -94,3 +117,19 @@ def empty_cache():
     cache.clear()
     webhooks._targets.clear()
     webhooks._secrets.clear()
+
+
+@pytest.fixture(autouse=True)
+def process_state():
+    """Process-wide counters and caches start empty for each test, as in a fresh worker process:
+    the heartbeat counters, the program cache and the context pool's figures."""
+    from engine import counters, programs
+    from engine.sandbox import POOL
+
+    counters.counters_reset()
+    programs.cache_clear()
+    POOL.hits = POOL.misses = 0
+    yield
+    from engine import clock as engine_clock
+
+    engine_clock.set_now(None)

@@ -53,3 +53,33 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def start_daphne(log_name: str, *, port: int = 0, args: list[str] | None = None, **env: str) -> tuple[subprocess.Popen, int]:
+    """daphne (or `args`, e.g. manage.py serve, given `--port` itself) on loopback; returns (process, port).
+
+    Port 0 lets the server bind a free port itself, read back from its "Listening on" log line, so
+    no other process can take the port between a test choosing it and the server binding it. A
+    given port (a restart on the same address) is retried while the previous server still holds it.
+    """
+    import re
+
+    log_path = ROOT / "var" / "test-logs" / f"{log_name}.log"
+    for _ in range(50):
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        command = args or [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+        proc = start(command, log_name, **env)
+
+        def listening():
+            if proc.poll() is not None:
+                return -1
+            with open(log_path, "rb") as f:
+                f.seek(offset)
+                found = re.search(rb"Listening on TCP address 127\.0\.0\.1:(\d+)", f.read())
+            return int(found.group(1)) if found else None
+
+        bound = wait_for(listening, timeout=60, what=f"{log_name} to listen")
+        if bound > 0:
+            return proc, bound
+        time.sleep(0.1)  # the port was still held (a restart): try again
+    raise AssertionError(f"{log_name} could not bind port {port}")

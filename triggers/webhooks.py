@@ -26,13 +26,14 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
+from engine import clock
 from engine.models import Instance
 from engine.selectors import completed_output, instance_finished, instance_of_workflow
 from engine.services import event_send, instance_create, instance_create_batch
+from tenants import quotas
 from tenants.errors import DomainError, InvalidInput, NotFound
 from tenants.jsonbody import json_loads_checked
 from tenants.limits import limits_for
-from tenants.quotas import count_in_window, seconds_to_next_window
 from tenants.models import Tenant
 from tenants.secrets import secret_value
 
@@ -95,10 +96,12 @@ def _resolve(tenant_slug: str, workflow_slug: str) -> Target | None:
 
 
 def check_rate(tenant: Tenant) -> None:
-    """Webhook calls per minute, per tenant (a cache counter: losing it only loosens the limit)."""
+    """Webhook calls per minute, per tenant (a cache counter: losing it only loosens the limit),
+    in minutes of the engine's clock (injectable, like every time the engine reads)."""
     limit = limits_for(tenant).webhook_calls_per_minute
-    if count_in_window(f"webhook-rate:{tenant.pk}") > limit:
-        raise WebhookError(429, "rate_limited", f"over {limit} webhook calls a minute", retry_after=seconds_to_next_window())
+    now = clock.now()
+    if quotas.count_in_window(f"webhook-rate:{tenant.pk}", now=now) > limit:
+        raise WebhookError(429, "rate_limited", f"over {limit} webhook calls a minute", retry_after=quotas.retry_after(now))
 
 
 _secrets: dict[tuple[int, str], tuple[float, str | None]] = {}
@@ -146,7 +149,7 @@ def verify(target: Target, body: bytes, headers: dict[str, str]) -> str | None:
         if scheme == "stripe":
             parts = [p.split("=", 1) for p in headers.get("stripe-signature", "").split(",") if "=" in p]
             stamp = next((v for k, v in parts if k == "t"), "")
-            if not stamp.isdigit() or abs(time.time() - int(stamp)) > STRIPE_TOLERANCE:
+            if not stamp.isdigit() or abs(clock.now().timestamp() - int(stamp)) > STRIPE_TOLERANCE:
                 raise unauthorized("the Stripe signature is missing or outside the 5-minute tolerance")
             expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
             if not any(k == "v1" and hmac.compare_digest(v.encode(), expected.encode()) for k, v in parts):

@@ -12,10 +12,16 @@ from .conftest import CODE
 
 @pytest.fixture
 def a_rows(api, clock, drive, tenant):
+    from engine.models import Instance
+
+    from .test_instance_actions import GRAPH
+
     wf = api.post("/workflows", {"slug": "private"}).data
-    api.post(f"/workflows/{wf['id']}/versions", {"program": CODE, "publish": True})
+    assert api.post(f"/workflows/{wf['id']}/versions", {"graph": GRAPH, "publish": True}).status_code == 201
     api.post(f"/workflows/{wf['id']}/versions", {"program": CODE})
     inst = api.post(f"/workflows/{wf['id']}/instances", {"params": {"n": 1}}).data
+    drive()  # A's instance really waits on its approval step "manager": B's 404 is about the tenant
+    assert Instance.objects.get(pk=inst["id"]).wait_types
     key = api.post("/keys", {"name": "a-key"}).data
     secret_put(tenant=tenant, name="A_SECRET", value="a")
     from django.contrib.auth.models import User
@@ -41,7 +47,7 @@ def operations():
 
 
 @pytest.mark.parametrize("path, method", list(operations()))
-def test_another_tenants_ids_answer_404(path, method, a_rows, other_api):
+def test_another_tenants_ids_answer_404(path, method, a_rows, api, other_api):
     params = re.findall(r"{(\w+)}", path)
     unknown = set(params) - set(a_rows) - {"tenant"}
     assert not unknown, f"extend the isolation matrix for {unknown}"
@@ -61,11 +67,15 @@ def test_another_tenants_ids_answer_404(path, method, a_rows, other_api):
         # A's member is not B's: 404, and A's membership of that person is untouched.
         from tenants.models import Membership
 
-        assert r.status_code == 404
+        assert r.status_code == 404 and r.data["error"]["code"] == "not_found", r.data
         assert Membership.objects.get(tenant=a_rows["tenant"], user__username="a-member").role == "editor"
         return
     if params:
         assert r.status_code == 404, (method, url, r.status_code, r.data)
+        assert r.data["error"]["code"] == "not_found", r.data
+        # The control: the same call with A's own key finds the row, so B's 404 is the tenant's wall.
+        mine = api.call(method.upper(), url, BODIES.get(method))
+        assert mine.status_code != 404 and mine.status_code < 500, (method, url, mine.status_code, mine.data)
     else:
         assert r.status_code < 500, (method, url, r.status_code, r.data)
         assert str(a_rows["instance_id"]) not in str(r.data) and "private" not in str(r.data)

@@ -152,7 +152,8 @@ def test_real_worker_processes_write_heartbeats_and_recoveries(tenant, make_work
         if second:
             stop(second)
     assert row.instances_advanced >= 1 and row.program_misses == 1 and row.host
-    assert row.contexts_ready >= 0 and row.rss_bytes > 10 * 2**20
+    assert 0 <= row.contexts_ready <= 4 and row.rss_bytes > 10 * 2**20  # the pool holds at most ENGINE_CONTEXT_POOL
+    assert row.context_hits + row.context_misses >= row.instances_advanced  # each advance took a context
     minutes = ActivityMinute.objects.filter(minute__gte=timezone.now() - timedelta(minutes=5))
     assert sum(m.recoveries for m in minutes) == 1 and sum(m.lost_attempts for m in minutes) == 1
     assert sum(m.steps for m in minutes) >= 3  # a, b (killed), b again

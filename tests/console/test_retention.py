@@ -192,8 +192,12 @@ def test_retention_runs_beside_a_working_engine(tenant, make_workflow):
     worker = start_engine_worker("retention-beside-worker")
     try:
         deleted = 0
-        while Instance.objects.filter(key__startswith="old-").exists():
+        for _ in range(200):  # 2,000 rows at 100 a batch: 20 runs are enough; a regression fails, never hangs
+            if not Instance.objects.filter(key__startswith="old-").exists():
+                break
             deleted += retention.retention_run(now=timezone.now(), batch=100, budget_seconds=0.5).instances
+        else:
+            raise AssertionError("retention did not delete the old instances in 200 runs")
         wait_for(lambda: Instance.objects.filter(pk__in=[i.pk for i in fresh], status="complete").count() == 30,
                  what="the new instances to complete")
         assert worker.poll() is None  # the worker never failed on a locked database

@@ -25,6 +25,15 @@ def side_effect(call):
             c.execute(f"INSERT INTO {TABLE} (label, instance) VALUES (%s, %s)", [call.args["label"], str(call.instance.pk)])
     if call.args.get("sleep"):
         time.sleep(call.args["sleep"])
+    if call.args.get("until_taken_over"):
+        # Hold the step until another worker has taken the instance over (its lease expired).
+        from engine.models import Instance
+
+        deadline = time.monotonic() + 60
+        while not Instance.objects.filter(pk=call.instance.pk).exclude(lease_owner=call.instance.lease_owner).exists():
+            if time.monotonic() > deadline:
+                raise AssertionError("no other worker took the instance over in 60 s")
+            time.sleep(0.05)
     return {"done": call.args["label"]}
 
 
@@ -35,7 +44,19 @@ def pause_me(call):
     return True
 
 
+def steal_lease(call):
+    """Another worker takes the instance over (as after an expired lease) while this step runs."""
+    from datetime import timedelta
+
+    from engine import clock
+    from engine.models import Instance
+
+    Instance.objects.filter(pk=call.instance.pk).update(lease_owner="thief", due_at=clock.now() + timedelta(minutes=1))
+    return True
+
+
 CAPABILITIES = {
+    "stealLease": "tests.engine.capabilities.steal_lease",
     "sideEffect": "tests.engine.capabilities.side_effect",
     "pauseMe": "tests.engine.capabilities.pause_me",
 }

@@ -1,6 +1,5 @@
 """Hostile code: every case ends in a clean step error (or a clean result), and the worker lives on."""
 import json
-import resource
 
 import pytest
 
@@ -13,15 +12,15 @@ CASES = {
     "promise_spin": ("for (;;) await Promise.resolve();", "TimeoutError"),
     "array_bomb": ("const a = []; for (;;) a.push(new Array(1e6).fill(7));", "MemoryLimitError"),
     "arraybuffer_bomb": ("const a = []; for (;;) a.push(new ArrayBuffer(8 << 20));", "MemoryLimitError"),
-    "typed_array_bomb": ("return new Float64Array(1 << 27).length;", "MemoryLimitError|RangeError"),
-    "string_bomb": ('let s = "x"; for (;;) s = s + s;', "MemoryLimitError|RangeError|InternalError"),
+    "typed_array_bomb": ("return new Float64Array(1 << 27).length;", "MemoryLimitError"),
+    "string_bomb": ('let s = "x"; for (;;) s = s + s;', "InternalError"),  # QuickJS's string length cap
     "object_bomb": ("const o = {}; for (let i = 0; ; i++) o['k' + i] = { i, s: 'v' + i };", "MemoryLimitError"),
-    "deep_recursion": ("const f = (n) => f(n + 1) + 1; return f(0);", "StackOverflowError|InternalError|RangeError"),
-    "huge_output": ('return "y".repeat(100 * 1024 * 1024);', "MemoryLimitError|ResultError|RangeError"),
+    "deep_recursion": ("const f = (n) => f(n + 1) + 1; return f(0);", "StackOverflowError"),
+    "huge_output": ('return "y".repeat(100 * 1024 * 1024);', "MemoryLimitError"),
     "big_output": ('return "y".repeat(2 * 1024 * 1024);', "ResultError"),
-    "constructor_escape": ("return this.constructor.constructor('return process')().pid;", "ReferenceError|TypeError"),
+    "constructor_escape": ("return this.constructor.constructor('return process')().pid;", "TypeError"),
     "function_escape": ("return Function('return this')().process.env;", "TypeError"),
-    "import_escape": ('return (await import("os")).platform();', "Error|SyntaxError|TypeError|ReferenceError"),
+    "import_escape": ('return (await import("os")).platform();', "ReferenceError"),
 }
 
 PROBES = """
@@ -34,11 +33,11 @@ PROBES = """
 """
 
 
-def program(body: str) -> str:
+def program(body: str, timeout: str = "1 second") -> str:
     return f"""
     export default async function run(event, step) {{
       try {{
-        const v = await step.do("hostile", {{ retries: {{ limit: 0 }}, timeout: "1 second" }}, async () => {{ {body} }});
+        const v = await step.do("hostile", {{ retries: {{ limit: 0 }}, timeout: "{timeout}" }}, async () => {{ {body} }});
         return {{ ok: true, v }};
       }} catch (e) {{
         return {{ ok: false, name: e.name, message: e.message }};
@@ -49,13 +48,15 @@ def program(body: str) -> str:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_hostile_code_ends_in_a_clean_step_error(case, tenant, clock, make_workflow, drive):
     body, expected = CASES[case]
-    wf = make_workflow(program(body), slug=case.replace("_", "-"))
+    # Only the endless cases meet the 1 s step timeout; the others get room to reach their own
+    # limit first on a loaded machine, so each case has exactly one right error name.
+    wf = make_workflow(program(body, "1 second" if expected == "TimeoutError" else "20 seconds"), slug=case.replace("_", "-"))
     inst = services.instance_create(tenant=tenant, workflow=wf)
     drive()
     inst = Instance.objects.get(pk=inst.pk)
     assert inst.status == "complete", inst.error
     out = json.loads(inst.output)
-    assert out["ok"] is False and out["name"] in expected.split("|"), out
+    assert out["ok"] is False and out["name"] == expected, out
     # The worker (this process) is alive and runs the next instance normally.
     ok = make_workflow("export default async function run(e, step) { return await step.do('x', () => 42); }",
                        slug=f"after-{case.replace('_', '-')}")
@@ -124,8 +125,21 @@ def test_log_spam_is_bounded(tenant, clock, make_workflow, drive):
     assert logs[-1]["message"].startswith("(log limit reached")
 
 
-def test_peak_memory_of_the_host_stays_bounded():
-    """Reported, not asserted tightly: the benchmark prints it; the OS cap is the real guard."""
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"host peak RSS after the hostile corpus: {peak_mb:.0f} MB")
-    assert peak_mb < 2048
+def test_memory_bombs_leave_no_memory_behind(tenant, clock, make_workflow, drive):
+    """Each bomb fills its sandbox to the 64 MiB cap; the worker's resident memory must come back
+    down once the sandbox is discarded (a leak of each bomb's store would add 64 MiB a run)."""
+    from engine.heartbeat import rss_bytes
+
+    wf = make_workflow(program(CASES["array_bomb"][0], "20 seconds"), slug="bombs")
+
+    def bomb() -> None:
+        inst = services.instance_create(tenant=tenant, workflow=wf)
+        drive()
+        assert json.loads(Instance.objects.get(pk=inst.pk).output)["name"] == "MemoryLimitError"
+
+    bomb()  # warm: the guest module, the pool, the allocator's arenas
+    before = rss_bytes()
+    for _ in range(4):
+        bomb()
+    grown_mb = (rss_bytes() - before) / (1 << 20)
+    assert grown_mb < 96, f"resident memory grew {grown_mb:.0f} MiB over 4 memory bombs"

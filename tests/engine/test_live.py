@@ -234,28 +234,17 @@ def test_events_from_a_worker_process_reach_a_client_of_daphne(tenant, make_work
     """Embedded mode for real: daphne serves the socket, a separate engine worker process writes the
     events; they meet only in the database (Redis pokes too in the distributed suite)."""
     import json as jsonlib
-    import socket
     import sys
-    import time
 
     from websockets.sync.client import connect as ws_connect
 
-    from tests.processes import start, stop
+    from tests.processes import start, start_daphne, stop
 
     token = api_key_create(tenant=tenant, name="ws")[1]
     wf = make_workflow("export default async function run(e, step) { await step.do('a', () => 1); await step.do('b', () => 2); return 3; }")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = start([sys.executable, "-m", "daphne", "-p", str(port), "config.asgi:application"], "live-daphne")
+    server, port = start_daphne("live-daphne")
     worker = None
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         inst = services.instance_create(tenant=tenant, workflow=wf)
         with ws_connect(f"ws://127.0.0.1:{port}/ws/instances/{inst.pk}/", origin="http://127.0.0.1",
                         additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10) as ws:
@@ -285,17 +274,15 @@ def test_events_from_a_celery_worker_reach_a_client_of_daphne(tenant, make_workf
 
     from websockets.sync.client import connect as ws_connect
 
-    from tests.processes import start, stop
+    from tests.processes import start, start_daphne, stop
 
     settings.ENGINE_DISPATCH = "celery"
     token = api_key_create(tenant=tenant, name="ws")[1]
     wf = make_workflow("export default async function run(e, step) { const a = await step.do('a', () => 1);"
                        " await step.sleep('nap', '1 second'); console.log('woke'); return await step.do('b', () => a + 2); }")
-    port = free_port()
-    server = start([sys.executable, "-m", "daphne", "-p", str(port), "config.asgi:application"], "live-celery-daphne")
+    server, port = start_daphne("live-celery-daphne")
     worker = pump = None
     try:
-        wait_for_port(port)
         inst = services.instance_create(tenant=tenant, workflow=wf)
         with ws_connect(f"ws://127.0.0.1:{port}/ws/instances/{inst.pk}/", origin="http://127.0.0.1",
                         additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10) as ws:
@@ -317,28 +304,6 @@ def test_events_from_a_celery_worker_reach_a_client_of_daphne(tenant, make_workf
         for proc in (server, worker, pump):
             if proc:
                 stop(proc)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 20) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def test_a_step_error_carries_the_programs_stack_frames(tenant, make_workflow, drive):

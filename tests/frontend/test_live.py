@@ -6,7 +6,6 @@ embedded deployment. A small HTTP server in this process plays a warehouse that 
 """
 import json
 import os
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,8 +16,8 @@ import pytest
 from builder.services import version_create_from_graph, workflow_create
 from engine import services
 from engine.models import Instance
-from tests.browser import CHROMIUM, SHOTS, chromium_page
-from tests.processes import start, start_engine_worker, stop, wait_for
+from tests.browser import CHROMIUM, SHOTS, chromium_page, settled
+from tests.processes import start_daphne, start_engine_worker, stop, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="runs once, in the embedded suite")]
@@ -69,27 +68,9 @@ class Warehouse(BaseHTTPRequestHandler):
         pass
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(port: int):
-    proc = start([sys.executable, "-m", "daphne", "-p", str(port), "config.asgi:application"], "live-e2e-daphne")
-    import socket
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
-
-    wait_for(up, timeout=30, what="daphne to listen")
-    return proc
+def serve(port: int = 0):
+    """daphne on loopback: port 0 binds a free port itself (no race); a restart reuses `port`."""
+    return start_daphne("live-e2e-daphne", port=port)
 
 
 @pytest.fixture
@@ -104,8 +85,8 @@ def stack(tenant):
     warehouse = ThreadingHTTPServer(("127.0.0.1", 0), Warehouse)
     Warehouse.calls = 0
     threading.Thread(target=warehouse.serve_forever, daemon=True).start()
-    port = free_port()
-    procs = {"server": serve(port), "worker": start_engine_worker("live-e2e-worker", ENGINE_HTTP_ALLOWED_PRIVATE="127.0.0.1")}
+    server, port = serve()
+    procs = {"server": server, "worker": start_engine_worker("live-e2e-worker", ENGINE_HTTP_ALLOWED_PRIVATE="127.0.0.1")}
     yield {"url": f"http://127.0.0.1:{port}", "port": port, "procs": procs,
            "warehouse": f"http://127.0.0.1:{warehouse.server_address[1]}/stock"}
     for p in procs.values():
@@ -181,7 +162,7 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
              and Instance.objects.get(pk=instance_id).steps.filter(name="manager").exists(), timeout=40,
              what="the worker to reach the approval while the server is down")
     assert state_of(page, "manager").get_attribute("data-state") == "queued"  # not seen yet
-    stack["procs"]["server"] = serve(stack["port"])
+    stack["procs"]["server"] = serve(stack["port"])[0]
     back = time.monotonic()
     page.get_by_label("Connection").get_by_text("live").wait_for(timeout=20000)
     reconnected = time.monotonic()
@@ -203,7 +184,7 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
         page.set_viewport_size({"width": width, "height": height})
         page.reload()
         page.get_by_label("Instance status").get_by_text("complete").wait_for()
-        page.wait_for_timeout(300)
+        settled(page)
         page.screenshot(path=str(SHOTS / f"live-canvas-{width}.png"))
         assert page.evaluate("() => document.documentElement.scrollWidth") <= width
     page.set_viewport_size({"width": 1600, "height": 900})
@@ -259,9 +240,14 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     page.get_by_label("Instance status").get_by_text("waiting").wait_for()
     page.get_by_label("Event type").fill("note")
     page.get_by_label("Event payload").fill('{"text": "hello"}')
+    sends = []  # every request that could send the event, answered before the inbox is read
+    page.on("request", lambda r: sends.append(r) if r.method == "POST" and r.url.endswith("/events") else None)
     page.get_by_role("button", name="Send").dblclick()  # sent once
     page.get_by_role("status").get_by_text("Send note: done").wait_for()
-    page.wait_for_timeout(500)  # a second send would have landed by now
+    settled(page)
+    for request in sends:
+        request.response()
+    assert len(sends) == 1, [r.url for r in sends]
     assert third.events.get().payload == {"text": "hello"}
     page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="Terminate").click()
