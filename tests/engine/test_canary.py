@@ -105,12 +105,14 @@ def free_port() -> int:
 
 @pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
-def test_canary_secrets_reach_the_receiver_and_nothing_else(tenant, make_workflow, monkeypatch):
+def test_canary_secrets_reach_the_receiver_and_nothing_else(tenant, make_workflow, monkeypatch, request):
     import httpx
     from websockets.sync.client import connect as ws_connect
 
     monkeypatch.setenv("SECRETS_KEYS", Fernet.generate_key().decode())
     secrets.reset_keys()
+    # The canary key is this test's only: later tests, and the servers they start, read the key file.
+    request.addfinalizer(secrets.reset_keys)
     for name, value in CANARIES.items():
         secrets.secret_put(tenant=tenant, name=name, value=value)
     receiver = Receiver()
