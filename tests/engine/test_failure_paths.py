@@ -135,8 +135,8 @@ def test_a_trapped_sandbox_is_replayed_in_trace_mode_then_fails_the_step_in_flig
     assert attempts[-1] == ("complete", None)
 
 
-@pytest.mark.skip(reason="hangs since the dispatch/worker rework merged into main (the failed instance stays due "
-                         "for until_idle); to be adapted to the new worker loop")
+@pytest.mark.timeout(120)
+@pytest.mark.django_db(transaction=True)  # the worker closes its connection after a failure, as in production
 def test_the_worker_loop_survives_an_advance_that_raises(tenant, clock, make_workflow, monkeypatch):
     wf = make_workflow("export default async function run(event, step) { return await step.do('a', () => event.payload); }")
     victim = services.instance_create(tenant=tenant, workflow=wf, params="victim")
