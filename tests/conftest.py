@@ -133,3 +133,9 @@ def process_state():
     from engine import clock as engine_clock
 
     engine_clock.set_now(None)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that restarts the shared PostgreSQL server cuts the connections other tests' servers
+    and threads hold: it runs after everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_database") is not None)

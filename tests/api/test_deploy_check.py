@@ -8,7 +8,8 @@ from tests.processes import ROOT
 
 
 def run_check(tmp_path, **env) -> subprocess.CompletedProcess:
-    child = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "HTTPS", "DEBUG")}
+    child = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "HTTPS", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    # (the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment never does)
     child.update(VAR_DIR=str(tmp_path), PYTHONUNBUFFERED="1", **env)
     return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                           cwd=ROOT, env=child, capture_output=True, text=True, timeout=120)

@@ -121,6 +121,7 @@ export default async function run(event, step) {
 
 
 @distributed
+@pytest.mark.restarts_database
 def test_pump_and_celery_worker_survive_a_database_restart_and_a_broker_flush(tenant, make_workflow, settings):
     assert connection.vendor == "postgresql", "the distributed suite runs on PostgreSQL"
     if os.geteuid() != 0 or not glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"):

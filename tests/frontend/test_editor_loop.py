@@ -230,11 +230,9 @@ USABLE = """() => {
 @pytest.fixture
 def daphne():
     """The real server (daphne, with whitenoise serving the built editor) on the test database."""
-    from tests.frontend.test_live import free_port, serve
-    from tests.processes import stop
+    from tests.processes import start_daphne, stop
 
-    port = free_port()
-    proc = serve(port)
+    proc, port = start_daphne("editor-loop-daphne")  # binds a free port itself (no race)
     yield f"http://127.0.0.1:{port}"
     stop(proc)
 
