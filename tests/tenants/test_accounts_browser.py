@@ -61,7 +61,7 @@ def test_sign_up_verify_set_up_totp_and_open_the_console(live_server, monkeypatc
         page.goto(url + link)
         shot(page, "verify-confirm")
         submit(page)
-        page.wait_for_url(f"{url}/")
+        page.wait_for_url(f"{url}/editor/")  # a verified sign-up lands on the editor (LOGIN_REDIRECT_URL)
         rosa = User.objects.get(username="rosa")
         assert Membership.objects.get(user=rosa).tenant.slug == "rosa-labs"
 
