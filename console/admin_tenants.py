@@ -130,49 +130,42 @@ def limits_form(tenant: Tenant | None) -> type[TenantLimitsForm]:
     return type("TenantLimitsForm", (TenantLimitsForm,), fields)
 
 
-class MembershipInline(TabularInline):
-    model = Membership
-    fields = ("user", "role")
-    readonly_fields = fields
+class ReadOnlyTab(TabularInline):
+    """A tab of the tenant's page listing related rows that the console shows but does not edit."""
+
     extra = 0
     can_delete = False
-    show_change_link = False
     tab = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class MembershipInline(ReadOnlyTab):
+    model = Membership
+    fields = ("user", "role")
+    show_change_link = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
 
 
-class InvitationInline(TabularInline):
+class InvitationInline(ReadOnlyTab):
     """Invitations the tenant's owners sent (read-only: inviting is the owners' business)."""
 
     model = Invitation
     fields = ("email", "username", "role", "invited_by", "created_at", "expires_at", "accepted_at", "accepted_by")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    tab = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("accepted_by").order_by("-created_at")
 
 
-class ApiKeyInline(TabularInline):
+class ApiKeyInline(ReadOnlyTab):
     model = ApiKey
     fields = ("name", "prefix", "role", "created_at", "last_used_at", "expires_at", "revoked_at", "revoke_link")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    tab = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @display(description="")
     def revoke_link(self, obj):
