@@ -14,6 +14,8 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from django.core import signing
@@ -28,7 +30,7 @@ from tenants.models import IdempotencyRecord, Secret
 from tenants.secrets import secret_put
 
 from tests.builder.helpers import graph, publish
-from tests.processes import start, stop, wait_for
+from tests.processes import ROOT, start_daphne, stop, wait_for
 
 from .conftest import CODE, Api
 from .test_instance_actions import GRAPH as APPROVAL_GRAPH
@@ -458,22 +460,19 @@ def test_an_approval_link_decides_only_its_occurrence(waiting_approval):
 
 # --- real server: daphne over real sockets ------------------------------------------------------
 
+class Server(NamedTuple):
+    port: int
+    log: Path
+    offset: int  # where this server's lines begin in its log
+
+
 @pytest.fixture
 def server(transactional_db):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = start([sys.executable, "manage.py", "serve", "--workers", "0", "--port", str(port)], f"hostile-{port}")
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-
-    wait_for(up, timeout=60, what="daphne to listen")
-    yield port
+    log = ROOT / "var" / "test-logs" / "hostile-serve.log"
+    offset = log.stat().st_size if log.exists() else 0
+    # Port 0: the server binds a free port itself and start_daphne reads it back (no race for it).
+    proc, port = start_daphne("hostile-serve", args=[sys.executable, "manage.py", "serve", "--workers", "0", "--port", "0"])
+    yield Server(port, log, offset)
     stop(proc)
 
 
@@ -502,10 +501,11 @@ def stream_upload(port: int, path: str, total: int, chunked: bool, headers: str 
     return sent, answer
 
 
-def server_read(port: int) -> list[int]:
-    from tests.processes import ROOT
-
-    log = (ROOT / "var" / "test-logs" / f"hostile-{port}.log").read_text()
+def server_read(server: Server) -> list[int]:
+    """The body bytes this server read before each refusal, from its own lines of the log."""
+    with open(server.log, "rb") as f:
+        f.seek(server.offset)
+        log = f.read().decode(errors="replace")
     return [int(line.rsplit("after reading ", 1)[1].split()[0]) for line in log.splitlines() if "body limit: refused" in line]
 
 
@@ -514,7 +514,7 @@ def server_read(port: int) -> list[int]:
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_50mb_upload_is_refused_while_it_arrives(server, path, chunked, settings):
     limit = settings.REQUEST_MAX_BODY_BYTES
-    sent, answer = stream_upload(server, path, 50 << 20, chunked)
+    sent, answer = stream_upload(server.port, path, 50 << 20, chunked)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "too_large"
     # The server read at most the limit and one buffer of the body, then closed: what the client
@@ -530,7 +530,7 @@ def test_a_slow_upload_under_the_limit_is_answered(server, tenant):
     """A body trickled in pieces is received whole and answered, not cut by the limit logic."""
     key = api_key_create(tenant=tenant, name="slow", role="owner")[1]
     body = json.dumps({"slug": "slow", "name": "Slow", "draft": {"pad": "x" * 20_000}}).encode()
-    sock = socket.create_connection(("127.0.0.1", server))
+    sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(f"POST /api/v1/workflows HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
     for n in range(0, len(body), 2000):
@@ -566,7 +566,7 @@ def test_20_parallel_creates_with_one_idempotency_key_make_exactly_one_instance(
 
     def create(_):
         barrier.wait()
-        return _http(server, "POST", f"/api/v1/workflows/{wf.pk}/instances", body, headers)
+        return _http(server.port, "POST", f"/api/v1/workflows/{wf.pk}/instances", body, headers)
 
     with ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(create, range(20)))
@@ -578,7 +578,7 @@ def test_20_parallel_creates_with_one_idempotency_key_make_exactly_one_instance(
             assert json.loads(data)["error"]["field"] == "Idempotency-Key"
     assert Instance.objects.filter(workflow=wf).count() == 1
     # Once the first answered, every retry gets that answer.
-    status, data = _http(server, "POST", f"/api/v1/workflows/{wf.pk}/instances", body, headers)
+    status, data = _http(server.port, "POST", f"/api/v1/workflows/{wf.pk}/instances", body, headers)
     assert status == 201 and json.loads(data) == created[0]
 
 
@@ -588,10 +588,10 @@ def test_poisoned_deliveries_never_fail_another_tenants_concurrent_deliveries(se
 
     def good(n):
         body = json.dumps({"n": n}).encode()
-        return _http(server, "POST", f"/hooks/{other_tenant.slug}/orders", body, signed_headers(f"c-{n}", body))
+        return _http(server.port, "POST", f"/hooks/{other_tenant.slug}/orders", body, signed_headers(f"c-{n}", body))
 
     def poisoned(n):
-        return _http(server, "POST", f"/hooks/{tenant.slug}/open", POISONS[n % len(POISONS)], {"Content-Type": "application/json"})
+        return _http(server.port, "POST", f"/hooks/{tenant.slug}/open", POISONS[n % len(POISONS)], {"Content-Type": "application/json"})
 
     with ThreadPoolExecutor(24) as pool:
         bad = [pool.submit(poisoned, n) for n in range(20)]

@@ -8,10 +8,7 @@ WAL, or every row of every PostgreSQL table as text) may hold them in any encodi
 import base64
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 
 import pytest
 from cryptography.fernet import Fernet
@@ -22,7 +19,7 @@ from engine.capabilities.secrets import Redactor
 from engine.models import Instance
 from tenants import secrets
 from tenants.access import api_key_create
-from tests.processes import ROOT, start, start_engine_worker, stop, wait_for
+from tests.processes import ROOT, start_daphne, start_engine_worker, stop
 
 from .test_fencing import Receiver
 
@@ -96,12 +93,6 @@ def database_file_bytes() -> bytes:
     return subprocess.run(["cat", *files], capture_output=True, check=True, timeout=60).stdout
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 def test_canary_secrets_reach_the_receiver_and_nothing_else(tenant, make_workflow, monkeypatch, request):
@@ -117,13 +108,11 @@ def test_canary_secrets_reach_the_receiver_and_nothing_else(tenant, make_workflo
     receiver = Receiver()
     token = api_key_create(tenant=tenant, name="canary", role="viewer")[1]
     wf = make_workflow(PROGRAM % (json.dumps(list(CANARIES)), json.dumps(IN_HEADERS), json.dumps(receiver.url)))
-    port = free_port()
     env = {"ENGINE_HTTP_ALLOWED_PRIVATE": "127.0.0.1"}
-    server = start([sys.executable, "-m", "daphne", "-p", str(port), "config.asgi:application"], "canary-daphne", **env)
+    server, port = start_daphne("canary-daphne", **env)  # binds a free port itself (no race)
     worker = None
     frames = []
     try:
-        wait_for(lambda: _open(port), what="daphne")
         inst = services.instance_create(tenant=tenant, workflow=wf)
         with ws_connect(f"ws://127.0.0.1:{port}/ws/instances/{inst.pk}/", origin="http://127.0.0.1",
                         additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10) as ws:
@@ -159,15 +148,6 @@ def test_canary_secrets_reach_the_receiver_and_nothing_else(tenant, make_workflo
     assert leaks(everything) == []
     assert leaks(database_file_bytes().decode("utf-8", "replace")) == []
     assert leaks(database_file_bytes().decode("latin-1")) == []
-
-
-def _open(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        time.sleep(0.05)
-        return False
 
 
 @pytest.mark.parametrize("value", list(CANARIES.values()))

@@ -6,7 +6,6 @@ so they reach daphne only through the database and the notifications of engine.l
 """
 import json
 import random
-import sys
 import threading
 import time
 from datetime import datetime
@@ -19,35 +18,15 @@ from websockets.sync.client import connect
 from engine import clock, progress, services
 from engine.models import Instance, StepRecord
 from tenants.access import api_key_create
-from tests.processes import start, start_engine_worker, stop, wait_for
+from tests.processes import start_daphne, start_engine_worker, stop, wait_for
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 SLEEPY = "export default async function run(e, step) { await step.sleep('nap', '1 day'); }"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def daphne(django_db_setup, django_db_blocker):
-    import socket
-
-    port = free_port()
-    proc = start([sys.executable, "-m", "daphne", "-p", str(port), "config.asgi:application"], "live-daphne-tests")
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
-
-    wait_for(up, timeout=30, what="daphne to listen")
+    proc, port = start_daphne("live-daphne-tests")  # binds a free port itself and reads it back (no race)
     yield f"ws://127.0.0.1:{port}"
     stop(proc)
 
