@@ -10,7 +10,7 @@ from engine import services
 from engine.models import ActivityMinute, Instance, WorkerHeartbeat
 from tenants.models import Usage
 from tests.accounts import person, totp_enroll
-from tests.browser import SHOTS, chromium_page, sign_in
+from tests.browser import SHOTS, chromium_page, settled, sign_in
 from tests.processes import start_engine_worker, stop, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True),
@@ -70,9 +70,11 @@ def test_the_dashboard_in_chromium(page, live_server, tenant, other_tenant, make
                                        ".filter(c => window.Chart && Chart.getChart(c)).length") == 3,
                  timeout=15, what="the charts to be drawn")
         SHOTS.mkdir(parents=True, exist_ok=True)
-        height = page.evaluate("document.documentElement.scrollHeight")
-        page.set_viewport_size({"width": 1440, "height": max(900, min(height, 4000))})
-        page.wait_for_timeout(400)  # the charts' resize animation
-        page.screenshot(path=str(SHOTS / "dashboard.png"))
+        # The charts' final frames, drawn now rather than at the end of their animation; the whole
+        # page in one shot, without resizing the viewport (a resize would animate them again).
+        page.evaluate("[...document.querySelectorAll('canvas.chart')].forEach(c => {"
+                      " const chart = Chart.getChart(c); chart.stop(); chart.options.animation = false; chart.update('none'); })")
+        settled(page)
+        page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
     finally:
         stop(worker)

@@ -176,9 +176,10 @@ def test_draw_configure_validate_publish_export_import_and_run(signed_in, tenant
     editor.click()
     page.keyboard.press("Control+a")
     page.keyboard.type("const via = steps.")
-    page.locator(".cm-tooltip-autocomplete li", has_text="webhook_1").wait_for()
-    page.wait_for_timeout(150)  # CodeMirror ignores Enter for 75 ms after the list opens (interactionDelay)
-    page.keyboard.press("Enter")
+    # Accepted with the mouse: CodeMirror ignores Enter for 75 ms after the list opens (its
+    # interactionDelay), which only a fixed wait could respect; a click applies at once.
+    page.locator(".cm-tooltip-autocomplete li", has_text="webhook_1").click()
+    page.locator(".cm-tooltip-autocomplete").wait_for(state="detached")
     page.keyboard.type(";")
     page.keyboard.press("Enter")
     page.keyboard.type("return input.body.n * 2;")
