@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing of the engine, the webhook route and tenant access (pyproject's [tool.mutmut]):
+# Mutation testing of the engine, the webhook modules and tenant access (pyproject's [tool.mutmut]):
 # mutmut writes each mutant into ./mutants/ (a copy of the project), runs the tests that cover the
 # mutated function, and reports the mutants no test caught ("survived").
 #
@@ -12,8 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HYPOTHESIS_PROFILE=ci
 if [ $# -eq 0 ]; then
-  set -- "engine.services*" "tenants.access*" "triggers.webhooks.x_verify*" "triggers.webhooks.x_deliver_event*" \
-         "triggers.webhooks.x_check_rate*"
+  set -- "engine.services*" "engine.lease*" "engine.checkpoints*" "tenants.access*" "triggers.webhooks*"
 fi
 .venv/bin/mutmut run --max-children "${MUTANT_CHILDREN:-1}" "$@" || true
 .venv/bin/python - "$@" <<'PY'
