@@ -328,3 +328,20 @@ def test_another_tenants_workflow_cannot_be_listened_to(api, other_tenant):
     wf = workflow_create(tenant=other_tenant, slug="theirs", draft={"nodes": [], "edges": []})
     assert api.post(f"/workflows/{wf.pk}/test-delivery", {}).status_code == 404
     assert api.get(f"/workflows/{wf.pk}/test-delivery").status_code == 404
+
+
+def test_a_test_delivery_reaches_only_the_listening_tenants_workflow(tenant, other_tenant):
+    """Another tenant listening on a workflow of the same slug: a test delivery under this tenant's
+    address answers 404 and captures nothing there; one signed with this tenant's secret is refused."""
+    from builder.services import workflow_create
+    from triggers.test_deliveries import listen_start, listen_state
+
+    secret_put(tenant=tenant, name="WEBHOOK_SECRET", value=SECRET)
+    secret_put(tenant=other_tenant, name="WEBHOOK_SECRET", value="whsec_" + base64.b64encode(b"k" * 32).decode())
+    draft = graph([("hook", "webhook", {}), ("echo", "code", {"code": "return input;"})], [("hook", "echo")])
+    theirs = workflow_create(tenant=other_tenant, slug="listened", draft=draft)
+    listen_start(workflow=theirs)
+    body = json.dumps({"amount": 3}).encode()
+    assert post(f"/hooks-test/{tenant.slug}/listened", body, **standard_headers(body)).status_code == 404
+    assert post(f"/hooks-test/{other_tenant.slug}/listened", body, **standard_headers(body)).status_code == 401
+    assert listen_state(workflow=theirs)["state"] == "listening"
