@@ -10,6 +10,17 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def log_dir() -> Path:
+    """Where started processes log: under VAR_DIR, so two suites run side by side (config/test.sh
+    runs the embedded and distributed suites at once, each with its own VAR_DIR) never read each
+    other's lines."""
+    from django.conf import settings
+
+    path = Path(settings.VAR_DIR) / "test-logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def test_database_url() -> str:
     s = connection.settings_dict
     if s["ENGINE"].endswith("sqlite3"):
@@ -25,9 +36,7 @@ def child_env(**extra: str) -> dict:
 
 
 def start(args: list[str], log_name: str, **env: str) -> subprocess.Popen:
-    log_dir = ROOT / "var" / "test-logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = open(log_dir / f"{log_name}.log", "ab")
+    log = open(log_dir() / f"{log_name}.log", "ab")
     return subprocess.Popen(args, cwd=ROOT, env=child_env(**env), stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -64,7 +73,7 @@ def start_daphne(log_name: str, *, port: int = 0, args: list[str] | None = None,
     """
     import re
 
-    log_path = ROOT / "var" / "test-logs" / f"{log_name}.log"
+    log_path = log_dir() / f"{log_name}.log"
     for _ in range(50):
         offset = log_path.stat().st_size if log_path.exists() else 0
         command = args or [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]

@@ -30,7 +30,7 @@ from tenants.models import IdempotencyRecord, Secret
 from tenants.secrets import secret_put
 
 from tests.builder.helpers import graph, publish
-from tests.processes import ROOT, start_daphne, stop, wait_for
+from tests.processes import log_dir, start_daphne, stop, wait_for
 
 from .conftest import CODE, Api
 from .test_instance_actions import GRAPH as APPROVAL_GRAPH
@@ -468,7 +468,7 @@ class Server(NamedTuple):
 
 @pytest.fixture
 def server(transactional_db):
-    log = ROOT / "var" / "test-logs" / "hostile-serve.log"
+    log = log_dir() / "hostile-serve.log"
     offset = log.stat().st_size if log.exists() else 0
     # Port 0: the server binds a free port itself and start_daphne reads it back (no race for it).
     proc, port = start_daphne("hostile-serve", args=[sys.executable, "manage.py", "serve", "--workers", "0", "--port", "0"])

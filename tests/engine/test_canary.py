@@ -19,7 +19,7 @@ from engine.capabilities.secrets import Redactor
 from engine.models import Instance
 from tenants import secrets
 from tenants.access import api_key_create
-from tests.processes import ROOT, start_daphne, start_engine_worker, stop
+from tests.processes import log_dir, start_daphne, start_engine_worker, stop
 
 from .test_fencing import Receiver
 
@@ -143,7 +143,7 @@ def test_canary_secrets_reach_the_receiver_and_nothing_else(tenant, make_workflo
     # ...and nothing else holds them.
     assert all(a.status_code == 200 for a in answers)
     assert "[REDACTED]" in answers[0].text
-    logs = "".join((ROOT / "var" / "test-logs" / f"{n}.log").read_text(errors="replace") for n in ("canary-worker", "canary-daphne"))
+    logs = "".join((log_dir() / f"{n}.log").read_text(errors="replace") for n in ("canary-worker", "canary-daphne"))
     everything = "\n".join([*(a.text for a in answers), *frames, logs, database_text()])
     assert leaks(everything) == []
     assert leaks(database_file_bytes().decode("utf-8", "replace")) == []
