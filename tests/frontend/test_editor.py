@@ -12,19 +12,18 @@ import pytest
 from django.utils import timezone
 
 from engine.models import Instance
-from tests.browser import SHOTS, chromium, new_page, sign_in
+from tests.browser import SHOTS, new_page, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="runs once, in the embedded suite")]
 
 
 @pytest.fixture
-def browser():
-    from frontend.views import DIST
-
-    assert (DIST / ".vite" / "manifest.json").exists(), "build the editor first (config/test.sh does)"
-    with chromium() as browser:
-        yield browser
+def browser(module_chromium):
+    """The module's Chromium (tests/frontend/conftest.py); the contexts this test opened close with it."""
+    yield module_chromium
+    for context in module_chromium.contexts:
+        context.close()
 
 
 @pytest.fixture
