@@ -85,3 +85,52 @@ def test_suspension_pauses_everything_and_unsuspension_resumes_it(tenant, clock,
     assert statuses == {sleeping: "complete", queued: "complete", user_paused: "paused"}
     assert json.loads(Instance.objects.get(pk=sleeping.pk).output) == "ok"
     assert Schedule.objects.filter(workflow__slug="ticker").exists()
+
+
+def test_suspension_defers_to_running_workers_and_touches_only_its_tenant(tenant, other_tenant, clock):
+    """A running instance (a worker holds it) is asked to pause at its next commit, marked as the
+    suspension's; a pause the user asked for stays the user's; another tenant's instances and
+    their events are untouched by both suspension and unsuspension."""
+    from engine.models import ProgressEvent
+    from engine.services import instance_pause
+
+    def running(owner):
+        inst = start(owner, publish(owner, SLEEPER, slug=f"s{Instance.objects.count()}"))
+        assert runner.claim(inst.pk, worker="w", now=clock.now())
+        Instance.objects.filter(pk=inst.pk).update(status="running")  # the worker's first commit
+        return inst
+
+    def state(inst):
+        i = Instance.objects.get(pk=inst.pk)
+        return i.status, i.suspended, i.lease_owner
+
+    busy, user_pausing = running(tenant), running(tenant)
+    instance_pause(tenant=tenant, instance_id=user_pausing.pk)
+    theirs = [running(other_tenant), start(other_tenant, publish(other_tenant, SLEEPER, slug="idle"))]
+    before = [state(i) for i in theirs], ProgressEvent.objects.filter(tenant=other_tenant).count()
+
+    assert tenant_suspend(tenant=tenant) == 1
+    assert state(busy) == ("waitingForPause", True, "w")  # the worker keeps it until its next commit
+    assert state(user_pausing) == ("waitingForPause", False, "w")
+    assert ([state(i) for i in theirs], ProgressEvent.objects.filter(tenant=other_tenant).count()) == before
+
+    assert tenant_unsuspend(tenant=tenant) == 1
+    assert state(busy) == ("running", False, "w")
+    assert state(user_pausing) == ("waitingForPause", False, "w")  # the user's pause is not withdrawn
+    assert ([state(i) for i in theirs], ProgressEvent.objects.filter(tenant=other_tenant).count()) == before
+
+
+def test_suspension_records_why_instances_paused_and_resumed(tenant, other_tenant, clock):
+    from engine.models import ProgressEvent
+
+    queued = start(tenant, publish(tenant, SLEEPER))
+    theirs = start(other_tenant, publish(other_tenant, SLEEPER))
+    theirs_before = list(ProgressEvent.objects.filter(instance=theirs).values_list("type", flat=True))
+    tenant_suspend(tenant=tenant)
+    tenant_unsuspend(tenant=tenant)
+    events = list(ProgressEvent.objects.filter(instance=queued).order_by("event_id").values_list("type", "data"))
+    assert events[-2:] == [("workflow_paused", {"suspended": True}), ("workflow_queued", {"unsuspended": True})]
+    i = Instance.objects.get(pk=queued.pk)
+    assert (i.status, i.suspended, i.due_at) == ("queued", False, clock.now())
+    assert Instance.objects.get(pk=theirs.pk).status == "queued"
+    assert list(ProgressEvent.objects.filter(instance=theirs).values_list("type", flat=True)) == theirs_before
