@@ -345,3 +345,33 @@ def test_a_test_delivery_reaches_only_the_listening_tenants_workflow(tenant, oth
     assert post(f"/hooks-test/{tenant.slug}/listened", body, **standard_headers(body)).status_code == 404
     assert post(f"/hooks-test/{other_tenant.slug}/listened", body, **standard_headers(body)).status_code == 401
     assert listen_state(workflow=theirs)["state"] == "listening"
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/hooks/acme/orders", ("delivery", ("acme", "orders", ""))),
+    ("/hooks/acme/orders/eu/paid", ("delivery", ("acme", "orders", "eu/paid"))),
+    ("/hooks/acme/orders/events/4f1c/paid", ("event", ("acme", "orders", "4f1c", "paid"))),
+    ("/hooks/acme/orders/events/4f1c", ("delivery", ("acme", "orders", "events/4f1c"))),
+    ("/hooks/acme/orders/events/4f1c/paid/more", ("delivery", ("acme", "orders", "events/4f1c/paid/more"))),
+    ("/hooks/acme/orders/evts/4f1c/paid", ("delivery", ("acme", "orders", "evts/4f1c/paid"))),
+    ("/hooks/acme", None),
+    ("/hooks/acme/", None),
+    ("/hooks//orders", None),
+])
+def test_hook_addresses_split_alike_in_the_raw_route_and_the_django_urls(path, expected):
+    """The raw ASGI route (daphne's fast path for /hooks/) splits an address as the Django URLs do."""
+    from django.urls import Resolver404, resolve
+
+    from triggers import webhooks
+
+    assert webhooks.route(path) == expected
+    try:
+        match = resolve(path)
+    except Resolver404:
+        match = None
+    if expected is None:
+        assert match is None
+    elif match.url_name == "webhook-event":
+        assert expected == ("event", tuple(match.kwargs[k] for k in ("tenant", "workflow", "instance", "type")))
+    else:
+        assert expected == ("delivery", (match.kwargs["tenant"], match.kwargs["workflow"], match.kwargs.get("path", "")))
