@@ -38,6 +38,15 @@ def pytest_sessionstart(session):
     from django.conf import settings
 
     db = settings.DATABASES["default"]
+    if os.environ.get("MUTANT_UNDER_TEST") and db["ENGINE"].endswith("sqlite3"):
+        # mutmut (config/mutants.sh) runs each mutant's tests in a process forked from one that
+        # already used the suite's database file: each gets a file of its own, or it would recreate
+        # the file under the parent's WAL and every mutant would "fail" with "disk I/O error".
+        name = Path(settings.VAR_DIR) / "mutant-dbs" / f"test_db-{os.getpid()}.sqlite3"
+        name.parent.mkdir(exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
+        db.setdefault("TEST", {})["NAME"] = str(name)
     name = db.get("TEST", {}).get("NAME")
     if db["ENGINE"].endswith("sqlite3") and name and not Path(name).exists():
         for suffix in ("-wal", "-shm"):
