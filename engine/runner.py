@@ -33,7 +33,8 @@ from tenants.limits import TenantLimits, limits_for
 from tenants.usage import usage_add
 
 from . import clock, live, progress
-from .capabilities import PURE, Call, CapabilityError, registry
+from .calls import Calls, reply_of
+from .capabilities import CONCURRENT, PURE, Call, CapabilityError, registry
 from .capabilities.secrets import Redactor
 from .checkpoints import insert_attempts, insert_steps, step_rows, to_ms
 from .counters import COUNTERS
@@ -92,6 +93,7 @@ class Advance:
         self.times = live.AttemptTimes(self.instance.pk, clock.now)
         self.redact = Redactor(self.secrets)
         self.fence = self.instance.fence  # the token this advance's lease was claimed with
+        self.calls = Calls(self.plan.http_concurrency)  # capability calls running beside the program
 
     # ---- loading ----------------------------------------------------------------------------------
     def init_json(self) -> str:
@@ -204,6 +206,8 @@ class Advance:
         call = Call(tenant=self.instance.tenant, instance=self.instance, args=args, plan=self.plan,
                     step=step[0] if step else None, counters=self.counters, secrets=self.secrets,
                     idempotency_key=key, fence=self.lease.check)
+        if name in CONCURRENT:
+            return {"pending": self.calls.submit(name, lambda: self.caps[name](call))}
         known = len(self.secrets)
         try:
             result = json.loads(json.dumps(self.caps[name](call)))
@@ -421,6 +425,7 @@ class Advance:
             try:
                 sandbox.start()
                 sandbox.drain()
+                self.settle_calls()
                 if sandbox.timed_out():
                     if sandbox.timed_out_steps():
                         raise SandboxLimit("InterruptedError", "stopped because another step in flight timed out")
@@ -437,6 +442,7 @@ class Advance:
             except LeaseLost:
                 self.lease_lost = True
         finally:
+            self.calls.close()
             sandbox.close()
         if self.lease_lost:
             return "lost"
@@ -448,6 +454,23 @@ class Advance:
                                waitTypes=result.get("waitTypes"), recoveries=result.get("recoveries", 0))
         except LeaseLost:
             return "lost"
+
+    def settle_calls(self) -> None:
+        """While capability calls run beside the program (engine.calls), wait for each to end, hand
+        its reply to the program and let it go on, until none is left and the program is blocked
+        or finished. Waiting is the host's time, not the program's."""
+        while self.calls and not (self.lease_lost or self.violation):
+            waited = time.monotonic()
+            ended = self.calls.wait()
+            self.sandbox.waited(time.monotonic() - waited)
+            for call_id, name, future in ended:
+                try:
+                    reply = reply_of(future, name=name, instance_id=self.instance.pk)
+                except LeaseLost:
+                    self.lease_lost = True
+                    return
+                self.sandbox.settle(call_id, json.dumps(reply))
+            self.sandbox.drain()
 
     def final(self, text: str) -> dict:
         """The runtime's final message, as the host accepted it."""

@@ -11,6 +11,7 @@ class TenantLimits:
     stack_kb: int
     log_bytes_per_advance: int
     http_calls_per_step: int
+    http_concurrency: int  # step.http calls of one advance running at once (Promise.all)
     http_timeout_seconds: float
     http_response_bytes: int
     webhook_calls_per_minute: int

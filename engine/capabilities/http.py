@@ -133,9 +133,10 @@ def parse_request(args: Any, plan) -> dict:
 
 def count_call(call: Call, step: str | None) -> None:
     key = f"http:{step}" if step else "http:*"
-    call.counters[key] = call.counters.get(key, 0) + 1
-    call.counters["http"] = call.counters.get("http", 0) + 1
-    if call.counters[key] > call.plan.http_calls_per_step:
+    with call.lock:  # calls of one advance may run in threads at once
+        call.counters[key] = calls = call.counters.get(key, 0) + 1
+        call.counters["http"] = call.counters.get("http", 0) + 1
+    if calls > call.plan.http_calls_per_step:
         raise CapabilityError(
             f"more than {call.plan.http_calls_per_step} HTTP calls in one step (the plan's limit)", "HttpLimitError")
 

@@ -268,6 +268,11 @@
     let logCount = 0;
     let logBytes = 0;
     let current = null; // the step whose function is running synchronously, for log lines
+    let currentKey = null; // and its key, which a capability call names as its caller
+    // Capability calls the host runs while the program goes on (its reply was `pending: id`):
+    // id -> [resolve, reject], settled by the host through settle() below.
+    const calls = { __proto__: null };
+    let capCalls = 0; // side-effect capability calls made so far (a step that saw one commits at once)
     const secrets = list(); // values step.secret returned: never a step's result
     // Whether a result's JSON text holds a secret (as JSON writes it, once or twice escaped).
     function holdsSecret(text) {
@@ -422,10 +427,12 @@
         } else marked = begun(name, occ, attempt);
         let text;
         let over = false;
+        const capsBefore = capCalls;
         try {
           current = name;
+          currentKey = key;
           let pending;
-          try { pending = fn({ attempt }); } finally { current = null; }
+          try { pending = fn({ attempt }); } finally { current = null; currentKey = null; }
           const value = await pending;
           over = true;
           ended(name, occ, attempt, marked);
@@ -444,6 +451,8 @@
           }
           delete inflight[key];
           inflightCount -= 1;
+          // A capability call made while this step ran (by it, or by a step beside it): commit now.
+          if (capCalls !== capsBefore) dirty = true;
           const info = exhausted ? memoryError() : err === null ? { __proto__: null, name: "Error", message: "null" } : errorInfo(err);
           if (info.name === "MemoryLimitError") info.message += ` in step ${name}`;
           const wake = failed(name, occ, key, attempt, cfg, info, isPrototypeOfSafe(NonRetryableError.prototype, err));
@@ -454,6 +463,7 @@
         delete inflight[key];
         inflightCount -= 1;
         if (halted) return never;
+        if (capCalls !== capsBefore) dirty = true;
         emit({ __proto__: null, t: "ok", s: name, o: occ, a: attempt, v: text });
         if (dirty) flush();
         settle(NOW, key);
@@ -586,15 +596,30 @@
         try {
           // Arguments are the program's: serialized here, in its realm (its toJSON is its own).
           const text = args === undefined ? "null" : JSONStringify(args);
-          reply = flush({ __proto__: null, cap: [cap, typeof text === "string" ? text : "null"] });
+          const message = { __proto__: null, cap: [cap, typeof text === "string" ? text : "null"] };
+          if (currentKey !== null) message.from = currentKey;
+          reply = flush(message);
         } catch (err) {
           return PromiseReject(err);
         }
-        if (!pure) dirty = true; // a side effect: the step that caused it commits before the next starts
-        const error = own(reply, "error");
-        if (own(reply, "secret") === true && typeof own(reply, "result") === "string") append(secrets, own(reply, "result"));
-        return error ? PromiseReject(toError(error)) : PromiseResolve(own(reply, "result"));
+        if (!pure) {
+          dirty = true; // a side effect: the step that caused it commits before the next starts
+          capCalls += 1;
+        }
+        const id = own(reply, "pending");
+        if (typeof id === "number") {
+          // The host runs it while the program goes on (calls started together overlap).
+          return new SafePromise((resolve, reject) => { calls[id] = [resolve, reject]; });
+        }
+        const error = answerError(reply);
+        return error ? PromiseReject(error) : PromiseResolve(own(reply, "result"));
       };
+    }
+    // A capability's reply: its error as a thrown value, or null (the result is `reply.result`).
+    function answerError(reply) {
+      const error = own(reply, "error");
+      if (own(reply, "secret") === true && typeof own(reply, "result") === "string") append(secrets, own(reply, "result"));
+      return error ? toError(error) : null;
     }
     ObjectFreeze(step);
 
@@ -651,6 +676,18 @@
         }
         inflightCount = 0;
         return keys.length;
+      },
+      // A capability call the host ran while the program went on has ended: its reply (JSON text).
+      settle(id, replyText) {
+        const entry = calls[id];
+        if (entry === undefined) return false;
+        delete calls[id];
+        const reply = JSONParse(replyText);
+        if (own(reply, "stop")) halted = true;
+        const error = answerError(reply);
+        if (error) entry[1](error);
+        else entry[0](own(reply, "result"));
+        return true;
       },
       finish() {
         if (!started && outcome === null) {

@@ -248,9 +248,9 @@ class Session:
         message = self.decode(raw, "message")
         if len(message) == 1 and "marks" in message:  # an attempt's begin mark: the most frequent message
             return Message(cmds=[], marks=marks(message["marks"]), marks_only=True)
-        extra = message.keys() - {"cmds", "marks"}
-        if extra - {"deadline", "clear", "cap", "memory"} or len(extra) > 1:
-            fail(f"unexpected keys in a message: {sorted(extra)}")
+        extra = message.keys() - {"cmds", "marks", "from"}
+        if extra - {"deadline", "clear", "cap", "memory"} or len(extra) > 1 or ("from" in message and "cap" not in message):
+            fail(f"unexpected keys in a message: {sorted(message.keys() - {'cmds', 'marks'})}")
         result = Message(cmds=self.commands(message.get("cmds", [])))
         if "marks" in message:
             result.marks = marks(message["marks"])
@@ -272,7 +272,7 @@ class Session:
             if c[0] not in self.limits.capabilities:
                 fail(f"step.{str(c[0])[:64]} is not a capability of this deployment")
             args = json.loads(json_text(c[1], f"the arguments of step.{c[0]}", MAX_CAPABILITY_ARGS))
-            result.cap = (c[0], args, self.caller())
+            result.cap = (c[0], args, self.caller(message.get("from")))
         elif "memory" in message:
             if message["memory"] is not True:
                 fail("memory must be true")
@@ -349,8 +349,14 @@ class Session:
             fail(f"step {name[:64]} has no attempt in flight")
         return key
 
-    def caller(self) -> tuple[str, int, int] | None:
-        """The step a capability call belongs to: the one attempt in flight, as the host knows it."""
+    def caller(self, claimed: Any = None) -> tuple[str, int, int] | None:
+        """The step a capability call belongs to: the one attempt in flight, as the host knows it.
+        With several in flight (`Promise.all`), the runtime may name the step whose function made
+        the call (`from`); the host takes it only if that step has an attempt in flight, so a
+        program can at most credit a call to another of its own running steps."""
+        if claimed is not None:
+            name, occ = self.inflight_key(claimed)
+            return name, occ, self.states[(name, occ)].inflight
         flying = [(k, s.inflight) for k, s in self.states.items() if s.inflight is not None]
         if len(flying) != 1:
             return None
