@@ -123,7 +123,7 @@ class Advance:
         self.session = Session(
             limits=ProtocolLimits(now=clock.to_ms(self.now), max_output=MAX_OUTPUT_BYTES, max_logs=MAX_LOGS_PER_ADVANCE,
                                    max_log_bytes=self.limits.log_bytes, max_commands=FLUSH_EVERY,
-                                   capabilities=frozenset(self.caps)),
+                                   capabilities=frozenset(self.caps), concurrent=frozenset(CONCURRENT & set(self.caps))),
             states=states, redact=self.redact,
             inbox={e["pk"]: (e["type"], e["payload"], e["created_at"].isoformat()) for e in inbox},
         )
@@ -145,6 +145,7 @@ class Advance:
             "timeLimitMs": int(self.limits.time_seconds * 1000),
             "capabilities": sorted(self.caps),
             "pureCapabilities": sorted(PURE & set(self.caps)),
+            "concurrentCapabilities": sorted(CONCURRENT & set(self.caps)),
             "maxLogBytes": self.limits.log_bytes,
             # A program that keeps killing its worker is replayed committing each attempt as it
             # starts, so the next crash is pinned on one step and spends that step's retries.
@@ -174,7 +175,7 @@ class Advance:
             self.sandbox.set_step_deadline(*message.deadline)
         if message.clear:
             self.sandbox.clear_step_deadline(message.clear)
-        if message.cmds or message.cap:
+        if message.cmds or message.cap or message.calls:
             try:
                 self.commit(message.cmds)
             except LeaseLost:
@@ -188,6 +189,12 @@ class Advance:
         if message.cap and not reply["stop"]:
             try:
                 reply.update(self.capability(*message.cap))
+            except LeaseLost:
+                self.lease_lost = True
+                return {"stop": True}
+        if message.calls and not reply["stop"]:
+            try:
+                reply["calls"] = [self.capability(*call) for call in message.calls]
             except LeaseLost:
                 self.lease_lost = True
                 return {"stop": True}

@@ -12,6 +12,7 @@ class TenantLimits:
     log_bytes_per_advance: int
     http_calls_per_step: int
     http_concurrency: int  # step.http calls of one advance running at once (Promise.all)
+    steps_per_instance: int  # steps (do, sleep, waitForEvent) one instance may have; at most MAX_STEPS_PER_INSTANCE
     http_timeout_seconds: float
     http_response_bytes: int
     webhook_calls_per_minute: int
@@ -20,6 +21,10 @@ class TenantLimits:
     steps_per_month: int
     stored_bytes: int
     retention_days: int
+
+
+# The most steps a plan may allow one instance (Cloudflare's configurable maximum).
+MAX_STEPS_PER_INSTANCE = 25_000
 
 
 def limits_for(tenant) -> TenantLimits:

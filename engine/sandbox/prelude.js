@@ -272,6 +272,7 @@
     // Capability calls the host runs while the program goes on (its reply was `pending: id`):
     // id -> [resolve, reject], settled by the host through settle() below.
     const calls = { __proto__: null };
+    const PromiseThenCall = uncurry(PromiseThen);
     let capCalls = 0; // side-effect capability calls made so far (a step that saw one commits at once)
     const secrets = list(); // values step.secret returned: never a step's result
     // Whether a result's JSON text holds a secret (as JSON writes it, once or twice escaped).
@@ -338,6 +339,18 @@
     }
     function ended(name, occ, attempt, marked) {
       if (marked) mark("end", name, occ, attempt);
+    }
+    // A step that used a capability ends: commit it in a microtask, which runs before the code
+    // awaiting the step goes on, and after the other steps that ended in the same turn
+    // (`Promise.all` over HTTP steps: one commit for all of them instead of one each).
+    let flushScheduled = false;
+    function flushSoon() {
+      if (flushScheduled) return;
+      flushScheduled = true;
+      PromiseThenCall(PromiseResolve(), () => {
+        flushScheduled = false;
+        if (dirty && !halted) flush();
+      });
     }
     function emit(cmd) {
       append(commands, cmd);
@@ -465,7 +478,7 @@
         if (halted) return never;
         if (capCalls !== capsBefore) dirty = true;
         emit({ __proto__: null, t: "ok", s: name, o: occ, a: attempt, v: text });
-        if (dirty) flush();
+        if (dirty) flushSoon();
         settle(NOW, key);
         return JSONParse(text);
       }
@@ -586,12 +599,62 @@
     // ---- the step object and the run -------------------------------------------------------
     const step = { do: doStep, sleep, sleepUntil: sleepUntilDate, waitForEvent };
     const caps = init.capabilities;
+    // Calls of CONCURRENT capabilities wait here until the program's synchronous code is done (a
+    // microtask), then go to the host together, with the commands before them, in one message:
+    // one commit, then the host starts them all ([name, args text, calling step, resolve, reject]).
+    let queued = list();
+    function sendCalls() {
+      const batch = queued;
+      queued = list();
+      if (halted || batch.length === 0) return;
+      const items = list();
+      for (let i = 0; i < batch.length; i++) {
+        const entry = list();
+        append(entry, batch[i][0]); append(entry, batch[i][1]); append(entry, batch[i][2]);
+        append(items, entry);
+      }
+      let answers;
+      try {
+        answers = own(flush({ __proto__: null, calls: items }), "calls");
+      } catch (err) {
+        for (let i = 0; i < batch.length; i++) batch[i][4](err);
+        return;
+      }
+      dirty = true; // side effects are under way: the steps that caused them commit as they end
+      for (let i = 0; i < batch.length; i++) {
+        const answer = own(answers, i);
+        if (answer === undefined) continue; // the host said stop: the step never ends here
+        const id = own(answer, "pending");
+        if (typeof id === "number") { calls[id] = [batch[i][3], batch[i][4]]; continue; }
+        const error = answerError(answer);
+        if (error) batch[i][4](error);
+        else batch[i][3](own(answer, "result"));
+      }
+    }
     for (let c = 0; c < caps.length; c++) {
       const cap = caps[c];
-      let pure = false;
+      let pure = false, concurrent = false;
       for (let p = 0; p < init.pureCapabilities.length; p++) if (init.pureCapabilities[p] === cap) pure = true;
+      for (let p = 0; p < init.concurrentCapabilities.length; p++) if (init.concurrentCapabilities[p] === cap) concurrent = true;
       step[cap] = (args) => {
         if (halted) return never;
+        if (concurrent) {
+          let text;
+          try {
+            text = args === undefined ? "null" : JSONStringify(args);
+          } catch (err) {
+            return PromiseReject(err);
+          }
+          capCalls += 1;
+          const from = currentKey;
+          return new SafePromise((resolve, reject) => {
+            if (queued.length === 0) PromiseThenCall(PromiseResolve(), sendCalls);
+            const entry = list();
+            append(entry, cap); append(entry, typeof text === "string" ? text : "null"); append(entry, from);
+            append(entry, resolve); append(entry, reject);
+            append(queued, entry);
+          });
+        }
         let reply;
         try {
           // Arguments are the program's: serialized here, in its realm (its toJSON is its own).

@@ -35,6 +35,7 @@ MAX_LOG_LINE = 8192
 MAX_CAPABILITY_ARGS = 4 * 1024 * 1024
 MAX_JSON_DEPTH = 512
 MAX_MARKS = 1000
+MAX_CALLS = 1000  # capability calls started together in one message
 LOG_LEVELS = {"info", "warn", "error", "debug"}
 BACKOFFS = ("constant", "linear", "exponential")
 LOG_LIMIT_LINE = "(log limit reached: later lines of this run are dropped)"
@@ -165,6 +166,7 @@ class Limits:
     max_log_bytes: int
     max_commands: int
     capabilities: frozenset[str]
+    concurrent: frozenset[str] = frozenset()  # capabilities that may be started together (`calls`)
 
 
 @dataclass
@@ -175,6 +177,7 @@ class Message:
     deadline: tuple[str, int] | None = None  # (step key, timeout ms)
     clear: str | None = None
     cap: tuple[str, Any, tuple[str, int, int] | None] | None = None  # (name, args, calling step)
+    calls: list[tuple[str, Any, tuple[str, int, int] | None]] | None = None  # started together
     memory: bool = False  # the runtime asks whether the heap was exhausted
     # Attempt begin/end marks for the host's clock (engine.live.AttemptTimes checks each mark;
     # a bad one only misplaces the times of the tenant's own steps). `marks_only`: nothing else.
@@ -249,7 +252,7 @@ class Session:
         if len(message) == 1 and "marks" in message:  # an attempt's begin mark: the most frequent message
             return Message(cmds=[], marks=marks(message["marks"]), marks_only=True)
         extra = message.keys() - {"cmds", "marks", "from"}
-        if extra - {"deadline", "clear", "cap", "memory"} or len(extra) > 1 or ("from" in message and "cap" not in message):
+        if extra - {"deadline", "clear", "cap", "memory", "calls"} or len(extra) > 1 or ("from" in message and "cap" not in message):
             fail(f"unexpected keys in a message: {sorted(message.keys() - {'cmds', 'marks'})}")
         result = Message(cmds=self.commands(message.get("cmds", [])))
         if "marks" in message:
@@ -273,11 +276,25 @@ class Session:
                 fail(f"step.{str(c[0])[:64]} is not a capability of this deployment")
             args = json.loads(json_text(c[1], f"the arguments of step.{c[0]}", MAX_CAPABILITY_ARGS))
             result.cap = (c[0], args, self.caller(message.get("from")))
+        elif "calls" in message:
+            c = message["calls"]
+            if not isinstance(c, list) or not 1 <= len(c) <= MAX_CALLS:
+                fail(f"calls must be a list of 1 to {MAX_CALLS} [name, arguments as JSON text, calling step or null]")
+            result.calls = [self.concurrent_call(item) for item in c]
         elif "memory" in message:
             if message["memory"] is not True:
                 fail("memory must be true")
             result.memory = True
         return result
+
+    def concurrent_call(self, item: Any) -> tuple[str, Any, tuple[str, int, int] | None]:
+        """One of the capability calls a message starts together (only CONCURRENT capabilities)."""
+        if not isinstance(item, list) or len(item) != 3 or not isinstance(item[1], str):
+            fail("a call must be [name, arguments as JSON text, calling step or null]")
+        if item[0] not in self.limits.concurrent:
+            fail(f"step.{str(item[0])[:64]} cannot run beside other calls")
+        args = json.loads(json_text(item[1], f"the arguments of step.{item[0]}", MAX_CAPABILITY_ARGS))
+        return item[0], args, self.caller(item[2])
 
     def final(self, raw: Any) -> Final:
         """The runtime's last message of the advance: remaining commands and where the program is."""
