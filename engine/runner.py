@@ -123,7 +123,8 @@ class Advance:
         self.session = Session(
             limits=ProtocolLimits(now=clock.to_ms(self.now), max_output=MAX_OUTPUT_BYTES, max_logs=MAX_LOGS_PER_ADVANCE,
                                    max_log_bytes=self.limits.log_bytes, max_commands=FLUSH_EVERY,
-                                   capabilities=frozenset(self.caps), concurrent=frozenset(CONCURRENT & set(self.caps))),
+                                   capabilities=frozenset(self.caps), concurrent=frozenset(CONCURRENT & set(self.caps)),
+                                   max_steps=self.plan.steps_per_instance),
             states=states, redact=self.redact,
             inbox={e["pk"]: (e["type"], e["payload"], e["created_at"].isoformat()) for e in inbox},
         )
@@ -150,6 +151,7 @@ class Advance:
             # A program that keeps killing its worker is replayed committing each attempt as it
             # starts, so the next crash is pinned on one step and spends that step's retries.
             "trace": inst.recoveries >= 2,
+            "maxSteps": self.plan.steps_per_instance,
         }
         # Outputs are stored as the JSON text the program produced: spliced in, never decoded here.
         return (json.dumps(head)[:-1] + ',"records":' + json.dumps(meta)

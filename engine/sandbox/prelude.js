@@ -40,6 +40,8 @@
     const MAX_LOG_BYTES = init.maxLogBytes;
     const TIME_LIMIT_MS = init.timeLimitMs;
     const TRACE = init.trace === true;
+    const MAX_STEPS = typeof init.maxSteps === "number" ? init.maxSteps : 25000;
+    const CONCURRENT_CAPS = init.concurrentCapabilities || []; // one-off evaluations pass none
     const OUTPUTS = init.outputs;
     let clock = init.clock;
     const SEP = "\u0000";
@@ -368,6 +370,13 @@
       MapSet(occurrences, name, occ);
       const key = name + SEP + occ;
       const index = MapGet(records, key);
+      if (index === undefined) {
+        // The plan's steps per instance (the host refuses a step past it too).
+        if (rows.length + newSteps >= MAX_STEPS) {
+          throw new WorkflowError(`${kind} ${name}: this instance already has ${MAX_STEPS} steps, the plan's limit`, "StepLimitError");
+        }
+        newSteps += 1;
+      }
       if (index !== undefined && rows[index][2] !== kind) {
         throw new WorkflowError(
           `step ${name} (occurrence ${occ}) was a ${rows[index][2]} when this instance ran before and is a ${kind} now: the program is not deterministic`,
@@ -376,6 +385,7 @@
       return [occ, key, index];
     }
     const occurrences = new SafeMap();
+    let newSteps = 0; // steps this advance added
 
     // ---- step.do ---------------------------------------------------------------------------
     // Not async: a replayed step resolves in one microtask, which is most of the cost of resuming
@@ -635,7 +645,7 @@
       const cap = caps[c];
       let pure = false, concurrent = false;
       for (let p = 0; p < init.pureCapabilities.length; p++) if (init.pureCapabilities[p] === cap) pure = true;
-      for (let p = 0; p < init.concurrentCapabilities.length; p++) if (init.concurrentCapabilities[p] === cap) concurrent = true;
+      for (let p = 0; p < CONCURRENT_CAPS.length; p++) if (CONCURRENT_CAPS[p] === cap) concurrent = true;
       step[cap] = (args) => {
         if (halted) return never;
         if (concurrent) {

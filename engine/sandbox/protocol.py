@@ -167,6 +167,7 @@ class Limits:
     max_commands: int
     capabilities: frozenset[str]
     concurrent: frozenset[str] = frozenset()  # capabilities that may be started together (`calls`)
+    max_steps: int = 25_000  # steps one instance may have (the plan's steps_per_instance)
 
 
 @dataclass
@@ -343,6 +344,8 @@ class Session:
             fail(f"step {name} (occurrence {occ}) already exists")
         if occ != self.occurrences.get(name, 0) + 1:
             fail(f"step {name}: occurrence {occ} does not follow {self.occurrences.get(name, 0)}")
+        if len(self.states) >= self.limits.max_steps:
+            fail(f"step {name}: the instance already has {self.limits.max_steps} steps, the plan's limit")
         self.occurrences[name] = occ
 
     def existing(self, key: tuple[str, int], kind: str) -> StepState:

@@ -38,7 +38,7 @@ def make_server(gate: Gate):
                 gate.paths.append(self.path)
                 if gate.inflight >= gate.release_at:
                     gate.together.set()
-            gate.together.wait(timeout=1.0)
+            gate.together.wait(timeout=10.0)  # only a server never reached together waits it out
             with gate.lock:
                 gate.inflight -= 1
             body = json.dumps({"path": self.path}).encode()
@@ -144,3 +144,39 @@ def test_parallel_steps_calls_each_get_their_own_idempotency_key(tenant, clock, 
     drive()
     assert Instance.objects.get(pk=inst.pk).status == "complete"
     assert len(gate.keys) == 3 and len(set(gate.keys)) == 3
+
+
+def test_an_instance_has_at_most_the_plans_steps(tenant, clock, make_workflow, drive):
+    """steps_per_instance (default 10,000, at most 25,000): the step past it fails typed, and the
+    host refuses it even from a runtime that would not."""
+    from tenants.errors import InvalidInput
+    from tenants.services import tenant_limits_set
+
+    with pytest.raises(InvalidInput):
+        tenant_limits_set(tenant=tenant, limits={"steps_per_instance": 25_001})
+    tenant_limits_set(tenant=tenant, limits={"steps_per_instance": 5})
+    wf = make_workflow("""
+    export default async function run(event, step) {
+      for (let i = 0; i < 4; i++) await step.do(`s${i}`, () => i);
+      await step.sleep("nap", "1 second");
+      try { await step.do("sixth", () => 6); } catch (e) { return e.name; }
+    }""")
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    drive()
+    clock.advance(seconds=2)
+    drive()
+    inst = Instance.objects.get(pk=inst.pk)
+    assert inst.status == "complete", inst.error
+    assert json.loads(inst.output) == "StepLimitError"
+    assert StepRecord.objects.filter(instance=inst).count() == 5
+
+
+def test_the_host_refuses_a_step_past_the_plan():
+    from engine.sandbox import ProtocolLimits, ProtocolViolation, Session, StepState
+
+    limits = ProtocolLimits(now=0, max_output=1000, max_logs=10, max_log_bytes=1000, max_commands=100,
+                            capabilities=frozenset(), max_steps=2)
+    session = Session(limits=limits, states={("a", 1): StepState(kind="do", status="complete", attempts=1)}, inbox={})
+    session.message(json.dumps({"cmds": [{"t": "sleep", "s": "b", "o": 1, "wake": 5}]}))
+    with pytest.raises(ProtocolViolation, match="plan's limit"):
+        session.message(json.dumps({"cmds": [{"t": "sleep", "s": "c", "o": 1, "wake": 5}]}))
