@@ -160,16 +160,19 @@ def parallel_http(tenant) -> dict:
         version_create_from_code(workflow=wf, program=PARALLEL)
         wf.refresh_from_db()
         times = []
-        for _ in range(5):
+        for concurrency in [10] * 5 + [1]:  # the last one with calls one at a time, for comparison
+            tenant.limits = {**tenant.limits, "http_concurrency": concurrency}
+            tenant.save()
             inst = services.instance_create(tenant=tenant, workflow=wf, params={"url": f"http://127.0.0.1:{srv.server_port}"})
             t = time.perf_counter()
             while runner.advance(inst.pk, worker="bench") == "due":
                 pass
             times.append((time.perf_counter() - t) * 1000)
             assert Instance.objects.get(pk=inst.pk).status == "complete"
+        one_at_a_time = times.pop()
     finally:
         settings.ENGINE_HTTP_ALLOWED_PRIVATE = allowed
         srv.shutdown()
         srv.server_close()
     return {"steps": 10, "server_delay_ms": 200, "advance_p50_ms": pct(times, 0.5), "advance_min_ms": round(min(times), 1),
-            "server_peak_in_flight": state["peak"], "note": "one advance: ten step.do(() => step.http(...)) in Promise.all"}
+            "server_peak_in_flight": state["peak"], "one_at_a_time_ms": round(one_at_a_time, 1), "note": "one advance: ten step.do(() => step.http(...)) in Promise.all"}
