@@ -4,12 +4,14 @@ by timing), bounded by the plan's http_concurrency, with the commit rules of a s
 Idempotency-Key per (step, attempt, call), every step committed, fencing before each request."""
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from engine import services
 from engine.models import Instance, StepRecord
+from tests.processes import start_engine_worker, stop, wait_for
 
 
 class Gate:
@@ -180,3 +182,48 @@ def test_the_host_refuses_a_step_past_the_plan():
     session.message(json.dumps({"cmds": [{"t": "sleep", "s": "b", "o": 1, "wake": 5}]}))
     with pytest.raises(ProtocolViolation, match="plan's limit"):
         session.message(json.dumps({"cmds": [{"t": "sleep", "s": "c", "o": 1, "wake": 5}]}))
+
+
+def test_parallel_calls_are_fenced_like_one(tenant, clock, make_workflow, gate_server, settings, monkeypatch):
+    """Each call checks the lease in its thread right before its request: a pause between the
+    commit and the requests (a slow name lookup here) past the lease sends nothing."""
+    from engine import runner
+    from engine.capabilities import http as http_cap
+
+    gate, url = gate_server(2)
+    settings.ENGINE_LEASE_SECONDS = 1.0
+    port = url.rsplit(":", 1)[1]
+
+    def slow_resolve(host, port):
+        time.sleep(1.0)
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(http_cap, "resolve", slow_resolve)
+    wf = make_workflow(f"""
+    export default async function run(event, step) {{
+      return await Promise.all(["a", "b"].map((name) =>
+        step.do(name, () => step.http({{ url: "http://pay.test:{port}/" + name }}))));
+    }}""")
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    assert runner.advance(inst.pk, worker="slow-worker") == "lost"
+    assert gate.keys == []
+    steps = StepRecord.objects.filter(instance=inst).order_by("name")
+    assert list(steps.values_list("name", "status", "attempts")) == [("a", "running", 1), ("b", "running", 1)]
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_process_runs_parallel_calls_together(tenant, make_workflow, gate_server):
+    """The same through a real engine worker process (forked from the forkserver, threads and all)."""
+    gate, url = gate_server(10)
+    wf = make_workflow(PARALLEL.format(n=10, url=url))
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    worker = start_engine_worker("parallel-calls-worker", ENGINE_HTTP_ALLOWED_PRIVATE="127.0.0.1")
+    try:
+        wait_for(lambda: Instance.objects.get(pk=inst.pk).status in Instance.FINISHED, what="the instance to finish")
+    finally:
+        stop(worker)
+    inst = Instance.objects.get(pk=inst.pk)
+    assert inst.status == "complete", inst.error
+    assert json.loads(inst.output)["after"] == 10
+    assert gate.peak == 10
