@@ -372,11 +372,16 @@ class Session:
     def caller(self, claimed: Any = None) -> tuple[str, int, int] | None:
         """The step a capability call belongs to: the one attempt in flight, as the host knows it.
         With several in flight (`Promise.all`), the runtime may name the step whose function made
-        the call (`from`); the host takes it only if that step has an attempt in flight, so a
-        program can at most credit a call to another of its own running steps."""
-        if claimed is not None:
-            name, occ = self.inflight_key(claimed)
-            return name, occ, self.states[(name, occ)].inflight
+        the call (`from`); the host takes it only if that step has an attempt in flight (a step
+        may have ended before a call it made without awaiting it went out), so a program can at
+        most credit a call to another of its own running steps."""
+        if isinstance(claimed, str) and "\x00" in claimed:
+            name, _, occ = claimed.rpartition("\x00")
+            state = self.states.get((name, int(occ) if occ.isdigit() else -1))
+            if state is not None and state.inflight is not None:
+                return name, int(occ), state.inflight
+        elif claimed is not None:
+            fail("a call's step must be name NUL occurrence, or null")
         flying = [(k, s.inflight) for k, s in self.states.items() if s.inflight is not None]
         if len(flying) != 1:
             return None

@@ -227,3 +227,20 @@ def test_a_worker_process_runs_parallel_calls_together(tenant, make_workflow, ga
     assert inst.status == "complete", inst.error
     assert json.loads(inst.output)["after"] == 10
     assert gate.peak == 10
+
+
+def test_a_call_whose_step_ended_before_it_went_out_still_runs(tenant, clock, make_workflow, drive, gate_server):
+    """A step that starts a call without awaiting it and throws at once: the call goes out after
+    the step's failure was committed; the host credits it to no step instead of refusing it."""
+    gate, url = gate_server(1)
+    wf = make_workflow(f"""
+    export default async function run(event, step) {{
+      try {{
+        await step.do("fire", {{ retries: {{ limit: 0 }} }}, () => {{ step.http({{ url: "{url}/orphan" }}); throw new Error("no"); }});
+      }} catch (e) {{ return e.message; }}
+    }}""")
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    drive()
+    inst = Instance.objects.get(pk=inst.pk)
+    assert (inst.status, json.loads(inst.output)) == ("complete", "no")
+    assert gate.paths == ["/orphan"]
