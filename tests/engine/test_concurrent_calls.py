@@ -244,3 +244,21 @@ def test_a_call_whose_step_ended_before_it_went_out_still_runs(tenant, clock, ma
     inst = Instance.objects.get(pk=inst.pk)
     assert (inst.status, json.loads(inst.output)) == ("complete", "no")
     assert gate.paths == ["/orphan"]
+
+
+@pytest.mark.parametrize("message", [
+    {"calls": [["secret", "\"K\"", None]]},  # only CONCURRENT capabilities may be started together
+    {"calls": []},
+    {"calls": [["http", "{", None]]},
+    {"calls": [["http", "{}"]]},
+    {"calls": [["http", "{}", 7]]},
+    {"calls": [["http", "{}", None]], "cap": ["http", "{}"]},
+    {"memory": True, "from": "a\x001"},
+])
+def test_the_host_refuses_malformed_calls(message):
+    from engine.sandbox import ProtocolLimits, ProtocolViolation, Session
+
+    limits = ProtocolLimits(now=0, max_output=1000, max_logs=10, max_log_bytes=1000, max_commands=100,
+                            capabilities=frozenset({"http", "secret"}), concurrent=frozenset({"http"}))
+    with pytest.raises(ProtocolViolation):
+        Session(limits=limits, states={}, inbox={}).message(json.dumps(message))
