@@ -10,7 +10,9 @@ Invariants:
   at its next commit and nothing it did after is written (engine.lease).
 - Only what the host accepted is written or metered: every message from the sandbox passes the
   protocol (engine.sandbox.protocol); a refused one ends the instance with a ProtocolError.
-- A capability call runs only while the worker's own clock says the lease is safely ahead.
+- A capability call runs only while the worker's own clock says the lease is safely ahead. Calls of
+  CONCURRENT capabilities run in threads beside the program (engine.calls), with the same checks;
+  the advance waits for every one of them before it commits its end.
 - A batch that follows a host capability call is committed before the program goes on, so a step
   with side effects is never lost once a later step has started (the prelude enforces the order).
 - The release sets `due_at` to the earliest timer; an event sent while the program ran makes the

@@ -9,7 +9,9 @@
 //   generator reseeded at each durable point, so a replay takes the path the first run took.
 // - Commands are buffered and sent in batches (each crossing of the host boundary costs about a
 //   millisecond); the buffer is flushed before a host capability runs and right after a step that
-//   used one completes, so such a step is committed before the next one starts.
+//   used one completes (in a microtask, before the code awaiting it goes on), so such a step is
+//   committed before the next one starts. Calls of concurrent capabilities (step.http) made in one
+//   turn go to the host together and their results come back later (settle), so they overlap.
 //
 // The runtime shares the JavaScript realm with the tenant's program, so it is written like
 // Node.js's internals: every intrinsic it uses is captured in primordials.js, in a pristine realm,

@@ -6,7 +6,7 @@ Invariants:
 - The program reaches the host only through one function taking and returning JSON strings (the
   prelude's `flush`); it has no network, files, environment or real clock. What it sends is
   hostile input: the caller validates it (engine.sandbox.protocol); this module only carries text.
-- The runtime's entry points (start, interrupted, finish) are a handle held here, never a global
+- The runtime's entry points (start, interrupted, settle, finish) are a handle held here, never a global
   of the realm the program shares.
 - A limit hit (time, memory, stack) surfaces as SandboxLimit, never as a crash of the worker.
 
