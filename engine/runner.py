@@ -31,7 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from tenants.limits import TenantLimits, limits_for
+from tenants.limits import MAX_HTTP_CONCURRENCY, TenantLimits, limits_for
 from tenants.usage import usage_add
 
 from . import clock, live, progress
@@ -95,7 +95,7 @@ class Advance:
         self.times = live.AttemptTimes(self.instance.pk, clock.now)
         self.redact = Redactor(self.secrets)
         self.fence = self.instance.fence  # the token this advance's lease was claimed with
-        self.calls = Calls(self.plan.http_concurrency)  # capability calls running beside the program
+        self.calls = Calls(min(self.plan.http_concurrency, MAX_HTTP_CONCURRENCY))  # capability calls running beside the program
 
     # ---- loading ----------------------------------------------------------------------------------
     def init_json(self) -> str:

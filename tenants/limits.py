@@ -25,6 +25,8 @@ class TenantLimits:
 
 # The most steps a plan may allow one instance (Cloudflare's configurable maximum).
 MAX_STEPS_PER_INSTANCE = 25_000
+# The most step.http calls of one advance a plan may let run at once (each is a worker thread).
+MAX_HTTP_CONCURRENCY = 100
 
 
 def limits_for(tenant) -> TenantLimits:

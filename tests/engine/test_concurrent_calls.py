@@ -156,6 +156,8 @@ def test_an_instance_has_at_most_the_plans_steps(tenant, clock, make_workflow, d
 
     with pytest.raises(InvalidInput):
         tenant_limits_set(tenant=tenant, limits={"steps_per_instance": 25_001})
+    with pytest.raises(InvalidInput):
+        tenant_limits_set(tenant=tenant, limits={"http_concurrency": 101})
     tenant_limits_set(tenant=tenant, limits={"steps_per_instance": 5})
     wf = make_workflow("""
     export default async function run(event, step) {
