@@ -452,6 +452,10 @@ class Advance:
     def final(self, text: str) -> dict:
         """The runtime's final message, as the host accepted it."""
         f = self.session.final(text)
+        if f.diverged and (f.diverged[2] is not None or f.outcome is not None):
+            # It would record a new step, or end, without the recorded path: ended, not written.
+            error = self.session.divergence_error(f.diverged)
+            return {"cmds": f.cmds, "outcome": {"error": error}, "wake": None, "waitTypes": [], "marks": f.marks}
         return {"cmds": f.cmds, "outcome": f.outcome, "wake": f.wake, "waitTypes": f.wait_types, "marks": f.marks}
 
     def protocol_error(self, violation: ProtocolViolation) -> dict:
