@@ -76,8 +76,6 @@ class Instance(models.Model):
             # - leased instances only (a worker is advancing them, or died doing so): expired leases
             #   are recovered first, and the concurrency cap counts a tenant's live leases.
             models.Index(fields=["tenant", "due_at"], condition=~models.Q(lease_owner=""), name="instance_leased"),
-            # - the same per workflow: a workflow's concurrency limit counts its live leases.
-            models.Index(fields=["workflow", "due_at"], condition=~models.Q(lease_owner=""), name="instance_workflow_leased"),
             models.Index(fields=["parent"], condition=models.Q(parent__isnull=False), name="instance_parent"),
             models.Index(fields=["tenant", "status", "created_at"], name="instance_tenant_status"),
             # The operator console lists instances newest first across tenants, filtered by tenant,
