@@ -93,7 +93,7 @@ def version_check(*, tenant: Any, workflow_id: Any, version: Any, limit: int = C
     program = program_text(version)
     candidates = (Instance.objects.filter(tenant=tenant, workflow_id=workflow_id, status__in=IN_FLIGHT + RESTARTABLE)
                   .exclude(version_id=version.pk).select_related("tenant", "version")
-                  .defer("version__program", "version__graph").order_by("created_at", "pk"))
+                  .defer("version__program", "version__graph").order_by("created_at", "key"))
     rows = list(candidates[:limit + 1])
     truncated = len(rows) > limit
     reports = []
