@@ -103,3 +103,32 @@ def test_a_program_that_ends_before_its_record_is_refused(tenant, clock, make_wo
     assert inst.status == "errored"
     assert inst.error["message"].startswith("step charge is step 2 of this instance's history, but the program no longer reaches it")
     assert Instance.objects.get(pk=inst.pk).output is None
+
+
+def _session():
+    from engine.sandbox import ProtocolLimits, Session, StepState
+
+    limits = ProtocolLimits(now=0, max_output=1024, max_logs=10, max_log_bytes=1024, max_commands=100, capabilities=frozenset())
+    states = {("fetch", 1): StepState(kind="do", status="complete", attempts=1),
+              ("charge", 1): StepState(kind="do", status="complete", attempts=1)}
+    return Session(limits=limits, states=states, inbox={})
+
+
+def test_the_host_checks_a_reported_divergence_against_its_record():
+    import pytest
+
+    from engine.sandbox import ProtocolViolation
+
+    def final(diverged):
+        return json.dumps({"cmds": [], "outcome": None, "wake": None, "waitTypes": [], "halted": False, "diverged": diverged})
+
+    session = _session()
+    assert session.final(final(["charge", 1, "bill", 1, "do"])).diverged == ("charge", 1, "bill", 1, "do")
+    error = session.divergence_error(("charge", 1, "bill", 1, "do"))
+    assert error["name"] == "NonDeterminismError" and error["message"].startswith("step charge is step 2 of this instance's history")
+    for forged in (["ship", 1, "bill", 1, "do"],  # not in the record
+                   ["charge", 1, "fetch", 1, "do"],  # the step taken instead is a recorded one
+                   ["charge", 1, "bill", 1, "rollback"], ["charge", 1, "bill", 0, "do"], ["charge", 1, None, 1, None],
+                   ["charge", 1, "bill"], "charge", ["charge", 1, "x" * 300, 1, "do"]):
+        with pytest.raises(ProtocolViolation):
+            _session().final(final(forged))
