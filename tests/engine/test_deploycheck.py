@@ -119,3 +119,16 @@ def test_a_version_whose_program_throws_on_the_recorded_path_fails_the_check(ten
     odd = {r["key"]: r for r in report["instances"] if int(r["key"].split("-")[1]) % 2}
     assert {r["verdict"] for r in odd.values()} == {"fails"}
     assert {r["error"]["message"] for r in odd.values()} == {"odd orders are refused"}
+
+
+def test_the_replay_runs_under_the_tenants_limits(tenant, clock, make_workflow, drive, side_effects):
+    wf, kinds = in_flight(tenant, make_workflow, drive, side_effects)
+    tenant.limits = {"advance_time_seconds": 0.5, "sandbox_memory_mb": 32}
+    tenant.save()
+    spinning = version_create_from_code(workflow=wf, publish=False, program=V1.replace(
+        'const order =', 'if (event.payload.n === 0) for (;;) {}\n  if (event.payload.n === 1) { const a = []; for (;;) a.push("x".repeat(1e5)); }\n  const order ='))
+    report = version_check(tenant=tenant, workflow=wf, version=spinning)
+    by_key = {r["key"]: r for r in report["instances"]}
+    assert by_key["order-0"]["verdict"] == "fails" and by_key["order-0"]["error"]["name"] == "TimeoutError"
+    assert by_key["order-1"]["verdict"] == "fails" and by_key["order-1"]["error"]["name"] in ("MemoryLimitError", "TimeoutError")
+    assert {r["verdict"] for k, r in by_key.items() if k not in ("order-0", "order-1")} <= {"continues"}
