@@ -98,13 +98,17 @@ class Advance:
         self.calls = Calls(min(self.plan.http_concurrency, MAX_HTTP_CONCURRENCY))  # capability calls running beside the program
 
     # ---- loading ----------------------------------------------------------------------------------
-    def init_json(self) -> str:
-        """Everything the program needs, as one JSON string: checkpoints are preloaded, not fetched."""
+    def init_json(self, *, check: bool = False, before: int | None = None) -> str:
+        """Everything the program needs, as one JSON string: checkpoints are preloaded, not fetched.
+        `check`: for the safe-deploy check (engine.deploycheck), which replays and runs nothing;
+        `before`: only the step rows recorded before that row id (what a restart would keep)."""
         inst = self.instance
         meta, outputs = [], []
         states: dict[tuple[str, int], StepState] = {}
         ms: dict[Any, int | None] = {None: None}  # steps committed together share a time: parse it once
         for pk, name, occ, kind, status, attempts, wake, done, output, error, config in step_rows(inst.pk):
+            if before is not None and pk >= before:
+                break  # rows come in record order
             self.records[(name, occ)] = {"pk": pk}
             if wake not in ms:
                 ms[wake] = to_ms(wake)
@@ -154,6 +158,7 @@ class Advance:
             # starts, so the next crash is pinned on one step and spends that step's retries.
             "trace": inst.recoveries >= 2,
             "maxSteps": self.plan.steps_per_instance,
+            "check": check,
         }
         # Outputs are stored as the JSON text the program produced: spliced in, never decoded here.
         return (json.dumps(head)[:-1] + ',"records":' + json.dumps(meta)
@@ -486,6 +491,11 @@ class Advance:
     def final(self, text: str) -> dict:
         """The runtime's final message, as the host accepted it."""
         f = self.session.final(text)
+        if f.diverged and (f.diverged[2] is not None or (f.outcome is not None and "output" in f.outcome)):
+            # It would record a new step, or complete, off its recorded path: it ends instead. (A
+            # program that throws first ends with its own error: nothing new is recorded either.)
+            error = self.session.divergence_error(f.diverged)
+            return {"cmds": f.cmds, "outcome": {"error": error}, "wake": None, "waitTypes": [], "marks": f.marks}
         return {"cmds": f.cmds, "outcome": f.outcome, "wake": f.wake, "waitTypes": f.wait_types, "marks": f.marks}
 
     def protocol_error(self, violation: ProtocolViolation) -> dict:

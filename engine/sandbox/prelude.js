@@ -44,6 +44,9 @@
     const TRACE = init.trace === true;
     const MAX_STEPS = typeof init.maxSteps === "number" ? init.maxSteps : 25000;
     const CONCURRENT_CAPS = init.concurrentCapabilities || []; // one-off evaluations pass none
+    // The safe-deploy check (engine/deploycheck.py): replay the record against another program and
+    // run nothing: no step function, no new step, no capability.
+    const CHECK = init.check === true;
     const OUTPUTS = init.outputs;
     let clock = init.clock;
     const SEP = "\u0000";
@@ -257,6 +260,49 @@
     // The map holds row indexes; a row becomes an object only when a step needs more than a replay.
     const rows = init.records;
     for (let i = 0; i < rows.length; i++) MapSet(records, rows[i][0] + SEP + rows[i][1], i);
+    // ---- the record's order ----------------------------------------------------------------------
+    // A step the record does not have (a new step) waits until the replay has reached every
+    // recorded step: only then is it known that the program still takes the recorded path. Under
+    // Promise.all a replay reaches the recorded steps in another order than the first run started
+    // them, so the order among recorded steps is not judged; a recorded step the program no longer
+    // reaches before it would take a new one (a step renamed, inserted or removed) is, and
+    // finish() reports it (`diverged`); the host ends the instance with a NonDeterminismError.
+    const TOTAL = rows.length;
+    const reached = list();
+    let replayed = 0;
+    let deferred = list(); // [resolve, name, occurrence, kind] of new steps waiting for the replay
+    let cut = false; // a limit interrupted the advance: what was not reached proves nothing
+    function reach(i) {
+      if (reached[i] === true) return;
+      reached[i] = true;
+      replayed += 1;
+      if (replayed === TOTAL && !CHECK) {
+        const waiting = deferred;
+        deferred = list();
+        for (let d = 0; d < waiting.length; d++) waiting[d][0]();
+      }
+    }
+    // A promise a new step awaits before it runs, or null when the replay is over (never in CHECK).
+    function gate(name, occ, kind) {
+      if (replayed >= TOTAL && !CHECK) return null;
+      let open;
+      const p = new SafePromise((resolve) => { open = resolve; });
+      ObjectDefineProperty(p, "then", { value: PromiseThen });
+      const entry = list();
+      append(entry, open); append(entry, name); append(entry, occ); append(entry, kind);
+      append(deferred, entry);
+      return p;
+    }
+    function divergence() {
+      if (halted || cut || replayed >= TOTAL) return null;
+      let i = 0;
+      while (i < TOTAL && reached[i] === true) i++;
+      const d = list();
+      append(d, rows[i][0]); append(d, rows[i][1]);
+      const got = deferred.length ? deferred[0] : null;
+      append(d, got ? got[1] : null); append(d, got ? got[2] : null); append(d, got ? got[3] : null);
+      return d;
+    }
     function row(i) {
       const r = rows[i];
       return { __proto__: null, kind: r[2], status: r[3], attempts: r[4], wake: r[5], done: r[6], out: OUTPUTS[i], err: r[7] };
@@ -372,6 +418,7 @@
       MapSet(occurrences, name, occ);
       const key = name + SEP + occ;
       const index = MapGet(records, key);
+      if (index !== undefined) reach(index);
       if (index === undefined) {
         // The plan's steps per instance (the host refuses a step past it too).
         if (rows.length + newSteps >= MAX_STEPS) {
@@ -401,6 +448,7 @@
         const i = MapGet(records, k);
         if (i !== undefined && rows[i][2] === "do" && rows[i][3] === "complete" && typeof fn === "function") {
           MapSet(occurrences, name, o);
+          reach(i);
           settle(rows[i][6], k);
           return PromiseResolve(OUTPUTS[i]);
         }
@@ -422,6 +470,11 @@
     }
     async function runStep(name, config, fn, occ, key, rec) {
       const cfg = stepConfig(name, config);
+      if (rec && CHECK) return never; // an unfinished recorded step: the check runs nothing
+      if (!rec) {
+        const wait = gate(name, occ, "do");
+        if (wait !== null) await wait;
+      }
       let attempt = 0;
       if (rec) {
         attempt = rec.attempts;
@@ -524,6 +577,8 @@
         settle(rec.wake, key);
         return;
       }
+      const wait = gate(name, occ, "sleep");
+      if (wait !== null) await wait;
       if (halted) return never;
       const wake = wakeAt();
       emit({ __proto__: null, t: "sleep", s: name, o: occ, wake });
@@ -559,6 +614,8 @@
         if (rec.status === "errored") { settle(rec.done, key); throw toError(rec.err); }
         deadline = rec.wake;
       } else {
+        const wait = gate(name, occ, "wait");
+        if (wait !== null) await wait;
         if (halted) return never;
         const timeout = options.timeout;
         deadline = NOW + duration(timeout === undefined ? "24 hours" : timeout, `waitForEvent ${name}: timeout`);
@@ -734,6 +791,7 @@
       // The advance was cut short (time or memory): every attempt in flight failed with `info`.
       // `expired`: keys of steps whose own timeout passed (the others in flight were cut short too).
       interrupted(infoText, expiredText) {
+        cut = true;
         const info = plain(JSONParse(infoText));
         const expired = plain(JSONParse(expiredText));
         const keys = list();
@@ -775,7 +833,10 @@
         for (let i = 0; i < timers.length; i++) if (wake === null || timers[i] < wake) wake = timers[i];
         const types = list();
         for (const type in waitTypes) append(types, type);
-        const text = hostJson({ __proto__: null, cmds: take(), outcome, wake, waitTypes: types, halted });
+        const message = { __proto__: null, cmds: take(), outcome, wake, waitTypes: types, halted };
+        const diverged = divergence();
+        if (diverged !== null) message.diverged = diverged;
+        const text = hostJson(message);
         return marks.length ? StringSlice(text, 0, -1) + ",\"marks\":" + marksJson() + "}" : text;
       },
     });

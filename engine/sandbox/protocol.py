@@ -194,6 +194,9 @@ class Final:
     wait_types: list[str]
     halted: bool
     marks: list | None = None
+    # The replay did not reach a recorded step: (expected name, occurrence, got name, occurrence,
+    # kind), got None when the program took no new step (it ended or blocked). Checked here.
+    diverged: tuple | None = None
 
 
 FINAL = "final"  # a final step status
@@ -215,6 +218,8 @@ class Session:
     names: set[str] = field(default_factory=set)  # step names already checked
 
     def __post_init__(self) -> None:
+        # The record's order (states come in the order the steps were first recorded).
+        self.recorded = {key: n for n, key in enumerate(self.states, 1)}
         for name, occ in self.states:
             if occ > self.occurrences.get(name, 0):
                 self.occurrences[name] = occ
@@ -300,7 +305,7 @@ class Session:
     def final(self, raw: Any) -> Final:
         """The runtime's last message of the advance: remaining commands and where the program is."""
         message = self.decode(raw, "final message")
-        if message.keys() - {"marks"} != {"cmds", "outcome", "wake", "waitTypes", "halted"}:
+        if message.keys() - {"marks", "diverged"} != {"cmds", "outcome", "wake", "waitTypes", "halted"}:
             fail(f"the final message has keys {sorted(message)[:10]}")
         cmds = self.commands(message["cmds"])
         outcome = message["outcome"]
@@ -324,7 +329,37 @@ class Session:
         if not isinstance(message["halted"], bool):
             fail("halted must be true or false")
         return Final(cmds=cmds, outcome=outcome, wake=wake, wait_types=list(dict.fromkeys(types)), halted=message["halted"],
-                     marks=marks(message["marks"]) if "marks" in message else None)
+                     marks=marks(message["marks"]) if "marks" in message else None,
+                     diverged=self.diverged(message["diverged"]) if "diverged" in message else None)
+
+    def diverged(self, value: Any) -> tuple:
+        """The runtime's report of a recorded step its replay did not reach: the step must be in
+        the record this advance loaded, and the step taken instead must not be."""
+        if not isinstance(value, list) or len(value) != 5:
+            fail("diverged must be [name, occurrence, got name, got occurrence, got kind]")
+        expected = (value[0], value[1])
+        if expected not in self.recorded:
+            fail("diverged names a step that is not in this instance's record")
+        if value[2] is None:
+            if value[3] is not None or value[4] is not None:
+                fail("diverged: no step taken instead, but an occurrence or kind")
+            return (*expected, None, None, None)
+        got = (text(value[2], "the step taken instead", MAX_NAME), value[3])
+        if type(got[1]) is not int or got[1] < 1 or got in self.recorded or value[4] not in ("do", "sleep", "wait"):
+            fail("diverged: the step taken instead must be a new do, sleep or wait")
+        return (*expected, *got, value[4])
+
+    def divergence_error(self, diverged: tuple) -> dict:
+        """The NonDeterminismError that ends an instance whose program left its record, worded by the
+        host from its own record."""
+        name, occ, got, got_occ, kind = diverged
+        where = f"step {name}" + (f" (occurrence {occ})" if occ > 1 else "")
+        position = self.recorded[(name, occ)]
+        instead = (f"the program now takes {kind} step {got}" + (f" (occurrence {got_occ})" if got_occ > 1 else "")
+                   + " without reaching it") if got is not None else "the program no longer reaches it"
+        return self.redact_error({"name": "NonDeterminismError",
+                                  "message": f"{where} is step {position} of this instance's history, but {instead}: "
+                                             "the program is not deterministic (a step was renamed, inserted, removed or moved)"})
 
     # ---- helpers ----------------------------------------------------------------------------------
     def key(self, cmd: dict, allowed: frozenset[str]) -> tuple[str, int]:

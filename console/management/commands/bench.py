@@ -57,7 +57,8 @@ class Command(BaseCommand):
     help = "Benchmark the engine and print JSON figures."
 
     def add_arguments(self, parser):
-        parser.add_argument("suite", choices=["engine", "webhooks", "console", "live", "idle", "resume"])
+        parser.add_argument("suite", choices=["engine", "webhooks", "console", "live", "idle", "resume", "deploycheck"])
+        parser.add_argument("--checked", type=int, default=200, help="deploycheck: sleeping instances the check replays")
         parser.add_argument("--events", type=int, default=300, help="live: events committed for the lag figures")
         parser.add_argument("--history", type=int, default=30_000, help="live: events replayed")
         parser.add_argument("--subscribers", type=int, default=100, help="live: subscribers of one instance for the fan-out")
@@ -87,6 +88,11 @@ class Command(BaseCommand):
             figures = bench_live.run(events=options["events"], history=options["history"],
                                      subscribers=options["subscribers"], out=self.stderr)
             self.stdout.write(json.dumps(figures, indent=2))
+            return
+        if suite == "deploycheck":
+            from console import bench_deploycheck
+
+            self.stdout.write(json.dumps(bench_deploycheck.run(checked=options["checked"], out=self.stderr), indent=2))
             return
         if suite == "idle":
             from console import bench_idle
