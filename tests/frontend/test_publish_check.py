@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from builder.models import Workflow
 from builder.services import workflow_update_draft
 from engine.models import Instance
-from tests.browser import SHOTS, chromium, new_page, sign_in
+from tests.browser import SHOTS, new_page, sign_in
 from tests.builder.helpers import graph, publish, start
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
@@ -22,18 +22,15 @@ def orders(charge="charge"):
 
 
 @pytest.fixture
-def page(live_server, tenant):
-    from frontend.views import DIST
+def page(live_server, tenant, module_chromium):
     from tenants.models import Membership
     from tests.accounts import person
 
-    assert (DIST / ".vite" / "manifest.json").exists(), "build the editor first (config/test.sh does)"
     Membership.objects.create(user=person("ed"), tenant=tenant, role="owner")
-    with chromium() as browser:
-        page = new_page(browser, 1280, 800)
-        sign_in(page, live_server.url, "ed", "a-long-password")
-        yield page
-        page.close()
+    page = new_page(module_chromium, 1280, 800)  # the module's Chromium (tests/frontend/conftest.py)
+    sign_in(page, live_server.url, "ed", "a-long-password")
+    yield page
+    page.close()
 
 
 def test_publish_shows_the_check_of_the_instances_in_flight(page, live_server, tenant, drive):
