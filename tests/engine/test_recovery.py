@@ -3,7 +3,8 @@ import json
 from datetime import timedelta
 
 from engine import runner, selectors, services
-from engine.models import Instance, StepRecord
+from engine.counters import COUNTERS
+from engine.models import Instance, ProgressEvent, StepRecord
 
 
 def expire_lease(inst, clock, owner="dead-worker"):
@@ -42,9 +43,26 @@ def test_a_program_that_keeps_killing_its_worker_is_failed(tenant, clock, make_w
         expire_lease(inst, clock)
         assert runner.claim(inst.pk, worker="w", now=clock.now()) is not None
     expire_lease(inst, clock)
+    before = COUNTERS.recoveries
     assert runner.claim(inst.pk, worker="w", now=clock.now()) is None
+    assert COUNTERS.recoveries == before + 1
     inst.refresh_from_db()
-    assert inst.status == "errored" and inst.error["name"] == "WorkerLostError"
+    assert inst.status == "errored" and inst.error["name"] == "WorkerLostError" and inst.error["message"]
+    assert (inst.recoveries, inst.due_at, inst.lease_owner, inst.finished_at) == (runner.MAX_RECOVERIES + 1, None, "", clock.now())
+    last = ProgressEvent.objects.filter(instance=inst).latest("event_id")
+    assert (last.type, last.data) == ("workflow_errored", {"error": inst.error})
+
+
+def test_a_pause_asked_of_a_worker_that_died_takes_effect_at_recovery(tenant, clock, make_workflow):
+    wf = make_workflow("export default async function run(event, step) { await step.sleep('s', '1 day'); }")
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    expire_lease(inst, clock)
+    Instance.objects.filter(pk=inst.pk).update(status="waitingForPause")
+    assert runner.claim(inst.pk, worker="w", now=clock.now()) is None  # nothing left to run
+    inst.refresh_from_db()
+    assert (inst.status, inst.due_at, inst.lease_owner, inst.recoveries) == ("paused", None, "", 1)
+    last = ProgressEvent.objects.filter(instance=inst).latest("event_id")
+    assert last.type == "workflow_paused"
 
 
 def test_trace_mode_pins_a_crash_on_the_step_in_flight(tenant, clock, make_workflow, drive):
