@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils.module_loading import import_string
 
 from engine.sandbox import program_problem
+from engine.sourcemap import MARKER as MAP_MARKER
 from tenants.errors import Conflict, InvalidInput
 from tenants.models import Tenant
 
@@ -91,6 +92,8 @@ def version_create_from_code(
     """Add an immutable version holding `program`; new instances use the published version."""
     if not isinstance(program, str) or not program.strip():
         raise InvalidInput("program", "a program is an ES module with `export default async function run(event, step)`")
+    if graph is None and "\n" + MAP_MARKER in program:
+        raise InvalidInput("program", "a code-first program cannot carry a compiled workflow's node map")
     problem = program_problem(program)  # before anything is written: a refused program changes nothing
     if problem is not None:
         raise ProgramInvalid(problem.message, problem.line, problem.column)

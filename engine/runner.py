@@ -32,7 +32,7 @@ from django.db import transaction
 from tenants.limits import TenantLimits, limits_for
 from tenants.usage import usage_add
 
-from . import clock, live, progress
+from . import clock, live, progress, sourcemap
 from .capabilities import PURE, Call, CapabilityError, registry
 from .capabilities.secrets import Redactor
 from .checkpoints import insert_attempts, insert_steps, step_rows, to_ms
@@ -416,6 +416,7 @@ class Advance:
         program = program_text(inst.version)
         self.started = time.monotonic()
         sandbox = self.sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits)
+        self.session.locate = lambda info: sourcemap.locate(info, program)
         result: dict[str, Any] = {}
         try:
             try:
