@@ -1,7 +1,8 @@
 // The step program's API, as TypeScript declarations (README, "The step program").
 // Served to the editor (GET /api/v1/step-api.d.ts) for completion and checking, and to anyone who
 // writes a code-first program in their own editor: `/// <reference path="step-api.d.ts" />`.
-// The runtime that implements it is engine/sandbox/prelude.js; capabilities are the host's.
+// The runtime that implements it is engine/sandbox/prelude.js (keep the two in step); capabilities
+// are the host's (ENGINE_CAPABILITIES).
 
 /** A duration: "90 seconds", "2 hours", "1 day" (units: millisecond, second, minute, hour, day, week), or milliseconds. At most 365 days. */
 type WorkflowDuration = string | number;
