@@ -127,10 +127,25 @@ def version_publish(*, version: WorkflowVersion) -> WorkflowVersion:
     return version
 
 
+def code_first_program(draft) -> str | None:
+    """The program of a code-first draft (`{"program": "..."}`, the code-first editor's), else None."""
+    if isinstance(draft, dict) and isinstance(draft.get("program"), str) and "nodes" not in draft:
+        return draft["program"]
+    return None
+
+
 def draft_version(*, workflow: Workflow, author=None) -> WorkflowVersion:
     """The saved draft as a version (the editor's Save, and Run): compiled into a new unpublished
     version, or the newest version when it already holds the same graph and program, so saving or
-    test-running an unchanged draft does not pile up versions. GraphInvalid lists every problem."""
+    test-running an unchanged draft does not pile up versions. GraphInvalid lists every problem; a
+    code-first draft's program that does not compile is ProgramInvalid (line and column)."""
+    program = code_first_program(workflow.draft)
+    if program is not None:
+        # A code-first draft ({"program": ...}): the program as written is the version's.
+        latest = workflow.versions.order_by("-number").first()
+        if latest is not None and latest.program == program and latest.graph is None:
+            return latest
+        return version_create_from_code(workflow=workflow, program=program, publish=False, author=author)
     graph = workflow.draft or {"nodes": [], "edges": []}
     parsed, problems = validate(graph)
     if problems:
