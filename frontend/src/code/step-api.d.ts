@@ -1,5 +1,5 @@
 // The step program's API, as TypeScript declarations (README, "The step program").
-// Served to the editor (GET /api/v1/step-api.d.ts) for completion and checking, and to anyone who
+// Served to the editor (GET /editor/step-api.d.ts) for completion and checking, and to anyone who
 // writes a code-first program in their own editor: `/// <reference path="step-api.d.ts" />`.
 // The runtime that implements it is engine/sandbox/prelude.js (keep the two in step); capabilities
 // are the host's (ENGINE_CAPABILITIES).

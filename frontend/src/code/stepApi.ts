@@ -1,5 +1,5 @@
 // The step API's TypeScript declarations (step-api.d.ts beside this file, also served at
-// GET /api/v1/step-api.d.ts), read into a table of types and members that completion and checking
+// GET /editor/step-api.d.ts), read into a table of types and members that completion and checking
 // use: `step.` offers do, sleep, sleepUntil, waitForEvent, http, secret with their signatures and
 // docs; `ctx.step.` offers name and count; `step.dox(` is flagged.
 //
