@@ -172,7 +172,7 @@ function CodeFirstPage({ workflowId }: { workflowId: number }) {
         <a href="/editor/step-api.d.ts" target="_blank" rel="noreferrer" title="The step API's TypeScript declarations">Types</a>
         <span role="status" className="status" aria-live="polite">{status}</span>
       </header>
-      <section className="program-pane" aria-label="Program">
+      <section className="program-pane" aria-label="Program source">
         {program === null ? <p className="muted">Loading…</p>
           : <CodeEditor id="program" kind="module" label="Program" value={program} onChange={setProgram} />}
       </section>

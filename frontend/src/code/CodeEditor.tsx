@@ -93,7 +93,10 @@ export function CodeEditor({ value, onChange, kind, label, id, upstream = [], re
     if (placeholder) extensions.push(placeholderExt(placeholder));
     const v = view.current = new EditorView({ parent: host.current!, state: EditorState.create({ doc: value, extensions }) });
     // "Open this line" (an error's frame, a diagram node): select the line and bring it into view.
+    // Scheduled a frame later (the view lays out first); a view destroyed meanwhile takes nothing.
+    let frame = 0;
     const reveal = () => {
+      if (view.current !== v) return;
       const r = takeReveal(id);
       if (!r) return;
       const doc = v.state.doc;
@@ -103,9 +106,9 @@ export function CodeEditor({ value, onChange, kind, label, id, upstream = [], re
       v.focus();
       host.current?.setAttribute("data-revealed-line", String(line.number));
     };
-    const stop = onReveal(() => window.requestAnimationFrame(reveal));
-    window.requestAnimationFrame(reveal);
-    return () => { stop(); view.current?.destroy(); view.current = null; };
+    const stop = onReveal(() => { frame = window.requestAnimationFrame(reveal); });
+    frame = window.requestAnimationFrame(reveal);
+    return () => { window.cancelAnimationFrame(frame); stop(); view.current?.destroy(); view.current = null; };
   }, [kind, label, id, readOnly, placeholder]);  // eslint-disable-line react-hooks/exhaustive-deps
 
   useEffect(() => {
