@@ -54,7 +54,7 @@ export function DiagramView({ diagram, live, describe, selected, onSelect }: {
     data: { node: n, live: live?.[n.id], text: describe?.(live?.[n.id]) },
   })), [diagram, live, describe, selected]);
   const edges: Edge[] = useMemo(() => diagram.edges.map((e) => {
-    const ran = live && live[e.target] && live[e.target].state !== "queued";
+    const ran = live && live[e.target] && !["queued", "skipped"].includes(live[e.target].state);
     return {
       id: e.id, source: e.source, target: e.target, label: e.label, markerEnd: ARROW, type: e.back ? "smoothstep" : "default",
       className: `${e.back ? "diagram-back" : ""}${ran ? " taken" : ""}`,
