@@ -191,3 +191,13 @@ def test_a_drawn_workflows_error_opens_its_node_and_line(stack, tenant):
         assert "throw new Error" in page.locator('[data-testid="field-code"] .cm-activeLine').inner_text()
         page.get_by_role("status").get_by_text("Opened charge, code line 3").wait_for()
         page.screenshot(path=str(SHOTS / "drawn-error-opened.png"))
+
+        # The code node completes and checks against the step API's types too.
+        page.keyboard.press("End")
+        page.keyboard.type("\nconst r = await step.")
+        assert {"http", "secret"} <= set(completions(page))
+        page.keyboard.press("Escape")
+        page.keyboard.type("htp();")
+        page.locator('[data-testid="field-code"] .cm-lintRange-error').first.wait_for()
+        page.locator('[data-testid="field-code"] .cm-lintRange-error').first.hover()
+        page.get_by_text("WorkflowStep has no member htp").first.wait_for()

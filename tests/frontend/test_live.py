@@ -209,7 +209,9 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     page.locator('.react-flow__node[data-id="prepare"]').click()
     inspector = page.get_by_role("region", name="Step prepare")
     inspector.get_by_role("group", name="Error").get_by_text("n must be positive").wait_for()
-    assert "(program:" in inspector.locator(".stack").inner_text()  # where the code node threw, in the compiled program
+    # Where the code node threw, in the graph's terms (never the compiled program's `program:L:C`).
+    frames = inspector.locator(".stack").inner_text()
+    assert "(node prepare, code line 1" in frames and "program:" not in frames
     page.screenshot(path=str(SHOTS / "live-failed-step.png"))
 
     # Publish v2 with reserve changed, then restart the failed instance on it from the list, after
