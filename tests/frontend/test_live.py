@@ -263,7 +263,7 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     steps = list(Instance.objects.get(pk=third.pk).steps.order_by("pk").values_list("name", "attempts"))
     assert steps[:2] == [("prepare", 1), ("reserve", 1)]
 
-    # A code-first workflow has no graph: its steps are drawn as a chain, in the order they began.
+    # A code-first workflow has no graph: it is drawn as its program's diagram (code/diagram.ts), each step with its state.
     from builder.services import version_create_from_code
 
     coded = workflow_create(tenant=tenant, slug="coded")
@@ -273,6 +273,8 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     coded.refresh_from_db()
     run = services.instance_create(tenant=tenant, workflow=coded)
     page.goto(f"{stack['url']}/editor/i/{run.pk}")
-    wait_state(page, "total", "succeeded")
-    assert state_of(page, "pause").get_attribute("data-state") == "succeeded"
-    assert page.locator(".react-flow__edge.taken").count() == 2
+    page.locator('.program-diagram .live-node[aria-label^="total:"][data-state="succeeded"]').wait_for()
+    assert page.locator('.program-diagram .live-node[aria-label^="pause:"]').get_attribute("data-state") == "succeeded"
+    settled(page)
+    page.locator(".react-flow__edge.taken").nth(2).wait_for(state="attached")  # edges come once the nodes are measured
+    assert page.locator(".react-flow__edge.taken").count() == 3  # start -> fetch -> pause -> total
