@@ -1,18 +1,20 @@
 // The code-first editor: a workflow written as a program (`export default async function run(event,
 // step)`) instead of drawn. The program (CodeMirror, completed and checked against the step API's
 // declarations) at the left, its diagram (diagram.ts, redrawn as you type) at the right; Validate,
-// Save (a version), Publish, Run with a test payload (then the live view, with the diagram).
+// Save (a version), Publish (with the safe-deploy check), Run with a test payload (then the live
+// view, with the diagram).
 //
 // The draft is the workflow's `draft` as `{"program": "..."}` (builder.services.code_first_program):
 // Save and Run make it a version exactly as they do a drawn graph's draft.
 import { ReactFlowProvider } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, errorMessage } from "./api/client";
+import { api, errorMessage, type VersionCheck } from "./api/client";
 import { CodeEditor } from "./code/CodeEditor";
 import { diagramOf, type DiagramNode } from "./code/diagram";
 import { DiagramView } from "./code/DiagramView";
 import { placeFromQuery, requestReveal } from "./code/reveal";
 import { PROGRAM_TEMPLATE } from "./codeFirst";
+import { PublishDialog } from "./editor/PublishDialog";
 import { inTurn } from "./exclusive";
 import { confirmLeave, navigate, setLeaveGuard } from "./router";
 import "./code/diagram.css";
@@ -120,14 +122,26 @@ function CodeFirstPage({ workflowId }: { workflowId: number }) {
     return made.data.number;
   }, [saveDraft, workflowId]);
 
-  const publish = useCallback(async () => {
-    const number = await save();
-    if (number === null) return;
+  const publishNow = useCallback(async (number: number) => {
     const { error } = await api.POST("/api/v1/workflows/{workflow_id}/versions/{number}/publish", { params: { path: { workflow_id: workflowId, number } } });
     if (error) { setStatus(`Not published: ${errorMessage(error)}`); return; }
     setPublished(number);
     setStatus(`Published version ${number}`);
-  }, [save, workflowId]);
+  }, [workflowId]);
+  // Publish with the safe-deploy check, as the canvas does (PublishDialog): with instances in
+  // flight, the check's report is shown and publishing waits for the user.
+  const [pending, setPending] = useState<VersionCheck | null>(null);
+  const publish = useCallback(async () => {
+    const number = await save();
+    if (number === null) return;
+    setStatus(`Checking version ${number} against the instances in flight…`);
+    const { data: check, error } = await api.POST("/api/v1/workflows/{workflow_id}/versions/{number}/check", {
+      params: { path: { workflow_id: workflowId, number } } });
+    if (error || !check) { setStatus(`Not published: the check failed: ${errorMessage(error)}`); return; }
+    if (check.checked === 0) { await publishNow(number); return; }
+    setStatus(check.summary);
+    setPending(check);
+  }, [publishNow, save, workflowId]);
 
   const run = useCallback(async () => {
     let params: unknown;
@@ -172,6 +186,8 @@ function CodeFirstPage({ workflowId }: { workflowId: number }) {
         <a href="/editor/step-api.d.ts" target="_blank" rel="noreferrer" title="The step API's TypeScript declarations">Types</a>
         <span role="status" className="status" aria-live="polite">{status}</span>
       </header>
+      {pending && <PublishDialog check={pending} onCancel={() => { setPending(null); setStatus("Not published"); }}
+                                 onPublish={() => { const v = pending.version; setPending(null); publishNow(v); }} />}
       <section className="program-pane" aria-label="Program source">
         {program === null ? <p className="muted">Loading…</p>
           : <CodeEditor id="program" kind="module" label="Program" value={program} onChange={setProgram} />}
