@@ -57,8 +57,9 @@ def node_state(page, name: str, state: str):
     page.locator(f'.program-diagram .live-node[aria-label^="{name}:"][data-state="{state}"]').wait_for()
 
 
-def completions(page) -> list[str]:
-    page.locator(".cm-tooltip-autocomplete").wait_for()
+def completions(page, expect: str) -> list[str]:
+    """The completion list once it offers `expect` (the list of the word typed before may still be open)."""
+    page.locator(".cm-tooltip-autocomplete li .cm-completionLabel", has_text=expect).first.wait_for()
     return page.locator(".cm-tooltip-autocomplete li .cm-completionLabel").all_inner_texts()
 
 
@@ -88,7 +89,7 @@ def test_a_code_first_workflow_is_written_checked_drawn_run_and_debugged_in_the_
         program.click()
         page.keyboard.press("Control+End")
         page.keyboard.type("\nstep.")
-        labels = completions(page)
+        labels = completions(page, "waitForEvent")
         assert {"do", "sleep", "sleepUntil", "waitForEvent", "http", "secret"} <= set(labels)
         page.locator(".cm-tooltip-autocomplete").screenshot(path=str(SHOTS / "codefirst-completion.png"))
         page.keyboard.press("Escape")
@@ -108,7 +109,7 @@ def test_a_code_first_workflow_is_written_checked_drawn_run_and_debugged_in_the_
                 break
         page.keyboard.press("End")
         page.keyboard.press("Control+Space")
-        assert sorted(completions(page)) == ["count", "name"]
+        assert sorted(completions(page, "count")) == ["count", "name"]
         page.keyboard.press("Escape")
         program.fill(PROGRAM)
 
@@ -195,7 +196,7 @@ def test_a_drawn_workflows_error_opens_its_node_and_line(stack, tenant):
         # The code node completes and checks against the step API's types too.
         page.keyboard.press("End")
         page.keyboard.type("\nconst r = await step.")
-        assert {"http", "secret"} <= set(completions(page))
+        assert {"http", "secret"} <= set(completions(page, "secret"))
         page.keyboard.press("Escape")
         page.keyboard.type("htp();")
         page.locator('[data-testid="field-code"] .cm-lintRange-error').first.wait_for()
