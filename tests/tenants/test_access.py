@@ -21,6 +21,7 @@ def test_a_revoked_key_stops_authenticating_and_cannot_be_revoked_twice(tenant):
 
 def test_another_tenants_key_is_not_found_and_stays_valid(tenant, other_tenant):
     key, token = api_key_create(tenant=other_tenant, name="theirs")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         api_key_revoke(tenant=tenant, key_id=key.pk)
+    assert refused.value.field == "key"  # the error body names the field
     assert principal_for_token(token) is not None
