@@ -7,8 +7,9 @@ and wake-ups only hurry that along; a lost or duplicated one costs latency, neve
   until the earliest `due_at` or until a commit that made work due rings their doorbell (a Unix
   datagram socket each, in `wake_dir()`: no server needed);
 - celery mode: a task message is a *token*, "some instance may be due", not addressed to one: the
-  worker that takes it advances the instance `due_ids` picks. Commits that make work due send
-  tokens, a token that found work passes itself on, and the pump (`manage.py engine_pump` or Celery
+  worker that takes it advances the instance `due_ids` picks. A commit that makes work due sends
+  one token that carries how many instances it made due (the worker that takes it sends the
+  others' tokens: `send_batch`), a token that found work passes itself on, and the pump (`manage.py engine_pump` or Celery
   beat) tops the queue up to the number of due instances (bounded by ENGINE_CELERY_TOKENS): what is
   queued is the memory of what was sent, so a token is re-sent only when it may have been lost (a
   broker flush, a killed worker) or a timer fired, and one tenant's flood of instances is not a
@@ -251,10 +252,38 @@ def send_tokens(count: int) -> int:
         return 0
 
 
+def send_batch(count: int) -> int:
+    """Celery mode, after a commit that made `count` instances due: one message for all of them.
+    It carries `spread`: the worker that takes it tops the queue up for the others (`top_up`)
+    before its own advance, so a web process pays one broker write per batch of deliveries, and
+    the fan-out is paid by the workers, which scale out. Returns the messages sent (0 or 1)."""
+    from .celery_app import app
+
+    if count <= 0:
+        return 0
+    try:
+        if queued_tokens() >= settings.ENGINE_CELERY_TOKENS:
+            return 0
+        app.send_task(ADVANCE_TASK, (), kwargs={"spread": count} if count > 1 else {}, declare=[app.amqp.default_queue])
+        return 1
+    except Exception:
+        log.warning("dispatch: a task message for %d instances not sent; the pump will send it", count, exc_info=True)
+        return 0
+
+
+def top_up(*, now: datetime, at_most: int) -> int:
+    """Queue up to `at_most` more tokens, never past the number of due instances (so tokens already
+    queued are not sent twice) nor ENGINE_CELERY_TOKENS. Returns the tokens sent."""
+    due = count_due(now=now, cap=settings.ENGINE_CELERY_TOKENS)
+    if not due:
+        return 0
+    return send_tokens(min(at_most, due - queued_tokens()))
+
+
 def send(ids: list[Any]) -> None:
     """After the commit that made `ids` due: wake the workers that will pick them."""
     if settings.ENGINE_DISPATCH == "celery":
-        send_tokens(len(ids))
+        send_batch(len(ids))
     else:
         ring()
 
@@ -296,11 +325,7 @@ def pump(*, now: datetime) -> int:
     """Celery mode, every interval: top the queue up to the number of due instances (timers that
     fired, expired leases, tokens lost to a broker flush). Returns the tokens sent."""
     run_hooks(now=now)
-    cap = settings.ENGINE_CELERY_TOKENS
-    due = count_due(now=now, cap=cap)
-    if not due:
-        return 0
-    return send_tokens(due - queued_tokens())
+    return top_up(now=now, at_most=settings.ENGINE_CELERY_TOKENS)
 
 
 # ---- plans that stay right ---------------------------------------------------------------------------
