@@ -31,7 +31,6 @@ from typing import Any
 
 from django.db import connection
 
-from .models import Instance, TenantDue
 
 # The triggers, one per vendor. Each is idempotent (re-created after a migration that rebuilt the
 # instance table: SQLite's ALTER TABLE rebuild drops a table's triggers; see engine.apps).
@@ -145,13 +144,3 @@ def settle(tenant_id: int, *, now: datetime) -> None:
             cursor.execute(
                 f"INSERT INTO {_DUE} (tenant_id, at) VALUES (%s, %s) ON CONFLICT (tenant_id) "
                 f"DO UPDATE SET at = excluded.at WHERE excluded.at < {_DUE}.at", [tenant_id, _param(again)])
-
-
-def due_tenant_count(*, now: datetime, cap: int) -> int:
-    """How many tenants have due work, counted up to `cap` (benchmarks, the dashboard)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {_DUE} WHERE at <= %s LIMIT %s) AS due", [_db(now), cap])
-        return cursor.fetchone()[0]
-
-
-__all__ = ["TenantDue", "take_round", "settle", "install_triggers", "due_tenant_count"]
