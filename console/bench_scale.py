@@ -24,6 +24,7 @@ cost by history length and parallel host calls. Everything made is deleted at th
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -328,8 +329,6 @@ def scale_out(*, processes: list[int], instances: int, out) -> dict:
 def webhooks(*, requests: int, concurrency: int, out) -> dict:
     """`bench webhooks` (the same client and load) against the server in embedded mode and in
     distributed mode, each in its own process with its own environment, on this database."""
-    import json
-
     result: dict[str, Any] = {"database": connection.vendor}
     for mode in ("embedded", "distributed"):
         out.write(f"[bench scale] webhooks: {mode}\n")
@@ -346,8 +345,11 @@ def webhooks(*, requests: int, concurrency: int, out) -> dict:
 
 # ---- the command's entry ----------------------------------------------------------------------------
 def _claims(options, out) -> dict:
-    return {f"{size}_tenants": claims(size, heavy=options["heavy"], backlog=options["backlog"], out=out)
-            for size in options["tenant_sizes"]}
+    result = {}
+    for size in options["tenant_sizes"]:
+        result[f"{size}_tenants"] = claims(size, heavy=options["heavy"], backlog=options["backlog"], out=out)
+        out.write(f"[bench scale] {json.dumps(result[f'{size}_tenants'])}\n")  # kept if a later size is stopped
+    return result
 
 
 def _needs_redis(fn: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
@@ -378,7 +380,7 @@ def run(options: dict, out) -> dict:
             figures[name] = SECTIONS[name](options, out)
         except Exception as e:  # keep what was measured; say what failed
             figures[name] = {"failed": f"{type(e).__name__}: {e}"}
-        out.write(f"[bench scale] {name}: {time.perf_counter() - t:.0f} s\n")
+        out.write(f"[bench scale] {name}: {time.perf_counter() - t:.0f} s {json.dumps(figures[name])}\n")
     return figures
 
 
