@@ -62,6 +62,11 @@ class RestartIn(Schema):
     from_step: str | None = None
 
 
+class TerminateIn(Schema):
+    # Run the rollback handlers of the completed steps first (they run in reverse step order).
+    rollback: bool = False
+
+
 class EventIn(Schema):
     type: str
     payload: Any = None
@@ -106,9 +111,10 @@ def instances_resume(request, instance_id: str):
 
 
 @router.post("/instances/{instance_id}/terminate", response=InstanceOut)
-def instances_terminate(request, instance_id: str):
+def instances_terminate(request, instance_id: str, payload: TerminateIn | None = None):
     request.auth.require("editor")
-    return out(services.instance_terminate(tenant=request.auth.tenant, instance_id=instance_id))
+    return out(services.instance_terminate(tenant=request.auth.tenant, instance_id=instance_id,
+                                           rollback=bool(payload and payload.rollback)))
 
 
 @router.post("/instances/{instance_id}/restart", response=InstanceOut)

@@ -59,6 +59,10 @@ class Instance(models.Model):
     recoveries = models.PositiveIntegerField(default=0)
     # Paused because its tenant was suspended (unsuspending resumes exactly these).
     suspended = models.BooleanField(default=False)
+    # Its rollback phase, once begun (the program failed, or it was terminated with rollback):
+    # {"reason": "errored" | "terminate", "error": {name, message}}. While set, the program is only
+    # replayed to find its rollback handlers (engine.sandbox.undo); it ends errored or terminated.
+    rollback = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -123,10 +127,13 @@ class StepRecord(models.Model):
     wake_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The rollback of step (name, occurrence): a durable step of its own (attempts, retries), run
+    # in the instance's rollback phase; its output is always null.
+    rollback = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["instance", "name", "occurrence"], name="step_name_occurrence")
+            models.UniqueConstraint(fields=["instance", "name", "occurrence", "rollback"], name="step_name_occurrence")
         ]
 
 

@@ -41,6 +41,14 @@ class EventType:
     WAIT_COMPLETED = "wait_completed"
     WAIT_TIMED_OUT = "wait_timed_out"
     LOG = "log"
+    # Saga rollbacks: the phase began (data: reason, error, steps in the order they are undone),
+    # then per step: its rollback began, each attempt, and how it ended.
+    ROLLBACKS_STARTED = "rollbacks_started"
+    ROLLBACK_STARTED = "rollback_started"
+    ROLLBACK_ATTEMPT_STARTED = "rollback_attempt_started"
+    ROLLBACK_ATTEMPT_ERRORED = "rollback_attempt_errored"
+    ROLLBACK_COMPLETED = "rollback_completed"
+    ROLLBACK_FAILED = "rollback_failed"
 
 
 TYPES = frozenset(v for k, v in vars(EventType).items() if k.isupper())

@@ -178,17 +178,43 @@ def instance_resume(*, tenant: Tenant, instance_id: Any) -> Instance:
     return instance
 
 
-def instance_terminate(*, tenant: Tenant, instance_id: Any) -> Instance:
-    """Stop for good. A worker running it stops at its next commit and writes nothing more."""
+def instance_terminate(*, tenant: Tenant, instance_id: Any, rollback: bool = False) -> Instance:
+    """Stop for good. A worker running it stops at its next commit and writes nothing more.
+
+    With `rollback`, the rollback handlers of its completed steps run first (engine.rollbacks):
+    its rollback phase begins (a worker running it stops at its next commit and requeues it), and
+    it ends terminated once they are done. An instance already rolling back goes on as it was."""
     instance = instance_get(tenant=tenant, instance_id=instance_id)
     if instance.status == S.TERMINATED:
         return instance
+    if rollback:
+        return _terminate_with_rollback(instance)
     with transaction.atomic():
         _transition(
             instance, allowed=(S.QUEUED, S.RUNNING, S.PAUSED, S.WAITING, S.WAITING_FOR_PAUSE),
             event=E.WORKFLOW_TERMINATED, status=S.TERMINATED, due_at=None, lease_owner="", finished_at=clock.now(),
         )
         parent_notify(child=instance)
+    return instance
+
+
+def _terminate_with_rollback(instance: Instance) -> Instance:
+    from .rollbacks import TERMINATE_ERROR
+
+    marker = {"reason": "terminate", "error": TERMINATE_ERROR}
+    now = clock.now()
+    with transaction.atomic():
+        active = Instance.objects.filter(pk=instance.pk, status__in=Instance.ACTIVE, rollback__isnull=True)
+        # Not held by a worker: due now, queued (a paused one too: its rollbacks run).
+        if active.filter(lease_owner="").update(rollback=marker, status=S.QUEUED, due_at=now):
+            progress.record(instance_id=instance.pk, tenant_id=instance.tenant_id, now=now,
+                            items=[(E.WORKFLOW_QUEUED, None, None, {"terminate": True, "rollback": True})])
+            dispatch.notify([instance.pk])
+        elif not active.update(rollback=marker):  # running: its worker sees the mark at its next commit
+            current = Instance.objects.filter(pk=instance.pk).values_list("status", "rollback").get()
+            if current[1] is None:
+                raise Conflict("status", f"the instance is {current[0]}")
+    instance.refresh_from_db()
     return instance
 
 
@@ -230,7 +256,7 @@ def instance_restart(*, tenant: Tenant, instance_id: Any, from_step: str | None 
             raise NotFound("instance", "no such instance")
         steps = StepRecord.objects.filter(instance=instance)
         if from_step is not None:
-            first = steps.filter(name=from_step).order_by("pk").values_list("pk", flat=True).first()
+            first = steps.filter(name=from_step, rollback=False).order_by("pk").values_list("pk", flat=True).first()
             if first is None:
                 raise InvalidInput("from", f"step {from_step!r} has no record in this instance")
             steps = steps.filter(pk__gte=first)
@@ -241,7 +267,7 @@ def instance_restart(*, tenant: Tenant, instance_id: Any, from_step: str | None 
             raise InvalidInput("version", "the version belongs to another workflow")
         Instance.objects.filter(pk=instance.pk).update(
             status=S.QUEUED, due_at=now, lease_owner="", output=None, error=None, finished_at=None, recoveries=0,
-            version=version or instance.version,
+            version=version or instance.version, rollback=None,
         )
         progress.record(instance_id=instance.pk, tenant_id=tenant.pk, now=now, items=[
             (E.WORKFLOW_QUEUED, None, None, {"restart": True, "from": from_step})

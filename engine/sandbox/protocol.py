@@ -208,6 +208,17 @@ class Session:
         return Final(cmds=cmds, outcome=outcome, wake=wake, wait_types=list(dict.fromkeys(types)), halted=message["halted"],
                      marks=marks(message["marks"]) if "marks" in message else None)
 
+    # ---- the rollback phase (engine.sandbox.undo) ------------------------------------------------
+    def begin_rollbacks(self) -> list[list[Any]]:
+        """Start the rollback phase: the plan the runtime gets (what is left to undo, in order)."""
+        return undo.begin(self)
+
+    def rollback_summary(self) -> dict:
+        return undo.summary(self)
+
+    def rollback_steps(self) -> list[str]:
+        return [name for name, _ in self.plan or []]
+
     # ---- helpers ----------------------------------------------------------------------------------
     def key(self, cmd: dict, allowed: frozenset[str]) -> tuple[str, int]:
         if not cmd.keys() <= allowed:
