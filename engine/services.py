@@ -206,11 +206,15 @@ def _terminate_with_rollback(instance: Instance) -> Instance:
     with transaction.atomic():
         active = Instance.objects.filter(pk=instance.pk, status__in=Instance.ACTIVE, rollback__isnull=True)
         # Not held by a worker: due now, queued (a paused one too: its rollbacks run).
+        # The phase begins here (its mark and event in one transaction); the plan is the worker's.
+        began = (E.ROLLBACKS_STARTED, None, None, marker)
         if active.filter(lease_owner="").update(rollback=marker, status=S.QUEUED, due_at=now):
             progress.record(instance_id=instance.pk, tenant_id=instance.tenant_id, now=now,
-                            items=[(E.WORKFLOW_QUEUED, None, None, {"terminate": True, "rollback": True})])
+                            items=[began, (E.WORKFLOW_QUEUED, None, None, {"terminate": True, "rollback": True})])
             dispatch.notify([instance.pk])
-        elif not active.update(rollback=marker):  # running: its worker sees the mark at its next commit
+        elif active.update(rollback=marker):  # running: its worker sees the mark at its next commit
+            progress.record(instance_id=instance.pk, tenant_id=instance.tenant_id, now=now, items=[began])
+        else:
             current = Instance.objects.filter(pk=instance.pk).values_list("status", "rollback").get()
             if current[1] is None:
                 raise Conflict("status", f"the instance is {current[0]}")
