@@ -31,7 +31,8 @@ def due(advance: Advance, result: dict) -> bool:
     if advance.instance.rollback is not None:
         return True
     outcome = result.get("outcome")
-    if not outcome or "error" not in outcome or advance.stop_for_rollback or advance.pause:
+    # (Paused meanwhile: the phase still begins; its handlers wait for the resume.)
+    if not outcome or "error" not in outcome or advance.stop_for_rollback:
         return False
     return any(s.kind == "do" and s.status == "complete" and s.rollback is not None
                for s in advance.session.states.values())

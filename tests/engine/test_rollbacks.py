@@ -112,3 +112,31 @@ def test_terminate_with_rollback_undoes_the_completed_steps(tenant, clock, make_
     assert logs == ["undo book b1"]
     assert not StepRecord.objects.filter(instance=inst, name="never").exists()
     assert StepRecord.objects.get(instance=inst, name="nap", rollback=False).status == "waiting"
+
+
+def test_a_paused_instance_rolls_back_once_resumed(tenant, clock, make_workflow, drive):
+    wf = make_workflow(SAGA)
+    inst = services.instance_create(tenant=tenant, workflow=wf, params={"crash": True, "failUndo": "ship", "undoRetries": 1})
+    drive()
+    inst.refresh_from_db()
+    assert inst.status == "waiting" and inst.rollback["reason"] == "errored"  # ship's rollback waits to retry
+    services.instance_pause(tenant=tenant, instance_id=inst.pk)
+    clock.set(inst.due_at)
+    drive()
+    inst.refresh_from_db()
+    assert inst.status == "paused"
+    assert [line["label"] for line in undo_lines(tenant, inst)] == ["ship"]
+    services.instance_resume(tenant=tenant, instance_id=inst.pk)
+    run_until_settled(clock, drive, inst)
+    assert inst.status == "errored"
+    assert [line["label"] for line in undo_lines(tenant, inst)] == ["ship", "ship", "charge", "reserve"]
+
+
+def test_restart_clears_the_rollback_phase(tenant, clock, make_workflow, drive):
+    inst = services.instance_create(tenant=tenant, workflow=make_workflow(SAGA), params={"crash": True})
+    run_until_settled(clock, drive, inst)
+    services.instance_restart(tenant=tenant, instance_id=inst.pk, from_step="ship")
+    inst.refresh_from_db()
+    assert inst.rollback is None and not StepRecord.objects.filter(instance=inst, rollback=True).exists()
+    assert list(StepRecord.objects.filter(instance=inst).order_by("pk").values_list("name", flat=True)) == [
+        "reserve", "charge", "no-undo"]
