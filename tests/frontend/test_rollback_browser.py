@@ -109,7 +109,7 @@ def test_the_undo_field_and_the_live_rollback_chain(stack, tenant, settings):
         page.wait_for_url(lambda url: "/i/" in url and instance_id not in url)
         page.locator('.react-flow__node[data-id="wait"] .live-node[data-state="sleeping"]').wait_for()
         page.once("dialog", lambda dialog: dialog.accept())
-        page.get_by_role("button", name="Terminate with rollback").click()
+        page.get_by_role("button", name="Stop with rollback").click()
         page.get_by_label("Instance status").get_by_text("terminated").wait_for()
         rollback_of(page, "reserve", "done")
         rollback_of(page, "charge", "failed")

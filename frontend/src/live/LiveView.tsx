@@ -212,7 +212,7 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
         {["queued", "running", "waiting"].includes(status) && <button onClick={pause}>Pause</button>}
         {status === "paused" && <button onClick={resume}>Resume</button>}
         {!FINISHED.includes(status as LiveState["status"]) && <button onClick={terminate}>Terminate</button>}
-        {!FINISHED.includes(status as LiveState["status"]) && !state.rollback && <button onClick={terminateRollback}>Terminate with rollback</button>}
+        {!FINISHED.includes(status as LiveState["status"]) && !state.rollback && <button onClick={terminateRollback} title="Terminate with rollback: run the rollback handlers of the completed steps first">Stop with rollback</button>}
         <button onClick={() => restart(null)}>Restart</button>
         {restartFrom && <button onClick={() => restart(restartFrom)}>Restart from {restartFrom}</button>}
       </header>
