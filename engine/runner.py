@@ -117,10 +117,11 @@ class Advance:
             state = states[(name, occ)] = StepState(kind=kind, status=status, attempts=attempts, wake=ms[wake], seq=pk)
             if kind == "wait" and status == R.WAITING:
                 state.type = (json.loads(config) if isinstance(config, str) else config or {}).get("type")
-            elif status == R.COMPLETE and kind == "do" and config and "rollback" in config:
-                # The step registered a rollback: what its rollback handler will receive.
+            elif kind == "do" and config and "rollback" in config:
+                # The step registered a rollback (when it first started): what its handler will
+                # receive, once it has completed (now, or in this advance after a retry).
                 state.config = json.loads(config) if isinstance(config, str) else config
-                state.output = output
+                state.output = output if status == R.COMPLETE else None
             meta.append((name, occ, kind, status, attempts, ms[wake], ms[wake] if kind == "sleep" else ms[done],
                          json.loads(error) if isinstance(error, str) else error))
             outputs.append(output or "null")

@@ -140,3 +140,18 @@ def test_restart_clears_the_rollback_phase(tenant, clock, make_workflow, drive):
     assert inst.rollback is None and not StepRecord.objects.filter(instance=inst, rollback=True).exists()
     assert list(StepRecord.objects.filter(instance=inst).order_by("pk").values_list("name", flat=True)) == [
         "reserve", "charge", "no-undo"]
+
+
+def test_a_step_that_completed_on_a_later_retry_is_rolled_back_too(tenant, clock, make_workflow, drive):
+    wf = make_workflow("""
+    export default async function run(event, step) {
+      const got = await step.do("flaky", { retries: { limit: 2, delay: "1 minute" } }, async (ctx) => {
+        if (ctx.attempt === 1) throw new Error("not yet");
+        return { id: "f-" + ctx.attempt };
+      }, { rollback: async ({ ctx, output }) => { console.log("undo " + output.id + " after attempt " + ctx.attempt); } });
+      throw new Error("later failure");
+    }""")
+    inst = services.instance_create(tenant=tenant, workflow=wf)
+    run_until_settled(clock, drive, inst)
+    logs = [e["message"] for e in selectors.progress_after(tenant=tenant, instance_id=inst.pk) if e["type"] == "log"]
+    assert (inst.status, logs) == ("errored", ["undo f-2 after attempt 2"])
