@@ -94,6 +94,11 @@ def test_the_undo_field_and_the_live_rollback_chain(stack, tenant, settings):
         assert "refund API down" in chain.inner_text()
         assert "rolled back" in page.locator('.react-flow__node[data-id="reserve"]').inner_text()
         page.get_by_role("region", name="Logs").get_by_text("released A-1 because no courier").wait_for()
+        page.locator('.react-flow__node[data-id="charge"]').click()  # its details: the rollback and its error
+        inspector = page.get_by_role("region", name="Step charge")
+        inspector.locator('[data-rollback="failed"]').wait_for()
+        assert "refund API down" in inspector.inner_text()
+        page.mouse.click(5, 300)  # deselect
         settled(page)
         page.screenshot(path=str(SHOTS / "rollback-live.png"))
         inst = Instance.objects.get(pk=instance_id)
