@@ -69,6 +69,7 @@ def step_rows(instance_id: Any) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, name, occurrence, kind, status, attempts, wake_at, finished_at, output, error, config, rollback "
+            # In the order the steps were first recorded: the record's order, which replay checks.
             f"FROM {table} WHERE instance_id = %s ORDER BY id",
             [Instance._meta.pk.get_db_prep_value(instance_id, connection)],
         )

@@ -15,13 +15,18 @@ Invariants:
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from . import clock, progress
+from .models import Attempt, StepRecord
 from .sandbox import ProgramRun
 
 if TYPE_CHECKING:
     from .runner import Advance
 
+E = progress.EventType
+R = StepRecord.Status
 TERMINATE_ERROR = {"name": "Terminated", "message": "the instance was terminated (with rollback)"}
 
 
@@ -66,3 +71,37 @@ def end(advance: Advance, marker: dict, result: dict) -> dict[str, Any]:
     if marker.get("reason") == "terminate":
         return {**out, "outcome": None, "terminated": True}
     return {**out, "outcome": {"error": marker["error"]}}
+
+
+def apply(advance: Advance, cmd: dict, key: tuple, at: datetime, new: dict, update, attempts_new: dict,
+          update_attempt) -> list[progress.Item]:
+    """A rollback command's rows (the rollback's own step row and attempts) and events, in the
+    advance's batch (engine.runner.Advance.apply)."""
+    t, name, number = cmd["t"], cmd["s"], cmd["a"]
+    items: list[progress.Item] = []
+    if t == "rstart":
+        if key in new or key in advance.records:
+            update(key, status=R.RUNNING, attempts=number, wake_at=None)
+        else:
+            new[key] = {"kind": "do", "status": R.RUNNING, "attempts": number, "started_at": at}
+            items.append((E.ROLLBACK_STARTED, name, None, {"occurrence": cmd["o"]}))
+        attempts_new[(key, number)] = {"status": Attempt.Status.RUNNING, "started_at": at}
+        advance.open_attempts.add(key)
+        items.append((E.ROLLBACK_ATTEMPT_STARTED, name, number, None))
+    elif t == "rok":
+        advance.open_attempts.discard(key)
+        update(key, status=R.COMPLETE, finished_at=at, wake_at=None)
+        update_attempt(key, number, status=Attempt.Status.COMPLETE, finished_at=at)
+        items.append((E.ROLLBACK_COMPLETED, name, number, None))
+    else:
+        advance.open_attempts.discard(key)
+        error = cmd["e"]
+        update_attempt(key, number, status=Attempt.Status.ERRORED, error=error, finished_at=at)
+        if cmd.get("final"):
+            update(key, status=R.ERRORED, error=error, finished_at=at, wake_at=None)
+            items.append((E.ROLLBACK_ATTEMPT_ERRORED, name, number, {"error": error}))
+            items.append((E.ROLLBACK_FAILED, name, number, {"error": error}))
+        else:
+            update(key, status=R.RETRYING, error=error, wake_at=clock.from_ms(cmd["wake"]))
+            items.append((E.ROLLBACK_ATTEMPT_ERRORED, name, number, {"error": error, "retryDelayMs": cmd["delay"]}))
+    return items

@@ -9,7 +9,9 @@
 //   generator reseeded at each durable point, so a replay takes the path the first run took.
 // - Commands are buffered and sent in batches (each crossing of the host boundary costs about a
 //   millisecond); the buffer is flushed before a host capability runs and right after a step that
-//   used one completes, so such a step is committed before the next one starts.
+//   used one completes (in a microtask, before the code awaiting it goes on), so such a step is
+//   committed before the next one starts. Calls of concurrent capabilities (step.http) made in one
+//   turn go to the host together and their results come back later (settle), so they overlap.
 //
 // The runtime shares the JavaScript realm with the tenant's program, so it is written like
 // Node.js's internals: every intrinsic it uses is captured in primordials.js, in a pristine realm,
@@ -40,6 +42,11 @@
     const MAX_LOG_BYTES = init.maxLogBytes;
     const TIME_LIMIT_MS = init.timeLimitMs;
     const TRACE = init.trace === true;
+    const MAX_STEPS = typeof init.maxSteps === "number" ? init.maxSteps : 25000;
+    const CONCURRENT_CAPS = init.concurrentCapabilities || []; // one-off evaluations pass none
+    // The safe-deploy check (engine/deploycheck.py): replay the record against another program and
+    // run nothing: no step function, no new step, no capability.
+    const CHECK = init.check === true;
     const OUTPUTS = init.outputs;
     let clock = init.clock;
     const SEP = "\u0000";
@@ -52,84 +59,8 @@
     // ---- determinism: determinism.js is spliced in here (runtime.py) ----
     /* determinism.js */
 
-    // ---- values ----------------------------------------------------------------------------
-    function utf8Length(s) {
-      if (s.length * 3 <= MAX_OUTPUT) return s.length; // cannot be over the limit
-      return unescapeText(encodeURI(s)).length;
-    }
-    // Whether a thrown `null` was memory exhaustion. Only the host can tell (it sees the guest's
-    // memory high-water mark). The question is a constant made before the heap filled.
-    function memoryQuery() {
-      const reply = JSONParse(hostCall(MEMORY_QUERY));
-      if (own(reply, "stop")) halted = true;
-      return own(reply, "oom") === true;
-    }
-    function memoryError() {
-      return { __proto__: null, name: "MemoryLimitError", message: `exceeded the memory limit of ${MEMORY_MIB} MiB` };
-    }
-    // What the runtime reports of a thrown value; reads it defensively (getters, Proxies).
-    // QuickJS throws `null` where it cannot even allocate the error: the host decides whether a
-    // `null` was memory exhaustion.
-    function errorInfo(err) {
-      if (err === null) return memoryQuery() ? memoryError() : { __proto__: null, name: "Error", message: "null" };
-      if (protoIs(InternalErrorPrototype, err) || protoIs(RangeErrorPrototype, err)) {
-        const message = field(err, "message");
-        if (typeof message === "string" && matches(OUT_OF_MEMORY, message)) return memoryError();
-      }
-      if (isErrorLike(err)) {
-        const name = field(err, "name");
-        const info = {
-          __proto__: null,
-          name: StringSlice(name === undefined || name === null || name === "" ? "Error" : safeText(name), 0, 128),
-          message: StringSlice(safeText(field(err, "message")), 0, 4096),
-        };
-        // Where it was thrown, for the live view's inspection (frames only: QuickJS's stack has no values).
-        const stack = field(err, "stack");
-        if (typeof stack === "string") {
-          // By hand: String.prototype.split looks up a patchable Symbol.split.
-          let frames = "";
-          for (let from = 0; from < stack.length;) {
-            let end = StringIndexOf(stack, "\n", from);
-            if (end < 0) end = stack.length;
-            const line = StringSlice(stack, from, end);
-            if (StringIncludes(line, "(program:")) frames = frames ? frames + "\n" + line : line;
-            from = end + 1;
-          }
-          if (frames) info.stack = StringSlice(frames, 0, 4096);
-        }
-        return info;
-      }
-      let message;
-      try {
-        message = typeof err === "string" ? err : JSONStringify(err);
-      } catch (e) {
-        message = safeText(err);
-      }
-      return { __proto__: null, name: "Error", message: StringSlice(safeText(message), 0, 4096) };
-    }
-    function toError(info) {
-      const e = info.name === "NonRetryableError" ? new NonRetryableError(info.message) : new SafeError(info.message);
-      ObjectDefineProperty(e, "name", { value: info.name, writable: true, configurable: true });
-      // A step's error re-thrown into run(): its stack is on the step's record, not here.
-      ObjectDefineProperty(e, "stack", { value: "", writable: true, configurable: true });
-      return e;
-    }
-    // Returns the JSON text of a result, or throws a WorkflowError naming what is wrong.
-    function toJson(value, what) {
-      let text;
-      try {
-        text = value === undefined ? "null" : JSONStringify(value);
-      } catch (e) {
-        if (e === null || (protoIs(InternalErrorPrototype, e) && matches(OUT_OF_MEMORY, safeText(field(e, "message"))))) throw e;
-        throw new WorkflowError(`${what} is not JSON-serializable: ${safeText(field(e, "message"))}`, "ResultError");
-      }
-      if (typeof text !== "string") throw new WorkflowError(`${what} is not JSON-serializable (${typeof value})`, "ResultError");
-      const size = utf8Length(text);
-      if (size > MAX_OUTPUT) {
-        throw new WorkflowError(`${what} is ${size} bytes of JSON, over the ${MAX_OUTPUT} byte limit`, "ResultError");
-      }
-      return text;
-    }
+    // ---- values: results.js is spliced in here (runtime.py) ----
+    /* results.js */
 
     // ---- commands and the host -------------------------------------------------------------
     const records = new SafeMap();
@@ -137,6 +68,9 @@
     // The map holds row indexes; a row becomes an object only when a step needs more than a replay.
     const rows = init.records;
     for (let i = 0; i < rows.length; i++) MapSet(records, rows[i][0] + SEP + rows[i][1], i);
+    // ---- the record's order: order.js is spliced in here (runtime.py) ----
+    /* order.js */
+
     function row(i) {
       const r = rows[i];
       return { __proto__: null, kind: r[2], status: r[3], attempts: r[4], wake: r[5], done: r[6], out: OUTPUTS[i], err: r[7] };
@@ -151,6 +85,12 @@
     let logCount = 0;
     let logBytes = 0;
     let current = null; // the step whose function is running synchronously, for log lines
+    let currentKey = null; // and its key, which a capability call names as its caller
+    // Capability calls the host runs while the program goes on (its reply was `pending: id`):
+    // id -> [resolve, reject], settled by the host through settle() below.
+    const calls = { __proto__: null };
+    const PromiseThenCall = uncurry(PromiseThen);
+    let capCalls = 0; // side-effect capability calls made so far (a step that saw one commits at once)
     const secrets = list(); // values step.secret returned: never a step's result
     // Whether a result's JSON text holds a secret (as JSON writes it, once or twice escaped).
     function holdsSecret(text) {
@@ -217,6 +157,18 @@
     function ended(name, occ, attempt, marked) {
       if (marked) mark("end", name, occ, attempt);
     }
+    // A step that used a capability ends: commit it in a microtask, which runs before the code
+    // awaiting the step goes on, and after the other steps that ended in the same turn
+    // (`Promise.all` over HTTP steps: one commit for all of them instead of one each).
+    let flushScheduled = false;
+    function flushSoon() {
+      if (flushScheduled) return;
+      flushScheduled = true;
+      PromiseThenCall(PromiseResolve(), () => {
+        flushScheduled = false;
+        if (dirty && !halted) flush();
+      });
+    }
     function emit(cmd) {
       append(commands, cmd);
       if (commands.length >= FLUSH_EVERY) flush();
@@ -234,6 +186,14 @@
       MapSet(occurrences, name, occ);
       const key = name + SEP + occ;
       const index = MapGet(records, key);
+      if (index !== undefined) reach(index);
+      if (index === undefined) {
+        // The plan's steps per instance (the host refuses a step past it too).
+        if (rows.length + newSteps >= MAX_STEPS) {
+          throw new WorkflowError(`${kind} ${name}: this instance already has ${MAX_STEPS} steps, the plan's limit`, "StepLimitError");
+        }
+        newSteps += 1;
+      }
       if (index !== undefined && rows[index][2] !== kind) {
         throw new WorkflowError(
           `step ${name} (occurrence ${occ}) was a ${rows[index][2]} when this instance ran before and is a ${kind} now: the program is not deterministic`,
@@ -242,6 +202,7 @@
       return [occ, key, index];
     }
     const occurrences = new SafeMap();
+    let newSteps = 0; // steps this advance added
 
     // ---- step.do ---------------------------------------------------------------------------
     // Not async: a replayed step resolves in one microtask, which is most of the cost of resuming
@@ -257,6 +218,7 @@
         const i = MapGet(records, k);
         if (i !== undefined && rows[i][2] === "do" && rows[i][3] === "complete" && typeof fn === "function") {
           MapSet(occurrences, name, o);
+          reach(i);
           settle(rows[i][6], k);
           if (options !== undefined) MapSet(handlers, k, options); // read only if the instance rolls back
           return PromiseResolve(OUTPUTS[i]);
@@ -282,6 +244,11 @@
     }
     async function runStep(name, config, fn, occ, key, rec, undo) {
       const cfg = stepConfig(`step ${name}`, config);
+      if (rec && CHECK) return never; // an unfinished recorded step: the check runs nothing
+      if (!rec) {
+        const wait = gate(name, occ, "do");
+        if (wait !== null) await wait;
+      }
       let attempt = 0;
       if (rec) {
         attempt = rec.attempts;
@@ -318,10 +285,12 @@
         } else marked = begun(name, occ, attempt);
         let text;
         let over = false;
+        const capsBefore = capCalls;
         try {
           current = name;
+          currentKey = key;
           let pending;
-          try { pending = fn(stepContext(name, occ, attempt, cfg)); } finally { current = null; }
+          try { pending = fn(stepContext(name, occ, attempt, cfg)); } finally { current = null; currentKey = null; }
           const value = await pending;
           over = true;
           ended(name, occ, attempt, marked);
@@ -339,6 +308,8 @@
             if (timed) flush({ __proto__: null, clear: key });
           }
           delete inflight[key];
+          // A capability call made while this step ran (by it, or by a step beside it): commit now.
+          if (capCalls !== capsBefore) dirty = true;
           const info = exhausted ? memoryError() : err === null ? { __proto__: null, name: "Error", message: "null" } : errorInfo(err);
           if (info.name === "MemoryLimitError") info.message += ` in step ${name}`;
           let wake = failedAttempt(false, name, occ, key, attempt, cfg, info, isPrototypeOfSafe(NonRetryableError.prototype, err));
@@ -350,8 +321,9 @@
         }
         delete inflight[key];
         if (halted) return never;
+        if (capCalls !== capsBefore) dirty = true;
         emit({ __proto__: null, t: "ok", s: name, o: occ, a: attempt, v: text });
-        if (dirty) flush();
+        if (dirty) flushSoon();
         settle(NOW, key);
         return JSONParse(text);
       }
@@ -421,53 +393,96 @@
     // ---- sleeps and waits: sleeps.js is spliced in here (runtime.py) ----
     /* sleeps.js */
 
-    // ---- logs ------------------------------------------------------------------------------
-    function logger(level) {
-      return (...args) => {
-        if (halted || logCount >= MAX_LOGS || logBytes >= MAX_LOG_BYTES) return;
-        let text = "";
-        for (let i = 0; i < args.length; i++) {
-          const a = args[i];
-          let part;
-          if (typeof a === "string") part = a;
-          else {
-            try { part = JSONStringify(a); } catch (e) { part = undefined; }
-            if (typeof part !== "string") part = safeText(a);
-          }
-          text = i === 0 ? part : text + " " + part;
-          if (text.length > 8192) break;
-        }
-        text = StringSlice(text, 0, 8192);
-        logCount += 1;
-        logBytes += text.length;
-        const full = logCount === MAX_LOGS || logBytes >= MAX_LOG_BYTES;
-        emit({ __proto__: null, t: "log", l: level, s: current, m: full ? "(log limit reached: later lines of this run are dropped)" : text });
-      };
-    }
-    globalThis.console = { log: logger("info"), info: logger("info"), warn: logger("warn"), error: logger("error"), debug: logger("debug") };
+    // ---- logs: logs.js is spliced in here (runtime.py) ----
+    /* logs.js */
 
     // ---- the step object and the run -------------------------------------------------------
     const step = { do: doStep, sleep, sleepUntil: sleepUntilDate, waitForEvent };
     const caps = init.capabilities;
+    // Calls of CONCURRENT capabilities wait here until the program's synchronous code is done (a
+    // microtask), then go to the host together, with the commands before them, in one message:
+    // one commit, then the host starts them all ([name, args text, calling step, resolve, reject]).
+    let queued = list();
+    function sendCalls() {
+      const batch = queued;
+      queued = list();
+      if (halted || batch.length === 0) return;
+      const items = list();
+      for (let i = 0; i < batch.length; i++) {
+        const entry = list();
+        append(entry, batch[i][0]); append(entry, batch[i][1]); append(entry, batch[i][2]);
+        append(items, entry);
+      }
+      let answers;
+      try {
+        answers = own(flush({ __proto__: null, calls: items }), "calls");
+      } catch (err) {
+        for (let i = 0; i < batch.length; i++) batch[i][4](err);
+        return;
+      }
+      dirty = true; // side effects are under way: the steps that caused them commit as they end
+      for (let i = 0; i < batch.length; i++) {
+        const answer = own(answers, i);
+        if (answer === undefined) continue; // the host said stop: the step never ends here
+        const id = own(answer, "pending");
+        if (typeof id === "number") { calls[id] = [batch[i][3], batch[i][4]]; continue; }
+        const error = answerError(answer);
+        if (error) batch[i][4](error);
+        else batch[i][3](own(answer, "result"));
+      }
+    }
     for (let c = 0; c < caps.length; c++) {
       const cap = caps[c];
-      let pure = false;
+      let pure = false, concurrent = false;
       for (let p = 0; p < init.pureCapabilities.length; p++) if (init.pureCapabilities[p] === cap) pure = true;
+      for (let p = 0; p < CONCURRENT_CAPS.length; p++) if (CONCURRENT_CAPS[p] === cap) concurrent = true;
       step[cap] = (args) => {
         if (halted || (UNDO && rolling === null)) return never; // rolling back: only handlers act
+        if (concurrent) {
+          let text;
+          try {
+            text = args === undefined ? "null" : JSONStringify(args);
+          } catch (err) {
+            return PromiseReject(err);
+          }
+          capCalls += 1;
+          const from = currentKey;
+          return new SafePromise((resolve, reject) => {
+            if (queued.length === 0) PromiseThenCall(PromiseResolve(), sendCalls);
+            const entry = list();
+            append(entry, cap); append(entry, typeof text === "string" ? text : "null"); append(entry, from);
+            append(entry, resolve); append(entry, reject);
+            append(queued, entry);
+          });
+        }
         let reply;
         try {
           // Arguments are the program's: serialized here, in its realm (its toJSON is its own).
           const text = args === undefined ? "null" : JSONStringify(args);
-          reply = flush({ __proto__: null, cap: [cap, typeof text === "string" ? text : "null"] });
+          const message = { __proto__: null, cap: [cap, typeof text === "string" ? text : "null"] };
+          if (currentKey !== null) message.from = currentKey;
+          reply = flush(message);
         } catch (err) {
           return PromiseReject(err);
         }
-        if (!pure) dirty = true; // a side effect: the step that caused it commits before the next starts
-        const error = own(reply, "error");
-        if (own(reply, "secret") === true && typeof own(reply, "result") === "string") append(secrets, own(reply, "result"));
-        return error ? PromiseReject(toError(error)) : PromiseResolve(own(reply, "result"));
+        if (!pure) {
+          dirty = true; // a side effect: the step that caused it commits before the next starts
+          capCalls += 1;
+        }
+        const id = own(reply, "pending");
+        if (typeof id === "number") {
+          // The host runs it while the program goes on (calls started together overlap).
+          return new SafePromise((resolve, reject) => { calls[id] = [resolve, reject]; });
+        }
+        const error = answerError(reply);
+        return error ? PromiseReject(error) : PromiseResolve(own(reply, "result"));
       };
+    }
+    // A capability's reply: its error as a thrown value, or null (the result is `reply.result`).
+    function answerError(reply) {
+      const error = own(reply, "error");
+      if (own(reply, "secret") === true && typeof own(reply, "result") === "string") append(secrets, own(reply, "result"));
+      return error ? toError(error) : null;
     }
     ObjectFreeze(step);
 
@@ -513,6 +528,7 @@
       // The advance was cut short (time or memory): every attempt in flight failed with `info`.
       // `expired`: keys of steps whose own timeout passed (the others in flight were cut short too).
       interrupted(infoText, expiredText) {
+        cut = true;
         const info = plain(JSONParse(infoText));
         const expired = plain(JSONParse(expiredText));
         const keys = list();
@@ -544,6 +560,18 @@
         for (const type in waitTypes) delete waitTypes[type];
         rollBack(plain(JSONParse(planText)));
       },
+      // A capability call the host ran while the program went on has ended: its reply (JSON text).
+      settle(id, replyText) {
+        const entry = calls[id];
+        if (entry === undefined) return false;
+        delete calls[id];
+        const reply = JSONParse(replyText);
+        if (own(reply, "stop")) halted = true;
+        const error = answerError(reply);
+        if (error) entry[1](error);
+        else entry[0](own(reply, "result"));
+        return true;
+      },
       finish() {
         if (!started && outcome === null) {
           // The program's module threw at its top level (module evaluation swallows the error), or
@@ -555,7 +583,10 @@
         for (let i = 0; i < timers.length; i++) if (wake === null || timers[i] < wake) wake = timers[i];
         const types = list();
         for (const type in waitTypes) append(types, type);
-        const text = hostJson({ __proto__: null, cmds: take(), outcome, wake, waitTypes: types, halted });
+        const message = { __proto__: null, cmds: take(), outcome, wake, waitTypes: types, halted };
+        const diverged = divergence();
+        if (diverged !== null) message.diverged = diverged;
+        const text = hostJson(message);
         return marks.length ? StringSlice(text, 0, -1) + ",\"marks\":" + marksJson() + "}" : text;
       },
     });

@@ -15,6 +15,9 @@
         settle(rec.wake, key);
         return;
       }
+      const wait = gate(name, occ, "sleep");
+      if (wait !== null) await wait;
+      if (idle()) return never;
       const wake = wakeAt();
       emit({ __proto__: null, t: "sleep", s: name, o: occ, wake });
       if (wake > NOW) return block(wake);
@@ -52,6 +55,9 @@
       if (rec) {
         deadline = rec.wake;
       } else {
+        const wait = gate(name, occ, "wait");
+        if (wait !== null) await wait;
+        if (idle()) return never;
         const timeout = options.timeout;
         deadline = NOW + duration(timeout === undefined ? "24 hours" : timeout, `waitForEvent ${name}: timeout`);
         emit({ __proto__: null, t: "wait", s: name, o: occ, type, wake: deadline });
