@@ -38,7 +38,7 @@ from .actions import RefuseNulFilters, confirm_page, confirmed, operator_audit
 from tenants.errors import DomainError
 from tenants.models import Tenant
 
-from engine import clock, services
+from engine import clock, progress, services
 from engine.models import Attempt, Event, Instance, ProgressEvent, StepRecord
 
 S = Instance.Status
@@ -266,8 +266,11 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
             extra_context["steps_truncated"] = len(steps) > DETAIL_STEPS
             steps = steps[:DETAIL_STEPS]
             logs: dict[str, list] = {}
-            for log in ProgressEvent.objects.filter(instance_id=pk, type="log").order_by("event_id")[:2000]:
-                logs.setdefault(log.step or "", []).append(log)
+            rows = ProgressEvent.objects.filter(instance_id=pk).order_by("event_id").values(
+                "event_id", "count", "created_at", "events")[:2000]
+            for log in progress.events_of(rows):
+                if log["type"] == "log":
+                    logs.setdefault(log["step"] or "", []).append(log)
             for step in steps:
                 step.logs = logs.pop(step.name, [])
                 step.output_pretty = pretty_json(step.output) if step.output is not None else ""

@@ -240,9 +240,14 @@ def instance_status(*, tenant: Tenant, instance_id: Any) -> dict:
 
 def progress_after(*, tenant: Tenant, instance_id: Any, after: int = 0, limit: int = 1000) -> list[dict]:
     instance = instance_get(tenant=tenant, instance_id=instance_id)
-    rows = ProgressEvent.objects.filter(instance=instance, event_id__gt=after).order_by("event_id")[:limit]
-    return [
-        {"eventId": e.event_id, "type": e.type, "timestamp": e.created_at.isoformat(), "step": e.step,
-         "attempt": e.attempt, **(e.data or {})}
-        for e in rows
-    ]
+    from . import progress
+
+    events: list[dict] = []
+    while len(events) < limit:  # rows hold up to progress.PACK events each
+        rows = list(ProgressEvent.objects.filter(instance=instance, event_id__gt=after).order_by("event_id")
+                    .values("event_id", "count", "created_at", "events")[:max(1, (limit - len(events)) // 4)])
+        if not rows:
+            break
+        events += progress.events_of(rows, after=after)
+        after = rows[-1]["event_id"]
+    return events[:limit]

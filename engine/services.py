@@ -92,7 +92,7 @@ def instance_create_batch(
         existing = {i.key: i for i in Instance.objects.filter(workflow=workflow, key__in=set(keys) - created)} \
             if len(created) < len(keys) else {}
         progress.insert(tenant_id=tenant.pk, now=now, rows=[
-            (Instance._meta.pk.get_db_prep_value(i.pk, connection), 1, (E.WORKFLOW_QUEUED, None, None, None))
+            (Instance._meta.pk.get_db_prep_value(i.pk, connection), 1, [(E.WORKFLOW_QUEUED, None, None, None)], None)
             for i in fresh
         ])
         progress.notify_on_commit([i.pk for i in fresh], workflow_id=workflow.pk)

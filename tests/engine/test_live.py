@@ -2,6 +2,7 @@
 import asyncio
 import json
 import os
+from datetime import datetime
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -338,7 +339,9 @@ def test_step_times_are_the_hosts_and_in_order(tenant, make_workflow, drive, mon
                        "  return await step.do('last', () => 1);\n}")
     inst = services.instance_create(tenant=tenant, workflow=wf)
     drive()
-    times = list(ProgressEvent.objects.filter(instance=inst).order_by("event_id").values_list("created_at", flat=True))
+    from engine import progress
+
+    times = [datetime.fromisoformat(e["timestamp"]) for e in progress.events_of(ProgressEvent.objects.filter(instance=inst).order_by("event_id"))]
     assert times == sorted(times)
     rows = {r.name: r for r in StepRecord.objects.filter(instance=inst)}
     assert all(r.finished_at >= r.started_at for r in rows.values())
