@@ -184,7 +184,7 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
             return queryset, False
         as_uuid = self._uuid(term)
         if as_uuid is not None:
-            # 32 hex digits are a uuid and also a valid key (the default key is uuid4().hex): both, indexed.
+            # 32 hex digits are a uuid and also a valid caller-chosen key: both, indexed.
             return queryset.filter(Q(pk=as_uuid) | Q(key=term)), False
         return queryset.filter(key=term), False
 
@@ -224,7 +224,7 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
     @display(description="instance", ordering="key")
     def key_link(self, obj):
         return format_html('<a href="{}" class="font-mono">{}</a>',
-                           reverse("admin:engine_instance_change", args=[obj.pk]), obj.key)
+                           reverse("admin:engine_instance_change", args=[obj.pk]), obj.public_key)
 
     @display(description="status", ordering="status", label=STATUS_COLORS)
     def status_badge(self, obj):

@@ -40,8 +40,9 @@ class Instance(models.Model):
     # Indexed only where set (instance_parent): most instances have no parent.
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
                                db_index=False)
-    # The caller-chosen id (or the uuid's hex when none was given); unique per workflow.
-    key = models.CharField(max_length=64)
+    # The caller-chosen id, unique per workflow; NULL when none was given (`public_key` then shows
+    # the uuid's hex): most instances have none, and a NULL costs no bytes in the row or its indexes.
+    key = models.CharField(max_length=64, null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     params = models.JSONField(null=True, blank=True)
     output = models.TextField(null=True, blank=True)  # JSON text, as the program returned it
@@ -84,14 +85,19 @@ class Instance(models.Model):
             models.Index(fields=["status", "created_at"], name="instance_status_created"),
             models.Index(fields=["tenant", "created_at"], name="instance_tenant_created"),
             models.Index(fields=["workflow", "created_at"], name="instance_workflow_created"),
-            models.Index(fields=["key"], name="instance_key"),
+            models.Index(fields=["key"], condition=models.Q(key__isnull=False), name="instance_key_given"),
             # The error-text filter reads only instances with an error, newest first (partial: the
             # instances without one cost nothing here).
             models.Index(fields=["created_at"], condition=models.Q(error__isnull=False), name="instance_error_created"),
         ]
 
+    @property
+    def public_key(self) -> str:
+        """The instance's id as callers know it: the one they chose, else the uuid's hex."""
+        return self.key or self.pk.hex
+
     def __str__(self) -> str:
-        return f"{self.workflow_id}/{self.key}"
+        return f"{self.workflow_id}/{self.public_key}"
 
 
 class StepRecord(models.Model):

@@ -203,7 +203,7 @@ def instance_status(*, tenant: Tenant, instance_id: Any) -> dict:
     )
     return {
         "id": str(instance.pk),
-        "key": instance.key,
+        "key": instance.public_key,
         "workflow": instance.workflow_id,
         "version": instance.version_id,  # the version's row id (kept for existing clients)
         "version_number": instance.version.number,  # what the live view shows

@@ -1,4 +1,5 @@
-"""Progress events packed per commit (engine.progress.pack): existing rows become one-event rows."""
+"""Progress events packed per commit (engine.progress.pack): existing rows become one-event rows.
+An instance created without an id has a NULL key (existing keys stay as they are)."""
 import json
 
 from django.db import migrations, models
@@ -25,6 +26,13 @@ def pack_rows(apps, schema_editor):
     ProgressEvent.objects.bulk_update(batch, ["events", "lifecycle"])
 
 
+def give_keys(apps, schema_editor):
+    """Backwards: the key column is required again; an instance without one gets its uuid's hex."""
+    Instance = apps.get_model("engine", "Instance")
+    for instance in Instance.objects.filter(key__isnull=True).only("pk").iterator(2000):
+        Instance.objects.filter(pk=instance.pk).update(key=instance.pk.hex)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -35,7 +43,7 @@ class Migration(migrations.Migration):
         migrations.AddField(model_name='progressevent', name='count', field=models.PositiveSmallIntegerField(default=1)),
         migrations.AddField(model_name='progressevent', name='events', field=models.TextField(default='[]'), preserve_default=False),
         migrations.AddField(model_name='progressevent', name='lifecycle', field=models.BooleanField(default=False)),
-        migrations.RunPython(pack_rows, migrations.RunPython.noop),
+        migrations.RunPython(pack_rows),  # irreversible: packed rows do not fit one-event columns
         migrations.RemoveIndex(model_name='progressevent', name='progress_workflow_stream'),
         migrations.RemoveField(model_name='progressevent', name='type'),
         migrations.RemoveField(model_name='progressevent', name='step'),
@@ -48,5 +56,12 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='progressevent',
             index=models.Index(condition=models.Q(('lifecycle', True)), fields=['txid', 'id'], name='progress_lifecycle_stream'),
+        ),
+        migrations.RemoveIndex(model_name='instance', name='instance_key'),
+        migrations.AlterField(model_name='instance', name='key', field=models.CharField(blank=True, max_length=64, null=True)),
+        migrations.RunPython(migrations.RunPython.noop, give_keys),
+        migrations.AddIndex(
+            model_name='instance',
+            index=models.Index(condition=models.Q(('key__isnull', False)), fields=['key'], name='instance_key_given'),
         ),
     ]
