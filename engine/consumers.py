@@ -116,19 +116,20 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=refused.code if isinstance(refused, Refused) else CLOSE_NOT_FOUND)
             return
         self.poke = asyncio.Event()
-        await live.listen(self.channel_layer)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.hub = await live.hub(self.channel_layer)
+        await self.hub.subscribe(self.group, self)
         await self.accept()
         self.loop = asyncio.ensure_future(self.follow())
 
     async def disconnect(self, code):
         if hasattr(self, "loop"):
             self.loop.cancel()
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if hasattr(self, "hub"):
+            await self.hub.unsubscribe(self.group, self)
 
     async def progress_new(self, message):
-        """Rows were committed (a hint: they are read from the database), or ephemeral events."""
+        """Rows were committed (a hint: they are read from the database), or ephemeral events
+        (called by this process's live.Hub)."""
         for event in message.get("ephemeral") or ():
             await self.send_json({**event, "ephemeral": True})
         self.poke.set()
