@@ -232,7 +232,9 @@ class Hub:
 
     async def start(self) -> None:
         if settings.REDIS_URL:
-            self.channel = await self.layer.new_channel("live.")
+            # The layer's default prefix: channels_redis reads all of a process's specific channels
+            # from one Redis list, named by that prefix (another prefix would never be read).
+            self.channel = await self.layer.new_channel()
             self.task = asyncio.ensure_future(self.receive())
         else:
             await self.bind()
