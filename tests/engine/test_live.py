@@ -295,6 +295,9 @@ def test_events_from_a_celery_worker_reach_a_client_of_daphne(tenant, make_workf
             seen, started = [], time.monotonic()
             while not seen or seen[-1]["type"] != "workflow_completed":
                 seen.append(jsonlib.loads(ws.recv(timeout=60)))
+        # Ephemeral events travel only in notifications: these came from the worker through Redis
+        # to daphne's process channel (engine.live.Hub), not from a database read.
+        assert {(e["type"], e["step"]) for e in seen if e.get("ephemeral")} >= {("attempt_running", "a"), ("attempt_running", "b")}
         seen = [e for e in seen if not e.get("ephemeral")]  # an attempt began or ended (uncommitted, no id)
         assert [e["eventId"] for e in seen] == list(range(2, 2 + len(seen)))  # in order, none missing or repeated
         types = [e["type"] for e in seen]
