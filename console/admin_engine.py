@@ -39,7 +39,7 @@ from .actions import RefuseNulFilters, confirm_page, confirmed, operator_audit
 from tenants.errors import DomainError
 from tenants.models import Tenant
 
-from engine import clock, services
+from engine import clock, progress, services
 from engine.models import Attempt, Event, Instance, ProgressEvent, StepRecord
 
 S = Instance.Status
@@ -186,7 +186,7 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
             return queryset, False
         as_uuid = self._uuid(term)
         if as_uuid is not None:
-            # 32 hex digits are a uuid and also a valid key (the default key is uuid4().hex): both, indexed.
+            # 32 hex digits are a uuid and also a valid caller-chosen key: both, indexed.
             return queryset.filter(Q(pk=as_uuid) | Q(key=term)), False
         return queryset.filter(key=term), False
 
@@ -227,7 +227,7 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
     @display(description="instance", ordering="key")
     def key_link(self, obj):
         return format_html('<a href="{}" class="font-mono">{}</a>',
-                           reverse("admin:engine_instance_change", args=[obj.pk]), obj.key)
+                           reverse("admin:engine_instance_change", args=[obj.pk]), obj.public_key)
 
     @display(description="status", ordering="status", label=STATUS_COLORS)
     def status_badge(self, obj):
@@ -273,8 +273,11 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
             extra_context["steps_truncated"] = len(steps) > DETAIL_STEPS
             steps = steps[:DETAIL_STEPS]
             logs: dict[str, list] = {}
-            for log in ProgressEvent.objects.filter(instance_id=pk, type="log").order_by("event_id")[:2000]:
-                logs.setdefault(log.step or "", []).append(log)
+            rows = ProgressEvent.objects.filter(instance_id=pk).order_by("event_id").values(
+                "event_id", "count", "created_at", "events")[:2000]
+            for log in progress.events_of(rows):
+                if log["type"] == "log":
+                    logs.setdefault(log["step"] or "", []).append(log)
             for step in steps:
                 step.logs = logs.pop(step.name, [])
                 step.output_pretty = pretty_json(step.output) if step.output is not None else ""

@@ -39,6 +39,12 @@ class InstanceOut(Schema):
         return str(obj.pk)
 
     @staticmethod
+    def resolve_key(obj):
+        if isinstance(obj, dict):
+            return obj["key"]
+        return obj.public_key
+
+    @staticmethod
     def resolve_workflow(obj):
         if isinstance(obj, dict):
             return obj["workflow"]

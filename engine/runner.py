@@ -155,7 +155,7 @@ class Advance:
             "seed": str(inst.pk),
             "params": inst.params,
             "created": inst.created_at.isoformat(),
-            "instanceId": inst.key,
+            "instanceId": inst.public_key,
             "inbox": [
                 {"id": e["pk"], "type": e["type"], "payload": e["payload"], "timestamp": e["created_at"].isoformat()}
                 for e in inbox

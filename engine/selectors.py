@@ -203,7 +203,7 @@ def instance_status(*, tenant: Tenant, instance_id: Any) -> dict:
     )
     return {
         "id": str(instance.pk),
-        "key": instance.key,
+        "key": instance.public_key,
         "workflow": instance.workflow_id,
         "version": instance.version_id,  # the version's row id (kept for existing clients)
         "version_number": instance.version.number,  # what the live view shows
@@ -255,9 +255,14 @@ def rollback_status(*, instance: Instance, steps) -> dict | None:
 
 def progress_after(*, tenant: Tenant, instance_id: Any, after: int = 0, limit: int = 1000) -> list[dict]:
     instance = instance_get(tenant=tenant, instance_id=instance_id)
-    rows = ProgressEvent.objects.filter(instance=instance, event_id__gt=after).order_by("event_id")[:limit]
-    return [
-        {"eventId": e.event_id, "type": e.type, "timestamp": e.created_at.isoformat(), "step": e.step,
-         "attempt": e.attempt, **(e.data or {})}
-        for e in rows
-    ]
+    from . import progress
+
+    events: list[dict] = []
+    while len(events) < limit:  # rows hold up to progress.PACK events each
+        rows = list(ProgressEvent.objects.filter(instance=instance, event_id__gt=after).order_by("event_id")
+                    .values("event_id", "count", "created_at", "events")[:max(1, (limit - len(events)) // 4)])
+        if not rows:
+            break
+        events += progress.events_of(rows, after=after)
+        after = rows[-1]["event_id"]
+    return events[:limit]

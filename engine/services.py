@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
@@ -36,9 +35,9 @@ MAX_BATCH = 100
 MAX_PARAMS_BYTES = 1024 * 1024
 
 
-def _check_key(key: str | None) -> str:
+def _check_key(key: str | None) -> str | None:
     if key is None:
-        return uuid.uuid4().hex
+        return None
     if not isinstance(key, str) or not KEY_RE.match(key):
         raise InvalidInput("id", "an instance id is 1-64 letters, digits, '_' or '-', not starting with '-'")
     return key
@@ -72,7 +71,8 @@ def instance_create_batch(
     if version is None or version.workflow_id != workflow.pk:
         raise InvalidInput("workflow", "the workflow has no published version")
     keys = [_check_key(item.get("id")) for item in items]
-    if len(set(keys)) != len(keys):
+    given = [k for k in keys if k is not None]
+    if len(set(given)) != len(given):
         raise InvalidInput("id", "the same id appears twice in the batch")
     for item in items:
         _check_size(item.get("params"), "params")
@@ -88,21 +88,21 @@ def instance_create_batch(
     ]
     with transaction.atomic():
         created = insert_new(candidates)
-        fresh = [i for i in candidates if i.key in created]
-        existing = {i.key: i for i in Instance.objects.filter(workflow=workflow, key__in=set(keys) - created)} \
-            if len(created) < len(keys) else {}
+        fresh = [i for i in candidates if i.pk in created]
+        taken = {i.key for i in candidates if i.pk not in created}  # ids that existed: those instances
+        existing = {i.key: i for i in Instance.objects.filter(workflow=workflow, key__in=taken)} if taken else {}
         progress.insert(tenant_id=tenant.pk, now=now, rows=[
-            (Instance._meta.pk.get_db_prep_value(i.pk, connection), 1, (E.WORKFLOW_QUEUED, None, None, None))
+            (Instance._meta.pk.get_db_prep_value(i.pk, connection), 1, [(E.WORKFLOW_QUEUED, None, None, None)], None)
             for i in fresh
         ])
         progress.notify_on_commit([i.pk for i in fresh], workflow_id=workflow.pk)
         dispatch.notify([i.pk for i in fresh])
-    by_key = {**existing, **{i.key: i for i in fresh}}
-    return [by_key[k] for k in keys]
+    return [i if i.pk in created else existing[i.key] for i in candidates]
 
 
-def insert_new(instances: list[Instance]) -> set[str]:
-    """INSERT the instances whose (workflow, key) is free, in one statement; returns their keys.
+def insert_new(instances: list[Instance]) -> set[Any]:
+    """INSERT the instances whose (workflow, key) is free, in one statement; returns their ids
+    (an instance without a key is always new: NULLs never conflict).
     ON CONFLICT DO NOTHING makes a concurrent creation of the same id return that instance
     instead of failing (SQLite >= 3.35 and PostgreSQL both support it with RETURNING)."""
     if not connection.features.can_return_rows_from_bulk_insert:
@@ -111,7 +111,7 @@ def insert_new(instances: list[Instance]) -> set[str]:
             try:
                 with transaction.atomic():
                     instance.save(force_insert=True)
-                created.add(instance.key)
+                created.add(instance.pk)
             except IntegrityError:
                 pass
         return created
@@ -123,10 +123,11 @@ def insert_new(instances: list[Instance]) -> set[str]:
     with conn.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Instance._meta.db_table} ({columns}) VALUES {', '.join([row] * len(instances))} "
-            "ON CONFLICT (workflow_id, key) DO NOTHING RETURNING key",
+            "ON CONFLICT (workflow_id, key) DO NOTHING RETURNING id",
             params,
         )
-        return {r[0] for r in cursor.fetchall()}
+        to_python = Instance._meta.pk.to_python
+        return {to_python(r[0]) for r in cursor.fetchall()}
 
 
 def instance_create(
