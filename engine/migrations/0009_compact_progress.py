@@ -36,7 +36,7 @@ def give_keys(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0007_fencing'),
+        ('engine', '0008_rollbacks'),
     ]
 
     operations = [
