@@ -2,13 +2,14 @@
 // instance's step history; node ids are step names, a loop body's steps are `id[index]`), and how
 // many items a node's output holds (an array's length, else one), shown on its outgoing edges.
 // Pure: unit-tested in lastRun.test.ts.
+import type { StepError } from "../live/state";
 
 /** The fields of `GET /instances/{id}` the editor reads (the endpoint answers free-form JSON). */
 export type InstanceRun = {
   id: string; status: string; created_at: string; params: unknown;
-  steps: { name: string; status: string; output: unknown; error: string | null }[];
+  steps: { name: string; status: string; output: unknown; error: StepError | string | null }[];
 };
-export type NodeRun = { status: string; output: unknown; error: string | null; runs: number };
+export type NodeRun = { status: string; output: unknown; error: StepError | string | null; runs: number };
 
 /** By node id: its last step's status, output and error, and how many times it ran (loop bodies run per item). */
 export function nodeRuns(run: InstanceRun | null): Map<string, NodeRun> {

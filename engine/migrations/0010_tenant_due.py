@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('builder', '0001_initial'),
-        ('engine', '0007_fencing'),
+        ('engine', '0009_compact_progress'),
         ('tenants', '0005_audit_entries_plural'),
     ]
 
