@@ -122,15 +122,20 @@ def test_suspension_defers_to_running_workers_and_touches_only_its_tenant(tenant
 
 def test_suspension_records_why_instances_paused_and_resumed(tenant, other_tenant, clock):
     from engine.models import ProgressEvent
+    from engine.progress import events_of
 
     queued = start(tenant, publish(tenant, SLEEPER))
     theirs = start(other_tenant, publish(other_tenant, SLEEPER))
-    theirs_before = list(ProgressEvent.objects.filter(instance=theirs).values_list("type", flat=True))
+    def events(inst):
+        return events_of(ProgressEvent.objects.filter(instance=inst).order_by("event_id"))
+
+    theirs_before = events(theirs)
     tenant_suspend(tenant=tenant)
     tenant_unsuspend(tenant=tenant)
-    events = list(ProgressEvent.objects.filter(instance=queued).order_by("event_id").values_list("type", "data"))
-    assert events[-2:] == [("workflow_paused", {"suspended": True}), ("workflow_queued", {"unsuspended": True})]
+    paused, resumed = events(queued)[-2:]
+    assert (paused["type"], paused.get("suspended"), resumed["type"], resumed.get("unsuspended")) == (
+        "workflow_paused", True, "workflow_queued", True)
     i = Instance.objects.get(pk=queued.pk)
     assert (i.status, i.suspended, i.due_at) == ("queued", False, clock.now())
     assert Instance.objects.get(pk=theirs.pk).status == "queued"
-    assert list(ProgressEvent.objects.filter(instance=theirs).values_list("type", flat=True)) == theirs_before
+    assert events(theirs) == theirs_before
