@@ -59,6 +59,11 @@ class Instance(models.Model):
     recoveries = models.PositiveIntegerField(default=0)
     # Paused because its tenant was suspended (unsuspending resumes exactly these).
     suspended = models.BooleanField(default=False)
+    # A test instance (the editor's test runs: engine.seeding): its first steps may be seeded with
+    # given results, and with `stop_after` it ends, complete with that step's result, as soon as
+    # that step's result is final, instead of running on to the end of the program.
+    test = models.BooleanField(default=False)
+    stop_after = models.CharField(max_length=256, blank=True, default="")
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

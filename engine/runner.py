@@ -83,6 +83,10 @@ class Advance:
     # Attempts committed as started and not yet as finished: a slice yields only when there is none,
     # since stopping the program then would leave the attempt to be replayed as a lost one.
     open_attempts: set[tuple[str, int]] = field(default_factory=set)
+    # A test instance's stop point (engine.seeding): the outcome of its `stop_after` step once
+    # final, which becomes the instance's; `ended` once the commit that ends it is written.
+    stop: dict | None = None
+    ended: bool = False
 
     def __post_init__(self) -> None:
         if self.plan is None:
@@ -178,6 +182,8 @@ class Advance:
             except LeaseLost:
                 self.lease_lost = True
                 return {"stop": True}
+            if self.ended:  # the stop point was reached: nothing after it runs
+                return {"stop": True}
         if entered - self.started > SLICE_SECONDS:
             self.yielded = True
         reply: dict[str, Any] = {"stop": self.pause or (self.yielded and not self.open_attempts)}
@@ -246,6 +252,8 @@ class Advance:
                     begin["status"] = S.RUNNING
             times += [None] * len(items)
             items.extend(self.apply(cmds, now, times))
+            if self.stop is not None:  # a test instance's stop step is final: the instance ends here
+                final = {"outcome": self.stop, "recoveries": final.get("recoveries", 0)}
             if final:
                 final = self.final_state(final, now)
                 items.extend(final.pop("items"))
@@ -261,6 +269,7 @@ class Advance:
                 self.instance.error = final.get("error")
                 parent_notify(child=self.instance)
             self.begun = True
+            self.ended = self.stop is not None
         if "status" not in final:
             self.lease.renewed(began)  # this commit moved the lease's expiry (due_at) forward
         due = final.get("due_at")
@@ -304,8 +313,11 @@ class Advance:
         # Commands without a mark take the time of the one before (across batches: the last known;
         # before the first, the advance's start).
         at = self.times.last or now
+        stop = (self.instance.stop_after, 1) if self.instance.stop_after else None
         base = len(times)  # `times` already holds the batch's events before these
         for cmd in cmds:
+            if self.stop is not None:  # the stop step was final: what the program did after it is not written
+                break
             t = cmd["t"]
             times += [at] * (base + len(items) - len(times))  # the previous command's events
             if t == "start":
@@ -337,6 +349,8 @@ class Advance:
                 self.open_attempts.discard(key)
                 update(key, status=R.COMPLETE, output=cmd["v"], finished_at=at, wake_at=None)
                 update_attempt(key, cmd["a"], status=Attempt.Status.COMPLETE, finished_at=at)
+                if key == stop:
+                    self.stop = {"output": cmd["v"]}
                 items.append((E.STEP_COMPLETED, name, cmd["a"], progress.preview(cmd["v"])))
             elif t == "fail":
                 self.open_attempts.discard(key)
@@ -346,6 +360,8 @@ class Advance:
                 update_attempt(key, cmd["a"], status=Attempt.Status.ERRORED, error=error, finished_at=at)
                 if cmd.get("final"):
                     update(key, status=R.ERRORED, error=error, finished_at=at, wake_at=None)
+                    if key == stop:
+                        self.stop = {"error": error}
                     items.append((E.ATTEMPT_ERRORED, name, cmd["a"], {"error": error}))
                     items.append((E.STEP_ERRORED, name, cmd["a"], {"error": error}))
                 else:
@@ -357,6 +373,8 @@ class Advance:
                 items.append((E.SLEEP_STARTED, name, None, {"until": wake.isoformat()}))
             elif t == "slept":
                 update(key, status=R.COMPLETE, finished_at=at)
+                if key == stop:
+                    self.stop = {"output": "null"}
                 items.append((E.SLEEP_COMPLETED, name, None, None))
             elif t == "wait":
                 timeout_at = clock.from_ms(cmd["wake"])
@@ -365,9 +383,13 @@ class Advance:
             elif t == "got":
                 update(key, status=R.COMPLETE, output=cmd["v"], finished_at=at)
                 consumed.append((cmd["ev"], key))
+                if key == stop:
+                    self.stop = {"output": cmd["v"]}
                 items.append((E.WAIT_COMPLETED, name, None, progress.preview(cmd["v"])))
             elif t == "timeout":
                 update(key, status=R.ERRORED, error=cmd["e"], finished_at=at)
+                if key == stop:
+                    self.stop = {"error": cmd["e"]}
                 items.append((E.WAIT_TIMED_OUT, name, None, {"error": cmd["e"]}))
         times += [at] * (base + len(items) - len(times))
         self.times.last = at
@@ -440,6 +462,8 @@ class Advance:
             sandbox.close()
         if self.lease_lost:
             return "lost"
+        if self.ended:  # a test instance ended at its stop step, in a commit of the run itself
+            return "released"
         if self.violation:
             result = self.protocol_error(self.violation)
         self.times.record(result.get("marks"))  # attempts that ended after the last host call
