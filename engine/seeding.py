@@ -40,11 +40,6 @@ MAX_NAME = 256
 E = progress.EventType
 
 
-def _refused(field: str, message: str, node_id: str) -> InvalidInput:
-    error = InvalidInput(field, message)
-    error.node_id = node_id  # the error body names the node (the step) as well as the field
-    return error
-
 
 def _secret_values(tenant: Tenant) -> set[str]:
     values = set()
@@ -73,13 +68,13 @@ def seeds_check(*, tenant: Tenant, seeds: Any, field: str = "seeds") -> dict[str
         try:
             text = json_dumps_checked(value, f"{field}.{name}")
         except (TypeError, ValueError):
-            raise _refused(field, f"the result of {name!r} must be JSON", name) from None
+            raise InvalidInput(field, f"the result of {name!r} must be JSON", node_id=name) from None
         if len(text) > MAX_OUTPUT_BYTES:
-            raise _refused(field, f"the result of {name!r} is {len(text)} bytes of JSON, over the "
-                                      f"{MAX_OUTPUT_BYTES} byte limit of a step's result", name)
+            raise InvalidInput(field, f"the result of {name!r} is {len(text)} bytes of JSON, over the "
+                                      f"{MAX_OUTPUT_BYTES} byte limit of a step's result", node_id=name)
         if redactor is not None and redactor.contains(text):
-            raise _refused(field, f"the result of {name!r} holds the value of one of the tenant's secrets: "
-                                      "a step result is stored and streamed, a secret must not be", name)
+            raise InvalidInput(field, f"the result of {name!r} holds the value of one of the tenant's secrets: "
+                                      "a step result is stored and streamed, a secret must not be", node_id=name)
         total += len(text)
         texts[name] = text
     if total > MAX_SEED_BYTES:
@@ -89,16 +84,22 @@ def seeds_check(*, tenant: Tenant, seeds: Any, field: str = "seeds") -> dict[str
 
 def instance_create_test(
     *, tenant: Tenant, workflow: Workflow, version: WorkflowVersion, params: Any = None,
-    seeds: dict[str, Any] | None = None, stop_after: str | None = None,
+    seeds: dict[str, Any] | None = None, kinds: dict[str, str] | None = None, stop_after: str | None = None,
 ) -> Instance:
     """A test instance of `version`: its steps named in `seeds` recorded as complete with the given
-    results before it first runs (so they never run), ending after step `stop_after` if given."""
+    results before it first runs (so they never run), ending after step `stop_after` if given.
+    `kinds` says which seeded steps are sleeps or waits for events (default: `step.do`); a seeded
+    sleep is over, a seeded wait took an event whose value is the seed."""
     texts = seeds_check(tenant=tenant, seeds=seeds)
+    kinds = kinds or {}
+    for name, kind in kinds.items():
+        if name not in texts or kind not in StepRecord.Kind.values:
+            raise InvalidInput("kinds", f"kinds names seeded steps as one of {', '.join(StepRecord.Kind.values)}", str(name))
     if stop_after is not None:
         if not isinstance(stop_after, str) or not 1 <= len(stop_after) <= MAX_NAME:
             raise InvalidInput("stop_after", f"a step name is 1 to {MAX_NAME} characters")
         if stop_after in texts:
-            raise _refused("stop_after", f"step {stop_after!r} is seeded: it would not run", stop_after)
+            raise InvalidInput("stop_after", f"step {stop_after!r} is seeded: it would not run", node_id=stop_after)
     now = clock.now()
     with transaction.atomic():
         # The instance and its seeds commit together: no worker can see one without the other.
@@ -107,7 +108,9 @@ def instance_create_test(
         instance.test, instance.stop_after = True, stop_after or ""
         if texts:
             insert_steps(instance, {
-                (name, 1): {"kind": StepRecord.Kind.DO, "status": StepRecord.Status.COMPLETE, "output": text,
+                (name, 1): {"kind": kinds.get(name, StepRecord.Kind.DO), "status": StepRecord.Status.COMPLETE,
+                            "output": None if kinds.get(name) == StepRecord.Kind.SLEEP else text,
+                            "wake_at": now if kinds.get(name) == StepRecord.Kind.SLEEP else None,
                             "config": {"seeded": True}, "started_at": now, "finished_at": now}
                 for name, text in texts.items()
             }, now)

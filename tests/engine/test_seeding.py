@@ -22,6 +22,13 @@ export default async function run(event, step) {
   return d;
 }"""
 
+DURABLE = """
+export default async function run(event, step) {
+  await step.sleep("nap", "1 day");
+  const got = await step.waitForEvent("decision", { type: "approve", timeout: "1 hour" });
+  return await step.do("after", () => ({ decided: got.payload }));
+}"""
+
 PARALLEL = """
 export default async function run(event, step) {
   const [x] = await Promise.all([step.do("x", () => 42), step.sleep("nap", "1 day")]);
@@ -73,6 +80,16 @@ def test_without_a_stop_a_seeded_instance_runs_to_its_end(tenant, wf, drive):
     assert records(inst)["c"][0] == "complete"
 
 
+def test_seeded_sleeps_are_over_and_seeded_waits_took_their_event(tenant, make_workflow, drive):
+    wf = make_workflow(DURABLE, slug="durable")
+    inst = seeding.instance_create_test(tenant=tenant, workflow=wf, version=wf.published_version,
+                                        seeds={"nap": None, "decision": {"type": "approve", "payload": "yes"}},
+                                        kinds={"nap": "sleep", "decision": "wait"})
+    drive()
+    inst.refresh_from_db()
+    assert (inst.status, json.loads(inst.output)) == ("complete", {"decided": "yes"})
+
+
 def test_the_stop_ends_the_instance_although_another_branch_still_sleeps(tenant, make_workflow, drive):
     wf = make_workflow(PARALLEL, slug="parallel")
     inst = seeding.instance_create_test(tenant=tenant, workflow=wf, version=wf.published_version, stop_after="x")
@@ -92,11 +109,14 @@ def test_the_stop_ends_the_instance_although_another_branch_still_sleeps(tenant,
     ({"a": {"nested": json.dumps(json.dumps("hunter2-hunter2!"))}}, None, "seeds", "secrets"),
     ({"a": base64.b64encode(b"hunter2-hunter2!").decode()}, None, "seeds", "secrets"),
     ({"c": 1}, "c", "stop_after", "is seeded"),
+    ({"a": 1, "kinds": "timer"}, None, "kinds", "kinds names"),
 ])
 def test_seeds_are_checked_like_step_results_and_nothing_is_written(tenant, wf, seeds, stop, field, message):
     secret_put(tenant=tenant, name="API_KEY", value="hunter2-hunter2!")
+    kinds = {"a": seeds.pop("kinds")} if isinstance(seeds, dict) and "kinds" in seeds else None
     with pytest.raises(InvalidInput) as e:
-        seeding.instance_create_test(tenant=tenant, workflow=wf, version=wf.published_version, seeds=seeds, stop_after=stop)
+        seeding.instance_create_test(tenant=tenant, workflow=wf, version=wf.published_version, seeds=seeds,
+                                     kinds=kinds, stop_after=stop)
     assert e.value.field == field and message in e.value.message
     assert not Instance.objects.exists() and not StepRecord.objects.exists()
 
