@@ -6,9 +6,19 @@
 /** The fields of `GET /instances/{id}` the editor reads (the endpoint answers free-form JSON). */
 export type InstanceRun = {
   id: string; status: string; created_at: string; params: unknown;
-  steps: { name: string; status: string; output: unknown; error: string | null }[];
+  steps: { name: string; status: string; output: unknown; error: StepError; attempts?: number; kind?: string }[];
 };
-export type NodeRun = { status: string; output: unknown; error: string | null; runs: number };
+/** A step's error as the API gives it: {name, message, stack?} (a plain string from older rows). */
+export type StepError = { name?: string; message?: string } | string | null;
+// given: a test run gave the node its data (pinned, or an earlier run's output): it did not run.
+export type NodeRun = { status: string; output: unknown; error: StepError; runs: number; given?: boolean };
+
+/** One line for a step's error: "TypeError: x is undefined". */
+export function errorText(error: StepError): string | null {
+  if (error === null || error === undefined) return null;
+  if (typeof error === "string") return error;
+  return [error.name, error.message].filter(Boolean).join(": ") || JSON.stringify(error);
+}
 
 /** By node id: its last step's status, output and error, and how many times it ran (loop bodies run per item). */
 export function nodeRuns(run: InstanceRun | null): Map<string, NodeRun> {
@@ -16,7 +26,8 @@ export function nodeRuns(run: InstanceRun | null): Map<string, NodeRun> {
   for (const s of run?.steps ?? []) {
     const id = s.name.replace(/\[\d+\]$/, "");
     const before = byNode.get(id);
-    byNode.set(id, { status: s.status, output: s.output, error: s.error, runs: (before?.runs ?? 0) + 1 });
+    byNode.set(id, { status: s.status, output: s.output, error: s.error, runs: (before?.runs ?? 0) + 1,
+                     ...(s.kind === "do" && s.status === "complete" && s.attempts === 0 ? { given: true } : {}) });
   }
   return byNode;
 }
