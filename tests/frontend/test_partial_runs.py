@@ -11,7 +11,7 @@ import pytest
 from engine.models import Instance
 from tests.browser import SHOTS
 from tests.frontend.test_editor import browser, node, wait_for  # noqa: F401
-from tests.frontend.test_editor_loop import SIZES, sign_in
+from tests.frontend.test_editor_loop import SIZES, daphne, sign_in  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="runs once, in the embedded suite")]
@@ -118,7 +118,8 @@ INTERSECTING = """() => {
 }"""
 
 
-def test_the_live_views_minimap_never_covers_a_node(browser, live_server, tenant, drive, size):
+def test_the_live_views_minimap_never_covers_a_node(browser, daphne, tenant, drive, size, settings):
+    """Through daphne, so the live view's socket is real and the nodes show their states."""
     from builder import services
     from triggers.services import draft_instance_create
 
@@ -131,9 +132,11 @@ def test_the_live_views_minimap_never_covers_a_node(browser, live_server, tenant
     wf = services.workflow_create(tenant=tenant, name="Wide", draft=graph)
     instance = draft_instance_create(tenant=tenant, workflow=wf)
     drive()
-    page = sign_in(browser, live_server, tenant, *size)
-    page.goto(f"{live_server.url}/editor/w/{wf.id}/i/{instance.pk}")
-    page.locator('.live-canvas .react-flow__node[data-id="more3"]').wait_for()
+    # daphne signs in with the default hashers, not the fast one the other tests use.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    page = sign_in(browser, type("Server", (), {"url": daphne}), tenant, *size)
+    page.goto(f"{daphne}/editor/w/{wf.id}/i/{instance.pk}")
+    page.locator('.live-canvas .react-flow__node[data-id="more3"] [data-state="succeeded"]').wait_for()
     page.get_by_label("Minimap").first.wait_for()
     placed = page.evaluate(INTERSECTING)
     assert placed["nodes"] == 8 and placed["width"] > 0 and placed["height"] > 0

@@ -222,7 +222,7 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
       </main>
       <aside className="live-side">
         {/* Beside the canvas, never over it: at 1280x800 a corner minimap hid a node's state. */}
-        {shown !== null && <MiniMap className="side-minimap" pannable zoomable ariaLabel="Minimap" bgColor="transparent"
+        {shown !== null && <MiniMap className="side-minimap" pannable zoomable ariaLabel="Minimap" bgColor="transparent" maskColor="rgba(128, 128, 128, 0.3)"
                                     nodeColor={(n) => MINIMAP[(n.data as LiveNodeData).live?.state ?? "queued"] ?? "#ccc"} />}
         {selected && (
           <Inspector instanceId={instanceId} nodeId={selected} type={selectedNode?.type ?? ""} live={selectedLive} input={inputOf(selected)}
