@@ -49,7 +49,7 @@ def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object 
     test of one node, run up to here), on `draft_version`. The published version, which webhooks,
     schedules and the API start, is left as it is.
 
-    The draft's pinned nodes, and the nodes in `seeds` (the editor sends an earlier run's outputs
+    The draft's pinned nodes (those upstream of `stop_after` when given), and the nodes in `seeds` (the editor sends an earlier run's outputs
     of the nodes upstream of the one it tests), are seeded with that data instead of running
     (engine.seeding); with `stop_after` the instance ends after that node. The node a test stops
     after always runs, pinned or not: that is what is being tested.
