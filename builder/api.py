@@ -3,6 +3,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 
@@ -24,9 +25,15 @@ class WorkflowIn(Schema):
     draft: dict | None = None
 
 
+class Concurrency(Schema):
+    limit: int  # 1 to 10,000 instances of this workflow advanced at once; more stay queued
+
+
 class WorkflowPatch(Schema):
     name: str | None = None
     draft: dict | None = None
+    # Workflow settings: `{"limit": n}`, or null for none of its own (the tenant's plan still caps).
+    concurrency: Concurrency | None = None
 
 
 class WorkflowOut(Schema):
@@ -39,8 +46,15 @@ class WorkflowOut(Schema):
     pins: dict = {}
     published_version: int | None
     archived: bool
+    concurrency: Concurrency | None
     created_at: datetime
     updated_at: datetime
+
+    @staticmethod
+    def resolve_concurrency(obj):
+        if isinstance(obj, dict):
+            return obj.get("concurrency")
+        return {"limit": obj.concurrency_limit} if obj.concurrency_limit is not None else None
 
     @staticmethod
     def resolve_published_version(obj):
@@ -114,6 +128,39 @@ class VersionDiffOut(Schema):
     valid_checkpoints: list[str]
 
 
+class CheckFiguresOut(Schema):
+    total: int
+    continues: int
+    diverges: int
+    fails: int
+    diverges_at: dict[str, int]  # step name -> instances that diverge there
+
+
+class InstanceCheckOut(Schema):
+    id: str
+    key: str
+    status: str
+    version: int
+    verdict: str  # continues | diverges | fails
+    checkpoints: int  # recorded steps replayed (for an errored instance: those a restart keeps)
+    step: str | None = None  # where it diverges: the first recorded step the new program does not reach
+    expected: str | None = None
+    got: str | None = None  # the step the new program takes instead (null: it ends or blocks first)
+    error: dict | None = None
+
+
+class VersionCheckOut(Schema):
+    version: int
+    published: int | None
+    checked: int
+    truncated: bool  # more instances than were replayed (the oldest 500 are)
+    in_flight: CheckFiguresOut  # queued, running, waiting (sleeping, for an event or a retry), paused
+    restartable: CheckFiguresOut  # errored: what "restart from the failed step" on this version would keep
+    versions: list[int]  # the versions the checked instances are on
+    summary: str
+    instances: list[InstanceCheckOut]
+
+
 @router.get("/catalog", response=list[CatalogEntryOut], by_alias=True)
 def node_catalog(request):
     return catalog()
@@ -168,7 +215,10 @@ def workflows_get(request, workflow_id: int):
 def workflows_update(request, workflow_id: int, payload: WorkflowPatch):
     request.auth.require("editor")
     wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
-    return services.workflow_update_draft(workflow=wf, draft=payload.draft, name=payload.name)
+    with transaction.atomic():  # all of the patch or none of it
+        if "concurrency" in payload.model_fields_set:
+            services.workflow_set_concurrency(workflow=wf, limit=payload.concurrency.limit if payload.concurrency else None)
+        return services.workflow_update_draft(workflow=wf, draft=payload.draft, name=payload.name)
 
 
 @router.delete("/workflows/{workflow_id}", response=WorkflowOut)
@@ -242,6 +292,18 @@ def versions_diff(request, workflow_id: int, number: int, against: int):
     new = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number)
     old = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=against)
     return selectors.version_diff(old=old, new=new)
+
+
+@router.post("/workflows/{workflow_id}/versions/{number}/check", response=VersionCheckOut)
+def versions_check(request, workflow_id: int, number: int):
+    """Safe deploy: replay the histories of the workflow's in-flight and errored instances against
+    this version's program (nothing runs, nothing is written) and say, per instance, whether it
+    would continue or where it would diverge."""
+    request.auth.require("editor")
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    v = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number)
+    report = selectors.version_check(tenant=request.auth.tenant, workflow=wf, version=v)
+    return {**report, "summary": selectors.check_summary(report)}
 
 
 class PinIn(Schema):

@@ -21,6 +21,9 @@ class Workflow(models.Model):
         "builder.WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     archived = models.BooleanField(default=False)
+    # Settings: `concurrency: {limit}`, the most instances of this workflow a worker advances at
+    # once (null: only the tenant's plan caps it); more wait their turn, queued (engine.lease).
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

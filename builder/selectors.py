@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.deploycheck import version_check as replay_check
 from tenants.errors import NotFound
 from tenants.models import Tenant
 
@@ -69,3 +70,28 @@ def version_diff(*, old: WorkflowVersion, new: WorkflowVersion) -> dict:
         if n not in changed and a.ancestors(n) == b.ancestors(n) and not (b.ancestors(n) & set(changed))
     ) if old.graph and new.graph else []
     return {"added": added, "removed": removed, "changed": changed, "valid_checkpoints": valid}
+
+
+def version_check(*, tenant: Tenant, workflow: Workflow, version: WorkflowVersion) -> dict:
+    """The safe-deploy check of `version` (engine.deploycheck): the workflow's instances in flight
+    and its errored ones replayed against its program, with the published version's number."""
+    report = replay_check(tenant=tenant, workflow_id=workflow.pk, version=version)
+    published = workflow.published_version
+    return {**report, "published": published.number if published else None}
+
+
+def check_summary(report: dict) -> str:
+    """The check in one sentence, as the editor's Publish dialog says it."""
+    v, flight, failed = report["version"], report["in_flight"], report["restartable"]
+    parts = []
+    if flight["total"]:
+        on = ", ".join(f"v{n}" for n in report["versions"])
+        parts.append(f"{flight['total']} in-flight instance{'s' if flight['total'] != 1 else ''} stay on {on}; "
+                     f"on v{v} their checkpoints would hold for {flight['continues']}"
+                     + "".join(f", diverge at `{step}` for {n}" for step, n in flight["diverges_at"].items())
+                     + (f", fail for {flight['fails']}" if flight["fails"] else ""))
+    if failed["total"]:
+        parts.append(f"restarting failed ones on v{v} would keep their checkpoints: yes for {failed['continues']}"
+                     + "".join(f", diverges at `{step}` for {n}" for step, n in failed["diverges_at"].items())
+                     + (f", fails for {failed['fails']}" if failed["fails"] else ""))
+    return "; ".join(parts) + "." if parts else "No instance in flight: nothing to check."

@@ -79,6 +79,18 @@ def workflow_update_draft(*, workflow: Workflow, draft: dict | None = None, name
     return workflow
 
 
+MAX_CONCURRENCY_LIMIT = 10_000
+
+
+def workflow_set_concurrency(*, workflow: Workflow, limit: int | None) -> Workflow:
+    """The workflow's concurrency limit (None: none of its own). Instances over it stay queued."""
+    if limit is not None and (type(limit) is not int or not 1 <= limit <= MAX_CONCURRENCY_LIMIT):
+        raise InvalidInput("concurrency.limit", f"the limit must be an integer from 1 to {MAX_CONCURRENCY_LIMIT}")
+    workflow.concurrency_limit = limit
+    workflow.save(update_fields=["concurrency_limit", "updated_at"])
+    return workflow
+
+
 def workflow_archive(*, workflow: Workflow) -> Workflow:
     with transaction.atomic():
         workflow.archived = True

@@ -177,6 +177,8 @@ TENANT_DEFAULT_LIMITS = {
     "stack_kb": 512,
     "log_bytes_per_advance": 256 * 1024,
     "http_calls_per_step": 50,
+    "http_concurrency": 10,
+    "steps_per_instance": 10_000,  # at most 25,000 (tenants.limits.MAX_STEPS_PER_INSTANCE)
     "http_timeout_seconds": 30.0,
     "http_response_bytes": 5 * 1024 * 1024,
     "webhook_calls_per_minute": 6000,

@@ -66,7 +66,8 @@ def step_rows(instance_id: Any) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, name, occurrence, kind, status, attempts, wake_at, finished_at, output, error, config "
-            f"FROM {table} WHERE instance_id = %s",
+            # In the order the steps were first recorded: the record's order, which replay checks.
+            f"FROM {table} WHERE instance_id = %s ORDER BY id",
             [Instance._meta.pk.get_db_prep_value(instance_id, connection)],
         )
         return cursor.fetchall()

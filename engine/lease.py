@@ -70,7 +70,8 @@ def claim(instance_id: Any, *, worker: str, now: datetime) -> Instance | None:
     if not taken:
         return None
     instance = (
-        Instance.objects.select_related("version", "tenant").defer("version__program", "version__graph").get(pk=instance_id)
+        Instance.objects.select_related("version", "tenant", "workflow")
+        .defer("version__program", "version__graph", "workflow__draft").get(pk=instance_id)
     )
     if at_concurrency_cap(instance, now=now):
         # Give the lease back: it stays due, and runs when one of its tenant's instances releases.
@@ -82,15 +83,29 @@ def claim(instance_id: Any, *, worker: str, now: datetime) -> Instance | None:
 
 
 def at_concurrency_cap(instance: Instance, *, now: datetime) -> bool:
-    """Whether the instance's tenant already runs as many other instances as its plan allows
-    (excess instances wait their turn: they are never refused). One raw count on the claim path."""
-    cap = limits_for(instance.tenant).concurrent_instances
+    """Whether the instance's tenant already runs as many other instances as its plan allows, or
+    its workflow as many as its own `concurrency.limit` (both hold; excess instances wait their
+    turn: they are never refused). A raw count each on the claim path, both a range of the partial
+    index of leased instances (instance_leased): the tenant's live leases, which its cap bounds.
+
+    Two claims racing for the last slot each count the other's lease (each claim commits before
+    it counts), so both may give their lease back, never both keep it."""
+    if _leased_others(instance, "", limits_for(instance.tenant).concurrent_instances, now):
+        return True
+    limit = instance.workflow.concurrency_limit
+    return limit is not None and _leased_others(instance, " AND workflow_id = %s", limit, now, instance.workflow_id)
+
+
+def _leased_others(instance: Instance, where: str, cap: int, now: datetime, *params: Any) -> bool:
     table = Instance._meta.db_table
+    # SQLite would read a workflow's instances by instance_workflow_created: told the index (an
+    # error, not a slow plan, if it ever could not). PostgreSQL picks the tiny partial index.
+    indexed = " INDEXED BY instance_leased" if connection.vendor == "sqlite" else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE tenant_id = %s AND NOT (lease_owner = '') "
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table}{indexed} WHERE tenant_id = %s{where} AND NOT (lease_owner = '') "
             f"AND due_at > %s AND id <> %s LIMIT %s) AS leased",
-            [instance.tenant_id, connection.ops.adapt_datetimefield_value(now),
+            [instance.tenant_id, *params, connection.ops.adapt_datetimefield_value(now),
              Instance._meta.pk.get_db_prep_value(instance.pk, connection), cap],
         )
         return cursor.fetchone()[0] >= cap

@@ -10,7 +10,9 @@ Invariants:
   at its next commit and nothing it did after is written (engine.lease).
 - Only what the host accepted is written or metered: every message from the sandbox passes the
   protocol (engine.sandbox.protocol); a refused one ends the instance with a ProtocolError.
-- A capability call runs only while the worker's own clock says the lease is safely ahead.
+- A capability call runs only while the worker's own clock says the lease is safely ahead. Calls of
+  CONCURRENT capabilities run in threads beside the program (engine.calls), with the same checks;
+  the advance waits for every one of them before it commits its end.
 - A batch that follows a host capability call is committed before the program goes on, so a step
   with side effects is never lost once a later step has started (the prelude enforces the order).
 - The release sets `due_at` to the earliest timer; an event sent while the program ran makes the
@@ -29,17 +31,19 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from tenants.limits import TenantLimits, limits_for
+from tenants.limits import MAX_HTTP_CONCURRENCY, TenantLimits, limits_for
 from tenants.usage import usage_add
 
 from . import clock, live, progress
-from .capabilities import PURE, Call, CapabilityError, registry
+from .calls import Calls, reply_of
+from .capabilities import CONCURRENT, PURE, Call, CapabilityError, registry
 from .capabilities.secrets import Redactor
 from .checkpoints import insert_attempts, insert_steps, step_rows, to_ms
 from .counters import COUNTERS
 from .lease import ACTIVE, MAX_RECOVERIES, Lease, LeaseLost, at_concurrency_cap, claim, recover  # noqa: F401
 from .models import Attempt, Event, Instance, StepRecord
 from .programs import program_text
+from .seeding import seeded
 from .services import parent_notify
 from .sandbox import (
     Limits, ProgramLoadError, ProgramRun, ProtocolLimits, ProtocolViolation, SandboxLimit, Session, StepState, clean,
@@ -96,15 +100,20 @@ class Advance:
         self.times = live.AttemptTimes(self.instance.pk, clock.now)
         self.redact = Redactor(self.secrets)
         self.fence = self.instance.fence  # the token this advance's lease was claimed with
+        self.calls = Calls(min(self.plan.http_concurrency, MAX_HTTP_CONCURRENCY))  # capability calls running beside the program
 
     # ---- loading ----------------------------------------------------------------------------------
-    def init_json(self) -> str:
-        """Everything the program needs, as one JSON string: checkpoints are preloaded, not fetched."""
+    def init_json(self, *, check: bool = False, before: int | None = None) -> str:
+        """Everything the program needs, as one JSON string: checkpoints are preloaded, not fetched.
+        `check`: for the safe-deploy check (engine.deploycheck), which replays and runs nothing;
+        `before`: only the step rows recorded before that row id (what a restart would keep)."""
         inst = self.instance
-        meta, outputs = [], []
+        meta, outputs, optional = [], [], []
         states: dict[tuple[str, int], StepState] = {}
         ms: dict[Any, int | None] = {None: None}  # steps committed together share a time: parse it once
         for pk, name, occ, kind, status, attempts, wake, done, output, error, config in step_rows(inst.pk):
+            if before is not None and pk >= before:
+                break  # rows come in record order
             self.records[(name, occ)] = {"pk": pk}
             if wake not in ms:
                 ms[wake] = to_ms(wake)
@@ -113,6 +122,8 @@ class Advance:
             state = states[(name, occ)] = StepState(kind=kind, status=status, attempts=attempts, wake=ms[wake])
             if kind == "wait" and status == R.WAITING:
                 state.type = (json.loads(config) if isinstance(config, str) else config or {}).get("type")
+            if inst.test and status == R.COMPLETE and attempts == 0 and seeded(config):
+                optional.append(len(meta))  # given to a test instance: not part of the recorded path
             meta.append((name, occ, kind, status, attempts, ms[wake], ms[wake] if kind == "sleep" else ms[done],
                          json.loads(error) if isinstance(error, str) else error))
             outputs.append(output or "null")
@@ -125,7 +136,8 @@ class Advance:
         self.session = Session(
             limits=ProtocolLimits(now=clock.to_ms(self.now), max_output=MAX_OUTPUT_BYTES, max_logs=MAX_LOGS_PER_ADVANCE,
                                    max_log_bytes=self.limits.log_bytes, max_commands=FLUSH_EVERY,
-                                   capabilities=frozenset(self.caps)),
+                                   capabilities=frozenset(self.caps), concurrent=frozenset(CONCURRENT & set(self.caps)),
+                                   max_steps=self.plan.steps_per_instance),
             states=states, redact=self.redact,
             inbox={e["pk"]: (e["type"], e["payload"], e["created_at"].isoformat()) for e in inbox},
         )
@@ -147,10 +159,14 @@ class Advance:
             "timeLimitMs": int(self.limits.time_seconds * 1000),
             "capabilities": sorted(self.caps),
             "pureCapabilities": sorted(PURE & set(self.caps)),
+            "concurrentCapabilities": sorted(CONCURRENT & set(self.caps)),
             "maxLogBytes": self.limits.log_bytes,
             # A program that keeps killing its worker is replayed committing each attempt as it
             # starts, so the next crash is pinned on one step and spends that step's retries.
             "trace": inst.recoveries >= 2,
+            "optional": optional,
+            "maxSteps": self.plan.steps_per_instance,
+            "check": check,
         }
         # Outputs are stored as the JSON text the program produced: spliced in, never decoded here.
         return (json.dumps(head)[:-1] + ',"records":' + json.dumps(meta)
@@ -160,7 +176,7 @@ class Advance:
     def host(self, text: str) -> dict:
         """The program's one host call: check the message, commit its batch, then answer it (perform
         a capability, set or clear a step's deadline, or say whether the heap was exhausted)."""
-        if self.lease_lost or self.violation:
+        if self.lease_lost or self.violation or self.ended:  # ended: a test instance's stop was reached
             return {"stop": True}
         entered = time.monotonic()
         try:
@@ -176,7 +192,7 @@ class Advance:
             self.sandbox.set_step_deadline(*message.deadline)
         if message.clear:
             self.sandbox.clear_step_deadline(message.clear)
-        if message.cmds or message.cap:
+        if message.cmds or message.cap or message.calls:
             try:
                 self.commit(message.cmds)
             except LeaseLost:
@@ -195,6 +211,12 @@ class Advance:
             except LeaseLost:
                 self.lease_lost = True
                 return {"stop": True}
+        if message.calls and not reply["stop"]:
+            try:
+                reply["calls"] = [self.capability(*call) for call in message.calls]
+            except LeaseLost:
+                self.lease_lost = True
+                return {"stop": True}
         if self.sandbox:
             # The sandbox's time limit is for the program's own work, not the host's.
             self.sandbox.extend_deadline(time.monotonic() - entered)
@@ -210,6 +232,8 @@ class Advance:
         call = Call(tenant=self.instance.tenant, instance=self.instance, args=args, plan=self.plan,
                     step=step[0] if step else None, counters=self.counters, secrets=self.secrets,
                     idempotency_key=key, fence=self.lease.check)
+        if name in CONCURRENT:
+            return {"pending": self.calls.submit(name, lambda: self.caps[name](call))}
         known = len(self.secrets)
         try:
             result = json.loads(json.dumps(self.caps[name](call)))
@@ -443,6 +467,7 @@ class Advance:
             try:
                 sandbox.start()
                 sandbox.drain()
+                self.settle_calls()
                 if sandbox.timed_out():
                     if sandbox.timed_out_steps():
                         raise SandboxLimit("InterruptedError", "stopped because another step in flight timed out")
@@ -459,6 +484,7 @@ class Advance:
             except LeaseLost:
                 self.lease_lost = True
         finally:
+            self.calls.close()
             sandbox.close()
         if self.lease_lost:
             return "lost"
@@ -473,9 +499,31 @@ class Advance:
         except LeaseLost:
             return "lost"
 
+    def settle_calls(self) -> None:
+        """While capability calls run beside the program (engine.calls), wait for each to end, hand
+        its reply to the program and let it go on, until none is left and the program is blocked
+        or finished. Waiting is the host's time, not the program's."""
+        while self.calls and not (self.lease_lost or self.violation or self.ended):
+            waited = time.monotonic()
+            ended = self.calls.wait()
+            self.sandbox.waited(time.monotonic() - waited)
+            for call_id, name, future in ended:
+                try:
+                    reply = reply_of(future, name=name, instance_id=self.instance.pk)
+                except LeaseLost:
+                    self.lease_lost = True
+                    return
+                self.sandbox.settle(call_id, json.dumps(reply))
+            self.sandbox.drain()
+
     def final(self, text: str) -> dict:
         """The runtime's final message, as the host accepted it."""
         f = self.session.final(text)
+        if f.diverged and (f.diverged[2] is not None or (f.outcome is not None and "output" in f.outcome)):
+            # It would record a new step, or complete, off its recorded path: it ends instead. (A
+            # program that throws first ends with its own error: nothing new is recorded either.)
+            error = self.session.divergence_error(f.diverged)
+            return {"cmds": f.cmds, "outcome": {"error": error}, "wake": None, "waitTypes": [], "marks": f.marks}
         return {"cmds": f.cmds, "outcome": f.outcome, "wake": f.wake, "waitTypes": f.wait_types, "marks": f.marks}
 
     def protocol_error(self, violation: ProtocolViolation) -> dict:

@@ -15,6 +15,7 @@ never be put there, not even by its owner). Nothing is written unless every seed
 """
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -119,3 +120,16 @@ def instance_create_test(
                 (E.STEP_COMPLETED, name, None, {**progress.preview(text), "seeded": True}) for name, text in texts.items()
             ])
     return instance
+
+
+def seeded(config: Any) -> bool:
+    """Whether a step row's config (raw: JSON text on SQLite, decoded on PostgreSQL) marks a seeded
+    result. The runner makes such rows of a test instance optional in the replay's recorded path:
+    a pinned node downstream of steps that run is reached after them, not before."""
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except ValueError:
+            return False
+    return isinstance(config, dict) and config.get("seeded") is True
+

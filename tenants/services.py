@@ -88,6 +88,7 @@ def tenant_limits_set(*, tenant: Tenant, limits: dict, actor: str = "operator", 
 
     from .audit import audit_record
     from .errors import InvalidInput
+    from .limits import MAX_HTTP_CONCURRENCY, MAX_STEPS_PER_INSTANCE
 
     defaults = settings.TENANT_DEFAULT_LIMITS
     overrides = {}
@@ -101,6 +102,10 @@ def tenant_limits_set(*, tenant: Tenant, limits: dict, actor: str = "operator", 
             raise InvalidInput(key, f"{key} must be a {'whole ' if kind is int else ''}number")
         if value <= 0:
             raise InvalidInput(key, f"{key} must be greater than 0")
+        if key == "steps_per_instance" and value > MAX_STEPS_PER_INSTANCE:
+            raise InvalidInput(key, f"{key} is at most {MAX_STEPS_PER_INSTANCE}")
+        if key == "http_concurrency" and value > MAX_HTTP_CONCURRENCY:
+            raise InvalidInput(key, f"{key} is at most {MAX_HTTP_CONCURRENCY}")
         if kind(value) != defaults[key]:
             overrides[key] = kind(value)
     before = dict(tenant.limits or {})

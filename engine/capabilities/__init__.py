@@ -2,10 +2,12 @@
 
 A capability is a callable taking one `Call` and returning a JSON value (or raising: the error
 becomes the calling step's error, with its message). It runs in the worker, outside the sandbox,
-after every step the program finished before the call has been committed.
+after every step the program finished before the call has been committed. A CONCURRENT one runs
+in a thread of the advance while the program goes on; its result reaches the program later.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -38,6 +40,8 @@ class Call:
     # Raises (engine.lease.LeaseLost) once this worker's lease may have expired: called right
     # before anything leaves the worker, so a paused worker causes no side effect after its lease.
     fence: Callable[[], None] = lambda: None
+    # Guards `counters`: concurrent capabilities (CONCURRENT) run in threads of the advance.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def registry() -> dict[str, Any]:
@@ -46,3 +50,8 @@ def registry() -> dict[str, Any]:
 
 # Capabilities with no side effects: calling one does not force the next step to commit first.
 PURE = {"secret"}
+# Capabilities that may run in a thread while the program goes on (and beside each other): they
+# touch no database connection and share nothing of the advance but `Call.counters` (under
+# `Call.lock`). Calls started together (`Promise.all`) then overlap, up to the plan's
+# `http_concurrency` at a time in one advance. Every other capability runs on the advance's thread.
+CONCURRENT = {"http"}

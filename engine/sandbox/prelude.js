@@ -9,7 +9,9 @@
 //   generator reseeded at each durable point, so a replay takes the path the first run took.
 // - Commands are buffered and sent in batches (each crossing of the host boundary costs about a
 //   millisecond); the buffer is flushed before a host capability runs and right after a step that
-//   used one completes, so such a step is committed before the next one starts.
+//   used one completes (in a microtask, before the code awaiting it goes on), so such a step is
+//   committed before the next one starts. Calls of concurrent capabilities (step.http) made in one
+//   turn go to the host together and their results come back later (settle), so they overlap.
 //
 // The runtime shares the JavaScript realm with the tenant's program, so it is written like
 // Node.js's internals: every intrinsic it uses is captured in primordials.js, in a pristine realm,
@@ -40,6 +42,11 @@
     const MAX_LOG_BYTES = init.maxLogBytes;
     const TIME_LIMIT_MS = init.timeLimitMs;
     const TRACE = init.trace === true;
+    const MAX_STEPS = typeof init.maxSteps === "number" ? init.maxSteps : 25000;
+    const CONCURRENT_CAPS = init.concurrentCapabilities || []; // one-off evaluations pass none
+    // The safe-deploy check (engine/deploycheck.py): replay the record against another program and
+    // run nothing: no step function, no new step, no capability.
+    const CHECK = init.check === true;
     const OUTPUTS = init.outputs;
     let clock = init.clock;
     const SEP = "\u0000";
@@ -253,6 +260,55 @@
     // The map holds row indexes; a row becomes an object only when a step needs more than a replay.
     const rows = init.records;
     for (let i = 0; i < rows.length; i++) MapSet(records, rows[i][0] + SEP + rows[i][1], i);
+    // ---- the record's order ----------------------------------------------------------------------
+    // A step the record does not have (a new step) waits until the replay has reached every
+    // recorded step: only then is it known that the program still takes the recorded path. Under
+    // Promise.all a replay reaches the recorded steps in another order than the first run started
+    // them, so the order among recorded steps is not judged; a recorded step the program no longer
+    // reaches before it would take a new one (a step renamed, inserted or removed) is, and
+    // finish() reports it (`diverged`); the host ends the instance with a NonDeterminismError.
+    // A test instance's seeded results (engine/seeding.py) are optional: the program may reach
+    // them or not, in any order; only the other records make the recorded path.
+    const optional = list();
+    const seeded = init.optional || [];
+    for (let k = 0; k < seeded.length; k++) optional[seeded[k]] = true;
+    const TOTAL = rows.length - seeded.length;
+    const reached = list();
+    let replayed = 0;
+    let deferred = list(); // [resolve, name, occurrence, kind] of new steps waiting for the replay
+    let cut = false; // a limit interrupted the advance: what was not reached proves nothing
+    function reach(i) {
+      if (reached[i] === true) return;
+      reached[i] = true;
+      if (optional[i] === true) return;
+      replayed += 1;
+      if (replayed === TOTAL && !CHECK) {
+        const waiting = deferred;
+        deferred = list();
+        for (let d = 0; d < waiting.length; d++) waiting[d][0]();
+      }
+    }
+    // A promise a new step awaits before it runs, or null when the replay is over (never in CHECK).
+    function gate(name, occ, kind) {
+      if (replayed >= TOTAL && !CHECK) return null;
+      let open;
+      const p = new SafePromise((resolve) => { open = resolve; });
+      ObjectDefineProperty(p, "then", { value: PromiseThen });
+      const entry = list();
+      append(entry, open); append(entry, name); append(entry, occ); append(entry, kind);
+      append(deferred, entry);
+      return p;
+    }
+    function divergence() {
+      if (halted || cut || replayed >= TOTAL) return null;
+      let i = 0;
+      while (i < rows.length && (reached[i] === true || optional[i] === true)) i++;
+      const d = list();
+      append(d, rows[i][0]); append(d, rows[i][1]);
+      const got = deferred.length ? deferred[0] : null;
+      append(d, got ? got[1] : null); append(d, got ? got[2] : null); append(d, got ? got[3] : null);
+      return d;
+    }
     function row(i) {
       const r = rows[i];
       return { __proto__: null, kind: r[2], status: r[3], attempts: r[4], wake: r[5], done: r[6], out: OUTPUTS[i], err: r[7] };
@@ -268,6 +324,12 @@
     let logCount = 0;
     let logBytes = 0;
     let current = null; // the step whose function is running synchronously, for log lines
+    let currentKey = null; // and its key, which a capability call names as its caller
+    // Capability calls the host runs while the program goes on (its reply was `pending: id`):
+    // id -> [resolve, reject], settled by the host through settle() below.
+    const calls = { __proto__: null };
+    const PromiseThenCall = uncurry(PromiseThen);
+    let capCalls = 0; // side-effect capability calls made so far (a step that saw one commits at once)
     const secrets = list(); // values step.secret returned: never a step's result
     // Whether a result's JSON text holds a secret (as JSON writes it, once or twice escaped).
     function holdsSecret(text) {
@@ -334,6 +396,18 @@
     function ended(name, occ, attempt, marked) {
       if (marked) mark("end", name, occ, attempt);
     }
+    // A step that used a capability ends: commit it in a microtask, which runs before the code
+    // awaiting the step goes on, and after the other steps that ended in the same turn
+    // (`Promise.all` over HTTP steps: one commit for all of them instead of one each).
+    let flushScheduled = false;
+    function flushSoon() {
+      if (flushScheduled) return;
+      flushScheduled = true;
+      PromiseThenCall(PromiseResolve(), () => {
+        flushScheduled = false;
+        if (dirty && !halted) flush();
+      });
+    }
     function emit(cmd) {
       append(commands, cmd);
       if (commands.length >= FLUSH_EVERY) flush();
@@ -350,6 +424,14 @@
       MapSet(occurrences, name, occ);
       const key = name + SEP + occ;
       const index = MapGet(records, key);
+      if (index !== undefined) reach(index);
+      if (index === undefined) {
+        // The plan's steps per instance (the host refuses a step past it too).
+        if (rows.length + newSteps >= MAX_STEPS) {
+          throw new WorkflowError(`${kind} ${name}: this instance already has ${MAX_STEPS} steps, the plan's limit`, "StepLimitError");
+        }
+        newSteps += 1;
+      }
       if (index !== undefined && rows[index][2] !== kind) {
         throw new WorkflowError(
           `step ${name} (occurrence ${occ}) was a ${rows[index][2]} when this instance ran before and is a ${kind} now: the program is not deterministic`,
@@ -358,6 +440,7 @@
       return [occ, key, index];
     }
     const occurrences = new SafeMap();
+    let newSteps = 0; // steps this advance added
 
     // ---- step.do ---------------------------------------------------------------------------
     // Not async: a replayed step resolves in one microtask, which is most of the cost of resuming
@@ -371,6 +454,7 @@
         const i = MapGet(records, k);
         if (i !== undefined && rows[i][2] === "do" && rows[i][3] === "complete" && typeof fn === "function") {
           MapSet(occurrences, name, o);
+          reach(i);
           settle(rows[i][6], k);
           return PromiseResolve(OUTPUTS[i]);
         }
@@ -392,6 +476,11 @@
     }
     async function runStep(name, config, fn, occ, key, rec) {
       const cfg = stepConfig(name, config);
+      if (rec && CHECK) return never; // an unfinished recorded step: the check runs nothing
+      if (!rec) {
+        const wait = gate(name, occ, "do");
+        if (wait !== null) await wait;
+      }
       let attempt = 0;
       if (rec) {
         attempt = rec.attempts;
@@ -422,10 +511,12 @@
         } else marked = begun(name, occ, attempt);
         let text;
         let over = false;
+        const capsBefore = capCalls;
         try {
           current = name;
+          currentKey = key;
           let pending;
-          try { pending = fn({ attempt }); } finally { current = null; }
+          try { pending = fn({ attempt }); } finally { current = null; currentKey = null; }
           const value = await pending;
           over = true;
           ended(name, occ, attempt, marked);
@@ -444,6 +535,8 @@
           }
           delete inflight[key];
           inflightCount -= 1;
+          // A capability call made while this step ran (by it, or by a step beside it): commit now.
+          if (capCalls !== capsBefore) dirty = true;
           const info = exhausted ? memoryError() : err === null ? { __proto__: null, name: "Error", message: "null" } : errorInfo(err);
           if (info.name === "MemoryLimitError") info.message += ` in step ${name}`;
           const wake = failed(name, occ, key, attempt, cfg, info, isPrototypeOfSafe(NonRetryableError.prototype, err));
@@ -454,8 +547,9 @@
         delete inflight[key];
         inflightCount -= 1;
         if (halted) return never;
+        if (capCalls !== capsBefore) dirty = true;
         emit({ __proto__: null, t: "ok", s: name, o: occ, a: attempt, v: text });
-        if (dirty) flush();
+        if (dirty) flushSoon();
         settle(NOW, key);
         return JSONParse(text);
       }
@@ -489,6 +583,8 @@
         settle(rec.wake, key);
         return;
       }
+      const wait = gate(name, occ, "sleep");
+      if (wait !== null) await wait;
       if (halted) return never;
       const wake = wakeAt();
       emit({ __proto__: null, t: "sleep", s: name, o: occ, wake });
@@ -524,6 +620,8 @@
         if (rec.status === "errored") { settle(rec.done, key); throw toError(rec.err); }
         deadline = rec.wake;
       } else {
+        const wait = gate(name, occ, "wait");
+        if (wait !== null) await wait;
         if (halted) return never;
         const timeout = options.timeout;
         deadline = NOW + duration(timeout === undefined ? "24 hours" : timeout, `waitForEvent ${name}: timeout`);
@@ -576,25 +674,90 @@
     // ---- the step object and the run -------------------------------------------------------
     const step = { do: doStep, sleep, sleepUntil: sleepUntilDate, waitForEvent };
     const caps = init.capabilities;
+    // Calls of CONCURRENT capabilities wait here until the program's synchronous code is done (a
+    // microtask), then go to the host together, with the commands before them, in one message:
+    // one commit, then the host starts them all ([name, args text, calling step, resolve, reject]).
+    let queued = list();
+    function sendCalls() {
+      const batch = queued;
+      queued = list();
+      if (halted || batch.length === 0) return;
+      const items = list();
+      for (let i = 0; i < batch.length; i++) {
+        const entry = list();
+        append(entry, batch[i][0]); append(entry, batch[i][1]); append(entry, batch[i][2]);
+        append(items, entry);
+      }
+      let answers;
+      try {
+        answers = own(flush({ __proto__: null, calls: items }), "calls");
+      } catch (err) {
+        for (let i = 0; i < batch.length; i++) batch[i][4](err);
+        return;
+      }
+      dirty = true; // side effects are under way: the steps that caused them commit as they end
+      for (let i = 0; i < batch.length; i++) {
+        const answer = own(answers, i);
+        if (answer === undefined) continue; // the host said stop: the step never ends here
+        const id = own(answer, "pending");
+        if (typeof id === "number") { calls[id] = [batch[i][3], batch[i][4]]; continue; }
+        const error = answerError(answer);
+        if (error) batch[i][4](error);
+        else batch[i][3](own(answer, "result"));
+      }
+    }
     for (let c = 0; c < caps.length; c++) {
       const cap = caps[c];
-      let pure = false;
+      let pure = false, concurrent = false;
       for (let p = 0; p < init.pureCapabilities.length; p++) if (init.pureCapabilities[p] === cap) pure = true;
+      for (let p = 0; p < CONCURRENT_CAPS.length; p++) if (CONCURRENT_CAPS[p] === cap) concurrent = true;
       step[cap] = (args) => {
         if (halted) return never;
+        if (concurrent) {
+          let text;
+          try {
+            text = args === undefined ? "null" : JSONStringify(args);
+          } catch (err) {
+            return PromiseReject(err);
+          }
+          capCalls += 1;
+          const from = currentKey;
+          return new SafePromise((resolve, reject) => {
+            if (queued.length === 0) PromiseThenCall(PromiseResolve(), sendCalls);
+            const entry = list();
+            append(entry, cap); append(entry, typeof text === "string" ? text : "null"); append(entry, from);
+            append(entry, resolve); append(entry, reject);
+            append(queued, entry);
+          });
+        }
         let reply;
         try {
           // Arguments are the program's: serialized here, in its realm (its toJSON is its own).
           const text = args === undefined ? "null" : JSONStringify(args);
-          reply = flush({ __proto__: null, cap: [cap, typeof text === "string" ? text : "null"] });
+          const message = { __proto__: null, cap: [cap, typeof text === "string" ? text : "null"] };
+          if (currentKey !== null) message.from = currentKey;
+          reply = flush(message);
         } catch (err) {
           return PromiseReject(err);
         }
-        if (!pure) dirty = true; // a side effect: the step that caused it commits before the next starts
-        const error = own(reply, "error");
-        if (own(reply, "secret") === true && typeof own(reply, "result") === "string") append(secrets, own(reply, "result"));
-        return error ? PromiseReject(toError(error)) : PromiseResolve(own(reply, "result"));
+        if (!pure) {
+          dirty = true; // a side effect: the step that caused it commits before the next starts
+          capCalls += 1;
+        }
+        const id = own(reply, "pending");
+        if (typeof id === "number") {
+          // The host runs it while the program goes on (calls started together overlap).
+          return new SafePromise((resolve, reject) => { calls[id] = [resolve, reject]; });
+        }
+        const error = answerError(reply);
+        return error ? PromiseReject(error) : PromiseResolve(own(reply, "result"));
       };
+    }
+    // A capability's reply: its error as a thrown value, or null (the result is `reply.result`).
+    function answerError(reply) {
+      const error = own(reply, "error");
+      if (own(reply, "secret") === true && typeof own(reply, "result") === "string") append(secrets, own(reply, "result"));
+      return error ? toError(error) : null;
     }
     ObjectFreeze(step);
 
@@ -634,6 +797,7 @@
       // The advance was cut short (time or memory): every attempt in flight failed with `info`.
       // `expired`: keys of steps whose own timeout passed (the others in flight were cut short too).
       interrupted(infoText, expiredText) {
+        cut = true;
         const info = plain(JSONParse(infoText));
         const expired = plain(JSONParse(expiredText));
         const keys = list();
@@ -652,6 +816,18 @@
         inflightCount = 0;
         return keys.length;
       },
+      // A capability call the host ran while the program went on has ended: its reply (JSON text).
+      settle(id, replyText) {
+        const entry = calls[id];
+        if (entry === undefined) return false;
+        delete calls[id];
+        const reply = JSONParse(replyText);
+        if (own(reply, "stop")) halted = true;
+        const error = answerError(reply);
+        if (error) entry[1](error);
+        else entry[0](own(reply, "result"));
+        return true;
+      },
       finish() {
         if (!started && outcome === null) {
           // The program's module threw at its top level (module evaluation swallows the error), or
@@ -663,7 +839,10 @@
         for (let i = 0; i < timers.length; i++) if (wake === null || timers[i] < wake) wake = timers[i];
         const types = list();
         for (const type in waitTypes) append(types, type);
-        const text = hostJson({ __proto__: null, cmds: take(), outcome, wake, waitTypes: types, halted });
+        const message = { __proto__: null, cmds: take(), outcome, wake, waitTypes: types, halted };
+        const diverged = divergence();
+        if (diverged !== null) message.diverged = diverged;
+        const text = hostJson(message);
         return marks.length ? StringSlice(text, 0, -1) + ",\"marks\":" + marksJson() + "}" : text;
       },
     });

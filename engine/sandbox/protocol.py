@@ -35,6 +35,7 @@ MAX_LOG_LINE = 8192
 MAX_CAPABILITY_ARGS = 4 * 1024 * 1024
 MAX_JSON_DEPTH = 512
 MAX_MARKS = 1000
+MAX_CALLS = 1000  # capability calls started together in one message
 LOG_LEVELS = {"info", "warn", "error", "debug"}
 BACKOFFS = ("constant", "linear", "exponential")
 LOG_LIMIT_LINE = "(log limit reached: later lines of this run are dropped)"
@@ -165,6 +166,8 @@ class Limits:
     max_log_bytes: int
     max_commands: int
     capabilities: frozenset[str]
+    concurrent: frozenset[str] = frozenset()  # capabilities that may be started together (`calls`)
+    max_steps: int = 25_000  # steps one instance may have (the plan's steps_per_instance)
 
 
 @dataclass
@@ -175,6 +178,7 @@ class Message:
     deadline: tuple[str, int] | None = None  # (step key, timeout ms)
     clear: str | None = None
     cap: tuple[str, Any, tuple[str, int, int] | None] | None = None  # (name, args, calling step)
+    calls: list[tuple[str, Any, tuple[str, int, int] | None]] | None = None  # started together
     memory: bool = False  # the runtime asks whether the heap was exhausted
     # Attempt begin/end marks for the host's clock (engine.live.AttemptTimes checks each mark;
     # a bad one only misplaces the times of the tenant's own steps). `marks_only`: nothing else.
@@ -190,6 +194,9 @@ class Final:
     wait_types: list[str]
     halted: bool
     marks: list | None = None
+    # The replay did not reach a recorded step: (expected name, occurrence, got name, occurrence,
+    # kind), got None when the program took no new step (it ended or blocked). Checked here.
+    diverged: tuple | None = None
 
 
 FINAL = "final"  # a final step status
@@ -211,6 +218,8 @@ class Session:
     names: set[str] = field(default_factory=set)  # step names already checked
 
     def __post_init__(self) -> None:
+        # The record's order (states come in the order the steps were first recorded).
+        self.recorded = {key: n for n, key in enumerate(self.states, 1)}
         for name, occ in self.states:
             if occ > self.occurrences.get(name, 0):
                 self.occurrences[name] = occ
@@ -248,9 +257,9 @@ class Session:
         message = self.decode(raw, "message")
         if len(message) == 1 and "marks" in message:  # an attempt's begin mark: the most frequent message
             return Message(cmds=[], marks=marks(message["marks"]), marks_only=True)
-        extra = message.keys() - {"cmds", "marks"}
-        if extra - {"deadline", "clear", "cap", "memory"} or len(extra) > 1:
-            fail(f"unexpected keys in a message: {sorted(extra)}")
+        extra = message.keys() - {"cmds", "marks", "from"}
+        if extra - {"deadline", "clear", "cap", "memory", "calls"} or len(extra) > 1 or ("from" in message and "cap" not in message):
+            fail(f"unexpected keys in a message: {sorted(message.keys() - {'cmds', 'marks'})}")
         result = Message(cmds=self.commands(message.get("cmds", [])))
         if "marks" in message:
             result.marks = marks(message["marks"])
@@ -272,17 +281,31 @@ class Session:
             if c[0] not in self.limits.capabilities:
                 fail(f"step.{str(c[0])[:64]} is not a capability of this deployment")
             args = json.loads(json_text(c[1], f"the arguments of step.{c[0]}", MAX_CAPABILITY_ARGS))
-            result.cap = (c[0], args, self.caller())
+            result.cap = (c[0], args, self.caller(message.get("from")))
+        elif "calls" in message:
+            c = message["calls"]
+            if not isinstance(c, list) or not 1 <= len(c) <= MAX_CALLS:
+                fail(f"calls must be a list of 1 to {MAX_CALLS} [name, arguments as JSON text, calling step or null]")
+            result.calls = [self.concurrent_call(item) for item in c]
         elif "memory" in message:
             if message["memory"] is not True:
                 fail("memory must be true")
             result.memory = True
         return result
 
+    def concurrent_call(self, item: Any) -> tuple[str, Any, tuple[str, int, int] | None]:
+        """One of the capability calls a message starts together (only CONCURRENT capabilities)."""
+        if not isinstance(item, list) or len(item) != 3 or not isinstance(item[1], str):
+            fail("a call must be [name, arguments as JSON text, calling step or null]")
+        if item[0] not in self.limits.concurrent:
+            fail(f"step.{str(item[0])[:64]} cannot run beside other calls")
+        args = json.loads(json_text(item[1], f"the arguments of step.{item[0]}", MAX_CAPABILITY_ARGS))
+        return item[0], args, self.caller(item[2])
+
     def final(self, raw: Any) -> Final:
         """The runtime's last message of the advance: remaining commands and where the program is."""
         message = self.decode(raw, "final message")
-        if message.keys() - {"marks"} != {"cmds", "outcome", "wake", "waitTypes", "halted"}:
+        if message.keys() - {"marks", "diverged"} != {"cmds", "outcome", "wake", "waitTypes", "halted"}:
             fail(f"the final message has keys {sorted(message)[:10]}")
         cmds = self.commands(message["cmds"])
         outcome = message["outcome"]
@@ -306,7 +329,37 @@ class Session:
         if not isinstance(message["halted"], bool):
             fail("halted must be true or false")
         return Final(cmds=cmds, outcome=outcome, wake=wake, wait_types=list(dict.fromkeys(types)), halted=message["halted"],
-                     marks=marks(message["marks"]) if "marks" in message else None)
+                     marks=marks(message["marks"]) if "marks" in message else None,
+                     diverged=self.diverged(message["diverged"]) if "diverged" in message else None)
+
+    def diverged(self, value: Any) -> tuple:
+        """The runtime's report of a recorded step its replay did not reach: the step must be in
+        the record this advance loaded, and the step taken instead must not be."""
+        if not isinstance(value, list) or len(value) != 5:
+            fail("diverged must be [name, occurrence, got name, got occurrence, got kind]")
+        expected = (value[0], value[1])
+        if expected not in self.recorded:
+            fail("diverged names a step that is not in this instance's record")
+        if value[2] is None:
+            if value[3] is not None or value[4] is not None:
+                fail("diverged: no step taken instead, but an occurrence or kind")
+            return (*expected, None, None, None)
+        got = (text(value[2], "the step taken instead", MAX_NAME), value[3])
+        if type(got[1]) is not int or got[1] < 1 or got in self.recorded or value[4] not in ("do", "sleep", "wait"):
+            fail("diverged: the step taken instead must be a new do, sleep or wait")
+        return (*expected, *got, value[4])
+
+    def divergence_error(self, diverged: tuple) -> dict:
+        """The NonDeterminismError that ends an instance whose program left its record, worded by the
+        host from its own record."""
+        name, occ, got, got_occ, kind = diverged
+        where = f"step {name}" + (f" (occurrence {occ})" if occ > 1 else "")
+        position = self.recorded[(name, occ)]
+        instead = (f"the program now takes {kind} step {got}" + (f" (occurrence {got_occ})" if got_occ > 1 else "")
+                   + " without reaching it") if got is not None else "the program no longer reaches it"
+        return self.redact_error({"name": "NonDeterminismError",
+                                  "message": f"{where} is step {position} of this instance's history, but {instead}: "
+                                             "the program is not deterministic (a step was renamed, inserted, removed or moved)"})
 
     # ---- helpers ----------------------------------------------------------------------------------
     def key(self, cmd: dict, allowed: frozenset[str]) -> tuple[str, int]:
@@ -326,6 +379,8 @@ class Session:
             fail(f"step {name} (occurrence {occ}) already exists")
         if occ != self.occurrences.get(name, 0) + 1:
             fail(f"step {name}: occurrence {occ} does not follow {self.occurrences.get(name, 0)}")
+        if len(self.states) >= self.limits.max_steps:
+            fail(f"step {name}: the instance already has {self.limits.max_steps} steps, the plan's limit")
         self.occurrences[name] = occ
 
     def existing(self, key: tuple[str, int], kind: str) -> StepState:
@@ -349,8 +404,19 @@ class Session:
             fail(f"step {name[:64]} has no attempt in flight")
         return key
 
-    def caller(self) -> tuple[str, int, int] | None:
-        """The step a capability call belongs to: the one attempt in flight, as the host knows it."""
+    def caller(self, claimed: Any = None) -> tuple[str, int, int] | None:
+        """The step a capability call belongs to: the one attempt in flight, as the host knows it.
+        With several in flight (`Promise.all`), the runtime may name the step whose function made
+        the call (`from`); the host takes it only if that step has an attempt in flight (a step
+        may have ended before a call it made without awaiting it went out), so a program can at
+        most credit a call to another of its own running steps."""
+        if isinstance(claimed, str) and "\x00" in claimed:
+            name, _, occ = claimed.rpartition("\x00")
+            state = self.states.get((name, int(occ) if occ.isdigit() else -1))
+            if state is not None and state.inflight is not None:
+                return name, int(occ), state.inflight
+        elif claimed is not None:
+            fail("a call's step must be name NUL occurrence, or null")
         flying = [(k, s.inflight) for k, s in self.states.items() if s.inflight is not None]
         if len(flying) != 1:
             return None

@@ -6,7 +6,7 @@ Invariants:
 - The program reaches the host only through one function taking and returning JSON strings (the
   prelude's `flush`); it has no network, files, environment or real clock. What it sends is
   hostile input: the caller validates it (engine.sandbox.protocol); this module only carries text.
-- The runtime's entry points (start, interrupted, finish) are a handle held here, never a global
+- The runtime's entry points (start, interrupted, settle, finish) are a handle held here, never a global
   of the realm the program shares.
 - A limit hit (time, memory, stack) surfaces as SandboxLimit, never as a crash of the worker.
 
@@ -49,12 +49,12 @@ COMPAT_MODULES = {
 }
 # The module that boots the runtime and exports its entry points: named by a per-process secret,
 # so a program cannot import it. start.js imports it before the program (so the runtime boots
-# before any tenant code is evaluated) and re-exports `interrupted` and `finish`: the host calls
+# before any tenant code is evaluated) and re-exports `interrupted`, `settle` and `finish`: the host calls
 # them on start.js's namespace, a handle it alone holds. (A program that throws at its top level
 # never reaches start(): finish() then reports it.)
 ENGINE_MODULE = f"engine:{secrets.token_hex(16)}"
 START_JS = (f'import {{ start }} from "{ENGINE_MODULE}"; import * as program from "program"; '
-            f'export {{ interrupted, finish }} from "{ENGINE_MODULE}"; start(program.default);')
+            f'export {{ interrupted, settle, finish }} from "{ENGINE_MODULE}"; start(program.default);')
 _guest_lock = threading.Lock()
 
 
@@ -316,7 +316,7 @@ class ProgramRun:
             # escaped literal makes JSON.parse slow.
             self.ctx.globals["__init"] = self.init
             boot = "__boot((() => { const i = globalThis.__init; delete globalThis.__init; return i; })())"
-        self.engine_source = f"export const {{ start, interrupted, finish }} = {boot};"
+        self.engine_source = f"export const {{ start, interrupted, settle, finish }} = {boot};"
         # The engine module boots the runtime; then the program's module (tenant code) is evaluated.
         try:
             self.engine = self._guard(lambda: self.ctx.eval_handle(START_JS, module=True, filename="start.js"))
@@ -374,6 +374,10 @@ class ProgramRun:
         self.host_seconds += seconds
         self._apply_deadline()
 
+    def waited(self, seconds: float) -> None:
+        """The host waited between guest calls (for capability calls): not the program's time."""
+        self.deadline += seconds
+
     def cpu_ms(self) -> int:
         """Time the tenant's code ran in the sandbox (metered), host calls excluded."""
         return int(max(0.0, self.guest_seconds - self.host_seconds) * 1000)
@@ -412,6 +416,14 @@ class ProgramRun:
     def interrupted(self, name: str, message: str, expired: list[str]) -> int:
         info = json.dumps({"name": name, "message": message})
         return self._guard(lambda: self.engine.call_method("interrupted", info, json.dumps(expired)).to_python())
+
+    def settle(self, call_id: int, reply: str) -> None:
+        """Hand the program the reply (JSON text) of a capability call that ran while it went on;
+        its continuation runs at the next drain()."""
+        try:
+            self._guard(lambda: self.engine.call_method("settle", call_id, reply).dispose())
+        except quickjs_rs.JSError as e:  # the runtime's own code threw: the realm is not sound
+            raise SandboxLimit("SandboxTrap", "the sandbox stopped: " + str(e).splitlines()[0][:200]) from None
 
     def finish(self) -> str:
         """The runtime's final message (JSON text, not yet trusted)."""

@@ -26,6 +26,8 @@ import { InsertableEdge } from "./editor/InsertableEdge";
 import { NodePicker } from "./editor/NodePicker";
 import { GROUP_COLOURS, NODE_TYPE_MIME, Palette } from "./editor/Palette";
 import { PayloadDialog } from "./editor/PayloadDialog";
+import { PublishDialog } from "./editor/PublishDialog";
+import { SettingsDialog } from "./editor/SettingsDialog";
 import { Problems } from "./editor/Problems";
 import { Toolbar } from "./editor/Toolbar";
 import { useClipboard } from "./editor/useClipboard";
@@ -67,6 +69,7 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   const [selected, setSelected] = useState<string | null>(null);
   const [status, setStatus] = useState("");
   const [showVersions, setShowVersions] = useState(false);
+  const [showSettings, setShowSettings] = useState(false);
   const [view, setView] = useState<CanvasView | null>(null);  // an old version or a diff, read-only
   const [picker, setPicker] = useState<{ spot: Spot; at: Point } | null>(null);
   const flow = useReactFlow();
@@ -311,7 +314,10 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
                live={draft.live} draftKey={draft.draftKey} payloadOk={testData.payload.ok} payloadOpen={testData.open}
                payloadButton={testData.button} showVersions={showVersions}
                on={{ save: draft.save, validate: problems.validate, publish: draft.publish, togglePayload: () => testData.setOpen((v) => !v),
-                     run, undo, redo, autoLayout, exportGraph, importGraph, toggleVersions: () => setShowVersions((v) => !v) }} />
+                     run, undo, redo, autoLayout, exportGraph, importGraph, toggleVersions: () => setShowVersions((v) => !v),
+                     toggleSettings: () => setShowSettings((v) => !v) }} />
+      {draft.pending && <PublishDialog check={draft.pending} onPublish={draft.confirmPublish} onCancel={draft.cancelPublish} />}
+      {showSettings && <SettingsDialog workflowId={workflowId} onClose={() => setShowSettings(false)} setStatus={setStatus} />}
       {testData.open && <PayloadDialog data={testData} webhook={webhook} onRun={run} listener={listener}
                                        onRunDelivery={(d) => draft.run(null, d)} />}
       <Palette catalog={catalog} disabled={readOnly} onAdd={(t) => addNode(t)} />

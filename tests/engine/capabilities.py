@@ -37,6 +37,35 @@ def side_effect(call):
     return {"done": call.args["label"]}
 
 
+SPANS = "test_spans"
+
+
+def spans_table() -> None:
+    with connection.cursor() as c:
+        c.execute(f"CREATE TABLE IF NOT EXISTS {SPANS} (label VARCHAR(100), instance VARCHAR(64), began DOUBLE PRECISION, ended DOUBLE PRECISION)")
+        c.execute(f"DELETE FROM {SPANS}")
+
+
+def peak_overlap(label: str) -> tuple[int, int]:
+    """(spans recorded, most of them that overlapped at any moment)."""
+    with connection.cursor() as c:
+        c.execute(f"SELECT began, ended FROM {SPANS} WHERE label = %s", [label])
+        spans = c.fetchall()
+    return len(spans), max((sum(1 for b, e in spans if b <= began < e) for began, _ in spans), default=0)
+
+
+def span(call):
+    """Hold the step for `sleep` seconds and record when it began and ended (wall clock: the
+    workers of a test share one machine), so a test can see how many steps ran at once."""
+    began = time.time()
+    time.sleep(call.args.get("sleep", 0))
+    with transaction.atomic():
+        with connection.cursor() as c:
+            c.execute(f"INSERT INTO {SPANS} (label, instance, began, ended) VALUES (%s, %s, %s, %s)",
+                      [call.args["label"], str(call.instance.pk), began, time.time()])
+    return True
+
+
 def pause_me(call):
     from engine.services import instance_pause
 
@@ -59,4 +88,5 @@ CAPABILITIES = {
     "stealLease": "tests.engine.capabilities.steal_lease",
     "sideEffect": "tests.engine.capabilities.side_effect",
     "pauseMe": "tests.engine.capabilities.pause_me",
+    "span": "tests.engine.capabilities.span",
 }

@@ -94,3 +94,23 @@ def test_dispatch_queries_read_index_ranges_of_due_instances_only(tenant, make_w
     else:
         assert "instance_due" in timer and "Seq Scan" not in timer, timer
         assert "instance_due" in count and "Seq Scan" not in count, count
+
+
+def test_the_concurrency_checks_of_a_claim_read_partial_index_ranges(tenant, make_workflow, clock):
+    """The tenant cap and the workflow's limit each count live leases in a range of the partial
+    index of leased instances, however many instances the tenant and the workflow have."""
+    from builder.services import workflow_set_concurrency
+    from engine import lease
+
+    tenants = [tenant] + [tenant_create(slug=f"c{n}") for n in range(4)]
+    seed(tenants, make_workflow, clock, per_tenant_sleeping=400, per_tenant_finished=400, due=3)
+    instance = Instance.objects.filter(tenant=tenant, status="queued").select_related("tenant", "workflow").first()
+    workflow_set_concurrency(workflow=instance.workflow, limit=2)
+    instance.workflow.refresh_from_db()
+    tenant_plan, workflow_plan = explain_all(lambda: lease.at_concurrency_cap(instance, now=clock.now()))
+    if connection.vendor == "sqlite":
+        assert "USING INDEX instance_leased (tenant_id=? AND due_at>?)" in tenant_plan, tenant_plan
+        assert "USING INDEX instance_leased (tenant_id=? AND due_at>?)" in workflow_plan, workflow_plan
+    else:
+        assert "instance_leased" in tenant_plan and "Seq Scan" not in tenant_plan, tenant_plan
+        assert "instance_leased" in workflow_plan and "Seq Scan" not in workflow_plan, workflow_plan

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('builder', '0002_pins'),
+        ('builder', '0003_pins'),
         ('tenants', '0005_audit_entries_plural'),
     ]
 

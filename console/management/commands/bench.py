@@ -1,7 +1,8 @@
 """Benchmarks that print JSON figures: `python manage.py bench engine` (or webhooks, or console:
 the operator console's pages over a seeded load, console.bench_console; or live: live progress
 through daphne, console.bench_live; or idle: idle workers, sleeping instances and waking
-them, console.bench_idle).
+them, console.bench_idle; or resume: waking an instance as its history grows, and parallel HTTP
+steps, console.bench_resume).
 
 Runs against the configured database (SQLite WAL by default; set DATABASE_URL for PostgreSQL) in a
 throwaway tenant that is deleted at the end. The Celery figures need REDIS_URL (they start a
@@ -56,7 +57,8 @@ class Command(BaseCommand):
     help = "Benchmark the engine and print JSON figures."
 
     def add_arguments(self, parser):
-        parser.add_argument("suite", choices=["engine", "webhooks", "console", "live", "idle"])
+        parser.add_argument("suite", choices=["engine", "webhooks", "console", "live", "idle", "resume", "deploycheck"])
+        parser.add_argument("--checked", type=int, default=200, help="deploycheck: sleeping instances the check replays")
         parser.add_argument("--events", type=int, default=300, help="live: events committed for the lag figures")
         parser.add_argument("--history", type=int, default=30_000, help="live: events replayed")
         parser.add_argument("--subscribers", type=int, default=100, help="live: subscribers of one instance for the fan-out")
@@ -74,12 +76,23 @@ class Command(BaseCommand):
         parser.add_argument("--signed", action="store_true", help="webhooks: Standard Webhooks signatures (else auth none)")
 
     def handle(self, *args, suite, quick=False, **options):
+        if suite == "resume":
+            from console import bench_resume
+
+            figures = bench_resume.run(sizes=(100, 1000) if quick else (100, 1000, 10_000), out=self.stderr)
+            self.stdout.write(json.dumps(figures, indent=2))
+            return
         if suite == "live":
             from console import bench_live
 
             figures = bench_live.run(events=options["events"], history=options["history"],
                                      subscribers=options["subscribers"], out=self.stderr)
             self.stdout.write(json.dumps(figures, indent=2))
+            return
+        if suite == "deploycheck":
+            from console import bench_deploycheck
+
+            self.stdout.write(json.dumps(bench_deploycheck.run(checked=options["checked"], out=self.stderr), indent=2))
             return
         if suite == "idle":
             from console import bench_idle

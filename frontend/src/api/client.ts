@@ -28,6 +28,7 @@ export type CatalogEntry = Omit<Schemas["CatalogEntryOut"], "schema" | Exclude<F
 export type WorkflowOut = Schemas["WorkflowOut"];
 export type VersionOut = Schemas["VersionOut"];
 export type VersionDiff = Schemas["VersionDiffOut"];
+export type VersionCheck = Schemas["VersionCheckOut"];
 export type Me = Schemas["MeOut"];
 export type TestDelivery = Schemas["TestDeliveryOut"];
 export type JsonSchema = {

@@ -1,5 +1,5 @@
 // The editor's toolbar: name and unsaved mark, Save, Validate, Publish, the test payload and Run, the
-// published state, undo/redo, auto-layout, export/import, versions, instances and secrets.
+// published state, undo/redo, auto-layout, export/import, versions, settings, instances and secrets.
 import type { RefObject } from "react";
 import { confirmLeave, navigate } from "../router";
 
@@ -11,7 +11,7 @@ type Props = {
   on: {
     save: () => void; validate: () => void; publish: () => void; togglePayload: () => void; run: () => void;
     undo: () => void; redo: () => void; autoLayout: () => void; exportGraph: () => void; importGraph: (f: File) => void;
-    toggleVersions: () => void;
+    toggleVersions: () => void; toggleSettings: () => void;
   };
 };
 
@@ -43,6 +43,7 @@ export function Toolbar({ workflowId, name, dirty, readOnly, loaded, live, draft
       <label className="import button">Import<input type="file" accept="application/json" aria-label="Import graph" className="visually-hidden"
                                                     onChange={(e) => { const f = e.target.files?.[0]; if (f) on.importGraph(f); e.target.value = ""; }} /></label>
       <button onClick={on.toggleVersions} aria-pressed={showVersions}>Versions</button>
+      <button onClick={on.toggleSettings} title="Workflow settings: the concurrency limit">Settings</button>
       <AppLink to={`/editor/w/${workflowId}/instances`}>Instances</AppLink>
       <AppLink to="/editor/secrets">Secrets</AppLink>
     </header>

@@ -1,8 +1,10 @@
 // The draft's life: load it, Save (the draft, then a version once it compiles), Publish, Run (an
 // instance of the saved draft with the test payload). Save, Publish and Run take turns (inTurn):
 // a second click of one pending is dropped, another one waits, so a Publish is never lost.
+// Publish first runs the safe-deploy check (POST .../versions/{n}/check): when instances are in
+// flight, PublishDialog shows what it found and publishing waits for the user's confirmation.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, errorMessage, type Problem } from "../api/client";
+import { api, errorMessage, type Problem, type VersionCheck } from "../api/client";
 import { inTurn } from "../exclusive";
 import { semanticKey, toCanvas, toGraph, type CanvasNode, type Catalog, type Graph } from "../graph";
 import { confirmLeave, navigate, setLeaveGuard } from "../router";
@@ -25,6 +27,8 @@ export function useDraft({ workflowId, catalog, graph, current, setNodes, setEdg
   const [live, setLive] = useState<{ number: number; key: string } | null>(null);
   const [versionsChanged, setVersionsChanged] = useState(0);  // re-reads an open version list
   const [pins, setPins] = useState<Record<string, unknown> | null>(null);  // the draft's pinned test data, as loaded
+  // The check of the version about to be published, while the user decides (PublishDialog).
+  const [pending, setPending] = useState<VersionCheck | null>(null);
 
   useEffect(() => {
     api.GET("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } } }).then(({ data }) => {
@@ -87,9 +91,7 @@ export function useDraft({ workflowId, catalog, graph, current, setNodes, setEdg
     return made.data.number;
   }, [current, onProblems, saveDraft, setStatus, workflowId]);
 
-  const publish = useCallback(async () => {
-    const number = await save();
-    if (number === null) return;  // save said why
+  const publishNow = useCallback(async (number: number) => {
     const key = semanticKey(toGraph(current.current.nodes, current.current.edges));
     const { error } = await api.POST("/api/v1/workflows/{workflow_id}/versions/{number}/publish", {
       params: { path: { workflow_id: workflowId, number } } });
@@ -97,7 +99,26 @@ export function useDraft({ workflowId, catalog, graph, current, setNodes, setEdg
     setStatus(`Published version ${number}`);
     setLive({ number, key });
     setVersionsChanged((n) => n + 1);
-  }, [current, save, setStatus, workflowId]);
+  }, [current, setStatus, workflowId]);
+
+  const publish = useCallback(async () => {
+    const number = await save();
+    if (number === null) return;  // save said why
+    setStatus(`Checking version ${number} against the instances in flight…`);
+    const { data: check, error } = await api.POST("/api/v1/workflows/{workflow_id}/versions/{number}/check", {
+      params: { path: { workflow_id: workflowId, number } } });
+    if (error || !check) { setStatus(`Not published: the check failed: ${errorMessage(error)}`); return; }
+    if (check.checked === 0) { await publishNow(number); return; }  // nothing in flight: nothing to decide
+    setStatus(check.summary);
+    setPending(check);
+  }, [publishNow, save, setStatus, workflowId]);
+
+  const confirmPublish = useCallback(async () => {
+    const check = pending;
+    setPending(null);
+    if (check) await publishNow(check.version);
+  }, [pending, publishNow]);
+  const cancelPublish = useCallback(() => { setPending(null); setStatus("Not published"); }, [setStatus]);
 
   // Run starts an instance of the draft as drawn (saved first, compiled into an unpublished version
   // by the server); webhooks, schedules and the API keep starting the published version.
@@ -122,9 +143,11 @@ export function useDraft({ workflowId, catalog, graph, current, setNodes, setEdg
   const turn = useMemo(() => inTurn(), []);
   const actions = useMemo(() => ({
     save: turn("save", save), publish: turn("publish", publish), run: turn("run", run),
-  }), [publish, run, save, turn]);
+    confirmPublish: turn("publish", confirmPublish),
+  }), [confirmPublish, publish, run, save, turn]);
 
   const draftKey = useMemo(() => semanticKey(graph), [graph]);
   const saveDraftNow = useCallback(() => saveDraft(toGraph(current.current.nodes, current.current.edges)), [current, saveDraft]);
-  return { name, hookUrl, dirty, setDirty, loaded, live, setLive, draftKey, versionsChanged, pins, saveDraft: saveDraftNow, ...actions };
+  return { name, hookUrl, dirty, setDirty, loaded, live, setLive, draftKey, versionsChanged, pins, saveDraft: saveDraftNow,
+           pending, cancelPublish, ...actions };
 }
