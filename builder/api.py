@@ -11,12 +11,15 @@ from tenants.audit import audit_from_request
 from tenants.errors import InvalidInput
 from tenants.idempotency import idempotent
 
+from engine.sandbox import program_problem
+
 from . import selectors, services
 from .expressions import PREVIEW_CONTEXT_BYTES, preview
 from .nodes import catalog
 from .validation import validate
 
 router = Router(tags=["workflows"])
+MAX_PROGRAM_CHARS = 1_000_000
 
 
 class WorkflowIn(Schema):
@@ -183,6 +186,25 @@ def expression_preview(request, payload: PreviewIn):
     if len(json.dumps(payload.context)) > PREVIEW_CONTEXT_BYTES:
         raise InvalidInput("context", "sample data is over 256 KB")
     return preview(payload.value, payload.context)
+
+
+class ProgramIn(Schema):
+    program: str
+
+
+class ProgramProblemOut(Schema):
+    message: str
+    line: int | None
+    column: int | None
+
+
+@router.post("/validate-program", response=list[ProgramProblemOut])
+def program_validate(request, payload: ProgramIn):
+    """Whether a code-first program compiles and its imports resolve (QuickJS, never run): [] or the problem."""
+    if len(payload.program) > MAX_PROGRAM_CHARS:
+        raise InvalidInput("program", f"a program is at most {MAX_PROGRAM_CHARS} characters")
+    problem = program_problem(payload.program)
+    return [] if problem is None else [{"message": problem.message, "line": problem.line, "column": problem.column}]
 
 
 @router.post("/validate", response=list[Problem])

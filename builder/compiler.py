@@ -5,6 +5,7 @@ Invariants:
   nodes and edges in the JSON; positions and labels other than comments do not matter.
 - Readable: one block per node, in dependency order, commented with the node's id and type.
 - Step names are node ids; inside a loop body, id[index] (nested: id[i][j]).
+- The last line maps generated lines back to nodes and fields (builder.mapping, engine.sourcemap).
 Every node runs as soon as its inputs settle, so branches fanned out from one node run in
 parallel; a node whose incoming edges were all not taken is skipped, and so is what follows it.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 
 from .graph import Graph, Node
+from .mapping import with_map
 from .nodes import CATALOG
 from .structure import loop_owners
 
@@ -143,5 +145,6 @@ class Compiler:
 
 
 def compile_graph(graph: Graph) -> str:
-    """The program for a graph that validated without problems."""
-    return Compiler(graph).compile()
+    """The program for a graph that validated without problems, ending with its map back to the
+    graph's nodes and fields (builder.mapping), which the engine reads to name where an error was."""
+    return with_map(Compiler(graph).compile(), graph)

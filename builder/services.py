@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 
 from engine.sandbox import program_problem
 from engine.seeding import seeds_check
+from engine.sourcemap import MARKER as MAP_MARKER
 from tenants.errors import Conflict, InvalidInput
 from tenants.models import Tenant
 
@@ -106,6 +107,8 @@ def version_create_from_code(
     """Add an immutable version holding `program`; new instances use the published version."""
     if not isinstance(program, str) or not program.strip():
         raise InvalidInput("program", "a program is an ES module with `export default async function run(event, step)`")
+    if graph is None and "\n" + MAP_MARKER in program:
+        raise InvalidInput("program", "a code-first program cannot carry a compiled workflow's node map")
     problem = program_problem(program)  # before anything is written: a refused program changes nothing
     if problem is not None:
         raise ProgramInvalid(problem.message, problem.line, problem.column)
@@ -139,10 +142,25 @@ def version_publish(*, version: WorkflowVersion) -> WorkflowVersion:
     return version
 
 
+def code_first_program(draft) -> str | None:
+    """The program of a code-first draft (`{"program": "..."}`, the code-first editor's), else None."""
+    if isinstance(draft, dict) and isinstance(draft.get("program"), str) and "nodes" not in draft:
+        return draft["program"]
+    return None
+
+
 def draft_version(*, workflow: Workflow, author=None) -> WorkflowVersion:
     """The saved draft as a version (the editor's Save, and Run): compiled into a new unpublished
     version, or the newest version when it already holds the same graph and program, so saving or
-    test-running an unchanged draft does not pile up versions. GraphInvalid lists every problem."""
+    test-running an unchanged draft does not pile up versions. GraphInvalid lists every problem; a
+    code-first draft's program that does not compile is ProgramInvalid (line and column)."""
+    program = code_first_program(workflow.draft)
+    if program is not None:
+        # A code-first draft ({"program": ...}): the program as written is the version's.
+        latest = workflow.versions.order_by("-number").first()
+        if latest is not None and latest.program == program and latest.graph is None:
+            return latest
+        return version_create_from_code(workflow=workflow, program=program, publish=False, author=author)
     graph = workflow.draft or {"nodes": [], "edges": []}
     parsed, problems = validate(graph)
     if problems:

@@ -5,7 +5,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from tenants.errors import InvalidInput
 
@@ -23,7 +23,11 @@ class InstanceOut(Schema):
     status: str
     params: Any = None
     output: Any = None
-    error: Any = None
+    # {name, message, stack?, frames?}: frames place each stack frame in the tenant's source, translated
+    # by the host (engine.sourcemap): {line, column} of a code-first program, or {node, field, line,
+    # column} of a drawn workflow (glue code: {} or {node}); the same shape on each step of the status.
+    error: Any = Field(None, description="{name, message, stack?, frames?}; frames: [{function?, line?, column?, node?, field?}] "
+                       "in the tenant's source (code-first: line/column of the program; drawn: node, field, line within it)")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -34,7 +34,7 @@ from django.db import transaction
 from tenants.limits import MAX_HTTP_CONCURRENCY, TenantLimits, limits_for
 from tenants.usage import usage_add
 
-from . import clock, live, progress
+from . import clock, live, progress, sourcemap
 from .calls import Calls, reply_of
 from .capabilities import CONCURRENT, PURE, Call, CapabilityError, registry
 from .capabilities.secrets import Redactor
@@ -462,6 +462,7 @@ class Advance:
         program = program_text(inst.version)
         self.started = time.monotonic()
         sandbox = self.sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits)
+        self.session.locate = lambda info: sourcemap.locate(info, program)
         result: dict[str, Any] = {}
         try:
             try:

@@ -5,5 +5,6 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("editor/step-api.d.ts", views.step_api_types, name="step-api-types"),
     re_path(r"^editor/(?P<path>.*)$", views.editor, name="editor"),
 ]

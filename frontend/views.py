@@ -4,10 +4,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 DIST = Path(__file__).resolve().parent / "static" / "frontend" / "dist"
+# The step API's TypeScript declarations: the editor bundles them for completion; served here for
+# anyone writing a code-first program in their own editor (no tenant data: no sign-in needed).
+STEP_API_TYPES = Path(__file__).resolve().parent / "src" / "code" / "step-api.d.ts"
 
 
 @lru_cache(maxsize=1)
@@ -28,3 +32,9 @@ def home(request):
 @ensure_csrf_cookie  # the editor sends the CSRF token with its API writes
 def editor(request, path: str = ""):
     return render(request, "frontend/editor.html", {"entry": entry()})
+
+
+def step_api_types(request):
+    response = HttpResponse(STEP_API_TYPES.read_text(), content_type="application/typescript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response

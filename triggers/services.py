@@ -79,7 +79,6 @@ def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object 
                                 kinds={k: kinds[k] for k in given if kinds[k] != "do"}, stop_after=stop_after)
 
 
-
 def test_delivery(body: object, delivery: dict | None = None) -> dict:
     """A webhook trigger's test payload in a real delivery's shape (triggers.webhooks.payload_of)."""
     d = delivery or {}

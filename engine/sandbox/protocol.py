@@ -212,6 +212,8 @@ class Session:
     states: dict[tuple[str, int], StepState]
     inbox: dict[int, tuple[str, Any, str]]
     redact: Callable[[str], str] = lambda value: value
+    # Translates an error's stack frames into the tenant's terms (engine.sourcemap), after redaction.
+    locate: Callable[[dict], dict] = lambda info: info
     logs: int = 0
     log_bytes: int = 0
     occurrences: dict[str, int] = field(default_factory=dict)
@@ -435,7 +437,7 @@ class Session:
             return '"[REDACTED]"'
 
     def redact_error(self, info: dict) -> dict:
-        return {k: self.redact(v) for k, v in info.items()}
+        return self.locate({k: self.redact(v) for k, v in info.items()})
 
     # ---- one handler per command ------------------------------------------------------------------
     def on_start(self, cmd: dict) -> dict:

@@ -1,5 +1,6 @@
 // The editor app: the workflow list, and one workflow's canvas (/editor/w/<id>).
 import { lazy, Suspense, useEffect, useRef, useState } from "react";
+import { isCodeFirst } from "./codeFirst";
 import { History } from "./live/History";
 import { LiveView } from "./live/LiveView";
 import { onPopState } from "./router";
@@ -8,6 +9,19 @@ import { WorkflowList } from "./Workflows";
 
 // The canvas (React Flow, CodeMirror; ELK on first auto-layout) loads only when a workflow is opened: the list stays light.
 const Editor = lazy(() => import("./Editor").then((m) => ({ default: m.Editor })));
+const CodeFirst = lazy(() => import("./CodeFirst").then((m) => ({ default: m.CodeFirst })));
+
+/** A workflow opens in the canvas, or in the code-first editor when it is a program (CodeFirst.isCodeFirst). */
+function WorkflowPage({ workflowId }: { workflowId: number }) {
+  const [code, setCode] = useState<boolean | null>(null);
+  useEffect(() => {
+    let live = true;
+    isCodeFirst(workflowId).then((c) => { if (live) setCode(c); });
+    return () => { live = false; };
+  }, [workflowId]);
+  if (code === null) return <p className="muted">Loading…</p>;
+  return <Suspense fallback={<p className="muted">Loading…</p>}>{code ? <CodeFirst workflowId={workflowId} /> : <Editor workflowId={workflowId} />}</Suspense>;
+}
 
 export function App() {
   const [path, setPath] = useState(location.pathname);
@@ -26,5 +40,5 @@ export function App() {
   if (instances) return <History workflowId={Number(instances[1])} />;
   if (path.startsWith("/editor/secrets")) return <Secrets />;
   const match = path.match(/^\/editor\/w\/(\d+)/);
-  return match ? <Suspense fallback={<p className="muted">Loading…</p>}><Editor workflowId={Number(match[1])} /></Suspense> : <WorkflowList />;
+  return match ? <WorkflowPage key={match[1]} workflowId={Number(match[1])} /> : <WorkflowList />;
 }

@@ -40,6 +40,7 @@ import { useTestDelivery } from "./editor/useTestDelivery";
 import { itemCount, itemsLabel, sampleFor } from "./editor/lastRun";
 import { SampleContext } from "./form/preview";
 import { LastRun } from "./editor/LastRun";
+import { placeFromQuery, requestReveal } from "./code/reveal";
 import { useLastRun } from "./editor/useLastRun";
 import { loopBodies, testable, testNodeRun, upToHereRun } from "./editor/partialRun";
 import { TestNode } from "./editor/TestNode";
@@ -289,6 +290,16 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     setSelected(id);
     setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === id })));
   }, [setNodes]);
+  // Opened from an error's frame (the live view): ?node=&field=&line= selects the node and shows the line.
+  useEffect(() => {
+    if (!draft.loaded) return;
+    const place = placeFromQuery(location.search);
+    if (!place?.node || !current.current.nodes.some((n) => n.id === place.node)) return;
+    selectProblem(place.node);
+    if (place.field && place.line) requestReveal({ target: `field-${place.field}`, line: place.line, column: place.column });
+    setStatus(`Opened ${place.node}${place.field ? `, ${place.field}${place.line ? ` line ${place.line}` : ""}` : ""}`);
+    window.history.replaceState(null, "", location.pathname);
+  }, [draft.loaded, selectProblem]);
   const run = useCallback(() => {
     if (!testData.payload.ok) { setStatus("The test payload is not JSON"); return; }
     draft.run(testData.payload.value);

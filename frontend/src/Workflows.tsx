@@ -1,6 +1,7 @@
 // The workflow list of the current tenant: pick a tenant, search, create, duplicate, archive, open.
 import { useEffect, useRef, useState } from "react";
 import { api, errorMessage, type Me, type WorkflowOut } from "./api/client";
+import { PROGRAM_TEMPLATE } from "./codeFirst";
 import { newestOnly } from "./exclusive";
 import { navigate } from "./router";
 
@@ -24,6 +25,7 @@ export function WorkflowList() {
   const [workflows, setWorkflows] = useState<Workflow[] | null>(null);
   const [me, setMe] = useState<Me | null>(null);
   const [name, setName] = useState("");
+  const [codeFirst, setCodeFirst] = useState(false);
   const [error, setError] = useState("");
   const [status, setStatus] = useState("");
   const [search, setSearch] = useState("");
@@ -41,7 +43,9 @@ export function WorkflowList() {
 
   const create = async (e: React.FormEvent) => {
     e.preventDefault();
-    const { data, error } = await api.POST("/api/v1/workflows", { body: { name, slug: "" } });  // the server derives the slug
+    // The server derives the slug; a code-first workflow starts with a program as its draft.
+    const draft = codeFirst ? { program: PROGRAM_TEMPLATE } : null;
+    const { data, error } = await api.POST("/api/v1/workflows", { body: { name, slug: "", draft } });
     if (error) setError(errorMessage(error));
     else navigate(`/editor/w/${data!.id}`);
   };
@@ -82,6 +86,7 @@ export function WorkflowList() {
       </header>
       <form onSubmit={create} className="create">
         <label>New workflow name <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Order approval" /></label>
+        <label><input type="checkbox" checked={codeFirst} onChange={(e) => setCodeFirst(e.target.checked)} /> as code (<code>run(event, step)</code>)</label>
         <button type="submit" disabled={!slugFromName(name)}>Create</button>
         {slugFromName(name) && <span className="muted">webhook path …/{slugFromName(name)}</span>}
         {error && <span role="alert" className="error">{error}</span>}

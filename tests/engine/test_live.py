@@ -317,7 +317,9 @@ def test_a_step_error_carries_the_programs_stack_frames(tenant, make_workflow, d
     drive()
     errored = next(e for e in selectors.progress_after(tenant=tenant, instance_id=inst.pk) if e["type"] == "step_errored")
     assert errored["error"]["message"] == "bad 1"
-    assert errored["error"]["stack"].splitlines()[0].strip() == "at check (program:2:48)"
+    # Translated by the host into the program's own line and column (engine.sourcemap).
+    assert errored["error"]["stack"].splitlines()[0].strip() == "at check (line 2, column 48)"
+    assert errored["error"]["frames"][0] == {"function": "check", "line": 2, "column": 48}
     assert "eval_script" not in errored["error"]["stack"]
     inst.refresh_from_db()
     assert inst.error == {"name": "Error", "message": "bad 1"}  # the instance's error is unchanged

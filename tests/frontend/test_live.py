@@ -209,7 +209,9 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     page.locator('.react-flow__node[data-id="prepare"]').click()
     inspector = page.get_by_role("region", name="Step prepare")
     inspector.get_by_role("group", name="Error").get_by_text("n must be positive").wait_for()
-    assert "(program:" in inspector.locator(".stack").inner_text()  # where the code node threw, in the compiled program
+    # Where the code node threw, in the graph's terms (never the compiled program's `program:L:C`).
+    frames = inspector.locator(".stack").inner_text()
+    assert "(node prepare, code line 1" in frames and "program:" not in frames
     page.screenshot(path=str(SHOTS / "live-failed-step.png"))
 
     # Publish v2 with reserve changed, then restart the failed instance on it from the list, after
@@ -261,7 +263,7 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     steps = list(Instance.objects.get(pk=third.pk).steps.order_by("pk").values_list("name", "attempts"))
     assert steps[:2] == [("prepare", 1), ("reserve", 1)]
 
-    # A code-first workflow has no graph: its steps are drawn as a chain, in the order they began.
+    # A code-first workflow has no graph: it is drawn as its program's diagram (code/diagram.ts), each step with its state.
     from builder.services import version_create_from_code
 
     coded = workflow_create(tenant=tenant, slug="coded")
@@ -271,6 +273,8 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
     coded.refresh_from_db()
     run = services.instance_create(tenant=tenant, workflow=coded)
     page.goto(f"{stack['url']}/editor/i/{run.pk}")
-    wait_state(page, "total", "succeeded")
-    assert state_of(page, "pause").get_attribute("data-state") == "succeeded"
-    assert page.locator(".react-flow__edge.taken").count() == 2
+    page.locator('.program-diagram .live-node[aria-label^="total:"][data-state="succeeded"]').wait_for()
+    assert page.locator('.program-diagram .live-node[aria-label^="pause:"]').get_attribute("data-state") == "succeeded"
+    settled(page)
+    page.locator(".react-flow__edge.taken").nth(2).wait_for(state="attached")  # edges come once the nodes are measured
+    assert page.locator(".react-flow__edge.taken").count() == 3  # start -> fetch -> pause -> total

@@ -10,13 +10,17 @@ import { bracketMatching, HighlightStyle, syntaxHighlighting } from "@codemirror
 import { tags } from "@lezer/highlight";
 import { EditorState, type Extension } from "@codemirror/state";
 import { EditorView, highlightActiveLine, keymap, lineNumbers, placeholder as placeholderExt } from "@codemirror/view";
+import { linter, lintGutter } from "@codemirror/lint";
 import { useEffect, useRef } from "react";
+import { checkCode, checkProgram } from "./check";
 import { completionSource } from "./completions";
+import { onReveal, takeReveal } from "./reveal";
 
 type Props = {
   value: string;
   onChange?: (value: string) => void;
-  kind: "code" | "expression" | "program" | "json";
+  // program: a compiled program, read-only; module: a code-first program being written.
+  kind: "code" | "expression" | "program" | "module" | "json";
   label: string;
   id?: string;
   upstream?: string[];
@@ -66,6 +70,12 @@ export function CodeEditor({ value, onChange, kind, label, id, upstream = [], re
     if (kind === "json") extensions.push(lineNumbers(), json(), bracketMatching(), EditorView.lineWrapping);
     else if (kind !== "expression") extensions.push(lineNumbers(), javascript(), bracketMatching());
     if (kind === "code") extensions.push(highlightActiveLine(), EditorView.lineWrapping);
+    if (kind === "module") extensions.push(highlightActiveLine());
+    // Checked against the step API's declarations as you type (check.ts), shown in a gutter.
+    if (!readOnly && (kind === "code" || kind === "module")) {
+      const check = kind === "code" ? checkCode : checkProgram;
+      extensions.push(lintGutter(), linter((v) => check(v.state.doc.toString()), { delay: 300 }));
+    }
     if (kind === "expression") extensions.push(singleLine, javascript());
     if (readOnly || kind === "program") {
       // Still focusable and selectable (keyboard users can read and copy), never modified.
@@ -76,13 +86,29 @@ export function CodeEditor({ value, onChange, kind, label, id, upstream = [], re
     } else {
       extensions.push(
         closeBrackets(),
-        autocompletion({ override: [completionSource(() => names.current, kind === "code" ? "code" : "expression")] }),
+        autocompletion({ override: [completionSource(() => names.current, kind === "module" ? "program" : kind === "code" ? "code" : "expression")] }),
         keymap.of([...closeBracketsKeymap, ...completionKeymap, ...historyKeymap, ...defaultKeymap, indentWithTab]),
       );
     }
     if (placeholder) extensions.push(placeholderExt(placeholder));
-    view.current = new EditorView({ parent: host.current!, state: EditorState.create({ doc: value, extensions }) });
-    return () => { view.current?.destroy(); view.current = null; };
+    const v = view.current = new EditorView({ parent: host.current!, state: EditorState.create({ doc: value, extensions }) });
+    // "Open this line" (an error's frame, a diagram node): select the line and bring it into view.
+    // Scheduled a frame later (the view lays out first); a view destroyed meanwhile takes nothing.
+    let frame = 0;
+    const reveal = () => {
+      if (view.current !== v) return;
+      const r = takeReveal(id);
+      if (!r) return;
+      const doc = v.state.doc;
+      const line = doc.line(Math.max(1, Math.min(r.line, doc.lines)));
+      const at = line.from + Math.max(0, Math.min((r.column ?? 1) - 1, line.length));
+      v.dispatch({ selection: { anchor: at, head: line.to > at ? line.to : at }, effects: EditorView.scrollIntoView(at, { y: "center" }) });
+      v.focus();
+      host.current?.setAttribute("data-revealed-line", String(line.number));
+    };
+    const stop = onReveal(() => { frame = window.requestAnimationFrame(reveal); });
+    frame = window.requestAnimationFrame(reveal);
+    return () => { window.cancelAnimationFrame(frame); stop(); view.current?.destroy(); view.current = null; };
   }, [kind, label, id, readOnly, placeholder]);  // eslint-disable-line react-hooks/exhaustive-deps
 
   useEffect(() => {

@@ -1,7 +1,8 @@
 // What the selected node did in the workflow's last run: its state, item count, error and output,
 // with a link to the instance's live view. Shown above the node's form.
+import { ErrorBox } from "../live/Inspector";
 import { confirmLeave, navigate } from "../router";
-import { errorText, itemCount, itemsLabel, type InstanceRun, type NodeRun } from "./lastRun";
+import { itemCount, itemsLabel, type InstanceRun, type NodeRun } from "./lastRun";
 
 const SHOWN_CHARS = 4000;
 
@@ -14,7 +15,8 @@ export function LastRun({ workflowId, run, nodeId, node }: { workflowId: number;
       <h3>Last run <a href={href} onClick={(e) => { e.preventDefault(); if (confirmLeave()) navigate(href); }}>{new Date(run.created_at).toLocaleString()}</a></h3>
       {!node ? <p className="muted">Not reached in the last run.</p> : (<>
         <p className={`run-state run-${node.status}`}>{node.status}{items ? ` · ${items}` : ""}{node.given ? " · given data, not run" : ""}</p>
-        {node.error && <p className="error">{errorText(node.error)}</p>}
+        {/* The API gives a step's error as {name, message, stack, frames}: its frames open the node's line. */}
+        {node.error && (typeof node.error === "string" ? <p className="error">{node.error}</p> : <ErrorBox error={node.error} workflowId={workflowId} />)}
         {node.status === "complete" && (
           <pre className="run-output" aria-label={`Output of ${nodeId}`}>{text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}…` : text}</pre>
         )}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { errorText, itemCount, itemsLabel, nodeRuns, type InstanceRun } from "./lastRun";
+import { itemCount, itemsLabel, nodeRuns, type InstanceRun } from "./lastRun";
 
 const run = (steps: [string, string, unknown][]): InstanceRun => ({
   id: "i", status: "complete", created_at: "", params: null, steps: steps.map(([name, status, output]) => ({ name, status, output, error: null })),
@@ -30,13 +30,5 @@ describe("the sample data an expression is previewed with", () => {
     expect(sampleFor("count", r, nodeRuns(r), edges, triggers)).toEqual({ event: { payload: { id: 7 }, instanceId: "i" }, steps: { fetch: [1, 2] }, input: [1, 2] });
     expect(sampleFor("fetch", r, nodeRuns(r), edges, triggers)?.input).toEqual({ id: 7 });
     expect(sampleFor("fetch", null, nodeRuns(null), edges, triggers)).toBeNull();
-  });
-});
-
-describe("a step's error in the panel", () => {
-  it("is one line from the API's error object, or the string as it is", () => {
-    expect(errorText({ name: "NonRetryableError", message: "notify ran" })).toBe("NonRetryableError: notify ran");
-    expect(errorText("plain")).toBe("plain");
-    expect(errorText(null)).toBeNull();
   });
 });

@@ -2,23 +2,15 @@
 // instance's step history; node ids are step names, a loop body's steps are `id[index]`), and how
 // many items a node's output holds (an array's length, else one), shown on its outgoing edges.
 // Pure: unit-tested in lastRun.test.ts.
+import type { StepError } from "../live/state";
 
 /** The fields of `GET /instances/{id}` the editor reads (the endpoint answers free-form JSON). */
 export type InstanceRun = {
   id: string; status: string; created_at: string; params: unknown;
-  steps: { name: string; status: string; output: unknown; error: StepError; attempts?: number; kind?: string }[];
+  steps: { name: string; status: string; output: unknown; error: StepError | string | null; attempts?: number; kind?: string }[];
 };
-/** A step's error as the API gives it: {name, message, stack?} (a plain string from older rows). */
-export type StepError = { name?: string; message?: string } | string | null;
 // given: a test run gave the node its data (pinned, or an earlier run's output): it did not run.
-export type NodeRun = { status: string; output: unknown; error: StepError; runs: number; given?: boolean };
-
-/** One line for a step's error: "TypeError: x is undefined". */
-export function errorText(error: StepError): string | null {
-  if (error === null || error === undefined) return null;
-  if (typeof error === "string") return error;
-  return [error.name, error.message].filter(Boolean).join(": ") || JSON.stringify(error);
-}
+export type NodeRun = { status: string; output: unknown; error: StepError | string | null; runs: number; given?: boolean };
 
 /** By node id: its last step's status, output and error, and how many times it ran (loop bodies run per item). */
 export function nodeRuns(run: InstanceRun | null): Map<string, NodeRun> {

@@ -1,5 +1,7 @@
 // What one node did in this instance: its input, output, error with stack, attempts and logs.
-import { clockTime, describe, duration, nodeOf, parse, type LiveState, type NodeLive, type StepError, type StepView } from "./state";
+import { placeHref } from "../code/reveal";
+import { navigate } from "../router";
+import { clockTime, describe, duration, nodeOf, parse, type Frame, type LiveState, type NodeLive, type StepError, type StepView } from "./state";
 
 export type SnapshotStep = {
   name: string; occurrence: number; kind: string; status: string; attempts: number; output: unknown; error: StepError | null;
@@ -10,11 +12,28 @@ function Json({ value }: { value: unknown }) {
   return <pre className="json">{value === undefined ? "—" : JSON.stringify(value, null, 2)}</pre>;
 }
 
-function ErrorBox({ error }: { error: StepError }) {
+/** Where a frame is, in words: "node shape, code line 3, column 5" or "line 12, column 5". */
+export function frameText(f: Frame): string {
+  const at = f.line ? `line ${f.line}${f.column ? `, column ${f.column}` : ""}` : "";
+  if (f.node) return `node ${f.node}${f.field ? `, ${f.field}` : ""}${at ? ` ${at}` : ""}`;
+  return at || "workflow runtime";
+}
+
+/** An error with its stack; each frame the host placed opens that node and line (or that line of the program) in the editor. */
+export function ErrorBox({ error, workflowId }: { error: StepError; workflowId?: number }) {
+  const frames = Array.isArray(error.frames) ? error.frames : null;
   return (
     <div className="error-box" role="group" aria-label="Error">
       <strong>{error.name ?? "Error"}</strong>: {error.message}
-      {error.stack ? <pre className="stack">{String(error.stack)}</pre> : null}
+      {frames && frames.length > 0 ? (
+        <pre className="stack">{frames.map((f, i) => {
+          const href = workflowId !== undefined ? placeHref(workflowId, f) : null;
+          const text = `at ${f.function ? `${f.function} ` : ""}(${frameText(f)})`;
+          return <span key={i}>{"    "}{href
+            ? <a href={href} onClick={(e) => { e.preventDefault(); navigate(href); }} aria-label={`Open ${frameText(f)}`}>{text}</a>
+            : text}{"\n"}</span>;
+        })}</pre>
+      ) : error.stack ? <pre className="stack">{String(error.stack)}</pre> : null}
     </div>
   );
 }
@@ -27,9 +46,9 @@ export function fullOutput(st: StepView, snapshot: SnapshotStep[] | undefined): 
   return { value: st.truncated ? st.output : parse(st.output), cut: !!st.truncated };
 }
 
-export function Inspector({ instanceId, nodeId, type, live, input, state, snapshot, now, onClose }: {
+export function Inspector({ instanceId, nodeId, type, live, input, state, snapshot, now, onClose, workflowId }: {
   instanceId: string; nodeId: string; type: string; live: NodeLive | undefined; input: unknown; state: LiveState;
-  snapshot: SnapshotStep[] | undefined; now: number; onClose: () => void;
+  snapshot: SnapshotStep[] | undefined; now: number; onClose: () => void; workflowId?: number;
 }) {
   const logs = state.logs.filter((l) => l.step !== null && nodeOf(l.step) === nodeId);
   return (
@@ -53,7 +72,7 @@ export function Inspector({ instanceId, nodeId, type, live, input, state, snapsh
                 <p className="muted">Cut at {String(out.value).length} of {st.size} characters: <a href={`/api/v1/instances/${instanceId}`} target="_blank" rel="noreferrer">the full value</a></p>
               </> : <Json value={out.value} />}
             </>}
-            {st.error && <><h3>Error</h3><ErrorBox error={st.error} /></>}
+            {st.error && <><h3>Error</h3><ErrorBox error={st.error} workflowId={workflowId} /></>}
             {st.kind === "do" && st.attempts.length > 0 && <>
               <h3>Attempts</h3>
               <table className="attempts">

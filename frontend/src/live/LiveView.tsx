@@ -7,10 +7,13 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage, type CatalogEntry, type NodeSpecFlags } from "../api/client";
 import { newestOnly, oneAtATime } from "../exclusive";
 import { navigate } from "../router";
-import { Inspector, type SnapshotStep } from "./Inspector";
+import { diagramOf } from "../code/diagram";
+import { DiagramView } from "../code/DiagramView";
+import { ErrorBox, Inspector, type SnapshotStep } from "./Inspector";
 import { LiveNode, type LiveNodeData } from "./LiveNode";
 import { connectionText, useLiveInstance } from "./socket";
 import { FINISHED, chainOf, clockTime, describe, duration, parse, project, type Graph, type LiveState } from "./state";
+import { nodeForStep, overlay } from "./programOverlay";
 import { Timeline } from "./Timeline";
 import "./live.css";
 
@@ -76,6 +79,16 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
     api.GET("/api/v1/workflows/{workflow_id}/versions/{number}", { params: { path: { workflow_id: workflowId, number: versionNumber } } })
       .then(({ data }) => setGraph((data?.graph as Graph | null) ?? null));
   }, [workflowId, versionNumber]);
+
+  // A code-first version: its program, drawn as a diagram (code/diagram.ts) with the instance's state on it.
+  const [program, setProgram] = useState<string | null>(null);
+  useEffect(() => {
+    if (graph !== null || workflowId === undefined || versionNumber == null) return;
+    fetch(`/api/v1/workflows/${workflowId}/versions/${versionNumber}/program`, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : null)).then(setProgram).catch(() => setProgram(null));
+  }, [graph, workflowId, versionNumber]);
+  const diagram = useMemo(() => (graph === null && program ? diagramOf(program).diagram : null), [graph, program]);
+  const codeLive = useMemo(() => (diagram ? overlay(diagram, state) : null), [diagram, state]);
 
   const active = !FINISHED.includes(state.status);
   const now = useNow(active);
@@ -172,8 +185,9 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
   };
 
   const approvals = state.steps.filter((s) => s.state === "waiting" && s.eventType === `approval:${s.name}`);
-  const selectedNode = shown?.nodes.find((n) => n.id === selected);
-  const selectedLive = selected ? projection?.nodes[selected] : undefined;
+  const diagramNode = diagram?.nodes.find((n) => n.id === selected && n.kind === "step");
+  const selectedNode = diagramNode ? { id: diagramNode.name!, type: diagramNode.op! } : shown?.nodes.find((n) => n.id === selected);
+  const selectedLive = diagramNode ? codeLive?.[diagramNode.id] : selected ? projection?.nodes[selected] : undefined;
   const restartFrom = selectedLive?.steps[0]?.name;
   const status = state.status === "unknown" ? snapshot?.status ?? "…" : state.status;
   const took = state.startedAt !== undefined ? duration((state.finishedAt ?? now) - state.startedAt) : "";
@@ -211,7 +225,10 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
         {restartFrom && <button onClick={() => restart(restartFrom)}>Restart from {restartFrom}</button>}
       </header>
       <main className="canvas live-canvas">
-        {shown === null ? <p className="muted">Loading…</p> : (
+        {diagram && codeLive ? (
+          <DiagramView diagram={diagram} live={codeLive} describe={(l) => describe(l, now)} selected={selected}
+                       onSelect={(n) => setSelected(n?.kind === "step" ? n.id : null)} />
+        ) : shown === null ? <p className="muted">Loading…</p> : (
           <ReactFlow nodes={flowNodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} nodesDraggable={false} nodesConnectable={false}
                      elementsSelectable onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
                      fitView fitViewOptions={{ maxZoom: 1 }} proOptions={{ hideAttribution: true }}>
@@ -225,11 +242,13 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
         {shown !== null && <MiniMap className="side-minimap" pannable zoomable ariaLabel="Minimap" bgColor="transparent" maskColor="rgba(128, 128, 128, 0.3)"
                                     nodeColor={(n) => MINIMAP[(n.data as LiveNodeData).live?.state ?? "queued"] ?? "#ccc"} />}
         {selected && (
-          <Inspector instanceId={instanceId} nodeId={selected} type={selectedNode?.type ?? ""} live={selectedLive} input={inputOf(selected)}
+          <Inspector instanceId={instanceId} nodeId={selectedNode?.id ?? selected} type={selectedNode?.type ?? ""} live={selectedLive}
+                     input={diagramNode ? snapshot?.params : inputOf(selected)} workflowId={workflowId}
                      state={state} snapshot={snapshot?.steps} now={now} onClose={() => setSelected(null)} />
         )}
-        <Timeline state={state} now={now} selected={selected} onSelect={setSelected} />
-        {state.error && <div className="error-box" role="alert"><strong>{state.error.name}</strong>: {state.error.message}</div>}
+        <Timeline state={state} now={now} selected={diagramNode?.name ?? selected}
+                  onSelect={(name) => setSelected(diagram && codeLive && name ? nodeForStep(diagram, codeLive, name)?.id ?? null : name)} />
+        {state.error && <div role="alert"><ErrorBox error={state.error} workflowId={workflowId} /></div>}
         {status === "complete" && <><h3>Output</h3><pre className="json">{JSON.stringify(snapshot?.status === "complete" ? snapshot.output : parse(state.output), null, 2)}</pre></>}
         <form className="send-event" onSubmit={send} aria-label="Send an event">
           <h3>Send an event</h3>

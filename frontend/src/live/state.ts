@@ -22,7 +22,9 @@ export type ProgressEvent = {
   restart?: boolean; from?: string | null; ephemeral?: boolean;
   seeded?: boolean;  // step_completed of a test instance's step given its data (pinned or earlier): it never ran
 };
-export type StepError = { name?: string; message?: string; stack?: string } & Record<string, unknown>;
+/** A stack frame as the host placed it (engine/sourcemap.py): a code-first program's line and column, or a drawn node's field and line. */
+export type Frame = { function?: string; node?: string; field?: string; line?: number; column?: number };
+export type StepError = { name?: string; message?: string; stack?: string; frames?: Frame[] } & Record<string, unknown>;
 
 export type StepState = "queued" | "running" | "retrying" | "sleeping" | "waiting" | "succeeded" | "failed" | "skipped";
 export type AttemptView = { number: number; startedAt: number; finishedAt?: number; error?: StepError; retryDelayMs?: number };
@@ -265,7 +267,7 @@ export function nodeOf(stepName: string): string {
 
 const RANK: StepState[] = ["failed", "running", "retrying", "waiting", "sleeping", "queued", "succeeded", "skipped"];
 
-function combine(steps: StepView[]): StepState {
+export function combine(steps: StepView[]): StepState {
   // A node with several records (a loop body) shows its most pressing state.
   return steps.map((x) => x.state).sort((a, b) => RANK.indexOf(a) - RANK.indexOf(b))[0];
 }

@@ -101,3 +101,4 @@ export default async function run(event, step) {
   await Promise.all([n1, n2, n3, n4, n5, n6, n7, n8]);
   return outputs(steps, ["answer", "notify"]);
 }
+//# workflow-map={"v":1,"ranges":[[52,54,"hook",null,1,0,0,0],[57,59,"answer",null,1,0,0,0],[62,64,"fetch_order",null,1,0,0,0],[63,63,"fetch_order","url",1,154,189,202],[67,70,"big",null,1,0,0,0],[68,68,"big","condition",1,78,82,116],[73,83,"manager",null,1,0,0,0],[86,88,"join",null,1,0,0,0],[91,94,"cool_off",null,1,0,0,0],[97,99,"notify",null,1,0,0,0],[98,98,"notify","json",1,145,149,174]]}
