@@ -18,6 +18,7 @@ import json
 import uuid
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -38,7 +39,7 @@ from .actions import RefuseNulFilters, confirm_page, confirmed, operator_audit
 from tenants.errors import DomainError
 from tenants.models import Tenant
 
-from engine import clock, services
+from engine import clock, progress, services
 from engine.models import Attempt, Event, Instance, ProgressEvent, StepRecord
 
 S = Instance.Status
@@ -55,6 +56,7 @@ OPERATIONS = {
     "pause": (services.instance_pause, "Pause", False),
     "resume": (services.instance_resume, "Resume", False),
     "terminate": (services.instance_terminate, "Terminate", True),
+    "terminate_rollback": (partial(services.instance_terminate, rollback=True), "Terminate with rollback", True),
     "restart_failed": (services.instance_restart_failed, "Restart from the failed step", True),
 }
 
@@ -132,18 +134,18 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
     list_max_show_all = 50
     paginator = InfinitePaginator
     show_full_result_count = False
-    actions = ["bulk_pause", "bulk_resume", "bulk_terminate", "bulk_restart_failed"]
-    actions_detail = ["pause_one", "resume_one", "terminate_one", "restart_failed_one"]
+    actions = ["bulk_pause", "bulk_resume", "bulk_terminate", "bulk_terminate_rollback", "bulk_restart_failed"]
+    actions_detail = ["pause_one", "resume_one", "terminate_one", "terminate_rollback_one", "restart_failed_one"]
     change_form_template = "admin/engine/instance/change_form.html"
     fieldsets = [
         (None, {"fields": ["id", "key", "tenant", "workflow", "version_link", "parent", "status_badge"]}),
         ("Timing", {"fields": ["created_at", "started_at", "finished_at", "due_at", "lease_owner", "recoveries",
                                "suspended"]}),
-        ("Data", {"fields": ["params_json", "output_json", "error_json"]}),
+        ("Data", {"fields": ["params_json", "output_json", "error_json", "rollback_json"]}),
     ]
     readonly_fields = ["id", "key", "tenant", "workflow", "version_link", "parent", "status_badge", "created_at",
                        "started_at", "finished_at", "due_at", "lease_owner", "recoveries", "suspended",
-                       "params_json", "output_json", "error_json"]
+                       "params_json", "output_json", "error_json", "rollback_json"]
 
     def get_changelist(self, request, **kwargs):
         base = super().get_changelist(request, **kwargs)
@@ -184,7 +186,7 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
             return queryset, False
         as_uuid = self._uuid(term)
         if as_uuid is not None:
-            # 32 hex digits are a uuid and also a valid key (the default key is uuid4().hex): both, indexed.
+            # 32 hex digits are a uuid and also a valid caller-chosen key: both, indexed.
             return queryset.filter(Q(pk=as_uuid) | Q(key=term)), False
         return queryset.filter(key=term), False
 
@@ -210,6 +212,7 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
         "pause_one": (S.QUEUED, S.RUNNING, S.WAITING),
         "resume_one": (S.PAUSED, S.WAITING_FOR_PAUSE),
         "terminate_one": Instance.ACTIVE,
+        "terminate_rollback_one": Instance.ACTIVE,
         "restart_failed_one": (S.ERRORED,),
     }
 
@@ -224,7 +227,7 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
     @display(description="instance", ordering="key")
     def key_link(self, obj):
         return format_html('<a href="{}" class="font-mono">{}</a>',
-                           reverse("admin:engine_instance_change", args=[obj.pk]), obj.key)
+                           reverse("admin:engine_instance_change", args=[obj.pk]), obj.public_key)
 
     @display(description="status", ordering="status", label=STATUS_COLORS)
     def status_badge(self, obj):
@@ -255,6 +258,10 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
     def error_json(self, obj):
         return pretty_json(obj.error)
 
+    @display(description="rollback phase")
+    def rollback_json(self, obj):
+        return pretty_json(obj.rollback)  # why it began and the error its handlers receive
+
     # -- detail: steps, attempts, logs, inbox ----------------------------------------------------
     def change_view(self, request, object_id, form_url="", extra_context=None):
         pk = self._uuid(object_id)
@@ -266,8 +273,11 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
             extra_context["steps_truncated"] = len(steps) > DETAIL_STEPS
             steps = steps[:DETAIL_STEPS]
             logs: dict[str, list] = {}
-            for log in ProgressEvent.objects.filter(instance_id=pk, type="log").order_by("event_id")[:2000]:
-                logs.setdefault(log.step or "", []).append(log)
+            rows = ProgressEvent.objects.filter(instance_id=pk).order_by("event_id").values(
+                "event_id", "count", "created_at", "events")[:2000]
+            for log in progress.events_of(rows):
+                if log["type"] == "log":
+                    logs.setdefault(log["step"] or "", []).append(log)
             for step in steps:
                 step.logs = logs.pop(step.name, [])
                 step.output_pretty = pretty_json(step.output) if step.output is not None else ""
@@ -293,11 +303,17 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
             active = sum(by_status[s] for s in Instance.ACTIVE)
             lines += [f"{active} active instance(s) stop for good; a worker running one writes nothing more.",
                       "Terminated instances cannot be resumed (restart them instead)."]
+        elif op == "terminate_rollback":
+            active = sum(by_status[s] for s in Instance.ACTIVE)
+            lines += [f"{active} active instance(s) first run the rollback handlers of their completed steps "
+                      "(latest first), then end terminated; a running one stops at its next step boundary.",
+                      "Terminated instances cannot be resumed (restart them instead)."]
         else:
             lines += [f"{by_status[S.ERRORED]} errored instance(s) run again from their first failed step; "
                       "the checkpoints before it are kept.", "Instances of a suspended tenant are skipped: unsuspend "
                       "the tenant."]
-        finished_skip = {"pause": Instance.FINISHED, "resume": Instance.FINISHED, "terminate": (S.TERMINATED, S.COMPLETE, S.ERRORED)}
+        finished_skip = {"pause": Instance.FINISHED, "resume": Instance.FINISHED, "terminate": (S.TERMINATED, S.COMPLETE, S.ERRORED),
+                         "terminate_rollback": (S.TERMINATED, S.COMPLETE, S.ERRORED)}
         skipped = sum(n for s, n in by_status.items() if s in finished_skip.get(op, ())) if op != "restart_failed" \
             else sum(n for s, n in by_status.items() if s != S.ERRORED)
         if skipped:
@@ -317,7 +333,8 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
             except DomainError as e:
                 skipped[e.message] += 1
                 continue
-            if after.status == instance.status and op != "restart_failed":
+            unchanged = after.status == instance.status and (op != "terminate_rollback" or after.rollback is None)
+            if unchanged and op != "restart_failed":
                 skipped[f"already {instance.status}"] += 1
                 continue
             operator_audit(request, action=f"instance.{op}", tenant=instance.tenant, target=str(instance.pk),
@@ -366,6 +383,10 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
     def bulk_terminate(self, request, queryset):
         return self._bulk(request, queryset, "terminate")
 
+    @admin.action(description="Terminate selected instances with rollback")
+    def bulk_terminate_rollback(self, request, queryset):
+        return self._bulk(request, queryset, "terminate_rollback")
+
     @admin.action(description="Restart selected instances from the failed step")
     def bulk_restart_failed(self, request, queryset):
         return self._bulk(request, queryset, "restart_failed")
@@ -397,6 +418,10 @@ class InstanceAdmin(RefuseNulFilters, ModelAdmin):
     @action(description="Terminate", url_path="terminate", icon="stop")
     def terminate_one(self, request, object_id):
         return self._one(request, object_id, "terminate")
+
+    @action(description="Terminate with rollback", url_path="terminate-rollback", icon="undo")
+    def terminate_rollback_one(self, request, object_id):
+        return self._one(request, object_id, "terminate_rollback")
 
     @action(description="Restart from failed step", url_path="restart-failed", icon="replay")
     def restart_failed_one(self, request, object_id):

@@ -27,6 +27,7 @@ from django.utils import timezone
 from builder.models import Workflow, WorkflowVersion
 from tenants.models import Tenant, Usage
 
+from engine import progress
 from engine.models import ActivityMinute, Attempt, Instance, ProgressEvent, StepRecord, WorkerHeartbeat
 
 PROGRAM = "export default async function run(event, step) { return await step.do('a', async () => 1); }"
@@ -106,10 +107,9 @@ class ConsoleBench:
             if made % 20000 == 0:
                 self.say(f"seeded {made} instances ({time.perf_counter() - started:.0f} s)")
         self.detail = Instance.objects.filter(tenant__in=self.tenants, status="errored").order_by("-created_at").first()
-        ProgressEvent.objects.bulk_create([
-            ProgressEvent(tenant_id=self.detail.tenant_id, instance=self.detail, event_id=n + 1, type="log",
-                          step="step_0", data={"level": "log", "message": f"line {n}"}, created_at=now)
-            for n in range(50)])
+        with transaction.atomic():
+            progress.record(instance_id=self.detail.pk, tenant_id=self.detail.tenant_id, now=now, items=[
+                ("log", "step_0", None, {"level": "log", "message": f"line {n}"}) for n in range(50)])
         today = now.date()
         Usage.objects.bulk_create([
             Usage(tenant=t, day=today - timedelta(days=d), steps=(k + 1) * (d + 1), cpu_ms=k * 10, http_calls=k,

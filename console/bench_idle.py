@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -296,7 +296,13 @@ class IdleBench:
                             row = dict(zip(columns, row))
                             row[id_col] = new_pk
                             if model is Instance:
-                                row["key"] = new.hex
+                                if row["key"] is not None:
+                                    row["key"] = new.hex
+                                # Distinct times, as real instances have: PostgreSQL's B-trees store
+                                # equal keys once (deduplication), which would flatter the figure.
+                                for column in ("created_at", "started_at", "due_at"):
+                                    if isinstance(row[column], datetime):
+                                        row[column] += timedelta(microseconds=start + len(values))
                             values.append(tuple(row[c] for c in columns))
                     cursor.executemany(f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES "
                                        f"({', '.join(['%s'] * len(columns))})", values)

@@ -40,8 +40,9 @@ def free_port() -> int:
 
 
 def start_daphne(port: int) -> subprocess.Popen:
+    log = open(settings.VAR_DIR / "bench-live-daphne.log", "ab")  # what daphne said, should a figure fail
     proc = subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(port), "config.asgi:application"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=log, stderr=log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -42,6 +42,12 @@ class InstanceOut(Schema):
         return str(obj.pk)
 
     @staticmethod
+    def resolve_key(obj):
+        if isinstance(obj, dict):
+            return obj["key"]
+        return obj.public_key
+
+    @staticmethod
     def resolve_workflow(obj):
         if isinstance(obj, dict):
             return obj["workflow"]
@@ -67,6 +73,12 @@ class InstancePage(Schema):
 
 class RestartIn(Schema):
     from_step: str | None = None
+
+
+class TerminateIn(Schema):
+    rollback: bool = Field(False, description="Run the rollback handlers of the instance's completed steps first "
+                                              "(latest-started first, each a durable step with its own retries), "
+                                              "then end it terminated.")
 
 
 class EventIn(Schema):
@@ -96,6 +108,11 @@ def instances_list(request, workflow: int | None = None, status: str | None = No
 
 @router.get("/instances/{instance_id}", response=dict)
 def instances_get(request, instance_id: str):
+    """The instance's status, output or error, and its step history in the order steps began. Each
+    step says whether it is a rollback (`rollback: true`: the undo of step `name`/`occurrence`);
+    `rollback` is the rollback phase once it began: `reason` (errored | terminate), the `error` its
+    handlers receive, `finished`, `completed` and `failed` counts, and each step's rollback in the
+    order they ran."""
     answer = selectors.instance_status(tenant=request.auth.tenant, instance_id=instance_id)
     return json.loads(json.dumps(answer, default=str))
 
@@ -113,9 +130,13 @@ def instances_resume(request, instance_id: str):
 
 
 @router.post("/instances/{instance_id}/terminate", response=InstanceOut)
-def instances_terminate(request, instance_id: str):
+def instances_terminate(request, instance_id: str, payload: TerminateIn | None = None):
+    """Stop the instance for good. With `{"rollback": true}` its rollback phase begins: the rollback
+    handlers of its completed steps run first (a running instance stops at its next commit), then
+    it ends terminated. The body is optional."""
     request.auth.require("editor")
-    return out(services.instance_terminate(tenant=request.auth.tenant, instance_id=instance_id))
+    return out(services.instance_terminate(tenant=request.auth.tenant, instance_id=instance_id,
+                                           rollback=bool(payload and payload.rollback)))
 
 
 @router.post("/instances/{instance_id}/restart", response=InstanceOut)

@@ -14,26 +14,28 @@ from django.db import connection
 from .models import Attempt, Instance, StepRecord
 
 
-def insert_steps(instance: Instance, steps: dict[tuple[str, int], dict], now: datetime) -> list[int]:
-    """INSERT ... RETURNING id of new step rows in one statement (the ORM's bulk_create costs 4x more)."""
+def insert_steps(instance: Instance, steps: dict[tuple, dict], now: datetime) -> list[int]:
+    """INSERT ... RETURNING id of new step rows in one statement (the ORM's bulk_create costs 4x more).
+    Keys are (name, occurrence), or (name, occurrence, "rollback") for a step's rollback."""
     if not connection.features.can_return_rows_from_bulk_insert:
-        objs = [StepRecord(tenant_id=instance.tenant_id, instance_id=instance.pk, name=name, occurrence=occ,
-                           **{"started_at": now, **fields}) for (name, occ), fields in steps.items()]
+        objs = [StepRecord(tenant_id=instance.tenant_id, instance_id=instance.pk, name=key[0], occurrence=key[1],
+                           rollback=len(key) == 3, **{"started_at": now, **fields}) for key, fields in steps.items()]
         StepRecord.objects.bulk_create(objs)
         return [o.pk for o in objs]
     ops = connection.ops
     instance_pk = Instance._meta.pk.get_db_prep_value(instance.pk, connection)
     json_or_none = lambda v: None if v is None else ops.adapt_json_value(v, None)  # noqa: E731
     params: list[Any] = []
-    for (name, occ), f in steps.items():
+    for key, f in steps.items():
         params += [
-            instance.tenant_id, instance_pk, name, occ, f["kind"], f["status"], f.get("attempts", 0),
+            instance.tenant_id, instance_pk, key[0], key[1], len(key) == 3, f["kind"], f["status"], f.get("attempts", 0),
             json_or_none(f.get("config")), f.get("output"), json_or_none(f.get("error")),
             ops.adapt_datetimefield_value(f.get("wake_at")), ops.adapt_datetimefield_value(f.get("started_at") or now),
             ops.adapt_datetimefield_value(f.get("finished_at")),
         ]
-    columns = "tenant_id, instance_id, name, occurrence, kind, status, attempts, config, output, error, wake_at, started_at, finished_at"
-    row = "(" + ", ".join(["%s"] * 13) + ")"
+    columns = ("tenant_id, instance_id, name, occurrence, rollback, kind, status, attempts, config, output, error, wake_at,"
+               " started_at, finished_at")
+    row = "(" + ", ".join(["%s"] * 14) + ")"
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {StepRecord._meta.db_table} ({columns}) VALUES {', '.join([row] * len(steps))} RETURNING id",
@@ -60,12 +62,13 @@ def insert_attempts(instance: Instance, attempts: dict[tuple[int, int], dict], n
 
 
 def step_rows(instance_id: Any) -> list[tuple]:
-    """An instance's step rows for replay, read raw: the ORM's per-value converters (datetimes,
-    JSON) cost more than the replay itself for instances with thousands of steps."""
+    """An instance's step rows for replay, in the order they began (rollbacks last), read raw: the
+    ORM's per-value converters (datetimes, JSON) cost more than the replay itself for instances
+    with thousands of steps."""
     table = StepRecord._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, name, occurrence, kind, status, attempts, wake_at, finished_at, output, error, config "
+            f"SELECT id, name, occurrence, kind, status, attempts, wake_at, finished_at, output, error, config, rollback "
             # In the order the steps were first recorded: the record's order, which replay checks.
             f"FROM {table} WHERE instance_id = %s ORDER BY id",
             [Instance._meta.pk.get_db_prep_value(instance_id, connection)],

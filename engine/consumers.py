@@ -1,4 +1,5 @@
-"""Live progress over WebSockets: `/ws/instances/<id>/?after=<eventId>` and `/ws/workflows/<id>/`.
+"""Live progress over WebSockets: `/ws/instances/<id>/?after=<eventId>` and
+`/ws/workflows/<id>/?after=<cursor>`.
 
 Invariants:
 - The database is the only source of durable events sent. A consumer reads the rows after its
@@ -7,13 +8,12 @@ Invariants:
   Redis in distributed mode, a datagram from the engine workers in embedded mode) or, should one
   be lost, after POLL_SECONDS. So reconnecting with `after` replays exactly what was missed.
 - The instance stream's cursor is the per-instance event id, which increases in commit order.
-- The workflow stream's cursor is (txid, id): on PostgreSQL an id is taken before its row commits,
-  so ids alone can commit out of order; reading only rows of transactions older than the oldest one
-  still running (`pg_snapshot_xmin`) makes the read final: no row can later appear before the
-  cursor. Two transactions writing the same instance can still have txids in the other order than
-  their commits (one took its txid before locking the instance); so a batch also takes the later
-  rows of its instances whose event ids are lower, and every instance's events go out in event id
-  order. SQLite has one writer: ids are in commit order and txid is 0.
+- The workflow stream's cursor is (txid, row id, event id): on PostgreSQL an id is taken before its
+  row commits, so ids alone can commit out of order; reading only rows of transactions older than
+  the oldest one still running (`pg_snapshot_xmin`) makes the read final: no row can later appear
+  before the cursor, and one instance's rows are in commit order (engine.progress.TXID_SQL). Every
+  event sent carries its cursor, so `?after=<cursor>` resumes exactly after it. SQLite has one
+  writer: ids are in commit order and txid is 0.
 - Ephemeral events (an attempt began or ended in the sandbox, before its batch commits) come only
   in notifications: they are forwarded as they arrive, marked `ephemeral`, without an event id.
 
@@ -38,14 +38,13 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 from django.db import connection
-from django.db.models import TextField
-from django.db.models.functions import Cast
+from django.db.models import Q
 from django.utils.module_loading import import_string
 
 from tenants.access import Principal, principal_for_token, principal_for_user
 from tenants.errors import NotFound
 
-from . import live, selectors
+from . import live, progress, selectors
 from .live import group_for_instance, group_for_workflow  # noqa: F401 (kept importable from here)
 from .models import ProgressEvent
 
@@ -117,19 +116,20 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=refused.code if isinstance(refused, Refused) else CLOSE_NOT_FOUND)
             return
         self.poke = asyncio.Event()
-        await live.listen(self.channel_layer)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.hub = await live.hub(self.channel_layer)
+        await self.hub.subscribe(self.group, self)
         await self.accept()
         self.loop = asyncio.ensure_future(self.follow())
 
     async def disconnect(self, code):
         if hasattr(self, "loop"):
             self.loop.cancel()
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if hasattr(self, "hub"):
+            await self.hub.unsubscribe(self.group, self)
 
     async def progress_new(self, message):
-        """Rows were committed (a hint: they are read from the database), or ephemeral events."""
+        """Rows were committed (a hint: they are read from the database), or ephemeral events
+        (called by this process's live.Hub)."""
         for event in message.get("ephemeral") or ():
             await self.send_json({**event, "ephemeral": True})
         self.poke.set()
@@ -176,39 +176,48 @@ class InstanceProgressConsumer(ProgressConsumer):
         if shared is None:
             shared = _reads[key] = asyncio.ensure_future(database_sync_to_async(progress_texts)(self.instance.pk, self.cursor))
             shared.add_done_callback(lambda _: _reads.pop(key, None))
-        ids, texts = await asyncio.shield(shared)
+        ids, texts, full = await asyncio.shield(shared)
         if ids:
             self.cursor = ids[-1]
-        return texts, len(texts) == BATCH
+        return texts, full
 
 
 _reads: dict[tuple[Any, int], asyncio.Future] = {}
 
 
-def progress_texts(instance_pk: Any, after: int) -> tuple[list[int], list[str]]:
-    """An instance's events after `after`, as the JSON texts sent (the stored `data` is spliced in,
-    not decoded and encoded again). The caller has checked the instance is the principal's."""
+def progress_texts(instance_pk: Any, after: int) -> tuple[list[int], list[str], bool]:
+    """An instance's events after `after`, as the JSON texts sent, and whether the read was full.
+    The caller has checked the instance is the principal's."""
     rows = (ProgressEvent.objects.filter(instance_id=instance_pk, event_id__gt=after).order_by("event_id")
-            .annotate(text=Cast("data", TextField())).values_list("event_id", "type", "created_at", "step", "attempt", "text")[:BATCH])
-    ids, texts = [], []
-    for event_id, type_, created_at, step, attempt, data in rows:
-        head = json.dumps({"eventId": event_id, "type": type_, "timestamp": created_at.isoformat(), "step": step, "attempt": attempt})
-        if data and data.startswith("{") and data != "{}":
-            if '"truncated"' in data:  # the preview was cut: where the whole value is (the step history)
-                data = data[:-1] + json.dumps({"outputUrl": f"/api/v1/instances/{instance_pk}"}).replace("{", ",", 1)
-            head = head[:-1] + "," + data[1:]
-        ids.append(event_id)
-        texts.append(head)
-    return ids, texts
+            .values("event_id", "count", "created_at", "events")[:BATCH])
+    events = progress.events_of(rows, after=after)
+    for event in events:
+        if event.get("truncated"):  # the preview was cut: where the whole value is (the step history)
+            event["outputUrl"] = f"/api/v1/instances/{instance_pk}"
+    return [e["eventId"] for e in events], [json.dumps(e) for e in events], len(rows) == BATCH
 
 
 HORIZON_SQL = {"postgresql": "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"}
-FIELDS = ("pk", "txid", "instance_id", "event_id", "type", "created_at", "data")
+FIELDS = ("pk", "txid", "instance_id", "event_id", "count", "created_at", "events")
+
+
+def parse_cursor(text: str) -> tuple[int, int, int] | None:
+    """A workflow stream cursor, `<txid>.<row>.<eventId>` as each event carries it, or `0` (the
+    whole history); None if it is neither."""
+    if text == "0":
+        return (0, 0, 0)
+    parts = text.split(".")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 18 for p in parts):
+        return None
+    txid, pk, event_id = map(int, parts)
+    return txid, pk, event_id
 
 
 class WorkflowProgressConsumer(ProgressConsumer):
     """Every instance of a workflow: queued, started, waiting, finished... (workflow_* events),
-    from the moment of connecting (the caller reads the list of instances when the socket opens)."""
+    from the moment of connecting (the caller reads the list of instances when the socket opens),
+    or after `?after=<cursor>`: each event carries its `cursor`, and reconnecting with the last one
+    received resumes exactly after it (`after=0`: the workflow's whole history)."""
 
     async def authorize(self):
         # The builder owns workflows (and who may see one): settings name its tenant-scoped lookup.
@@ -216,58 +225,41 @@ class WorkflowProgressConsumer(ProgressConsumer):
         workflow_id = self.scope["url_route"]["kwargs"]["workflow_id"]
         self.workflow = await database_sync_to_async(workflow_get)(tenant=self.principal.tenant, workflow_id=workflow_id)
         self.group = group_for_workflow(self.workflow.pk)
-        self.cursor = await database_sync_to_async(self.start)()
-        self.pulled: dict[int, tuple[int, int]] = {}  # rows sent ahead of the cursor: pk -> position
+        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
+        after = query.get("after", [""])[0]
+        self.cursor = parse_cursor(after) if after else None
+        if self.cursor is None:  # no cursor, or not one of ours: from now
+            self.cursor = await database_sync_to_async(self.start)()
 
     def rows(self):
-        qs = ProgressEvent.objects.filter(tenant=self.principal.tenant, instance__workflow=self.workflow,
-                                          type__startswith="workflow_")
+        qs = ProgressEvent.objects.filter(instance__workflow=self.workflow, lifecycle=True)
         horizon = HORIZON_SQL.get(connection.vendor)
         return qs.extra(where=[horizon]) if horizon else qs
 
-    def start(self) -> tuple[int, int]:
+    def start(self) -> tuple[int, int, int]:
         """The cursor at connection: after every row committed so far (every row on SQLite; on
         PostgreSQL, at the horizon: rows of transactions still running come after)."""
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-                return (cursor.fetchone()[0], 0)
-        last = ProgressEvent.objects.order_by("-pk").values_list("txid", "pk").first()
-        return last or (0, 0)
-
-    @staticmethod
-    def after(position: tuple[int, int]):
-        from django.db.models import Q
-
-        txid, pk = position
-        return Q(txid__gt=txid) | Q(txid=txid, pk__gt=pk)
+                return (cursor.fetchone()[0] - 1, 2**62, 0)
+        last = ProgressEvent.objects.order_by("-pk").values_list("txid", "pk", "event_id").first()
+        return last or (0, 0, 0)
 
     @database_sync_to_async
-    def read(self) -> tuple[list[dict], bool]:
-        rows = list(self.rows().filter(self.after(self.cursor)).order_by("txid", "pk").values(*FIELDS)[:BATCH])
-        if not rows:
-            return [], False
-        full = len(rows) == BATCH
-        self.cursor = end = (rows[-1]["txid"], rows[-1]["pk"])
-        rows = [r for r in rows if r["pk"] not in self.pulled]
-        self.pulled = {pk: pos for pk, pos in self.pulled.items() if pos > end}
-        if connection.vendor == "postgresql" and rows:
-            # Later rows of these instances with lower event ids go first (see the module's docstring).
-            top: dict[Any, int] = {}
-            for r in rows:
-                top[r["instance_id"]] = max(top.get(r["instance_id"], 0), r["event_id"])
-            for r in self.rows().filter(self.after(end), instance_id__in=list(top)).values(*FIELDS):
-                if r["event_id"] < top[r["instance_id"]] and r["pk"] not in self.pulled:
-                    self.pulled[r["pk"]] = (r["txid"], r["pk"])
-                    rows.append(r)
-        # Each instance's events in event id order, in the slots its rows hold in the batch.
-        slots: dict[Any, list[int]] = {}
-        for n, r in enumerate(rows):
-            slots.setdefault(r["instance_id"], []).append(n)
-        ordered: list[dict] = [None] * len(rows)  # type: ignore[list-item]
-        for instance_id, places in slots.items():
-            mine = sorted((rows[n] for n in places), key=lambda r: r["event_id"])
-            for n, r in zip(places, mine):
-                ordered[n] = r
-        return [{"instance": str(r["instance_id"]), "eventId": r["event_id"], "type": r["type"],
-                 "timestamp": r["created_at"].isoformat(), **(r["data"] or {})} for r in ordered], full
+    def read(self) -> tuple[list[str], bool]:
+        # Rows in (txid, id) order: one instance's rows are in commit order (engine.progress.TXID_SQL).
+        # The row of the cursor is read again for its events after the cursor's event id.
+        txid, pk, event_id = self.cursor
+        after = Q(txid__gt=txid) | Q(txid=txid, pk__gte=pk)
+        rows = list(self.rows().filter(after).order_by("txid", "pk").values(*FIELDS)[:BATCH])
+        texts = []
+        for row in rows:
+            mine = (row["txid"], row["pk"]) == (txid, pk)
+            for event in progress.unpack(event_id=row["event_id"], count=row["count"], created_at=row["created_at"],
+                                         events=row["events"]):
+                if not progress.is_lifecycle(event["type"]) or (mine and event["eventId"] <= event_id):
+                    continue
+                self.cursor = (row["txid"], row["pk"], event["eventId"])
+                texts.append(json.dumps({"instance": str(row["instance_id"]), "cursor": "%d.%d.%d" % self.cursor, **event}))
+        return texts, len(rows) == BATCH

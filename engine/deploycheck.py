@@ -99,7 +99,7 @@ def version_check(*, tenant: Any, workflow_id: Any, version: Any, limit: int = C
     reports = []
     for instance in rows[:limit]:
         report = instance_check(instance=instance, program=program)
-        reports.append({"id": str(instance.pk), "key": instance.key, "status": instance.status,
+        reports.append({"id": str(instance.pk), "key": instance.public_key, "status": instance.status,
                         "version": instance.version.number, **report})
     summary = {"in_flight": Counter(), "restartable": Counter()}
     for r in reports:

@@ -8,11 +8,12 @@ host's wall time at which an attempt began or ended in the sandbox, before its b
 events arrive.
 
 Transports, chosen by deployment mode:
-- distributed (REDIS_URL): channels_redis `group_send` to the instance's and the workflow's groups;
+- distributed (REDIS_URL): channels_redis `group_send` to the instance's and the workflow's groups,
+  whose members are web processes (one channel each, `Hub`), not consumers;
 - embedded: a datagram on a Unix socket to every web process (each daphne binds one in
-  `ENGINE_LIVE_DIR` when its first consumer connects), which re-sends it to its in-memory channel
-  layer groups. No server to run, and a dead web process's socket is removed by the first sender
-  that finds it refusing.
+  `ENGINE_LIVE_DIR` when its first consumer connects). No server to run, and a dead web
+  process's socket is removed by the first sender that finds it refusing.
+Either way a web process hands a notification to its own consumers of that group (`Hub`).
 
 Senders never block on the transport: `publish` puts the message on a queue drained by one
 thread per process, in order, so a commit's notification never overtakes an attempt's.
@@ -132,10 +133,12 @@ class Publisher:
 
         layer = get_channel_layer()
         for message in coalesce(batch):
-            payload = {"type": "progress.new", **({"ephemeral": message["e"]} if "e" in message else {})}
-            await layer.group_send(group_for_instance(message["i"]), payload)
+            group = group_for_instance(message["i"])
+            payload = {"type": "progress.new", "group": group, **({"ephemeral": message["e"]} if "e" in message else {})}
+            await layer.group_send(group, payload)
             if message.get("w") is not None and "e" not in message:
-                await layer.group_send(group_for_workflow(message["w"]), {"type": "progress.new"})
+                group = group_for_workflow(message["w"])
+                await layer.group_send(group, {"type": "progress.new", "group": group})
 
     def send_datagrams(self, batch: list[dict]) -> None:
         directory = live_dir()
@@ -209,11 +212,97 @@ def _publisher() -> Publisher:
     return _instance
 
 
-# ---- receiving (web processes, embedded mode) -----------------------------------------------------
+# ---- receiving and fanning out (web processes) ---------------------------------------------------
 
-class _Receiver(asyncio.DatagramProtocol):
+class Hub:
+    """This process's consumers by group (one Hub per event loop). A notification reaches the
+    process once (a datagram in embedded mode; in distributed mode one channels_redis message to
+    the process's own channel, which joins a group while a local consumer follows it) and is
+    handed to each local consumer of its group. 100 viewers of one instance cost one message and
+    one database read (engine.consumers shares it), not 100 of each: a channel layer message per
+    consumer cost more than sending the events (InMemoryChannelLayer scans every channel on each
+    receive)."""
+
     def __init__(self, layer) -> None:
         self.layer = layer
+        self.loop = asyncio.get_running_loop()
+        self.groups: dict[str, set] = {}
+        self.channel: str | None = None  # distributed mode: this process's channel
+        self.closing: list = []  # what to release when the loop is gone (a datagram socket)
+
+    async def start(self) -> None:
+        if settings.REDIS_URL:
+            # The layer's default prefix: channels_redis reads all of a process's specific channels
+            # from one Redis list, named by that prefix (another prefix would never be read).
+            self.channel = await self.layer.new_channel()
+            self.task = asyncio.ensure_future(self.receive())
+        else:
+            await self.bind()
+
+    async def bind(self) -> None:
+        directory = live_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        path = str(directory / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind(path)
+        self.closing.append(path)
+        self.transport, _ = await self.loop.create_datagram_endpoint(lambda: _Receiver(self), sock=sock)
+
+    def close(self) -> None:
+        """A previous loop's hub (tests run one loop per test): its socket goes with it."""
+        try:
+            if getattr(self, "transport", None) is not None:
+                self.transport.close()
+            if getattr(self, "task", None) is not None:
+                self.task.cancel()
+        except RuntimeError:  # that loop is closed
+            pass
+        for path in self.closing:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    async def subscribe(self, group: str, consumer) -> None:
+        members = self.groups.setdefault(group, set())
+        members.add(consumer)
+        if len(members) == 1 and self.channel:
+            await self.layer.group_add(group, self.channel)
+
+    async def unsubscribe(self, group: str, consumer) -> None:
+        members = self.groups.get(group)
+        if members is None:
+            return
+        members.discard(consumer)
+        if not members:
+            del self.groups[group]
+            if self.channel:
+                await self.layer.group_discard(group, self.channel)
+
+    async def deliver(self, group: str, message: dict) -> None:
+        for consumer in list(self.groups.get(group, ())):
+            try:
+                await consumer.progress_new(message)
+            except Exception:  # that consumer's socket is gone: it is unsubscribing
+                log.debug("live: delivery to a consumer failed", exc_info=True)
+
+    async def receive(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis went away: consumers poll meanwhile
+                log.debug("live: receive failed", exc_info=True)
+                await asyncio.sleep(1)
+                continue
+            await self.deliver(message.get("group", ""), message)
+
+
+class _Receiver(asyncio.DatagramProtocol):
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
 
     def datagram_received(self, data: bytes, addr) -> None:
         try:
@@ -224,42 +313,26 @@ class _Receiver(asyncio.DatagramProtocol):
 
     async def forward(self, message: dict) -> None:
         payload = {"type": "progress.new", **({"ephemeral": message["e"]} if "e" in message else {})}
-        try:
-            await self.layer.group_send(group_for_instance(message["i"]), payload)
-            if message.get("w") is not None and "e" not in message:
-                await self.layer.group_send(group_for_workflow(message["w"]), {"type": "progress.new"})
-        except Exception:  # a full channel: that consumer polls
-            log.debug("live: forward failed", exc_info=True)
+        await self.hub.deliver(group_for_instance(message.get("i")), payload)
+        if message.get("w") is not None and "e" not in message:
+            await self.hub.deliver(group_for_workflow(message["w"]), {"type": "progress.new"})
 
 
-_listening: dict[int, tuple[asyncio.AbstractEventLoop, Any, str]] = {}
+_hubs: dict[int, Hub] = {}
 
 
-async def listen(layer) -> None:
-    """Bind this process's datagram socket (once per event loop) when a consumer needs it."""
-    if settings.REDIS_URL:
-        return
+async def hub(layer) -> Hub:
+    """This process's hub for the running event loop (made, and its socket bound, on first use)."""
     loop = asyncio.get_running_loop()
-    current = _listening.get(os.getpid())
-    if current and current[0] is loop and not loop.is_closed():
-        return
-    if current:  # a previous loop (tests run one per test) is gone: its socket with it
-        try:
-            current[1].close()
-        except RuntimeError:  # that loop is closed
-            pass
-        try:
-            os.unlink(current[2])
-        except OSError:
-            pass
-    directory = live_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = str(directory / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    sock.bind(path)
-    transport, _ = await loop.create_datagram_endpoint(lambda: _Receiver(layer), sock=sock)
-    _listening[os.getpid()] = (loop, transport, path)
+    current = _hubs.get(os.getpid())
+    failed = current is not None and current.ready.done() and current.ready.exception() is not None  # Redis was down
+    if not (current and current.loop is loop) or failed:
+        if current:
+            current.close()
+        current = _hubs[os.getpid()] = Hub(layer)  # before awaiting: consumers connecting meanwhile share it
+        current.ready = asyncio.ensure_future(current.start())
+    await asyncio.shield(current.ready)
+    return current
 
 
 # ---- attempt times (engine workers) ----------------------------------------------------------------

@@ -9,7 +9,7 @@ Invariants:
   `due_at <= now` needs a worker; NULL means it needs none (paused or finished).
 - A StepRecord with status `complete` or `errored` is final: its step never runs again for this
   instance (only restart deletes it).
-- ProgressEvent.event_id increases per instance in commit order: it is taken from
+- Progress event ids increase per instance in commit order: they are taken from
   Instance.last_event_id inside the writing transaction, which holds the instance row's lock.
 """
 import uuid
@@ -40,8 +40,9 @@ class Instance(models.Model):
     # Indexed only where set (instance_parent): most instances have no parent.
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
                                db_index=False)
-    # The caller-chosen id (or the uuid's hex when none was given); unique per workflow.
-    key = models.CharField(max_length=64)
+    # The caller-chosen id, unique per workflow; NULL when none was given (`public_key` then shows
+    # the uuid's hex): most instances have none, and a NULL costs no bytes in the row or its indexes.
+    key = models.CharField(max_length=64, null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     params = models.JSONField(null=True, blank=True)
     output = models.TextField(null=True, blank=True)  # JSON text, as the program returned it
@@ -64,6 +65,10 @@ class Instance(models.Model):
     # that step's result is final, instead of running on to the end of the program.
     test = models.BooleanField(default=False)
     stop_after = models.CharField(max_length=256, blank=True, default="")
+    # Its rollback phase, once begun (the program failed, or it was terminated with rollback):
+    # {"reason": "errored" | "terminate", "error": {name, message}}. While set, the program is only
+    # replayed to find its rollback handlers (engine.sandbox.undo); it ends errored or terminated.
+    rollback = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -89,14 +94,19 @@ class Instance(models.Model):
             models.Index(fields=["status", "created_at"], name="instance_status_created"),
             models.Index(fields=["tenant", "created_at"], name="instance_tenant_created"),
             models.Index(fields=["workflow", "created_at"], name="instance_workflow_created"),
-            models.Index(fields=["key"], name="instance_key"),
+            models.Index(fields=["key"], condition=models.Q(key__isnull=False), name="instance_key_given"),
             # The error-text filter reads only instances with an error, newest first (partial: the
             # instances without one cost nothing here).
             models.Index(fields=["created_at"], condition=models.Q(error__isnull=False), name="instance_error_created"),
         ]
 
+    @property
+    def public_key(self) -> str:
+        """The instance's id as callers know it: the one they chose, else the uuid's hex."""
+        return self.key or self.pk.hex
+
     def __str__(self) -> str:
-        return f"{self.workflow_id}/{self.key}"
+        return f"{self.workflow_id}/{self.public_key}"
 
 
 class StepRecord(models.Model):
@@ -128,10 +138,13 @@ class StepRecord(models.Model):
     wake_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The rollback of step (name, occurrence): a durable step of its own (attempts, retries), run
+    # in the instance's rollback phase; its output is always null.
+    rollback = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["instance", "name", "occurrence"], name="step_name_occurrence")
+            models.UniqueConstraint(fields=["instance", "name", "occurrence", "rollback"], name="step_name_occurrence")
         ]
 
 
@@ -173,20 +186,24 @@ class Event(models.Model):
 
 
 class ProgressEvent(models.Model):
-    """What happened to an instance, in order; the live view streams and replays these."""
+    """What happened to an instance, in order; the live view streams and replays these.
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    A row holds the events one commit appended (up to engine.progress.PACK of them, packed by
+    engine.progress.pack): ids `event_id - count + 1 .. event_id`, each with its kind, step,
+    attempt, data and own time. Rows, not events, are what a sleeping instance pays for."""
+
+    # Not indexed: every read goes through the instance (a tenant's deletion cascades by instance).
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
     # Indexed by progress_event_id_per_instance, which leads with it.
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="progress", db_index=False)
-    event_id = models.BigIntegerField()
-    type = models.CharField(max_length=32)
-    step = models.CharField(max_length=256, null=True, blank=True)
-    attempt = models.PositiveIntegerField(null=True, blank=True)
-    data = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField()  # when it happened, by the host's clock (the attempt's start or end)
-    # The writing transaction's id on PostgreSQL (0 on SQLite, whose ids are in commit order): the
-    # workflow stream reads in (txid, id) order below the oldest running transaction, so a row
-    # whose id was taken before another's but committed after it is never skipped.
+    event_id = models.BigIntegerField()  # the row's last event id
+    count = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField()  # when the first event happened, by the host's clock
+    events = models.TextField()  # JSON: [[kind, step, attempt, data, microseconds after created_at], ...]
+    lifecycle = models.BooleanField(default=False)  # holds a workflow_* event (the workflow stream)
+    # Orders the workflow stream on PostgreSQL (engine.progress.TXID_SQL; 0 on SQLite, whose ids
+    # are in commit order): it reads in (txid, id) order below the oldest running transaction, so
+    # a row whose id was taken before another's but committed after it is never skipped.
     txid = models.BigIntegerField(default=0)
 
     class Meta:
@@ -194,8 +211,8 @@ class ProgressEvent(models.Model):
             models.UniqueConstraint(fields=["instance", "event_id"], name="progress_event_id_per_instance")
         ]
         indexes = [
-            # The workflow stream: workflow_* events after a (txid, id) cursor.
-            models.Index(fields=["txid", "id"], condition=models.Q(type__startswith="workflow_"), name="progress_workflow_stream"),
+            # The workflow stream: rows with workflow_* events after a (txid, id) cursor.
+            models.Index(fields=["txid", "id"], condition=models.Q(lifecycle=True), name="progress_lifecycle_stream"),
         ]
 
 

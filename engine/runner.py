@@ -34,7 +34,7 @@ from django.db import transaction
 from tenants.limits import MAX_HTTP_CONCURRENCY, TenantLimits, limits_for
 from tenants.usage import usage_add
 
-from . import clock, live, progress, sourcemap
+from . import clock, live, progress, rollbacks, sourcemap
 from .calls import Calls, reply_of
 from .capabilities import CONCURRENT, PURE, Call, CapabilityError, registry
 from .capabilities.secrets import Redactor
@@ -86,7 +86,10 @@ class Advance:
     lease: Lease = field(default_factory=Lease)  # this worker's view of its lease (monotonic clock)
     # Attempts committed as started and not yet as finished: a slice yields only when there is none,
     # since stopping the program then would leave the attempt to be replayed as a lost one.
-    open_attempts: set[tuple[str, int]] = field(default_factory=set)
+    open_attempts: set[tuple] = field(default_factory=set)
+    # The instance was terminated with rollback while this advance ran the program: it stops at
+    # its next commit and goes back in the queue, to be replayed in its rollback phase.
+    stop_for_rollback: bool = False
     # A test instance's stop point (engine.seeding): the outcome of its `stop_after` step once
     # final, which becomes the instance's; `ended` once the commit that ends it is written.
     stop: dict | None = None
@@ -111,17 +114,27 @@ class Advance:
         meta, outputs, optional = [], [], []
         states: dict[tuple[str, int], StepState] = {}
         ms: dict[Any, int | None] = {None: None}  # steps committed together share a time: parse it once
-        for pk, name, occ, kind, status, attempts, wake, done, output, error, config in step_rows(inst.pk):
+        undo: dict[tuple[str, int], StepState] = {}
+        for pk, name, occ, kind, status, attempts, wake, done, output, error, config, rollback in step_rows(inst.pk):
             if before is not None and pk >= before:
                 break  # rows come in record order
-            self.records[(name, occ)] = {"pk": pk}
             if wake not in ms:
                 ms[wake] = to_ms(wake)
             if done not in ms:
                 ms[done] = to_ms(done)
-            state = states[(name, occ)] = StepState(kind=kind, status=status, attempts=attempts, wake=ms[wake])
+            if rollback:  # a step's rollback: the host's record only (the runtime gets it in the plan)
+                self.records[(name, occ, "rollback")] = {"pk": pk}
+                undo[(name, occ)] = StepState(kind=kind, status=status, attempts=attempts, wake=ms[wake], seq=pk)
+                continue
+            self.records[(name, occ)] = {"pk": pk}
+            state = states[(name, occ)] = StepState(kind=kind, status=status, attempts=attempts, wake=ms[wake], seq=pk)
             if kind == "wait" and status == R.WAITING:
                 state.type = (json.loads(config) if isinstance(config, str) else config or {}).get("type")
+            elif kind == "do" and config and "rollback" in config:
+                # The step registered a rollback (when it first started): what its handler will
+                # receive, once it has completed (now, or in this advance after a retry).
+                state.config = json.loads(config) if isinstance(config, str) else config
+                state.output = output if status == R.COMPLETE else None
             if inst.test and status == R.COMPLETE and attempts == 0 and seeded(config):
                 optional.append(len(meta))  # given to a test instance: not part of the recorded path
             meta.append((name, occ, kind, status, attempts, ms[wake], ms[wake] if kind == "sleep" else ms[done],
@@ -138,7 +151,9 @@ class Advance:
                                    max_log_bytes=self.limits.log_bytes, max_commands=FLUSH_EVERY,
                                    capabilities=frozenset(self.caps), concurrent=frozenset(CONCURRENT & set(self.caps)),
                                    max_steps=self.plan.steps_per_instance),
-            states=states, redact=self.redact,
+            states=states, redact=self.redact, undo=undo,
+            # Rolling back: no command of the program's own steps is accepted from the start.
+            plan=[] if inst.rollback is not None else None,
             inbox={e["pk"]: (e["type"], e["payload"], e["created_at"].isoformat()) for e in inbox},
         )
         head = {
@@ -147,7 +162,7 @@ class Advance:
             "seed": str(inst.pk),
             "params": inst.params,
             "created": inst.created_at.isoformat(),
-            "instanceId": inst.key,
+            "instanceId": inst.public_key,
             "inbox": [
                 {"id": e["pk"], "type": e["type"], "payload": e["payload"], "timestamp": e["created_at"].isoformat()}
                 for e in inbox
@@ -165,6 +180,7 @@ class Advance:
             # starts, so the next crash is pinned on one step and spends that step's retries.
             "trace": inst.recoveries >= 2,
             "optional": optional,
+            "undo": inst.rollback is not None,
             "maxSteps": self.plan.steps_per_instance,
             "check": check,
         }
@@ -202,7 +218,9 @@ class Advance:
                 return {"stop": True}
         if entered - self.started > SLICE_SECONDS:
             self.yielded = True
-        reply: dict[str, Any] = {"stop": self.pause or (self.yielded and not self.open_attempts)}
+        reply: dict[str, Any] = {"stop": self.pause or self.stop_for_rollback or (self.yielded and not self.open_attempts)}
+        if message.rollback is not None:
+            reply["rollback"] = message.rollback
         if message.memory:
             reply["oom"] = self.sandbox.memory_exhausted()
         if message.cap and not reply["stop"]:
@@ -247,8 +265,9 @@ class Advance:
             log.exception("capability %s failed for instance %s", name, self.instance.pk)
             return {"error": {"name": "CapabilityError", "message": f"step.{name} failed ({type(e).__name__})"}}
 
-    def commit(self, cmds: list[dict], **final: Any) -> str:
+    def commit(self, cmds: list[dict], *, begin_rollback: dict | None = None, **final: Any) -> str:
         """Write a batch of commands (and, with `final`, the instance's new state) in one transaction.
+        With `begin_rollback` (the phase's reason and error), the instance's rollback phase begins.
 
         Returns "due" when the instance needs another advance at once, else "released"."""
         now = self.now
@@ -257,13 +276,15 @@ class Advance:
             row = (
                 Instance.objects.select_for_update()
                 .filter(pk=self.instance.pk, lease_owner=self.worker, fence=self.fence)
-                .values_list("status", "last_event_id")
+                .values_list("status", "last_event_id", "rollback")
                 .first()
             )
             if row is None or row[0] not in ACTIVE:
                 raise LeaseLost()  # terminated, restarted or paused while queued, or taken over (fenced)
-            status, last_event_id = row
+            status, last_event_id, marker = row
             self.pause = status == S.WAITING_FOR_PAUSE
+            if marker is not None and self.instance.rollback is None and begin_rollback is None:
+                self.stop_for_rollback = True  # terminated with rollback while the program ran
             items: list[progress.Item] = []
             times: list[datetime | None] = []
             begin: dict[str, Any] = {}
@@ -278,6 +299,10 @@ class Advance:
             items.extend(self.apply(cmds, now, times))
             if self.stop is not None:  # a test instance's stop step is final: the instance ends here
                 final = {"outcome": self.stop, "recoveries": final.get("recoveries", 0)}
+            if begin_rollback is not None:
+                begin["rollback"] = begin_rollback
+                items.append((E.ROLLBACKS_STARTED, None, None, {
+                    **begin_rollback, "steps": self.session.rollback_steps()}))
             if final:
                 final = self.final_state(final, now)
                 items.extend(final.pop("items"))
@@ -303,7 +328,7 @@ class Advance:
         """Add this batch's usage to the tenant's day, in the batch's transaction."""
         cpu = self.sandbox.cpu_ms() if self.sandbox else 0
         stored = sum(len(c.get("v", "")) for c in cmds if c["t"] in ("ok", "got")) + len(final.get("output") or "")
-        steps = sum(1 for c in cmds if c["t"] == "start")
+        steps = sum(1 for c in cmds if c["t"] in ("start", "rstart"))
         COUNTERS.steps += steps
         usage_add(
             tenant_id=self.instance.tenant_id, day=self.now.date(),
@@ -349,6 +374,8 @@ class Advance:
                 if marked is None:  # a step of a fast burst: it takes the time before it
                     self.times.unmarked.add((cmd["s"], cmd["o"], cmd["a"]))
                 at = max(at, marked or at)  # never before the event before it
+            elif t in ("rstart", "rok", "rfail"):
+                at = max(at, clock.now())  # each is flushed as it happens: now is when
             elif t in ("ok", "fail"):
                 # No mark: a step of a fast burst (the time before it), or one interrupted by a
                 # limit or lost with its worker (it ended now).
@@ -359,7 +386,9 @@ class Advance:
                 continue
             name = cmd["s"]
             key = (name, cmd["o"])
-            if t == "start":
+            if t[0] == "r" and t in ("rstart", "rok", "rfail"):
+                items.extend(rollbacks.apply(self, cmd, (name, cmd["o"], "rollback"), at, new, update, attempts_new, update_attempt))
+            elif t == "start":
                 number = cmd["a"]
                 if key in new or key in self.records:
                     update(key, status=R.RUNNING, attempts=number, wake_at=None)
@@ -436,12 +465,18 @@ class Advance:
         """The instance row's fields (and events) for the end of this advance."""
         base = {"lease_owner": "", "recoveries": result.get("recoveries", 0), "wait_types": None}
         outcome, wake = result.get("outcome"), result.get("wake")
+        if self.stop_for_rollback and not result.get("rollbacks"):
+            return {**base, "status": S.QUEUED, "due_at": now, "items": []}  # replayed at once, rolling back
+        done = {"rollbacks": result["rollbacks"]} if result.get("rollbacks") else {}
+        if result.get("terminated"):
+            return {**base, "status": S.TERMINATED, "due_at": None, "finished_at": now,
+                    "items": [(E.WORKFLOW_TERMINATED, None, None, {"rollback": True, **done})]}
         if outcome and "output" in outcome:
             return {**base, "status": S.COMPLETE, "output": outcome["output"], "due_at": None, "finished_at": now,
                     "items": [(E.WORKFLOW_COMPLETED, None, None, progress.preview(outcome["output"]))]}
         if outcome and "error" in outcome:
             return {**base, "status": S.ERRORED, "error": outcome["error"], "due_at": None, "finished_at": now,
-                    "items": [(E.WORKFLOW_ERRORED, None, None, {"error": outcome["error"]})]}
+                    "items": [(E.WORKFLOW_ERRORED, None, None, {"error": outcome["error"], **done})]}
         if self.pause:
             return {**base, "status": S.PAUSED, "due_at": None, "items": [(E.WORKFLOW_PAUSED, None, None, None)]}
         if self.yielded:
@@ -467,14 +502,11 @@ class Advance:
         try:
             try:
                 sandbox.start()
-                sandbox.drain()
-                self.settle_calls()
-                if sandbox.timed_out():
-                    if sandbox.timed_out_steps():
-                        raise SandboxLimit("InterruptedError", "stopped because another step in flight timed out")
-                    raise SandboxLimit("TimeoutError", f"exceeded the time limit of {self.limits.time_seconds:g} s")
+                self.drain(sandbox)
                 if not self.violation:
                     result = self.final(sandbox.finish())
+                if not self.violation and rollbacks.due(self, result):
+                    result = rollbacks.run(self, sandbox, result)
             except SandboxLimit as limit:
                 if not self.violation:
                     result = self.after_limit(sandbox, limit)
@@ -496,9 +528,23 @@ class Advance:
         self.times.record(result.get("marks"))  # attempts that ended after the last host call
         try:
             return self.commit(result["cmds"], outcome=result.get("outcome"), wake=result.get("wake"),
-                               waitTypes=result.get("waitTypes"), recoveries=result.get("recoveries", 0))
+                               waitTypes=result.get("waitTypes"), recoveries=result.get("recoveries", 0),
+                               rollbacks=result.get("rollbacks"), terminated=result.get("terminated", False))
         except LeaseLost:
             return "lost"
+
+    def drain(self, sandbox: ProgramRun) -> None:
+        """Run the sandbox's job queue and the capability calls running beside it until the program
+        is blocked or finished; a limit hit (or a deadline whose step can never settle) raises."""
+        sandbox.drain()
+        self.settle_calls()
+        if not sandbox.timed_out() and sandbox.pending_deadlines():
+            # Nothing runs between advances: what those steps (or delay functions) await never settles.
+            sandbox.fired = sandbox.pending_deadlines()
+        if sandbox.timed_out():
+            if sandbox.timed_out_steps():
+                raise SandboxLimit("InterruptedError", "stopped because another step in flight timed out")
+            raise SandboxLimit("TimeoutError", f"exceeded the time limit of {self.limits.time_seconds:g} s")
 
     def settle_calls(self) -> None:
         """While capability calls run beside the program (engine.calls), wait for each to end, hand

@@ -138,7 +138,7 @@ def active_with_key_prefix(*, workflow_id: int, prefix: str) -> bool:
 
 def completed_output(*, instance: Instance, names: list[str]) -> str | None:
     """The output (JSON text) of the first completed step among `names`, or None."""
-    return (StepRecord.objects.filter(instance=instance, name__in=names, status=StepRecord.Status.COMPLETE)
+    return (StepRecord.objects.filter(instance=instance, name__in=names, status=StepRecord.Status.COMPLETE, rollback=False)
             .values_list("output", flat=True).first())
 
 
@@ -166,13 +166,13 @@ def event_pending(*, instance: Instance, type: str) -> bool:
 def failed_step(*, instance: Instance) -> str | None:
     """Where "restart from the failed step" starts: the first errored step record of the instance
     (None when no step failed: the program itself threw, and a restart starts from the beginning)."""
-    return (StepRecord.objects.filter(instance=instance, status=StepRecord.Status.ERRORED)
+    return (StepRecord.objects.filter(instance=instance, status=StepRecord.Status.ERRORED, rollback=False)
             .order_by("pk").values_list("name", flat=True).first())
 
 
 def step_names(*, instance: Instance) -> list[str]:
     """The names of the instance's step records in the order the steps began."""
-    return list(StepRecord.objects.filter(instance=instance).order_by("pk").values_list("name", flat=True))
+    return list(StepRecord.objects.filter(instance=instance, rollback=False).order_by("pk").values_list("name", flat=True))
 
 
 def _no_constant(name: str) -> None:
@@ -203,7 +203,7 @@ def instance_status(*, tenant: Tenant, instance_id: Any) -> dict:
     )
     return {
         "id": str(instance.pk),
-        "key": instance.key,
+        "key": instance.public_key,
         "workflow": instance.workflow_id,
         "version": instance.version_id,  # the version's row id (kept for existing clients)
         "version_number": instance.version.number,  # what the live view shows
@@ -217,6 +217,7 @@ def instance_status(*, tenant: Tenant, instance_id: Any) -> dict:
         "test": instance.test,
         "stop_after": instance.stop_after,
         "wake_at": instance.due_at if instance.status == Instance.Status.WAITING else None,
+        "rollback": rollback_status(instance=instance, steps=steps),
         "steps": [
             {
                 "name": s.name,
@@ -229,6 +230,7 @@ def instance_status(*, tenant: Tenant, instance_id: Any) -> dict:
                 "wake_at": s.wake_at,
                 "started_at": s.started_at,
                 "finished_at": s.finished_at,
+                "rollback": s.rollback,  # this row is the rollback of step (name, occurrence)
                 "attempt_history": [
                     {"number": a.number, "status": a.status, "error": a.error,
                      "started_at": a.started_at, "finished_at": a.finished_at}
@@ -240,11 +242,29 @@ def instance_status(*, tenant: Tenant, instance_id: Any) -> dict:
     }
 
 
+def rollback_status(*, instance: Instance, steps) -> dict | None:
+    """The instance's rollback phase, when it began: why, the error handlers receive, whether it
+    is over, and each step's rollback in the order they ran (latest-started step first)."""
+    if instance.rollback is None:
+        return None
+    rows = [s for s in steps if s.rollback]
+    counts = {status: sum(1 for s in rows if s.status == status) for status in ("complete", "errored")}
+    return {**instance.rollback, "finished": instance.status in Instance.FINISHED,
+            "completed": counts["complete"], "failed": counts["errored"],
+            "steps": [{"name": s.name, "occurrence": s.occurrence, "status": s.status, "attempts": s.attempts,
+                       "error": s.error} for s in rows]}
+
+
 def progress_after(*, tenant: Tenant, instance_id: Any, after: int = 0, limit: int = 1000) -> list[dict]:
     instance = instance_get(tenant=tenant, instance_id=instance_id)
-    rows = ProgressEvent.objects.filter(instance=instance, event_id__gt=after).order_by("event_id")[:limit]
-    return [
-        {"eventId": e.event_id, "type": e.type, "timestamp": e.created_at.isoformat(), "step": e.step,
-         "attempt": e.attempt, **(e.data or {})}
-        for e in rows
-    ]
+    from . import progress
+
+    events: list[dict] = []
+    while len(events) < limit:  # rows hold up to progress.PACK events each
+        rows = list(ProgressEvent.objects.filter(instance=instance, event_id__gt=after).order_by("event_id")
+                    .values("event_id", "count", "created_at", "events")[:max(1, (limit - len(events)) // 4)])
+        if not rows:
+            break
+        events += progress.events_of(rows, after=after)
+        after = rows[-1]["event_id"]
+    return events[:limit]

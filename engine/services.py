@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
@@ -36,9 +35,9 @@ MAX_BATCH = 100
 MAX_PARAMS_BYTES = 1024 * 1024
 
 
-def _check_key(key: str | None) -> str:
+def _check_key(key: str | None) -> str | None:
     if key is None:
-        return uuid.uuid4().hex
+        return None
     if not isinstance(key, str) or not KEY_RE.match(key):
         raise InvalidInput("id", "an instance id is 1-64 letters, digits, '_' or '-', not starting with '-'")
     return key
@@ -72,7 +71,8 @@ def instance_create_batch(
     if version is None or version.workflow_id != workflow.pk:
         raise InvalidInput("workflow", "the workflow has no published version")
     keys = [_check_key(item.get("id")) for item in items]
-    if len(set(keys)) != len(keys):
+    given = [k for k in keys if k is not None]
+    if len(set(given)) != len(given):
         raise InvalidInput("id", "the same id appears twice in the batch")
     for item in items:
         _check_size(item.get("params"), "params")
@@ -88,21 +88,21 @@ def instance_create_batch(
     ]
     with transaction.atomic():
         created = insert_new(candidates)
-        fresh = [i for i in candidates if i.key in created]
-        existing = {i.key: i for i in Instance.objects.filter(workflow=workflow, key__in=set(keys) - created)} \
-            if len(created) < len(keys) else {}
+        fresh = [i for i in candidates if i.pk in created]
+        taken = {i.key for i in candidates if i.pk not in created}  # ids that existed: those instances
+        existing = {i.key: i for i in Instance.objects.filter(workflow=workflow, key__in=taken)} if taken else {}
         progress.insert(tenant_id=tenant.pk, now=now, rows=[
-            (Instance._meta.pk.get_db_prep_value(i.pk, connection), 1, (E.WORKFLOW_QUEUED, None, None, None))
+            (Instance._meta.pk.get_db_prep_value(i.pk, connection), 1, [(E.WORKFLOW_QUEUED, None, None, None)], None)
             for i in fresh
         ])
         progress.notify_on_commit([i.pk for i in fresh], workflow_id=workflow.pk)
         dispatch.notify([i.pk for i in fresh])
-    by_key = {**existing, **{i.key: i for i in fresh}}
-    return [by_key[k] for k in keys]
+    return [i if i.pk in created else existing[i.key] for i in candidates]
 
 
-def insert_new(instances: list[Instance]) -> set[str]:
-    """INSERT the instances whose (workflow, key) is free, in one statement; returns their keys.
+def insert_new(instances: list[Instance]) -> set[Any]:
+    """INSERT the instances whose (workflow, key) is free, in one statement; returns their ids
+    (an instance without a key is always new: NULLs never conflict).
     ON CONFLICT DO NOTHING makes a concurrent creation of the same id return that instance
     instead of failing (SQLite >= 3.35 and PostgreSQL both support it with RETURNING)."""
     if not connection.features.can_return_rows_from_bulk_insert:
@@ -111,7 +111,7 @@ def insert_new(instances: list[Instance]) -> set[str]:
             try:
                 with transaction.atomic():
                     instance.save(force_insert=True)
-                created.add(instance.key)
+                created.add(instance.pk)
             except IntegrityError:
                 pass
         return created
@@ -123,10 +123,11 @@ def insert_new(instances: list[Instance]) -> set[str]:
     with conn.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Instance._meta.db_table} ({columns}) VALUES {', '.join([row] * len(instances))} "
-            "ON CONFLICT (workflow_id, key) DO NOTHING RETURNING key",
+            "ON CONFLICT (workflow_id, key) DO NOTHING RETURNING id",
             params,
         )
-        return {r[0] for r in cursor.fetchall()}
+        to_python = Instance._meta.pk.to_python
+        return {to_python(r[0]) for r in cursor.fetchall()}
 
 
 def instance_create(
@@ -178,17 +179,47 @@ def instance_resume(*, tenant: Tenant, instance_id: Any) -> Instance:
     return instance
 
 
-def instance_terminate(*, tenant: Tenant, instance_id: Any) -> Instance:
-    """Stop for good. A worker running it stops at its next commit and writes nothing more."""
+def instance_terminate(*, tenant: Tenant, instance_id: Any, rollback: bool = False) -> Instance:
+    """Stop for good. A worker running it stops at its next commit and writes nothing more.
+
+    With `rollback`, the rollback handlers of its completed steps run first (engine.rollbacks):
+    its rollback phase begins (a worker running it stops at its next commit and requeues it), and
+    it ends terminated once they are done. An instance already rolling back goes on as it was."""
     instance = instance_get(tenant=tenant, instance_id=instance_id)
     if instance.status == S.TERMINATED:
         return instance
+    if rollback:
+        return _terminate_with_rollback(instance)
     with transaction.atomic():
         _transition(
             instance, allowed=(S.QUEUED, S.RUNNING, S.PAUSED, S.WAITING, S.WAITING_FOR_PAUSE),
             event=E.WORKFLOW_TERMINATED, status=S.TERMINATED, due_at=None, lease_owner="", finished_at=clock.now(),
         )
         parent_notify(child=instance)
+    return instance
+
+
+def _terminate_with_rollback(instance: Instance) -> Instance:
+    from .rollbacks import TERMINATE_ERROR
+
+    marker = {"reason": "terminate", "error": TERMINATE_ERROR}
+    now = clock.now()
+    with transaction.atomic():
+        active = Instance.objects.filter(pk=instance.pk, status__in=Instance.ACTIVE, rollback__isnull=True)
+        # Not held by a worker: due now, queued (a paused one too: its rollbacks run).
+        # The phase begins here (its mark and event in one transaction); the plan is the worker's.
+        began = (E.ROLLBACKS_STARTED, None, None, marker)
+        if active.filter(lease_owner="").update(rollback=marker, status=S.QUEUED, due_at=now):
+            progress.record(instance_id=instance.pk, tenant_id=instance.tenant_id, now=now,
+                            items=[began, (E.WORKFLOW_QUEUED, None, None, {"terminate": True, "rollback": True})])
+            dispatch.notify([instance.pk])
+        elif active.update(rollback=marker):  # running: its worker sees the mark at its next commit
+            progress.record(instance_id=instance.pk, tenant_id=instance.tenant_id, now=now, items=[began])
+        else:
+            current = Instance.objects.filter(pk=instance.pk).values_list("status", "rollback").get()
+            if current[1] is None:
+                raise Conflict("status", f"the instance is {current[0]}")
+    instance.refresh_from_db()
     return instance
 
 
@@ -230,7 +261,7 @@ def instance_restart(*, tenant: Tenant, instance_id: Any, from_step: str | None 
             raise NotFound("instance", "no such instance")
         steps = StepRecord.objects.filter(instance=instance)
         if from_step is not None:
-            first = steps.filter(name=from_step).order_by("pk").values_list("pk", flat=True).first()
+            first = steps.filter(name=from_step, rollback=False).order_by("pk").values_list("pk", flat=True).first()
             if first is None:
                 raise InvalidInput("from", f"step {from_step!r} has no record in this instance")
             steps = steps.filter(pk__gte=first)
@@ -241,7 +272,7 @@ def instance_restart(*, tenant: Tenant, instance_id: Any, from_step: str | None 
             raise InvalidInput("version", "the version belongs to another workflow")
         Instance.objects.filter(pk=instance.pk).update(
             status=S.QUEUED, due_at=now, lease_owner="", output=None, error=None, finished_at=None, recoveries=0,
-            version=version or instance.version,
+            version=version or instance.version, rollback=None,
         )
         progress.record(instance_id=instance.pk, tenant_id=tenant.pk, now=now, items=[
             (E.WORKFLOW_QUEUED, None, None, {"restart": True, "from": from_step})

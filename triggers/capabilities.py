@@ -23,4 +23,4 @@ def start_workflow(call: Call) -> dict:
         raise CapabilityError(f"workflow {slug} has no published version", "WorkflowNotFoundError")
     key = "sub-" + hashlib.sha256(f"{call.instance.pk}:{node}".encode()).hexdigest()[:24]
     child = instance_create(tenant=call.tenant, workflow=workflow, id=key, params=args.get("params"), parent=call.instance)
-    return {"id": str(child.pk), "key": child.key, "workflow": slug}
+    return {"id": str(child.pk), "key": child.public_key, "workflow": slug}

@@ -288,7 +288,7 @@ def admit(delivery: Delivery, tenant_slug: str, workflow_slug: str, path: str = 
 
 def accepted(admitted: Admitted, instance: Instance) -> Answer:
     status_url = reverse("api:instances_get", kwargs={"instance_id": str(instance.pk)})
-    answer = Answer(202, {"instance": str(instance.pk), "key": instance.key, "status_url": status_url}, {})
+    answer = Answer(202, {"instance": str(instance.pk), "key": instance.public_key, "status_url": status_url}, {})
     if admitted.target.trigger.data.get("response") == "wait":
         answer.wait_for = (instance, admitted.target.workflow.published_version.graph)
     return answer

@@ -50,209 +50,17 @@
     const OUTPUTS = init.outputs;
     let clock = init.clock;
     const SEP = "\u0000";
-    const DAY = 86400000;
-    const UNITS = {
-      __proto__: null,
-      millisecond: 1, second: 1000, minute: 60000, hour: 3600000, day: DAY, week: 7 * DAY, month: 30 * DAY, year: 365 * DAY,
-    };
-    const DEFAULTS = { limit: 5, delay: 10000, backoff: "exponential", timeout: 600000 };
+    // In its rollback phase the instance runs no new work: the program is replayed only to find
+    // its rollback handlers (rollback.js); a step, sleep or wait that has no final record blocks.
+    const UNDO = init.undo === true;
 
-    class NonRetryableError extends SafeError {
-      constructor(message, name) {
-        super(message);
-        ObjectDefineProperty(this, "name", { value: name || "NonRetryableError", writable: true, configurable: true });
-      }
-    }
-    class WorkflowError extends NonRetryableError {}
     globalThis.NonRetryableError = NonRetryableError;
 
-    // ---- determinism -----------------------------------------------------------------------
-    let rngState = [0, 0, 0, 0];
-    // cyrb128 over (seed + text), resumed from the seed's state so each reseed hashes only `text`.
-    function hashFrom(h, text) {
-      let h1 = h[0], h2 = h[1], h3 = h[2], h4 = h[3];
-      for (let i = 0; i < text.length; i++) {
-        const k = StringCharCodeAt(text, i);
-        h1 = h2 ^ MathImul(h1 ^ k, 597399067);
-        h2 = h3 ^ MathImul(h2 ^ k, 2869860233);
-        h3 = h4 ^ MathImul(h3 ^ k, 951274213);
-        h4 = h1 ^ MathImul(h4 ^ k, 2716044179);
-      }
-      return [h1, h2, h3, h4];
-    }
-    const seedHash = hashFrom([1779033703, 3144134277, 1013904242, 2773480762], init.seed);
-    function reseed(text) {
-      const h = hashFrom(seedHash, text);
-      let h1 = h[0], h2 = h[1], h3 = h[2], h4 = h[3];
-      h1 = MathImul(h3 ^ (h1 >>> 18), 597399067);
-      h2 = MathImul(h4 ^ (h2 >>> 22), 2869860233);
-      h3 = MathImul(h1 ^ (h3 >>> 17), 951274213);
-      h4 = MathImul(h2 ^ (h4 >>> 19), 2716044179);
-      rngState = [(h1 ^ h2 ^ h3 ^ h4) >>> 0, (h2 ^ h1) >>> 0, (h3 ^ h1) >>> 0, (h4 ^ h1) >>> 0];
-    }
-    let reseedWith = null; // reseeding is lazy: most durable points are never followed by random()
-    function random() {
-      if (reseedWith !== null) {
-        reseed(reseedWith);
-        reseedWith = null;
-      }
-      let a = rngState[0], b = rngState[1], c = rngState[2], d = rngState[3];
-      const t = (((a + b) >>> 0) + d) >>> 0;
-      d = (d + 1) >>> 0;
-      a = b ^ (b >>> 9);
-      b = (c + (c << 3)) >>> 0;
-      c = ((c << 21) | (c >>> 11)) >>> 0;
-      c = (c + t) >>> 0;
-      rngState = [a >>> 0, b, c, d];
-      return t / 4294967296;
-    }
-    reseed("");
-    Math.random = random;
-    function FixedDate(...args) {
-      if (!new.target) return new RealDate(clock).toString();
-      return args.length === 0 ? new RealDate(clock) : construct(args);
-    }
-    function construct(args) {
-      switch (args.length) {
-        case 1: return new RealDate(args[0]);
-        case 2: return new RealDate(args[0], args[1]);
-        case 3: return new RealDate(args[0], args[1], args[2]);
-        case 4: return new RealDate(args[0], args[1], args[2], args[3]);
-        case 5: return new RealDate(args[0], args[1], args[2], args[3], args[4]);
-        case 6: return new RealDate(args[0], args[1], args[2], args[3], args[4], args[5]);
-        default: return new RealDate(args[0], args[1], args[2], args[3], args[4], args[5], args[6]);
-      }
-    }
-    FixedDate.prototype = DatePrototype;
-    FixedDate.now = () => clock;
-    FixedDate.parse = DateParse;
-    FixedDate.UTC = DateUTC;
-    globalThis.Date = FixedDate;
-    const clockStart = init.clock;
-    globalThis.performance = { now: () => clock - clockStart };
-    // Garbage collection timing is not deterministic.
-    delete globalThis.WeakRef;
-    delete globalThis.FinalizationRegistry;
+    // ---- determinism: determinism.js is spliced in here (runtime.py) ----
+    /* determinism.js */
 
-    function settle(at, key) {
-      if (at > clock) clock = at;
-      reseedWith = key;
-    }
-
-    // ---- values ----------------------------------------------------------------------------
-    function utf8Length(s) {
-      if (s.length * 3 <= MAX_OUTPUT) return s.length; // cannot be over the limit
-      return unescapeText(encodeURI(s)).length;
-    }
-    // Whether a thrown `null` was memory exhaustion. Only the host can tell (it sees the guest's
-    // memory high-water mark). The question is a constant made before the heap filled.
-    function memoryQuery() {
-      const reply = JSONParse(hostCall(MEMORY_QUERY));
-      if (own(reply, "stop")) halted = true;
-      return own(reply, "oom") === true;
-    }
-    function memoryError() {
-      return { __proto__: null, name: "MemoryLimitError", message: `exceeded the memory limit of ${MEMORY_MIB} MiB` };
-    }
-    // What the runtime reports of a thrown value; reads it defensively (getters, Proxies).
-    // QuickJS throws `null` where it cannot even allocate the error: the host decides whether a
-    // `null` was memory exhaustion.
-    function errorInfo(err) {
-      if (err === null) return memoryQuery() ? memoryError() : { __proto__: null, name: "Error", message: "null" };
-      if (protoIs(InternalErrorPrototype, err) || protoIs(RangeErrorPrototype, err)) {
-        const message = field(err, "message");
-        if (typeof message === "string" && matches(OUT_OF_MEMORY, message)) return memoryError();
-      }
-      if (isErrorLike(err)) {
-        const name = field(err, "name");
-        const info = {
-          __proto__: null,
-          name: StringSlice(name === undefined || name === null || name === "" ? "Error" : safeText(name), 0, 128),
-          message: StringSlice(safeText(field(err, "message")), 0, 4096),
-        };
-        // Where it was thrown, for the live view's inspection (frames only: QuickJS's stack has no values).
-        const stack = field(err, "stack");
-        if (typeof stack === "string") {
-          // By hand: String.prototype.split looks up a patchable Symbol.split.
-          let frames = "";
-          for (let from = 0; from < stack.length;) {
-            let end = StringIndexOf(stack, "\n", from);
-            if (end < 0) end = stack.length;
-            const line = StringSlice(stack, from, end);
-            if (StringIncludes(line, "(program:")) frames = frames ? frames + "\n" + line : line;
-            from = end + 1;
-          }
-          if (frames) info.stack = StringSlice(frames, 0, 4096);
-        }
-        return info;
-      }
-      let message;
-      try {
-        message = typeof err === "string" ? err : JSONStringify(err);
-      } catch (e) {
-        message = safeText(err);
-      }
-      return { __proto__: null, name: "Error", message: StringSlice(safeText(message), 0, 4096) };
-    }
-    function toError(info) {
-      const e = info.name === "NonRetryableError" ? new NonRetryableError(info.message) : new SafeError(info.message);
-      ObjectDefineProperty(e, "name", { value: info.name, writable: true, configurable: true });
-      // A step's error re-thrown into run(): its stack is on the step's record, not here.
-      ObjectDefineProperty(e, "stack", { value: "", writable: true, configurable: true });
-      return e;
-    }
-    // Returns the JSON text of a result, or throws a WorkflowError naming what is wrong.
-    function toJson(value, what) {
-      let text;
-      try {
-        text = value === undefined ? "null" : JSONStringify(value);
-      } catch (e) {
-        if (e === null || (protoIs(InternalErrorPrototype, e) && matches(OUT_OF_MEMORY, safeText(field(e, "message"))))) throw e;
-        throw new WorkflowError(`${what} is not JSON-serializable: ${safeText(field(e, "message"))}`, "ResultError");
-      }
-      if (typeof text !== "string") throw new WorkflowError(`${what} is not JSON-serializable (${typeof value})`, "ResultError");
-      const size = utf8Length(text);
-      if (size > MAX_OUTPUT) {
-        throw new WorkflowError(`${what} is ${size} bytes of JSON, over the ${MAX_OUTPUT} byte limit`, "ResultError");
-      }
-      return text;
-    }
-
-    // ---- durations and config --------------------------------------------------------------
-    function duration(value, what) {
-      let ms;
-      if (typeof value === "number") ms = value;
-      else if (typeof value === "string") {
-        const m = RegExpExec(DURATION, value);
-        const unit = m && UNITS[StringToLowerCase(m[2])];
-        if (!unit) throw new WorkflowError(`${what}: cannot read duration ${JSONStringify(value)} (e.g. "90 seconds", "1 day")`, "ConfigError");
-        ms = SafeNumber(m[1]) * unit;
-      } else throw new WorkflowError(`${what}: a duration must be a string like "10 seconds" or milliseconds`, "ConfigError");
-      if (!NumberIsFinite(ms) || ms < 0) throw new WorkflowError(`${what}: duration must be zero or more`, "ConfigError");
-      if (ms > 365 * DAY) throw new WorkflowError(`${what}: duration is over 365 days`, "ConfigError");
-      return MathRound(ms);
-    }
-    function stepConfig(name, config) {
-      if (config === undefined || config === null) config = { __proto__: null };
-      if (typeof config !== "object") throw new WorkflowError(`step ${name}: config must be an object`, "ConfigError");
-      const r = config.retries || { __proto__: null };
-      const limit = r.limit === undefined ? DEFAULTS.limit : r.limit;
-      if (!NumberIsInteger(limit) || limit < 0 || limit > 1000) {
-        throw new WorkflowError(`step ${name}: retries.limit must be an integer from 0 to 1000`, "ConfigError");
-      }
-      const backoff = r.backoff === undefined ? DEFAULTS.backoff : r.backoff;
-      if (backoff !== "constant" && backoff !== "linear" && backoff !== "exponential") {
-        throw new WorkflowError(`step ${name}: retries.backoff must be constant, linear or exponential`, "ConfigError");
-      }
-      const delay = r.delay === undefined ? DEFAULTS.delay : duration(r.delay, `step ${name}: retries.delay`);
-      const timeout = config.timeout === undefined ? DEFAULTS.timeout : duration(config.timeout, `step ${name}: timeout`);
-      return { __proto__: null, retries: { __proto__: null, limit, delay, backoff }, timeout };
-    }
-    function retryDelay(config, attempt) {
-      const delay = config.retries.delay, backoff = config.retries.backoff;
-      const ms = backoff === "constant" ? delay : backoff === "linear" ? delay * attempt : delay * 2 ** (attempt - 1);
-      return MathMin(ms, 365 * DAY);
-    }
+    // ---- values: results.js is spliced in here (runtime.py) ----
+    /* results.js */
 
     // ---- commands and the host -------------------------------------------------------------
     const records = new SafeMap();
@@ -260,55 +68,9 @@
     // The map holds row indexes; a row becomes an object only when a step needs more than a replay.
     const rows = init.records;
     for (let i = 0; i < rows.length; i++) MapSet(records, rows[i][0] + SEP + rows[i][1], i);
-    // ---- the record's order ----------------------------------------------------------------------
-    // A step the record does not have (a new step) waits until the replay has reached every
-    // recorded step: only then is it known that the program still takes the recorded path. Under
-    // Promise.all a replay reaches the recorded steps in another order than the first run started
-    // them, so the order among recorded steps is not judged; a recorded step the program no longer
-    // reaches before it would take a new one (a step renamed, inserted or removed) is, and
-    // finish() reports it (`diverged`); the host ends the instance with a NonDeterminismError.
-    // A test instance's seeded results (engine/seeding.py) are optional: the program may reach
-    // them or not, in any order; only the other records make the recorded path.
-    const optional = list();
-    const seeded = init.optional || [];
-    for (let k = 0; k < seeded.length; k++) optional[seeded[k]] = true;
-    const TOTAL = rows.length - seeded.length;
-    const reached = list();
-    let replayed = 0;
-    let deferred = list(); // [resolve, name, occurrence, kind] of new steps waiting for the replay
-    let cut = false; // a limit interrupted the advance: what was not reached proves nothing
-    function reach(i) {
-      if (reached[i] === true) return;
-      reached[i] = true;
-      if (optional[i] === true) return;
-      replayed += 1;
-      if (replayed === TOTAL && !CHECK) {
-        const waiting = deferred;
-        deferred = list();
-        for (let d = 0; d < waiting.length; d++) waiting[d][0]();
-      }
-    }
-    // A promise a new step awaits before it runs, or null when the replay is over (never in CHECK).
-    function gate(name, occ, kind) {
-      if (replayed >= TOTAL && !CHECK) return null;
-      let open;
-      const p = new SafePromise((resolve) => { open = resolve; });
-      ObjectDefineProperty(p, "then", { value: PromiseThen });
-      const entry = list();
-      append(entry, open); append(entry, name); append(entry, occ); append(entry, kind);
-      append(deferred, entry);
-      return p;
-    }
-    function divergence() {
-      if (halted || cut || replayed >= TOTAL) return null;
-      let i = 0;
-      while (i < rows.length && (reached[i] === true || optional[i] === true)) i++;
-      const d = list();
-      append(d, rows[i][0]); append(d, rows[i][1]);
-      const got = deferred.length ? deferred[0] : null;
-      append(d, got ? got[1] : null); append(d, got ? got[2] : null); append(d, got ? got[3] : null);
-      return d;
-    }
+    // ---- the record's order: order.js is spliced in here (runtime.py) ----
+    /* order.js */
+
     function row(i) {
       const r = rows[i];
       return { __proto__: null, kind: r[2], status: r[3], attempts: r[4], wake: r[5], done: r[6], out: OUTPUTS[i], err: r[7] };
@@ -316,7 +78,6 @@
     const inbox = init.inbox; // [{id, type, payload, timestamp}], oldest first, none consumed yet
     let commands = list();
     const inflight = { __proto__: null }; // key -> [name, occurrence, attempt, config]
-    let inflightCount = 0;
     let timers = list();
     const waitTypes = { __proto__: null }; // event types the program is blocked on
     let dirty = false; // a host capability ran since the last flush
@@ -417,6 +178,7 @@
       return never;
     }
     function keyOf(name, kind) {
+      if (rolling !== null) throw new WorkflowError(`${kind} ${safeText(name)}: steps cannot run inside a rollback handler`, "ConfigError");
       if (typeof name !== "string" || name.length === 0 || name.length > 256 || StringIncludes(name, SEP) || matches(LONE_SURROGATE, name)) {
         throw new WorkflowError(`${kind} name must be a non-empty string of at most 256 characters`, "ConfigError");
       }
@@ -445,8 +207,10 @@
     // ---- step.do ---------------------------------------------------------------------------
     // Not async: a replayed step resolves in one microtask, which is most of the cost of resuming
     // an instance with thousands of checkpoints.
-    function doStep(name, config, fn) {
-      if (typeof config === "function") { fn = config; config = undefined; }
+    // step.do(name, [config], fn, [{ rollback, rollbackConfig }]).
+    function doStep(name, config, fn, options) {
+      if (typeof config === "function") { options = fn; fn = config; config = undefined; }
+      if (rolling !== null) return PromiseReject(new WorkflowError(`do ${safeText(name)}: steps cannot run inside a rollback handler`, "ConfigError"));
       // Fast path: a replayed, completed step (no validation needed: it was valid when it ran).
       if (typeof name === "string") {
         const o = (MapGet(occurrences, name) || 0) + 1;
@@ -456,26 +220,30 @@
           MapSet(occurrences, name, o);
           reach(i);
           settle(rows[i][6], k);
+          if (options !== undefined) MapSet(handlers, k, options); // read only if the instance rolls back
           return PromiseResolve(OUTPUTS[i]);
         }
       }
-      let occ, key, index;
+      let occ, key, index, undo;
       try {
         const k = keyOf(name, "do");
         occ = k[0]; key = k[1]; index = k[2];
         if (typeof fn !== "function") throw new WorkflowError(`step ${name}: step.do needs a function`, "ConfigError");
+        undo = rollbackOptions(name, options);
       } catch (err) {
         return PromiseReject(err);
       }
+      if (undo !== null) MapSet(handlers, key, options);
       if (index !== undefined) {
         const r = rows[index]; // [name, occ, kind, status, attempts, wake, done, error]
         if (r[3] === "complete") { settle(r[6], key); return PromiseResolve(OUTPUTS[index]); }
         if (r[3] === "errored") { settle(r[6], key); return PromiseReject(toError(r[7])); }
       }
-      return runStep(name, config, fn, occ, key, index === undefined ? undefined : row(index));
+      if (idle()) return never;
+      return runStep(name, config, fn, occ, key, index === undefined ? undefined : row(index), undo);
     }
-    async function runStep(name, config, fn, occ, key, rec) {
-      const cfg = stepConfig(name, config);
+    async function runStep(name, config, fn, occ, key, rec, undo) {
+      const cfg = stepConfig(`step ${name}`, config);
       if (rec && CHECK) return never; // an unfinished recorded step: the check runs nothing
       if (!rec) {
         const wait = gate(name, occ, "do");
@@ -487,20 +255,26 @@
         if (rec.status === "running") {
           // The worker running this attempt died before it finished: that attempt failed.
           const lost = rec.err || { __proto__: null, name: "WorkerLostError", message: `the worker running attempt ${attempt} of step ${name} stopped before it finished` };
-          const wake = failed(name, occ, key, attempt, cfg, lost, false);
-          if (wake === null) throw toError(lost);
+          let wake = failedAttempt(false, name, occ, key, attempt, cfg, lost, false);
+          if (wake !== null && typeof wake === "object") wake = await wake;
+          if (halted) return never;
+          if (wake === null) throw toError(finalErrors[key]);
           if (wake > NOW) return block(wake);
         } else if (rec.wake > NOW) {
           return block(rec.wake); // retrying, not yet due
         }
       }
       for (;;) {
-        if (halted) return never;
+        if (idle()) return never;
         attempt += 1;
         if (dirty) flush();
-        emit({ __proto__: null, t: "start", s: name, o: occ, a: attempt, c: attempt === 1 && !rec ? cfg : undefined });
-        inflight[key] = [name, occ, attempt, cfg];
-        inflightCount += 1;
+        let c;
+        if (attempt === 1 && !rec) {
+          c = wire(cfg);
+          if (undo !== null) c.rollback = wire(undo.config);
+        }
+        emit({ __proto__: null, t: "start", s: name, o: occ, a: attempt, c });
+        inflight[key] = [name, occ, attempt, cfg, false, false];
         // A timeout shorter than the advance's time limit needs a deadline of its own in the host
         // (two crossings); longer ones are enforced by the advance's limit at no cost.
         const timed = cfg.timeout < TIME_LIMIT_MS;
@@ -516,7 +290,7 @@
           current = name;
           currentKey = key;
           let pending;
-          try { pending = fn({ attempt }); } finally { current = null; currentKey = null; }
+          try { pending = fn(stepContext(name, occ, attempt, cfg)); } finally { current = null; currentKey = null; }
           const value = await pending;
           over = true;
           ended(name, occ, attempt, marked);
@@ -534,18 +308,18 @@
             if (timed) flush({ __proto__: null, clear: key });
           }
           delete inflight[key];
-          inflightCount -= 1;
           // A capability call made while this step ran (by it, or by a step beside it): commit now.
           if (capCalls !== capsBefore) dirty = true;
           const info = exhausted ? memoryError() : err === null ? { __proto__: null, name: "Error", message: "null" } : errorInfo(err);
           if (info.name === "MemoryLimitError") info.message += ` in step ${name}`;
-          const wake = failed(name, occ, key, attempt, cfg, info, isPrototypeOfSafe(NonRetryableError.prototype, err));
-          if (wake === null) throw toError(info);
+          let wake = failedAttempt(false, name, occ, key, attempt, cfg, info, isPrototypeOfSafe(NonRetryableError.prototype, err));
+          if (wake !== null && typeof wake === "object") wake = await wake; // a delay function's promise
+          if (halted) return never;
+          if (wake === null) throw toError(finalErrors[key]);
           if (wake > NOW) return block(wake);
           continue; // no delay: the next attempt runs now
         }
         delete inflight[key];
-        inflightCount -= 1;
         if (halted) return never;
         if (capCalls !== capsBefore) dirty = true;
         emit({ __proto__: null, t: "ok", s: name, o: occ, a: attempt, v: text });
@@ -557,119 +331,70 @@
     function isPrototypeOfSafe(proto, value) {
       return protoIs(proto, value);
     }
-    // Records a failed attempt; returns when the next attempt is due, or null when the step failed.
-    function failed(name, occ, key, attempt, cfg, info, final) {
+    const finalErrors = { __proto__: null }; // step key -> the error its last attempt failed with for good
+    // Records a failed attempt (of a step, or with `undoing` of a rollback); returns when the next
+    // attempt is due, or null when it failed for good. `base`: the delay its function returned.
+    function failed(undoing, name, occ, key, attempt, cfg, info, final, base) {
+      const t = undoing ? "rfail" : "fail";
       if (final || attempt > cfg.retries.limit) {
-        emit({ __proto__: null, t: "fail", s: name, o: occ, a: attempt, e: info, final: true });
-        if (dirty) flush();
-        settle(NOW, key);
+        finalErrors[key] = info;
+        emit({ __proto__: null, t, s: name, o: occ, a: attempt, e: info, final: true });
+        if (dirty || undoing) flush();
+        if (!undoing) settle(NOW, key);
         return null;
       }
-      const delay = retryDelay(cfg, attempt);
-      emit({ __proto__: null, t: "fail", s: name, o: occ, a: attempt, e: info, delay, wake: NOW + delay });
-      if (dirty) flush();
+      // A delay function that could not be called (the attempt was cut short by a limit, so the
+      // sandbox has no time left) falls back to the default delay, through the backoff.
+      const delay = retryDelay(cfg, attempt, base !== undefined ? base : dynamic(cfg) ? DEFAULTS.delay : undefined);
+      emit({ __proto__: null, t, s: name, o: occ, a: attempt, e: info, delay, wake: NOW + delay });
+      if (dirty || undoing) flush();
       return NOW + delay;
     }
-
-    // ---- sleeps ----------------------------------------------------------------------------
-    async function sleepUntil(name, wakeAt) {
-      const k = keyOf(name, "sleep");
-      const occ = k[0], key = k[1], index = k[2];
-      const rec = index === undefined ? undefined : row(index);
-      if (rec) {
-        if (rec.status === "complete") { settle(rec.wake, key); return; }
-        if (rec.wake > NOW) return block(rec.wake);
-        emit({ __proto__: null, t: "slept", s: name, o: occ });
-        settle(rec.wake, key);
-        return;
-      }
-      const wait = gate(name, occ, "sleep");
-      if (wait !== null) await wait;
-      if (halted) return never;
-      const wake = wakeAt();
-      emit({ __proto__: null, t: "sleep", s: name, o: occ, wake });
-      if (wake > NOW) return block(wake);
-      emit({ __proto__: null, t: "slept", s: name, o: occ });
-      settle(wake, key);
+    // As failed(), calling the config's delay function first when it has one (and a retry is left):
+    // once per failed attempt, under a deadline of 5 s the host enforces. A delay function that
+    // throws, does not return in time or returns what is not a duration fails the step for good.
+    function failedAttempt(undoing, name, occ, key, attempt, cfg, info, final) {
+      if (final || attempt > cfg.retries.limit || !dynamic(cfg)) return failed(undoing, name, occ, key, attempt, cfg, info, final);
+      return failedAfterDelayFunction(undoing, name, occ, key, attempt, cfg, info);
     }
-    function sleep(name, value) {
-      return sleepUntil(name, () => NOW + duration(value, `sleep ${name}`));
+    async function failedAfterDelayFunction(undoing, name, occ, key, attempt, cfg, info) {
+      const what = undoing ? `the rollback of step ${name}` : `step ${name}`;
+      const slot = undoing ? key + SEP + "rollback" : key;
+      inflight[slot] = [name, occ, attempt, cfg, undoing, true, info]; // interrupted() fails it, typed
+      flush({ __proto__: null, deadline: [slot, DELAY_FUNCTION_MS] });
+      let value, problem = null;
+      try {
+        value = await cfg.retries.delay({ ctx: stepContext(name, occ, attempt, cfg), error: toError(info) });
+      } catch (err) {
+        problem = `threw ${safeText(field(err, "message") === undefined ? err : field(err, "message"))}`;
+      }
+      delete inflight[slot];
+      if (halted) return null; // the caller sees `halted` and stops
+      flush({ __proto__: null, clear: slot });
+      let base = null;
+      if (problem === null) {
+        base = delayValue(value);
+        if (base === null) problem = `returned ${typeof value === "string" ? JSONStringify(value) : safeText(value)}, not a duration ("30 seconds") or milliseconds`;
+      }
+      if (problem !== null) {
+        const error = delayError(what, problem, info);
+        return failed(undoing, name, occ, key, attempt, cfg, error, true);
+      }
+      return failed(undoing, name, occ, key, attempt, cfg, info, false, base);
     }
-    function sleepUntilDate(name, date) {
-      return sleepUntil(name, () => {
-        let ms = date;
-        if (protoIs(DatePrototype, date)) {
-          try { ms = DateGetTime(date); } catch (e) { ms = NaN; }
-        } else if (typeof date === "string") ms = DateParse(date);
-        if (typeof ms !== "number" || !NumberIsFinite(ms)) throw new WorkflowError(`sleepUntil ${name}: not a date: ${safeText(date)}`, "ConfigError");
-        if (ms - NOW > 365 * DAY) throw new WorkflowError(`sleepUntil ${name}: date is more than 365 days ahead`, "ConfigError");
-        return ms < NOW ? NOW : MathRound(ms);
-      });
-    }
-
-    // ---- waitForEvent ----------------------------------------------------------------------
-    async function waitForEvent(name, options) {
-      const k = keyOf(name, "wait");
-      const occ = k[0], key = k[1], index = k[2];
-      const rec = index === undefined ? undefined : row(index);
-      const type = options === null || options === undefined ? undefined : options.type;
-      if (typeof type !== "string" || !type || type.length > 128) throw new WorkflowError(`waitForEvent ${name}: type is required (at most 128 characters)`, "ConfigError");
-      let deadline;
-      if (rec) {
-        if (rec.status === "complete") { settle(rec.done, key); return rec.out; }
-        if (rec.status === "errored") { settle(rec.done, key); throw toError(rec.err); }
-        deadline = rec.wake;
-      } else {
-        const wait = gate(name, occ, "wait");
-        if (wait !== null) await wait;
-        if (halted) return never;
-        const timeout = options.timeout;
-        deadline = NOW + duration(timeout === undefined ? "24 hours" : timeout, `waitForEvent ${name}: timeout`);
-        emit({ __proto__: null, t: "wait", s: name, o: occ, type, wake: deadline });
-      }
-      for (let i = 0; i < inbox.length; i++) {
-        const event = inbox[i];
-        if (event === null || event.type !== type) continue;
-        inbox[i] = null; // consumed
-        const text = encode({ __proto__: null, type: event.type, payload: event.payload, timestamp: event.timestamp });
-        emit({ __proto__: null, t: "got", s: name, o: occ, ev: event.id, v: text });
-        settle(NOW, key);
-        return JSONParse(text);
-      }
-      if (deadline <= NOW) {
-        const info = { __proto__: null, name: "WaitTimeoutError", message: `waitForEvent ${name}: no ${type} event arrived before the timeout` };
-        emit({ __proto__: null, t: "timeout", s: name, o: occ, e: info });
-        settle(NOW, key);
-        throw toError(info);
-      }
-      waitTypes[type] = true;
-      return block(deadline);
+    function delayError(what, problem, info) {
+      return { __proto__: null, name: "DelayFunctionError",
+        message: StringSlice(`${what}: its retry delay function ${problem} (after attempt failed with ${info.name}: ${info.message})`, 0, 4096) };
     }
 
-    // ---- logs ------------------------------------------------------------------------------
-    function logger(level) {
-      return (...args) => {
-        if (halted || logCount >= MAX_LOGS || logBytes >= MAX_LOG_BYTES) return;
-        let text = "";
-        for (let i = 0; i < args.length; i++) {
-          const a = args[i];
-          let part;
-          if (typeof a === "string") part = a;
-          else {
-            try { part = JSONStringify(a); } catch (e) { part = undefined; }
-            if (typeof part !== "string") part = safeText(a);
-          }
-          text = i === 0 ? part : text + " " + part;
-          if (text.length > 8192) break;
-        }
-        text = StringSlice(text, 0, 8192);
-        logCount += 1;
-        logBytes += text.length;
-        const full = logCount === MAX_LOGS || logBytes >= MAX_LOG_BYTES;
-        emit({ __proto__: null, t: "log", l: level, s: current, m: full ? "(log limit reached: later lines of this run are dropped)" : text });
-      };
-    }
-    globalThis.console = { log: logger("info"), info: logger("info"), warn: logger("warn"), error: logger("error"), debug: logger("debug") };
+    // ---- rollbacks: rollback.js is spliced in here (runtime.py) ----
+    /* rollback.js */
+
+    // ---- sleeps and waits: sleeps.js is spliced in here (runtime.py) ----
+    /* sleeps.js */
+
+    // ---- logs: logs.js is spliced in here (runtime.py) ----
+    /* logs.js */
 
     // ---- the step object and the run -------------------------------------------------------
     const step = { do: doStep, sleep, sleepUntil: sleepUntilDate, waitForEvent };
@@ -712,7 +437,7 @@
       for (let p = 0; p < init.pureCapabilities.length; p++) if (init.pureCapabilities[p] === cap) pure = true;
       for (let p = 0; p < CONCURRENT_CAPS.length; p++) if (CONCURRENT_CAPS[p] === cap) concurrent = true;
       step[cap] = (args) => {
-        if (halted) return never;
+        if (halted || (UNDO && rolling === null)) return never; // rolling back: only handlers act
         if (concurrent) {
           let text;
           try {
@@ -762,6 +487,11 @@
     ObjectFreeze(step);
 
     let outcome = null;
+    let failure = null; // run() threw: no new work starts (its rollbacks may run next)
+    // Whether new work must wait: the host said stop, the program failed, or it is rolling back.
+    function idle() {
+      return halted || failure !== null || UNDO;
+    }
     const event = { payload: init.params, timestamp: init.created, instanceId: init.instanceId };
     async function main(run) {
       // The program starts in the job queue, not inside start.js's evaluation: by then the host
@@ -771,6 +501,7 @@
       try {
         value = await run(event, step);
       } catch (err) {
+        failure = true;
         outcome = { __proto__: null, error: errorInfo(err) };
         return;
       }
@@ -803,18 +534,31 @@
         const keys = list();
         for (const key in inflight) append(keys, key);
         for (let i = 0; i < keys.length; i++) {
+          // [name, occurrence, attempt, config, a rollback's attempt, its delay function running]
           const entry = inflight[keys[i]];
-          const name = entry[0], occ = entry[1], attempt = entry[2], cfg = entry[3];
+          const name = entry[0], occ = entry[1], attempt = entry[2], cfg = entry[3], undoing = entry[4];
+          const what = undoing ? `the rollback of step ${name}` : `step ${name}`;
           let timedOut = false;
           for (let j = 0; j < expired.length; j++) if (expired[j] === keys[i]) timedOut = true;
-          const error = timedOut
-            ? { __proto__: null, name: "TimeoutError", message: `step ${name}: exceeded its timeout of ${cfg.timeout / 1000} s` }
-            : { __proto__: null, name: info.name, message: `step ${name}: ${info.message}` };
           delete inflight[keys[i]];
-          failed(name, occ, keys[i], attempt, cfg, error, false);
+          if (entry[5]) {
+            // Cut short while its delay function ran: that function did not return in time.
+            failed(undoing, name, occ, undoing ? StringSlice(keys[i], 0, -9) : keys[i], attempt, cfg, delayError(what, `did not return within ${DELAY_FUNCTION_MS / 1000} s`, entry[6]), true);
+            continue;
+          }
+          const error = timedOut
+            ? { __proto__: null, name: "TimeoutError", message: `${what}: exceeded its timeout of ${cfg.timeout / 1000} s` }
+            : { __proto__: null, name: info.name, message: `${what}: ${info.message}` };
+          failed(undoing, name, occ, undoing ? StringSlice(keys[i], 0, -9) : keys[i], attempt, cfg, error, false);
         }
-        inflightCount = 0;
         return keys.length;
+      },
+      // The host starts the rollback phase (after finish() reported the program's end, or in a
+      // replay of an instance already rolling back); it drains the job queue, then calls finish().
+      rollback(planText) {
+        timers = list(); // only a rollback's retry is waited for from here on
+        for (const type in waitTypes) delete waitTypes[type];
+        rollBack(plain(JSONParse(planText)));
       },
       // A capability call the host ran while the program went on has ended: its reply (JSON text).
       settle(id, replyText) {

@@ -25,116 +25,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-DAY_MS = 86_400_000
-MAX_SLEEP_MS = 365 * DAY_MS
-MAX_NAME = 256
-MAX_TYPE = 128
-MAX_ERROR_NAME = 128
-MAX_ERROR_TEXT = 4096 + 256  # the runtime cuts at 4096, then adds " in step <name>"
-MAX_LOG_LINE = 8192
-MAX_CAPABILITY_ARGS = 4 * 1024 * 1024
-MAX_JSON_DEPTH = 512
-MAX_MARKS = 1000
+from . import undo
+from .values import (  # noqa: F401 (re-exported: the protocol's names)
+    BACKOFFS, DAY_MS, DECODER, FINISHED, LOG_LEVELS, LOG_LIMIT_LINE, MAX_CAPABILITY_ARGS, MAX_ERROR_NAME,
+    MAX_ERROR_TEXT, MAX_JSON_DEPTH, MAX_LOG_LINE, MAX_MARKS, MAX_NAME, MAX_SLEEP_MS, MAX_TYPE, ProtocolViolation,
+    StepState, clean, config, error_info, fail, integer, is_int, json_text, text,
+)
 MAX_CALLS = 1000  # capability calls started together in one message
-LOG_LEVELS = {"info", "warn", "error", "debug"}
-BACKOFFS = ("constant", "linear", "exponential")
-LOG_LIMIT_LINE = "(log limit reached: later lines of this run are dropped)"
-
-
-class ProtocolViolation(Exception):
-    """A message from the sandbox the host refuses; the instance ends with a ProtocolError."""
-
-
-def fail(message: str) -> None:
-    raise ProtocolViolation(message)
-
-
-# ---- value checks ---------------------------------------------------------------------------------
-def is_int(value: Any) -> bool:
-    return type(value) is int  # not bool
-
-
-def integer(value: Any, what: str, low: int, high: int) -> int:
-    if type(value) is not int or not low <= value <= high:
-        fail(f"{what} must be an integer from {low} to {high}")
-    return value
-
-
-def text(value: Any, what: str, limit: int, *, empty: bool = False) -> str:
-    """A name or type: a string of at most `limit` characters that is valid UTF-8 (no lone
-    surrogates, no NUL: PostgreSQL stores neither)."""
-    if not isinstance(value, str) or len(value) > limit or (not value and not empty) or "\x00" in value:
-        fail(f"{what} must be a string of {'0' if empty else '1'} to {limit} characters without NUL")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        fail(f"{what} is not valid Unicode text")
-    return value
-
-
-def clean(value: str) -> str:
-    """Free text (messages, logs): kept, but made storable (lone surrogates and NUL replaced)."""
-    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
-
-
-def _no_constant(name: str) -> None:
-    fail(f"JSON with {name} is not JSON")
-
-
-# One decoder for every message: json.loads with an argument builds a new one per call.
-DECODER = json.JSONDecoder(parse_constant=_no_constant)
-
-
-def _depth(text_: str) -> int:
-    """Deepest nesting of a JSON text (brackets outside strings): checked before parsing, so a
-    deep text is refused instead of hitting Python's recursion limit."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text_:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
-def json_text(value: Any, what: str, max_bytes: int) -> str:
-    """A JSON text the host will store and later parse: valid, bounded in size and nesting."""
-    if not isinstance(value, str):
-        fail(f"{what} must be JSON text")
-    if len(value) > max_bytes or (len(value) * 3 > max_bytes and len(value.encode("utf-8", "surrogatepass")) > max_bytes):
-        fail(f"{what} is over the {max_bytes} byte limit")
-    if ("[" in value or "{" in value) and len(value) > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
-        fail(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        DECODER.decode(value)
-    except ProtocolViolation:
-        raise
-    except (ValueError, RecursionError):
-        fail(f"{what} is not valid JSON")
-    return value
-
-
-def error_info(value: Any, what: str) -> dict:
-    """An error as stored on attempts, steps and instances: {name, message, stack?}."""
-    if not isinstance(value, dict) or not {"name", "message"} <= value.keys() or value.keys() - {"name", "message", "stack"}:
-        fail(f"{what} must be {{name, message, stack?}}")
-    info = {"name": clean(text(value["name"], f"{what}.name", MAX_ERROR_NAME)),
-            "message": clean(text(value["message"], f"{what}.message", MAX_ERROR_TEXT, empty=True))}
-    if "stack" in value:
-        info["stack"] = clean(text(value["stack"], f"{what}.stack", MAX_ERROR_TEXT, empty=True))
-    return info
 
 
 KEYS_START = frozenset({"t", "s", "o", "a", "c"})
@@ -145,17 +42,6 @@ KEYS_SLEPT = frozenset({"t", "s", "o"})
 KEYS_WAIT = frozenset({"t", "s", "o", "type", "wake"})
 KEYS_GOT = frozenset({"t", "s", "o", "ev", "v"})
 KEYS_TIMEOUT = frozenset({"t", "s", "o", "e"})
-
-
-# ---- the host's view of the steps -------------------------------------------------------------------
-@dataclass
-class StepState:
-    kind: str  # do | sleep | wait
-    status: str  # running | retrying | waiting | complete | errored
-    attempts: int = 0
-    wake: int | None = None  # ms: a sleep's wake, a wait's deadline, a retry's due time
-    type: str | None = None  # a wait's event type
-    inflight: int | None = None  # the attempt this advance started and has not finished
 
 
 @dataclass
@@ -180,6 +66,7 @@ class Message:
     cap: tuple[str, Any, tuple[str, int, int] | None] | None = None  # (name, args, calling step)
     calls: list[tuple[str, Any, tuple[str, int, int] | None]] | None = None  # started together
     memory: bool = False  # the runtime asks whether the heap was exhausted
+    rollback: dict | None = None  # a rollback started: the host's context and output of its step
     # Attempt begin/end marks for the host's clock (engine.live.AttemptTimes checks each mark;
     # a bad one only misplaces the times of the tenant's own steps). `marks_only`: nothing else.
     marks: list | None = None
@@ -200,7 +87,6 @@ class Final:
 
 
 FINAL = "final"  # a final step status
-FINISHED = ("complete", "errored")
 
 
 @dataclass
@@ -218,13 +104,21 @@ class Session:
     log_bytes: int = 0
     occurrences: dict[str, int] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)  # step names already checked
+    # Saga rollbacks (engine.sandbox.undo): the host's records of the rollbacks, by step key, and
+    # the phase's plan once the host began it (None: the program runs, not its rollbacks).
+    undo: dict[tuple[str, int], StepState] = field(default_factory=dict)
+    plan: list[tuple[str, int]] | None = None
+    answer: tuple[str, int] | None = None  # the rollback just started: its reply carries its step
+    next_seq: int = 0
 
     def __post_init__(self) -> None:
         # The record's order (states come in the order the steps were first recorded).
         self.recorded = {key: n for n, key in enumerate(self.states, 1)}
-        for name, occ in self.states:
+        for (name, occ), state in self.states.items():
             if occ > self.occurrences.get(name, 0):
                 self.occurrences[name] = occ
+            if state.seq >= self.next_seq:
+                self.next_seq = state.seq + 1
 
     # ---- messages ---------------------------------------------------------------------------------
     def decode(self, raw: Any, what: str) -> dict:
@@ -249,6 +143,8 @@ class Session:
         for cmd in cmds:
             if not isinstance(cmd, dict) or cmd.get("t") not in HANDLERS:
                 fail(f"unknown command {str(cmd)[:80]}")
+            if self.plan is not None and cmd["t"] not in undo.COMMANDS and cmd["t"] != "log":
+                fail(f"a {cmd['t']} command while the instance rolls back")
             out = HANDLERS[cmd["t"]](self, cmd)
             if out is not None:
                 accepted.append(out)
@@ -266,6 +162,9 @@ class Session:
         if "marks" in message:
             result.marks = marks(message["marks"])
             result.marks_only = len(message) == 1
+        if self.answer is not None:
+            result.rollback = undo.context(self, self.answer)
+            self.answer = None
         if "deadline" in message:
             d = message["deadline"]
             if not isinstance(d, list) or len(d) != 2:
@@ -319,13 +218,15 @@ class Session:
             else:
                 outcome = {"error": self.redact_error(error_info(outcome["error"], "the workflow's error"))}
         wake = message["wake"]
+        rolling_back = self.plan is not None
         if wake is not None:
-            # A blocked program waits for one of its own timers, which are ahead of now.
-            pending = {s.wake for s in self.states.values() if s.status in ("waiting", "retrying")}
+            # A blocked program waits for one of its own timers, which are ahead of now; in the
+            # rollback phase, only for a rollback's retry.
+            pending = {s.wake for s in (self.undo if rolling_back else self.states).values() if s.status in ("waiting", "retrying")}
             if not is_int(wake) or wake <= self.limits.now or wake not in pending:
                 fail("wake is not the due time of a pending sleep, wait or retry")
         types = message["waitTypes"]
-        waiting = {s.type for s in self.states.values() if s.kind == "wait" and s.status == "waiting"}
+        waiting = set() if rolling_back else {s.type for s in self.states.values() if s.kind == "wait" and s.status == "waiting"}
         if not isinstance(types, list) or not all(isinstance(t, str) and t in waiting for t in types):
             fail("waitTypes must name event types of pending waits")
         if not isinstance(message["halted"], bool):
@@ -363,6 +264,17 @@ class Session:
                                   "message": f"{where} is step {position} of this instance's history, but {instead}: "
                                              "the program is not deterministic (a step was renamed, inserted, removed or moved)"})
 
+    # ---- the rollback phase (engine.sandbox.undo) ------------------------------------------------
+    def begin_rollbacks(self) -> list[list[Any]]:
+        """Start the rollback phase: the plan the runtime gets (what is left to undo, in order)."""
+        return undo.begin(self)
+
+    def rollback_summary(self) -> dict:
+        return undo.summary(self)
+
+    def rollback_steps(self) -> list[str]:
+        return [name for name, _ in self.plan or []]
+
     # ---- helpers ----------------------------------------------------------------------------------
     def key(self, cmd: dict, allowed: frozenset[str]) -> tuple[str, int]:
         if not cmd.keys() <= allowed:
@@ -384,6 +296,7 @@ class Session:
         if len(self.states) >= self.limits.max_steps:
             fail(f"step {name}: the instance already has {self.limits.max_steps} steps, the plan's limit")
         self.occurrences[name] = occ
+        self.next_seq += 1
 
     def existing(self, key: tuple[str, int], kind: str) -> StepState:
         state = self.states.get(key)
@@ -399,9 +312,12 @@ class Session:
     def inflight_key(self, value: Any) -> tuple[str, int]:
         if not isinstance(value, str) or "\x00" not in value:
             fail("a step key must be name NUL occurrence")
+        states = self.states
+        if value.endswith(undo.SLOT):  # a rollback's deadline
+            value, states = value[:-len(undo.SLOT)], self.undo
         name, _, occ = value.rpartition("\x00")
         key = (name, int(occ) if occ.isdigit() else -1)
-        state = self.states.get(key)
+        state = states.get(key)
         if state is None or state.inflight is None:
             fail(f"step {name[:64]} has no attempt in flight")
         return key
@@ -420,6 +336,9 @@ class Session:
         elif claimed is not None:
             fail("a call's step must be name NUL occurrence, or null")
         flying = [(k, s.inflight) for k, s in self.states.items() if s.inflight is not None]
+        rolling = undo.in_flight(self)
+        if rolling is not None:  # a rollback handler's calls: keys of their own, never its step's
+            flying.append(((rolling[0][0] + undo.SLOT, rolling[0][1]), rolling[1].inflight))
         if len(flying) != 1:
             return None
         (name, occ), attempt = flying[0]
@@ -447,7 +366,7 @@ class Session:
             self.new_step(key)
             if "c" not in cmd:
                 fail(f"the first attempt of step {key[0]} has no config")
-            state = self.states[key] = StepState(kind="do", status="running")
+            state = self.states[key] = StepState(kind="do", status="running", seq=self.next_seq)
         else:
             self.existing(key, "do")
             if state.inflight is not None:
@@ -458,6 +377,8 @@ class Session:
         out = {"t": "start", "s": key[0], "o": key[1], "a": attempt}
         if "c" in cmd:
             out["c"] = config(cmd["c"], key[0])
+            if "rollback" in out["c"]:
+                state.config = out["c"]  # the step registered a rollback: keep what it will need
         state.status, state.attempts, state.inflight, state.wake = "running", attempt, attempt, None
         return out
 
@@ -469,6 +390,8 @@ class Session:
             fail(f"step {key[0]}: a result for attempt {attempt}, which is not in flight")
         value = self.redact_json(json_text(cmd.get("v"), f"the result of step {key[0]}", self.limits.max_output))
         state.status, state.inflight = "complete", None
+        if state.config is not None:
+            state.output = value
         return {"t": "ok", "s": key[0], "o": key[1], "a": attempt, "v": value}
 
     def on_fail(self, cmd: dict) -> dict:
@@ -564,7 +487,7 @@ class Session:
 HANDLERS: dict[str, Callable[[Session, dict], dict | None]] = {
     "start": Session.on_start, "ok": Session.on_ok, "fail": Session.on_fail, "sleep": Session.on_sleep,
     "slept": Session.on_slept, "wait": Session.on_wait, "got": Session.on_got, "timeout": Session.on_timeout,
-    "log": Session.on_log,
+    "log": Session.on_log, **undo.HANDLERS,
 }
 
 
@@ -572,23 +495,3 @@ def marks(value: Any) -> list:
     if not isinstance(value, list) or len(value) > MAX_MARKS:
         fail(f"marks must be a list of at most {MAX_MARKS}")
     return value
-
-
-def config(value: Any, name: str) -> dict:
-    """A step's retry policy and timeout, as the runtime resolved it."""
-    r = value.get("retries") if type(value) is dict else None
-    if (type(r) is dict and len(value) == 2 and len(r) == 3 and r.get("backoff") in BACKOFFS
-            and type(r.get("limit")) is int and 0 <= r["limit"] <= 1000
-            and type(r.get("delay")) is int and 0 <= r["delay"] <= MAX_SLEEP_MS
-            and type(value.get("timeout")) is int and 0 <= value["timeout"] <= MAX_SLEEP_MS):
-        return value  # the common case, checked in one expression; the slow path names the problem
-    if not isinstance(value, dict) or value.keys() != {"retries", "timeout"} or not isinstance(value["retries"], dict) \
-            or value["retries"].keys() != {"limit", "delay", "backoff"}:
-        fail(f"step {name}: config must be {{retries: {{limit, delay, backoff}}, timeout}}")
-    r = value["retries"]
-    if r["backoff"] not in ("constant", "linear", "exponential"):
-        fail(f"step {name}: unknown backoff")
-    return {"retries": {"limit": integer(r["limit"], f"step {name}: retries.limit", 0, 1000),
-                        "delay": integer(r["delay"], f"step {name}: retries.delay", 0, MAX_SLEEP_MS),
-                        "backoff": r["backoff"]},
-            "timeout": integer(value["timeout"], f"step {name}: timeout", 0, MAX_SLEEP_MS)}

@@ -38,10 +38,27 @@ from quickjs_rs import _wasmtime as qjs_wasmtime
 
 log = logging.getLogger(__name__)
 
-# The step runtime: primordials.js and prelude.js evaluated in one closure, so that nothing of
-# either is a global (prelude.js defines only __boot, which deletes itself).
-PRELUDE = ('(function () {\n"use strict";\n' + Path(__file__).with_name("primordials.js").read_text()
-           + Path(__file__).with_name("prelude.js").read_text() + "})();\n")
+
+
+def _source(name: str) -> str:
+    return Path(__file__).with_name(name).read_text()
+
+
+def _boot() -> str:
+    text = _source("prelude.js")
+    for part in BOOT_PARTS:
+        marker = f"    /* {part} */\n"
+        assert marker in text, f"prelude.js has no place for {part}"
+        text = text.replace(marker, _source(part))
+    return text
+
+
+# The step runtime: primordials.js, config.js and prelude.js evaluated in one closure, so that
+# nothing of them is a global (prelude.js defines only __boot, which deletes itself). The parts of
+# __boot's body that live in files of their own are spliced in where prelude.js marks them (they
+# use the boot's scope: the instance's records, the command buffer, the clock).
+BOOT_PARTS = ("determinism.js", "results.js", "order.js", "rollback.js", "sleeps.js", "logs.js")
+PRELUDE = ('(function () {\n"use strict";\n' + _source("primordials.js") + _source("config.js") + _boot() + "})();\n")
 # `import { NonRetryableError } from "cloudflare:workflows"` works as on Cloudflare.
 COMPAT_MODULES = {
     "cloudflare:workflows": "export const NonRetryableError = globalThis.NonRetryableError;",
@@ -54,7 +71,7 @@ COMPAT_MODULES = {
 # never reaches start(): finish() then reports it.)
 ENGINE_MODULE = f"engine:{secrets.token_hex(16)}"
 START_JS = (f'import {{ start }} from "{ENGINE_MODULE}"; import * as program from "program"; '
-            f'export {{ interrupted, settle, finish }} from "{ENGINE_MODULE}"; start(program.default);')
+            f'export {{ interrupted, settle, rollback, finish }} from "{ENGINE_MODULE}"; start(program.default);')
 _guest_lock = threading.Lock()
 
 
@@ -316,7 +333,7 @@ class ProgramRun:
             # escaped literal makes JSON.parse slow.
             self.ctx.globals["__init"] = self.init
             boot = "__boot((() => { const i = globalThis.__init; delete globalThis.__init; return i; })())"
-        self.engine_source = f"export const {{ start, interrupted, settle, finish }} = {boot};"
+        self.engine_source = f"export const {{ start, interrupted, settle, rollback, finish }} = {boot};"
         # The engine module boots the runtime; then the program's module (tenant code) is evaluated.
         try:
             self.engine = self._guard(lambda: self.ctx.eval_handle(START_JS, module=True, filename="start.js"))
@@ -424,6 +441,15 @@ class ProgramRun:
             self._guard(lambda: self.engine.call_method("settle", call_id, reply).dispose())
         except quickjs_rs.JSError as e:  # the runtime's own code threw: the realm is not sound
             raise SandboxLimit("SandboxTrap", "the sandbox stopped: " + str(e).splitlines()[0][:200]) from None
+
+    def rollback(self, plan: str) -> None:
+        """Start the rollback phase (engine.sandbox.rollback.js); drain() runs it."""
+        self._guard(lambda: self.engine.call_method("rollback", plan).dispose())
+
+    def pending_deadlines(self) -> list[str]:
+        """Keys of steps whose deadline is still set after a drain: what they await can never
+        settle (nothing runs between advances), so they are as good as timed out."""
+        return list(self.step_deadlines)
 
     def finish(self) -> str:
         """The runtime's final message (JSON text, not yet trusted)."""

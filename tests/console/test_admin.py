@@ -88,7 +88,7 @@ def test_staff_without_permissions_see_nothing_and_cannot_act(tenant, workflow_o
     # View permission alone: the instance is visible, its actions are not offered and refused.
     staff.user_permissions.add(Permission.objects.get(codename="view_instance"))
     page = text(c.get(f"/admin/engine/instance/{inst.pk}/change/"))
-    assert inst.key in page and "/terminate/" not in page
+    assert inst.public_key in page and "/terminate/" not in page
     assert c.post(f"/admin/engine/instance/{inst.pk}/terminate/", {"confirm": "yes"}).status_code == 403
     assert bulk(c, "bulk_terminate", [inst.pk]).status_code in (200, 302)
     staff.user_permissions.add(Permission.objects.get(codename="view_tenant"))

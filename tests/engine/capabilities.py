@@ -25,6 +25,8 @@ def side_effect(call):
             c.execute(f"INSERT INTO {TABLE} (label, instance) VALUES (%s, %s)", [call.args["label"], str(call.instance.pk)])
     if call.args.get("sleep"):
         time.sleep(call.args["sleep"])
+    if call.args.get("sleep_first") and count(call.args["label"]) == 1:  # only the first time this label runs
+        time.sleep(call.args["sleep_first"])
     if call.args.get("until_taken_over"):
         # Hold the step until another worker has taken the instance over (its lease expired).
         from engine.models import Instance

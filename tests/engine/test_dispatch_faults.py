@@ -2,6 +2,7 @@
 distributed mode a pump and a Celery worker that outlive a PostgreSQL restart and a Redis flush,
 with at most one message queued per due instance."""
 import glob
+from datetime import datetime
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-from engine import dispatch, services
+from engine import dispatch, progress, services
 from engine.models import Instance, ProgressEvent
 from tests.processes import child_env, start, start_engine_worker, stop, wait_for
 
@@ -46,9 +47,12 @@ def test_a_killed_workers_instance_is_recovered_ahead_of_a_1000_instance_backlog
         first.wait()
         expiry = Instance.objects.get(pk=stuck.pk).due_at  # the dead worker's lease ends here
         second = start_engine_worker("recovery-worker-2", **ENV)
-        wait_for(lambda: ProgressEvent.objects.filter(instance=stuck, type="attempt_errored").exists(), timeout=120,
-                 what="the killed worker's instance to be recovered")
-        recovered_at = ProgressEvent.objects.get(instance=stuck, type="attempt_errored").created_at
+        def lost_attempts():
+            return [e for e in progress.events_of(ProgressEvent.objects.filter(instance=stuck).order_by("event_id"))
+                    if e["type"] == "attempt_errored"]
+
+        wait_for(lost_attempts, timeout=120, what="the killed worker's instance to be recovered")
+        recovered_at = datetime.fromisoformat(lost_attempts()[0]["timestamp"])
         wait_for(lambda: Instance.objects.get(pk=stuck.pk).status == "complete", timeout=120, what="it to complete")
     finally:
         stop(first)

@@ -19,35 +19,15 @@ from websockets.sync.client import connect
 from engine import clock, progress, services
 from engine.models import Instance, StepRecord
 from tenants.access import api_key_create
-from tests.processes import start, start_engine_worker, stop, wait_for
+from tests.processes import start_daphne, start_engine_worker, stop, wait_for
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 SLEEPY = "export default async function run(e, step) { await step.sleep('nap', '1 day'); }"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def daphne(django_db_setup, django_db_blocker):
-    import socket
-
-    port = free_port()
-    proc = start([sys.executable, "-m", "daphne", "-p", str(port), "config.asgi:application"], "live-daphne-tests")
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
-
-    wait_for(up, timeout=30, what="daphne to listen")
+    proc, port = start_daphne("live-daphne-tests")
     yield f"ws://127.0.0.1:{port}"
     stop(proc)
 
@@ -149,6 +129,51 @@ def test_a_5000_event_workflow_stream_arrives_whole_in_order(daphne, tenant, mak
     for ids in by_instance.values():
         assert len(ids) == 100 and ids == sorted(ids) and len(set(ids)) == 100  # queued + 99, once each, in order
     print(f"5,000 workflow events in {elapsed:.2f} s")
+
+
+def test_the_workflow_stream_resumes_exactly_from_any_cursor(daphne, tenant, make_workflow):
+    """Each workflow event carries its cursor: a subscriber that drops at random points while two
+    writers run, and comes back with `?after=<last cursor>`, gets every event once, in each
+    instance's order; later, `after=0` replays the whole history and any cursor its exact rest."""
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow(SLEEPY)
+    url = f"{daphne}/ws/workflows/{wf.pk}/"
+    rng = random.Random(5)
+    with opened(url, token) as ws:
+        instances = services.instance_create_batch(tenant=tenant, workflow=wf, items=[{} for _ in range(20)])
+        got = [recv_json(ws) for _ in range(rng.randint(1, 20))]
+    writers = [threading.Thread(target=write_workflow_events, args=(instances[k::2], 59, k)) for k in range(2)]
+    for w in writers:
+        w.start()
+    try:
+        while len(got) < 20 * 60:  # reconnect at random points while the writers run
+            with opened(f"{url}?after={got[-1]['cursor']}", token) as ws:
+                for _ in range(min(rng.randint(1, 200), 20 * 60 - len(got))):
+                    got.append(recv_json(ws))
+    finally:
+        for w in writers:
+            w.join()
+    by_instance: dict[str, list[int]] = {}
+    for e in got:
+        by_instance.setdefault(e["instance"], []).append(e["eventId"])
+    assert len(by_instance) == 20
+    for ids in by_instance.values():  # queued + 59 workflow events each, once, in order
+        assert len(ids) == 60 and ids == sorted(ids) and len(set(ids)) == 60
+
+    with opened(f"{url}?after=0", token) as ws:  # the whole history, in the stream's order
+        history = [recv_json(ws) for _ in range(20 * 60)]
+    assert sorted((e["instance"], e["eventId"]) for e in history) == sorted((e["instance"], e["eventId"]) for e in got)
+    lates: list[str] = []
+    for k in [0, len(history) - 1, *rng.sample(range(1, len(history) - 1), 8)]:
+        with opened(f"{url}?after={history[k]['cursor']}", token) as ws:
+            rest = [recv_json(ws) for _ in range(len(history) - k - 1)]
+            assert rest == history[k + 1:], f"after the {k}th event"
+            assert [recv_json(ws)["instance"] for _ in lates] == lates  # those created since, in order
+            lates.append(str(services.instance_create(tenant=tenant, workflow=wf).pk))  # then live
+            assert recv_json(ws)["instance"] == lates[-1]
+    with opened(f"{url}?after=not-a-cursor", token) as ws:  # not a cursor: from now, like no cursor
+        fresh = services.instance_create(tenant=tenant, workflow=wf)
+        assert recv_json(ws)["instance"] == str(fresh.pk)
 
 
 def test_replay_from_random_cursors_is_exact(daphne, tenant, make_workflow):

@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from engine import runner, services
+from engine import progress, runner, services
 from engine.models import Attempt, Instance, StepRecord
 from engine.sandbox import protocol
 from engine.sandbox.runtime import ProgramRun
@@ -81,7 +81,7 @@ def test_an_attack_from_inside_the_realm_changes_nothing_the_runtime_reports(att
     assert json.loads(inst.output) == "done-2"
     assert history(inst) == [("a", 1, "complete", 1, "1"), ("b", 1, "complete", 1, "2")]
     assert usage_steps(tenant) == 2
-    logs = list(inst.progress.filter(type="log").values_list("data", flat=True))
+    logs = [e for e in progress.events_of(inst.progress.order_by("event_id")) if e["type"] == "log"]
     assert [d["message"] for d in logs] == ["b is 2"]
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from builder.services import version_create_from_code, workflow_create
-from engine import services
+from engine import progress, services
 from engine.models import Attempt, Event, Instance, StepRecord
 from tenants.errors import Conflict, InvalidInput, NotFound
 
@@ -81,7 +81,7 @@ def test_pause_resume_and_terminate_are_compare_and_set(tenant, wf, clock, drive
     with pytest.raises(Conflict) as e:
         services.instance_resume(tenant=tenant, instance_id=inst.pk)
     assert e.value.message == "the instance is terminated"
-    types = list(inst.progress.order_by("event_id").values_list("type", flat=True))
+    types = [e["type"] for e in progress.events_of(inst.progress.order_by("event_id"))]
     assert types == ["workflow_queued", "workflow_paused", "workflow_queued", "workflow_terminated"]
 
 

@@ -2,7 +2,7 @@
 import hashlib
 import json
 
-from engine import selectors, services
+from engine import progress, selectors, services
 from builder.models import WorkflowVersion
 from engine.models import Instance, ProgressEvent, StepRecord
 
@@ -192,7 +192,8 @@ def test_console_log_lines_are_progress_events(tenant, clock, make_workflow, dri
     }""")
     inst = services.instance_create(tenant=tenant, workflow=wf)
     drive()
-    logs = list(ProgressEvent.objects.filter(instance=inst, type="log").values_list("step", "data"))
+    logs = [(e["step"], {"level": e["level"], "message": e["message"]})
+            for e in progress.events_of(ProgressEvent.objects.filter(instance=inst).order_by("event_id")) if e["type"] == "log"]
     assert logs == [(None, {"level": "info", "message": 'starting {"n":1}'}),
                     ("work", {"level": "warn", "message": "inside"})]
 

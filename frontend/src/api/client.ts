@@ -32,7 +32,7 @@ export type VersionCheck = Schemas["VersionCheckOut"];
 export type Me = Schemas["MeOut"];
 export type TestDelivery = Schemas["TestDeliveryOut"];
 export type JsonSchema = {
-  type?: string; enum?: string[]; description?: string; default?: unknown; oneOf?: JsonSchema[];
+  type?: string; title?: string; enum?: string[]; description?: string; default?: unknown; oneOf?: JsonSchema[];
   properties?: Record<string, JsonSchema>; additionalProperties?: boolean | JsonSchema; items?: JsonSchema;
   required?: string[]; minimum?: number; maximum?: number; pattern?: string; format?: string;
 };

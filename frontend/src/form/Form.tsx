@@ -133,7 +133,7 @@ function RetriesInput({ id, value, onChange, schema, readOnly }: FieldProps) {
 
 function Field(props: FieldProps & { spec: CatalogEntry }) {
   const { id, name, schema, value, onChange, upstream, readOnly, spec } = props;
-  const label = humanize(name);
+  const label = schema.title ?? humanize(name);  // the catalog's own title, when it gives one
   const widget = widgetFor(name, schema, spec, value);
   let input;
   switch (widget) {

@@ -1,7 +1,7 @@
 // What one node did in this instance: its input, output, error with stack, attempts and logs.
 import { placeHref } from "../code/reveal";
 import { navigate } from "../router";
-import { clockTime, describe, duration, nodeOf, parse, type Frame, type LiveState, type NodeLive, type StepError, type StepView } from "./state";
+import { ROLLBACK_TEXT, clockTime, describe, duration, nodeOf, parse, type Frame, type LiveState, type NodeLive, type StepError, type StepView } from "./state";
 
 export type SnapshotStep = {
   name: string; occurrence: number; kind: string; status: string; attempts: number; output: unknown; error: StepError | null;
@@ -84,6 +84,11 @@ export function Inspector({ instanceId, nodeId, type, live, input, state, snapsh
                     <td>{a.error ? `${a.error.name}: ${a.error.message}${a.retryDelayMs != null ? ` (retry in ${duration(a.retryDelayMs)})` : ""}` : a.finishedAt !== undefined ? "ok" : "running"}</td>
                   </tr>))}</tbody>
               </table>
+            </>}
+            {st.rollback && <>
+              <h3>Rollback</h3>
+              <p data-rollback={st.rollback.state}>{ROLLBACK_TEXT[st.rollback.state]}{st.rollback.attempts > 1 ? ` · ${st.rollback.attempts} attempts` : ""}</p>
+              {st.rollback.error && st.rollback.state !== "done" && <ErrorBox error={st.rollback.error} workflowId={workflowId} />}
             </>}
             {st.kind === "sleep" && <p>Sleeps until {clockTime(st.until)}</p>}
             {st.kind === "wait" && <p>Waits for <code>{st.eventType}</code>{st.until ? `, times out at ${new Date(st.until).toLocaleString()}` : ""}</p>}

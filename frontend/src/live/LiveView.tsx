@@ -12,7 +12,7 @@ import { DiagramView } from "../code/DiagramView";
 import { ErrorBox, Inspector, type SnapshotStep } from "./Inspector";
 import { LiveNode, type LiveNodeData } from "./LiveNode";
 import { connectionText, useLiveInstance } from "./socket";
-import { FINISHED, chainOf, clockTime, describe, duration, parse, project, type Graph, type LiveState } from "./state";
+import { FINISHED, ROLLBACK_TEXT, chainOf, clockTime, describe, duration, nodeOf, parse, project, type Graph, type LiveState } from "./state";
 import { nodeForStep, overlay } from "./programOverlay";
 import { Timeline } from "./Timeline";
 import "./live.css";
@@ -171,6 +171,11 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
   const pause = () => act("Pause", () => api.POST("/api/v1/instances/{instance_id}/pause", path));
   const resume = () => act("Resume", () => api.POST("/api/v1/instances/{instance_id}/resume", path));
   const terminate = () => { if (confirm("Terminate this instance? It cannot be resumed.")) act("Terminate", () => api.POST("/api/v1/instances/{instance_id}/terminate", path)); };
+  const terminateRollback = () => {
+    if (confirm("Terminate this instance after running the rollback handlers of its completed steps (latest first)?")) {
+      act("Terminate with rollback", () => api.POST("/api/v1/instances/{instance_id}/terminate", { ...path, body: { rollback: true } }));
+    }
+  };
   const restart = (from: string | null) => act(from ? `Restart from ${from}` : "Restart", () =>
     api.POST("/api/v1/instances/{instance_id}/restart", { ...path, body: { from_step: from } }));
   const decide = (step: string, decision: "approve" | "reject") => act(decision === "approve" ? `Approve ${step}` : `Reject ${step}`, () =>
@@ -221,6 +226,7 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
         {["queued", "running", "waiting"].includes(status) && <button onClick={pause}>Pause</button>}
         {status === "paused" && <button onClick={resume}>Resume</button>}
         {!FINISHED.includes(status as LiveState["status"]) && <button onClick={terminate}>Terminate</button>}
+        {!FINISHED.includes(status as LiveState["status"]) && !state.rollback && <button onClick={terminateRollback} title="Terminate with rollback: run the rollback handlers of the completed steps first">Stop with rollback</button>}
         <button onClick={() => restart(null)}>Restart</button>
         {restartFrom && <button onClick={() => restart(restartFrom)}>Restart from {restartFrom}</button>}
       </header>
@@ -249,6 +255,8 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
         <Timeline state={state} now={now} selected={diagramNode?.name ?? selected}
                   onSelect={(name) => setSelected(diagram && codeLive && name ? nodeForStep(diagram, codeLive, name)?.id ?? null : name)} />
         {state.error && <div role="alert"><ErrorBox error={state.error} workflowId={workflowId} /></div>}
+        {state.rollback && <RollbackChain state={state} now={now}
+                                          onSelect={(name) => setSelected(diagram && codeLive ? nodeForStep(diagram, codeLive, name)?.id ?? null : nodeOf(name))} />}
         {status === "complete" && <><h3>Output</h3><pre className="json">{JSON.stringify(snapshot?.status === "complete" ? snapshot.output : parse(state.output), null, 2)}</pre></>}
         <form className="send-event" onSubmit={send} aria-label="Send an event">
           <h3>Send an event</h3>
@@ -262,6 +270,33 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
         <pre>{state.logs.slice(-200).map((l) => `${clockTime(l.at)} ${l.step ?? "-"} ${l.level} ${l.message}`).join("\n") || "No log lines yet."}</pre>
       </section>
     </div>
+  );
+}
+
+/** The rollback phase: why it began, then each step's rollback in the order they run. */
+function RollbackChain({ state, now, onSelect }: { state: LiveState; now: number; onSelect: (id: string) => void }) {
+  const phase = state.rollback!;
+  const byKey = new Map(state.steps.map((s) => [s.key, s]));
+  return (
+    <section className="rollback-chain" aria-label="Rollbacks">
+      <h3>Rollbacks {phase.reason === "terminate" ? "(terminated with rollback)" : "(the instance failed)"}</h3>
+      {phase.chain.length === 0 && <p className="muted">No completed step has a rollback handler yet.</p>}
+      <ol>
+        {phase.chain.map((key) => {
+          const step = byKey.get(key);
+          const r = step?.rollback;
+          if (!step || !r) return null;
+          const retry = r.state === "retrying" && r.retryAt !== undefined ? ` · next in ${duration(Math.max(0, r.retryAt - now))}` : "";
+          return (
+            <li key={key} className={`rollback-${r.state}`} data-rollback={r.state}>
+              <button type="button" className="link" onClick={() => onSelect(step.name)}>{key}</button>
+              {" "}{ROLLBACK_TEXT[r.state]}{r.attempts > 1 ? ` · ${r.attempts} attempts` : ""}{retry}
+              {r.error && r.state !== "done" && <div className="muted">{r.error.name}: {r.error.message}</div>}
+            </li>
+          );
+        })}
+      </ol>
+    </section>
   );
 }
 

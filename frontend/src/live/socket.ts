@@ -106,9 +106,19 @@ export function useLiveInstance(instanceId: string, onActivity?: () => void) {
   return { state, connection, refusal };
 }
 
-export type WorkflowEvent = ProgressEvent & { instance: string };
+export type WorkflowEvent = ProgressEvent & { instance: string; cursor: string };
 
-/** workflow_* events of every instance of a workflow (no replay: the caller re-reads the list on open). */
+/** workflow_* events of every instance of a workflow: from the moment the socket first opens (the
+ * caller reads the list then), and after a drop exactly from the last event's `cursor`. */
 export function useWorkflowEvents(workflowId: number, onEvents: (events: WorkflowEvent[]) => void, onOpen: () => void) {
-  return useSocket<WorkflowEvent>({ path: () => `/ws/workflows/${workflowId}/`, onMessages: onEvents, onOpen }, [workflowId]);
+  const last = useRef("");
+  useEffect(() => { last.current = ""; }, [workflowId]);
+  return useSocket<WorkflowEvent>({
+    path: () => `/ws/workflows/${workflowId}/${last.current ? `?after=${encodeURIComponent(last.current)}` : ""}`,
+    onMessages: (events) => {
+      for (const e of events) if (e.cursor) last.current = e.cursor;
+      onEvents(events);
+    },
+    onOpen,
+  }, [workflowId]);
 }

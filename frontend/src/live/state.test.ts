@@ -202,3 +202,41 @@ group("test instances", () => {
   });
 });
 
+group("rollbacks", () => {
+  function saga(): ProgressEvent[] {
+    id = 0;
+    const step = (name: string, output: string) => [ev("step_started", { step: name }), ev("attempt_started", { step: name, attempt: 1 }),
+                                                    ev("step_completed", { step: name, attempt: 1, output })];
+    return [
+      ev("workflow_queued"), ev("workflow_started"), ...step("reserve", "1"), ...step("charge", "2"),
+      ev("step_started", { step: "ship" }), ev("attempt_started", { step: "ship", attempt: 1 }),
+      ev("attempt_errored", { step: "ship", attempt: 1, error: { name: "Error", message: "no truck" } }),
+      ev("step_errored", { step: "ship", attempt: 1, error: { name: "Error", message: "no truck" } }),
+      ev("rollbacks_started", { reason: "errored", error: { name: "Error", message: "no truck" }, steps: ["charge", "reserve"] }),
+      ev("rollback_started", { step: "charge", occurrence: 1 }), ev("rollback_attempt_started", { step: "charge", attempt: 1 }, 5),
+      ev("rollback_attempt_errored", { step: "charge", attempt: 1, error: { name: "Error", message: "busy" }, retryDelayMs: 3000 }, 6),
+    ];
+  }
+
+  it("marks each step's rollback and keeps the chain in the order the rollbacks ran", () => {
+    let s = applyEvents(emptyState(), saga());
+    expect(s.rollback).toMatchObject({ reason: "errored", chain: ["charge"] });
+    expect(s.steps.find((x) => x.name === "charge")!.rollback).toMatchObject({ state: "retrying", attempts: 1, retryAt: Date.parse(t(6)) + 3000 });
+    s = applyEvents(s, [ev("rollback_attempt_started", { step: "charge", attempt: 2 }), ev("rollback_completed", { step: "charge", attempt: 2 }),
+                        ev("rollback_started", { step: "reserve", occurrence: 1 }), ev("rollback_attempt_started", { step: "reserve", attempt: 1 }),
+                        ev("rollback_attempt_errored", { step: "reserve", attempt: 1, error: { name: "Error", message: "gone" } }),
+                        ev("rollback_failed", { step: "reserve", attempt: 1, error: { name: "Error", message: "gone" } }),
+                        ev("workflow_errored", { error: { name: "Error", message: "no truck" } })]);
+    expect(s.rollback!.chain).toEqual(["charge", "reserve"]);
+    expect(s.steps.map((x) => [x.name, x.state, x.rollback?.state])).toEqual([
+      ["reserve", "succeeded", "failed"], ["charge", "succeeded", "done"], ["ship", "failed", undefined]]);
+    const p = project(withSpecs([{ id: "reserve", type: "code" }, { id: "charge", type: "code" }, { id: "ship", type: "code" }]), [], s);
+    expect(p.nodes.charge.rollback).toBe("done");
+    expect(describe(p.nodes.charge, 0)).toMatch(/^succeeded.* · rolled back$/);
+    expect(describe(p.nodes.reserve, 0)).toMatch(/ · rollback failed$/);
+    // The same events replayed (a reconnect) give the same state; a restart clears the rollbacks.
+    expect(applyEvents(s, saga())).toEqual(s);
+    const restarted = applyEvents(s, [{ ...ev("workflow_queued", { restart: true, from: null }), eventId: s.lastEventId + 1 }]);
+    expect(restarted.rollback).toBeUndefined();
+  });
+});

@@ -21,12 +21,17 @@ export type ProgressEvent = {
   until?: string; eventType?: string; timeout?: string; level?: string; message?: string;
   restart?: boolean; from?: string | null; ephemeral?: boolean;
   seeded?: boolean;  // step_completed of a test instance's step given its data (pinned or earlier): it never ran
+  // Saga rollbacks: why the phase began, the steps it undoes (in order), which occurrence a rollback is of.
+  reason?: string; steps?: string[]; occurrence?: number;
 };
 /** A stack frame as the host placed it (engine/sourcemap.py): a code-first program's line and column, or a drawn node's field and line. */
 export type Frame = { function?: string; node?: string; field?: string; line?: number; column?: number };
 export type StepError = { name?: string; message?: string; stack?: string; frames?: Frame[] } & Record<string, unknown>;
 
 export type StepState = "queued" | "running" | "retrying" | "sleeping" | "waiting" | "succeeded" | "failed" | "skipped";
+/** A step's rollback (its undo handler, run when the instance failed or was terminated with rollback). */
+export type RollbackState = "running" | "retrying" | "done" | "failed";
+export type RollbackView = { state: RollbackState; attempts: number; error?: StepError; retryAt?: number };
 export type AttemptView = { number: number; startedAt: number; finishedAt?: number; error?: StepError; retryDelayMs?: number };
 export type StepView = {
   key: string;  // the step name, or "name (n)" for a later occurrence of the same name
@@ -48,6 +53,7 @@ export type StepView = {
   endedAt?: number;  // unconfirmed: when its attempt ended in the sandbox
   ephemeralOnly?: boolean;  // made by an ephemeral event: no durable event has named it yet
   seeded?: boolean;  // a test instance gave it its data (pinned, or an earlier run's): it did not run
+  rollback?: RollbackView;  // its rollback, once the rollback phase reached it
 };
 export type LogLine = { eventId: number; at: number; step: string | null; level: string; message: string };
 export type InstanceStatus = "unknown" | "queued" | "running" | "paused" | "waiting" | "waitingForPause" | "errored" | "terminated" | "complete";
@@ -65,6 +71,9 @@ export type LiveState = {
   latest: Record<string, number>;  // step name -> index in steps of its latest occurrence
   logs: LogLine[];
   restarts: number;
+  // The rollback phase, once begun: why, the error its handlers get, and the chain of step keys
+  // in the order their rollbacks run (latest-started step first).
+  rollback?: { reason: string; error?: StepError; chain: string[] };
 };
 
 export const MAX_LOG_LINES = 2000;
@@ -155,8 +164,13 @@ export function reduce(state: LiveState, e: ProgressEvent): LiveState {
     s.logs = logs.length > MAX_LOG_LINES ? logs.slice(logs.length - MAX_LOG_LINES) : logs;
     return s;
   }
+  if (e.type === "rollbacks_started") {
+    s.rollback = { reason: e.reason ?? "errored", error: e.error ?? undefined, chain: [] };
+    return s;
+  }
   const name = e.step;
   if (!name) return s;
+  if (e.type.startsWith("rollback_")) return rollingBack(s, name, e, at);
   if (s.status === "queued" || s.status === "unknown") s.status = "running";
   s.startedAt ??= at;
   if (s.latest[name] !== undefined && s.steps[s.latest[name]].unconfirmed) {
@@ -203,6 +217,38 @@ export function reduce(state: LiveState, e: ProgressEvent): LiveState {
   }
 }
 
+/** A rollback event of step `name` (its `occurrence`): the step's rollback view and the chain. */
+function rollingBack(s: LiveState, name: string, e: ProgressEvent, at: number): LiveState {
+  const rows = s.steps.map((x, i) => [x, i] as const).filter(([x]) => x.name === name);
+  const found = rows[(e.occurrence ?? 0) - 1] ?? rows[rows.length - 1];
+  if (!found) return s;
+  const [step, index] = found;
+  const before: RollbackView = step.rollback ?? { state: "running", attempts: 0 };
+  let view: RollbackView;
+  switch (e.type) {
+    case "rollback_started":
+    case "rollback_attempt_started":
+      view = { ...before, state: "running", retryAt: undefined, attempts: Math.max(before.attempts, e.attempt ?? before.attempts) };
+      break;
+    case "rollback_attempt_errored":
+      view = { ...before, error: e.error ?? undefined, ...(e.retryDelayMs == null ? {} : { state: "retrying", retryAt: at + e.retryDelayMs }) };
+      break;
+    case "rollback_completed":
+      view = { ...before, state: "done", retryAt: undefined };
+      break;
+    case "rollback_failed":
+      view = { ...before, state: "failed", retryAt: undefined, error: e.error ?? before.error };
+      break;
+    default:
+      return s;
+  }
+  const steps = s.steps.slice();
+  steps[index] = { ...step, rollback: view };
+  const phase = s.rollback ?? { reason: "errored", chain: [] };
+  const chain = phase.chain.includes(step.key) ? phase.chain : [...phase.chain, step.key];
+  return { ...s, steps, rollback: { ...phase, chain } };
+}
+
 function finishAttempt(attempts: AttemptView[], number: number | null | undefined, at: number, extra: Partial<AttemptView>): AttemptView[] {
   const n = number ?? attempts[attempts.length - 1]?.number;
   if (n == null) return attempts;
@@ -241,7 +287,8 @@ function restart(s: LiveState, from: string | null): LiveState {
   const latest: Record<string, number> = {};
   steps.forEach((x, i) => { latest[x.name] = i; });
   return {
-    ...s, steps, latest, status: "queued", finishedAt: undefined, output: undefined, error: undefined, wakeAt: undefined,
+    ...s, steps: steps.map((x) => (x.rollback ? { ...x, rollback: undefined } : x)), latest, status: "queued",
+    finishedAt: undefined, output: undefined, error: undefined, wakeAt: undefined, rollback: undefined,
     logs: from === null ? [] : s.logs, restarts: s.restarts + 1,
   };
 }
@@ -257,7 +304,14 @@ export type NodeLive = {
   steps: StepView[];  // its step records (several for a node inside a loop body: id[0], id[1]...)
   startedAt?: number;
   finishedAt?: number;
+  rollback?: RollbackState;  // its steps' rollbacks, the most pressing (a loop body has several)
 };
+
+const ROLLBACK_RANK: RollbackState[] = ["failed", "running", "retrying", "done"];
+function rollbackOf(steps: StepView[]): RollbackState | undefined {
+  const states = steps.map((x) => x.rollback?.state).filter((x): x is RollbackState => !!x);
+  return states.sort((a, b) => ROLLBACK_RANK.indexOf(a) - ROLLBACK_RANK.indexOf(b))[0];
+}
 
 /** The node a step belongs to: step names are node ids, `id[index]` inside a loop body. */
 export function nodeOf(stepName: string): string {
@@ -318,7 +372,8 @@ export function project(nodes: GraphNodeLike[], edges: GraphEdgeLike[], state: L
     const steps = byNode[n.id];
     if (steps?.length) {
       const finishedAt = steps.every((x) => x.finishedAt !== undefined) ? Math.max(...steps.map((x) => x.finishedAt!)) : undefined;
-      live[n.id] = { state: combine(steps), steps, startedAt: Math.min(...steps.map((x) => x.startedAt).filter((t) => !Number.isNaN(t))), finishedAt };
+      live[n.id] = { state: combine(steps), steps, startedAt: Math.min(...steps.map((x) => x.startedAt).filter((t) => !Number.isNaN(t))), finishedAt,
+                     rollback: rollbackOf(steps) };
     }
   }
   const reached = (id: string): boolean => !!live[id] && live[id].state !== "skipped" && live[id].state !== "queued";
@@ -392,9 +447,19 @@ export function clockTime(at: number | undefined): string {
   return at === undefined || Number.isNaN(at) ? "" : new Date(at).toLocaleTimeString();
 }
 
-/** One line for a node's badge: "retrying · attempt 2 · next in 4 s", "sleeping until 14:03:22"... */
+export const ROLLBACK_TEXT: Record<RollbackState, string> = {
+  running: "rolling back", retrying: "rollback retrying", done: "rolled back", failed: "rollback failed",
+};
+
+/** One line for a node's badge: "retrying · attempt 2 · next in 4 s", "sleeping until 14:03:22",
+ *  "succeeded · rolled back"... */
 export function describe(live: NodeLive | undefined, now: number): string {
   if (!live) return "";
+  const text = describeRun(live, now);
+  return live.rollback ? `${text} · ${ROLLBACK_TEXT[live.rollback]}` : text;
+}
+
+function describeRun(live: NodeLive, now: number): string {
   const last = live.steps[live.steps.length - 1];
   const attempt = last?.attempts.length ? last.attempts[last.attempts.length - 1].number : undefined;
   const took = live.startedAt !== undefined && Number.isFinite(live.startedAt)
