@@ -32,7 +32,6 @@ from django.conf import settings
 from django.db import transaction
 
 from tenants.limits import MAX_HTTP_CONCURRENCY, TenantLimits, limits_for
-from tenants.usage import usage_add
 
 from . import clock, live, progress, rollbacks, sourcemap
 from .calls import Calls, reply_of
@@ -43,7 +42,8 @@ from .counters import COUNTERS
 from .lease import ACTIVE, MAX_RECOVERIES, Lease, LeaseLost, at_concurrency_cap, claim, recover  # noqa: F401
 from .models import Attempt, Event, Instance, StepRecord
 from .programs import program_text
-from .seeding import seeded
+from .metering import meter
+from .seeding import seeded, stop_outcome
 from .services import parent_notify
 from .sandbox import (
     Limits, ProgramLoadError, ProgramRun, ProtocolLimits, ProtocolViolation, SandboxLimit, Session, StepState, clean,
@@ -90,10 +90,8 @@ class Advance:
     # The instance was terminated with rollback while this advance ran the program: it stops at
     # its next commit and goes back in the queue, to be replayed in its rollback phase.
     stop_for_rollback: bool = False
-    # A test instance's stop point (engine.seeding): the outcome of its `stop_after` step once
-    # final, which becomes the instance's; `ended` once the commit that ends it is written.
-    stop: dict | None = None
-    ended: bool = False
+    stop: dict | None = None  # a test instance's stop step's final outcome (engine.seeding)
+    ended: bool = False  # the commit that ends a test instance at its stop was written
 
     def __post_init__(self) -> None:
         if self.plan is None:
@@ -214,11 +212,10 @@ class Advance:
             except LeaseLost:
                 self.lease_lost = True
                 return {"stop": True}
-            if self.ended:  # the stop point was reached: nothing after it runs
-                return {"stop": True}
         if entered - self.started > SLICE_SECONDS:
             self.yielded = True
-        reply: dict[str, Any] = {"stop": self.pause or self.stop_for_rollback or (self.yielded and not self.open_attempts)}
+        # (ended: a test instance's stop was reached, so nothing after it runs)
+        reply: dict[str, Any] = {"stop": self.pause or self.stop_for_rollback or self.ended or (self.yielded and not self.open_attempts)}
         if message.rollback is not None:
             reply["rollback"] = message.rollback
         if message.memory:
@@ -297,8 +294,7 @@ class Advance:
                     begin["status"] = S.RUNNING
             times += [None] * len(items)
             items.extend(self.apply(cmds, now, times))
-            if self.stop is not None:  # a test instance's stop step is final: the instance ends here
-                final = {"outcome": self.stop, "recoveries": final.get("recoveries", 0)}
+            final = {"outcome": self.stop} if self.stop is not None else final  # a test's stop step is final: it ends here
             if begin_rollback is not None:
                 begin["rollback"] = begin_rollback
                 items.append((E.ROLLBACKS_STARTED, None, None, {
@@ -312,7 +308,7 @@ class Advance:
             times += [clock.now()] * (len(items) - len(times))
             progress.record(instance_id=self.instance.pk, tenant_id=self.instance.tenant_id, items=items, now=now,
                             last_event_id=last_event_id, times=times, **{**begin, **final})
-            self.meter(cmds, final)
+            meter(self, cmds, final)
             if final.get("status") in Instance.FINISHED and self.instance.parent_id:
                 self.instance.status, self.instance.output = final["status"], final.get("output")
                 self.instance.error = final.get("error")
@@ -323,21 +319,6 @@ class Advance:
             self.lease.renewed(began)  # this commit moved the lease's expiry (due_at) forward
         due = final.get("due_at")
         return "due" if due is not None and due <= now and "status" in final else "released"
-
-    def meter(self, cmds: list[dict], final: dict) -> None:
-        """Add this batch's usage to the tenant's day, in the batch's transaction."""
-        cpu = self.sandbox.cpu_ms() if self.sandbox else 0
-        stored = sum(len(c.get("v", "")) for c in cmds if c["t"] in ("ok", "got")) + len(final.get("output") or "")
-        steps = sum(1 for c in cmds if c["t"] in ("start", "rstart"))
-        COUNTERS.steps += steps
-        usage_add(
-            tenant_id=self.instance.tenant_id, day=self.now.date(),
-            steps=steps,
-            cpu_ms=cpu - self.metered.get("cpu_ms", 0),
-            http_calls=self.counters.get("http", 0) - self.metered.get("http", 0),
-            bytes_stored=stored,
-        )
-        self.metered = {"cpu_ms": cpu, "http": self.counters.get("http", 0)}
 
     def apply(self, cmds: list[dict], now: datetime, times: list[datetime | None]) -> list[progress.Item]:
         """Turn the program's commands into step and attempt rows; returns the progress events
@@ -362,11 +343,11 @@ class Advance:
         # Commands without a mark take the time of the one before (across batches: the last known;
         # before the first, the advance's start).
         at = self.times.last or now
-        stop = (self.instance.stop_after, 1) if self.instance.stop_after else None
         base = len(times)  # `times` already holds the batch's events before these
         for cmd in cmds:
             if self.stop is not None:  # the stop step was final: what the program did after it is not written
                 break
+            self.stop = stop_outcome(cmd, self.instance.stop_after)
             t = cmd["t"]
             times += [at] * (base + len(items) - len(times))  # the previous command's events
             if t == "start":
@@ -402,8 +383,6 @@ class Advance:
                 self.open_attempts.discard(key)
                 update(key, status=R.COMPLETE, output=cmd["v"], finished_at=at, wake_at=None)
                 update_attempt(key, cmd["a"], status=Attempt.Status.COMPLETE, finished_at=at)
-                if key == stop:
-                    self.stop = {"output": cmd["v"]}
                 items.append((E.STEP_COMPLETED, name, cmd["a"], progress.preview(cmd["v"])))
             elif t == "fail":
                 self.open_attempts.discard(key)
@@ -413,8 +392,6 @@ class Advance:
                 update_attempt(key, cmd["a"], status=Attempt.Status.ERRORED, error=error, finished_at=at)
                 if cmd.get("final"):
                     update(key, status=R.ERRORED, error=error, finished_at=at, wake_at=None)
-                    if key == stop:
-                        self.stop = {"error": error}
                     items.append((E.ATTEMPT_ERRORED, name, cmd["a"], {"error": error}))
                     items.append((E.STEP_ERRORED, name, cmd["a"], {"error": error}))
                 else:
@@ -426,8 +403,6 @@ class Advance:
                 items.append((E.SLEEP_STARTED, name, None, {"until": wake.isoformat()}))
             elif t == "slept":
                 update(key, status=R.COMPLETE, finished_at=at)
-                if key == stop:
-                    self.stop = {"output": "null"}
                 items.append((E.SLEEP_COMPLETED, name, None, None))
             elif t == "wait":
                 timeout_at = clock.from_ms(cmd["wake"])
@@ -436,13 +411,9 @@ class Advance:
             elif t == "got":
                 update(key, status=R.COMPLETE, output=cmd["v"], finished_at=at)
                 consumed.append((cmd["ev"], key))
-                if key == stop:
-                    self.stop = {"output": cmd["v"]}
                 items.append((E.WAIT_COMPLETED, name, None, progress.preview(cmd["v"])))
             elif t == "timeout":
                 update(key, status=R.ERRORED, error=cmd["e"], finished_at=at)
-                if key == stop:
-                    self.stop = {"error": cmd["e"]}
                 items.append((E.WAIT_TIMED_OUT, name, None, {"error": cmd["e"]}))
         times += [at] * (base + len(items) - len(times))
         self.times.last = at

@@ -133,3 +133,16 @@ def seeded(config: Any) -> bool:
             return False
     return isinstance(config, dict) and config.get("seeded") is True
 
+
+
+def stop_outcome(cmd: dict, stop_after: str) -> dict | None:
+    """The outcome a test instance ends with when the runtime's command `cmd` makes its stop step
+    (the first occurrence of `stop_after`) final: its result, or its error; None for any other."""
+    if not stop_after or cmd.get("s") != stop_after or cmd.get("o") != 1:
+        return None
+    kind = cmd["t"]
+    if kind in ("ok", "got"):
+        return {"output": cmd["v"]}
+    if kind == "timeout" or (kind == "fail" and cmd.get("final")):
+        return {"error": cmd["e"]}
+    return {"output": "null"} if kind == "slept" else None
