@@ -7,21 +7,24 @@ and wake-ups only hurry that along; a lost or duplicated one costs latency, neve
   until the earliest `due_at` or until a commit that made work due rings their doorbell (a Unix
   datagram socket each, in `wake_dir()`: no server needed);
 - celery mode: a task message is a *token*, "some instance may be due", not addressed to one: the
-  worker that takes it advances the instance `due_ids` picks. Commits that make work due send
-  tokens, a token that found work passes itself on, and the pump (`manage.py engine_pump` or Celery
+  worker that takes it advances the instance `due_ids` picks. A commit that makes work due sends
+  one token that carries how many instances it made due (the worker that takes it sends the
+  others' tokens: `send_batch`), a token that found work passes itself on, and the pump (`manage.py engine_pump` or Celery
   beat) tops the queue up to the number of due instances (bounded by ENGINE_CELERY_TOKENS): what is
   queued is the memory of what was sent, so a token is re-sent only when it may have been lost (a
   broker flush, a killed worker) or a timer fired, and one tenant's flood of instances is not a
   flood of messages in front of another tenant's.
 
 Invariants of `due_ids` (checked with EXPLAIN in tests/engine/test_dispatch_plans.py):
-- every query reads a range of an index on due instances (`instance_due`, `instance_tenant_due`,
-  `instance_leased`): sleeping, waiting and finished instances are never read, so the cost does
-  not grow with them;
+- every query reads a bounded range of an index: the first `limit` entries of the tenants whose
+  time has come (`tenantdue_at`, engine.due_tenants), a few entries of `instance_tenant_due` per
+  tenant, the expired leases in `instance_leased`. Nothing reads the due set itself, so the cost
+  of a round does not grow with the number of tenants, the backlog, or the sleeping instances;
 - expired leases (recovery) come before new work;
-- tenants with due work are served round-robin from a cursor that moves on every call, across all
-  of them (a few at a time), the oldest few instances of each; a tenant at its concurrency cap is
-  refused by runner.claim and its instances stay due for their turn.
+- tenants with due work are served round-robin across all of them: a round takes the tenants
+  that have waited longest and moves them to the back of the queue (engine.due_tenants), the
+  oldest few instances of each; a tenant at its concurrency cap is refused by lease.claim (where
+  the cap is checked) and its instances stay due for its next turn.
 """
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils.module_loading import import_string
 
-from .models import Instance
+from . import due_tenants
+from .models import Instance, TenantDue
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +55,9 @@ _held = threading.local()
 
 
 # ---- what is due --------------------------------------------------------------------------------
-class _Cursor:
-    """This process's place in the round of tenants with due work."""
-
-    tenant = 0
+# Rounds of tenants one due_ids call reads at most when the tenants it reads have nothing due
+# (each such tenant is settled, so the next round reads others).
+ROUNDS = 4
 
 
 def _db_now(now: datetime) -> Any:
@@ -79,26 +82,6 @@ def recovered_ids(*, now: datetime, limit: int) -> list[Any]:
         return [_pk(r[0]) for r in cursor.fetchall()]
 
 
-def due_tenants(*, now: datetime, after: int, limit: int) -> list[int]:
-    """Up to `limit` tenants with due work, in id order after `after` (then from the start).
-
-    The due range of instance_due, index-only. Not instance_tenant_due: walking it tenant by
-    tenant (SQLite's skip-scan, or a range on tenant_id) costs a seek per tenant that has any
-    sleeping instance. `+tenant_id` takes tenant_id's ranges out of PostgreSQL's choices; SQLite
-    is told the index."""
-    table = Instance._meta.db_table
-    indexed = " INDEXED BY instance_due" if connection.vendor == "sqlite" else ""
-    sql = (f"SELECT DISTINCT tenant_id FROM {table}{indexed} WHERE due_at <= %s AND +tenant_id {{}} %s "
-           f"ORDER BY tenant_id LIMIT %s")
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(">"), [_db_now(now), after, limit])
-        tenants = [r[0] for r in cursor.fetchall()]
-        if len(tenants) < limit and after:
-            cursor.execute(sql.format("<="), [_db_now(now), after, limit - len(tenants)])
-            tenants += [r[0] for r in cursor.fetchall()]
-    return tenants
-
-
 def tenant_lanes(*, now: datetime, tenants: list[int], per_tenant: int) -> list[list[Any]]:
     """The oldest `per_tenant` due instances of each tenant, in one statement (a range of
     instance_tenant_due per tenant)."""
@@ -121,19 +104,26 @@ def tenant_lanes(*, now: datetime, tenants: list[int], per_tenant: int) -> list[
 
 def due_ids(*, now: datetime, limit: int = 50, per_tenant: int = 5) -> list[Any]:
     """Due instances in the order they should run: expired leases first, then one round of
-    tenants with due work (from this process's cursor), their oldest few each, interleaved."""
+    tenants with due work (the longest waiting, who move to the back), their oldest few each,
+    interleaved. A tenant in the round with nothing due any more is settled (its row moves to its
+    next timer) and the next tenants are read, a few rounds at most."""
     picked = recovered_ids(now=now, limit=limit)
     if len(picked) >= limit:
         return picked
-    tenants = due_tenants(now=now, after=_Cursor.tenant, limit=limit)
-    if not tenants:
-        return picked
-    _Cursor.tenant = tenants[-1]  # the next call starts with the tenants after these
-    # Few tenants: give each a longer lane, so one busy tenant still fills the round.
-    lanes = tenant_lanes(now=now, tenants=tenants, per_tenant=max(per_tenant, -(-limit // len(tenants))))
     seen = set(picked)
-    for row in zip_longest(*lanes):
-        picked.extend(pk for pk in row if pk is not None and pk not in seen)
+    for _ in range(ROUNDS):
+        tenants = due_tenants.take_round(now=now, limit=limit)
+        if not tenants:
+            break
+        # Few tenants: give each a longer lane, so one busy tenant still fills the round.
+        lanes = tenant_lanes(now=now, tenants=tenants, per_tenant=max(per_tenant, -(-limit // len(tenants))))
+        for tenant_id, lane in zip(tenants, lanes):
+            if not lane:
+                due_tenants.settle(tenant_id, now=now)
+        for row in zip_longest(*lanes):
+            picked.extend(pk for pk in row if pk is not None and pk not in seen)
+        if len(picked) > len(seen) or len(tenants) < limit:
+            break
     return picked[:limit]
 
 
@@ -262,10 +252,38 @@ def send_tokens(count: int) -> int:
         return 0
 
 
+def send_batch(count: int) -> int:
+    """Celery mode, after a commit that made `count` instances due: one message for all of them.
+    It carries `spread`: the worker that takes it tops the queue up for the others (`top_up`)
+    before its own advance, so a web process pays one broker write per batch of deliveries, and
+    the fan-out is paid by the workers, which scale out. Returns the messages sent (0 or 1)."""
+    from .celery_app import app
+
+    if count <= 0:
+        return 0
+    try:
+        if queued_tokens() >= settings.ENGINE_CELERY_TOKENS:
+            return 0
+        app.send_task(ADVANCE_TASK, (), kwargs={"spread": count} if count > 1 else {}, declare=[app.amqp.default_queue])
+        return 1
+    except Exception:
+        log.warning("dispatch: a task message for %d instances not sent; the pump will send it", count, exc_info=True)
+        return 0
+
+
+def top_up(*, now: datetime, at_most: int) -> int:
+    """Queue up to `at_most` more tokens, never past the number of due instances (so tokens already
+    queued are not sent twice) nor ENGINE_CELERY_TOKENS. Returns the tokens sent."""
+    due = count_due(now=now, cap=settings.ENGINE_CELERY_TOKENS)
+    if not due:
+        return 0
+    return send_tokens(min(at_most, due - queued_tokens()))
+
+
 def send(ids: list[Any]) -> None:
     """After the commit that made `ids` due: wake the workers that will pick them."""
     if settings.ENGINE_DISPATCH == "celery":
-        send_tokens(len(ids))
+        send_batch(len(ids))
     else:
         ring()
 
@@ -307,11 +325,7 @@ def pump(*, now: datetime) -> int:
     """Celery mode, every interval: top the queue up to the number of due instances (timers that
     fired, expired leases, tokens lost to a broker flush). Returns the tokens sent."""
     run_hooks(now=now)
-    cap = settings.ENGINE_CELERY_TOKENS
-    due = count_due(now=now, cap=cap)
-    if not due:
-        return 0
-    return send_tokens(due - queued_tokens())
+    return top_up(now=now, at_most=settings.ENGINE_CELERY_TOKENS)
 
 
 # ---- plans that stay right ---------------------------------------------------------------------------
@@ -331,7 +345,7 @@ def analyze(*, using=None) -> None:
             cursor.execute("PRAGMA analysis_limit=1000")
             cursor.execute("ANALYZE")
         elif conn.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {Instance._meta.db_table}")
+            cursor.execute(f"ANALYZE {Instance._meta.db_table}, {TenantDue._meta.db_table}")
 
 
 def analyze_hook(*, now: datetime) -> None:

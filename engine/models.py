@@ -79,8 +79,9 @@ class Instance(models.Model):
             # Dispatch (engine.dispatch): every query reads a range of one of these, never a scan.
             # Finished and paused instances (due_at NULL) are not in them at all; sleeping ones sit
             # past `now`, outside every range a dispatch query reads.
-            # - the due set in time order, with the tenant (index-only: which tenants have work);
-            models.Index(fields=["due_at", "tenant"], condition=models.Q(due_at__isnull=False), name="instance_due"),
+            # - the due set in time order (the earliest timer; the pump's bounded count). Not with the
+            #   tenant: a lane query could then read the due range filtering by tenant;
+            models.Index(fields=["due_at"], condition=models.Q(due_at__isnull=False), name="instance_due"),
             # - one tenant's due instances, oldest first (its lane);
             models.Index(fields=["tenant", "due_at"], condition=models.Q(due_at__isnull=False), name="instance_tenant_due"),
             # - leased instances only (a worker is advancing them, or died doing so): expired leases
@@ -107,6 +108,18 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow_id}/{self.public_key}"
+
+
+class TenantDue(models.Model):
+    """A tenant that has, or will have, due work: when it is next to be served (engine.due_tenants).
+    Kept by triggers on the instance table and by the dispatcher; never written by other code."""
+
+    tenant = models.OneToOneField("tenants.Tenant", primary_key=True, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        # The dispatcher reads the first rows whose time has come: a bounded range, index-only.
+        indexes = [models.Index(fields=["at", "tenant"], name="tenantdue_at")]
 
 
 class StepRecord(models.Model):

@@ -47,12 +47,15 @@ def advance_next(*, worker: str, now_fn) -> str | None:
 
 
 @app.task(acks_late=True, ignore_result=True)
-def advance_due() -> str:
-    """Advance the next due instance this process's round of tenants picks. A token that found
-    work passes itself on (there may be more); one that found none ends (the pump re-sends tokens
-    when timers fire or tokens were lost)."""
+def advance_due(spread: int = 1) -> str:
+    """Advance the next due instance this process's round of tenants picks. A token sent for a
+    commit of `spread` instances first queues tokens for the others (dispatch.send_batch). A token
+    that found work passes itself on (there may be more); one that found none ends (the pump
+    re-sends tokens when timers fire or tokens were lost)."""
     heartbeat.start_thread(mode="celery")
     live.warm()  # once per process (a pid check); for pools without the signal
+    if spread > 1:
+        dispatch.top_up(now=clock.now(), at_most=spread - 1)
     result = advance_next(worker=worker_name(), now_fn=clock.now)
     if result is None:
         return "idle"

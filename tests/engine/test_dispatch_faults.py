@@ -13,8 +13,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-from engine import dispatch, progress, services
-from engine.models import Instance, ProgressEvent
+from engine import clock, dispatch, progress, services
+from engine.models import Instance, ProgressEvent, WorkerHeartbeat
 from tests.processes import child_env, start, start_engine_worker, stop, wait_for
 
 from .capabilities import count, create_table
@@ -92,10 +92,14 @@ def test_the_pump_queues_at_most_one_message_per_due_instance_and_resends_lost_o
     r.delete(dispatch.queue_name())
     wf = make_workflow(QUICK)
     services.instance_create_batch(tenant=tenant, workflow=wf, items=[{}] * 40)  # no worker runs: they stay due
-    assert r.llen(dispatch.queue_name()) == 40  # one token each, sent at commit
+    assert r.llen(dispatch.queue_name()) == 1  # one message for the commit (it says: 40 are due)
+    # No worker took it: the pump queues the other 39 (a worker taking it would have).
+    assert run_pump_once() == 39
     for _ in range(5):  # five pump intervals: nothing was lost, nothing is sent
         assert run_pump_once() == 0
     assert r.llen(dispatch.queue_name()) == 40
+    # A worker that takes the commit's message now sends nothing more: one token per due instance is queued.
+    assert dispatch.top_up(now=clock.now(), at_most=39) == 0
     r.flushall()  # the broker loses every message
     assert run_pump_once() == 40  # re-sent, since they may have been lost
     assert run_pump_once() == 0
@@ -180,3 +184,30 @@ def test_in_celery_mode_a_flood_does_not_delay_another_tenants_new_instance(tena
     overtaking = Instance.objects.filter(workflow=flood, started_at__gt=created.created_at, started_at__lt=started).count()
     # At most each worker process's current round (due_ids' 50) plus the tokens in hand.
     assert overtaking <= 2 * 50 + 2, overtaking
+
+
+@distributed
+def test_a_commits_message_spreads_into_one_token_per_due_instance_at_the_worker(tenant, make_workflow, settings):
+    """The web process sends one message per commit; the Celery worker that takes it queues the
+    other instances' tokens, so they run in parallel, and never more tokens than due instances."""
+    settings.ENGINE_DISPATCH = "celery"
+    r = redis_client()
+    r.delete(dispatch.queue_name())
+    tenant.limits = {"creations_per_minute": 10_000, "concurrent_instances": 10_000}
+    tenant.save()
+    wf = make_workflow(QUICK)
+    created = services.instance_create_batch(tenant=tenant, workflow=wf, items=[{}] * 30)
+    assert r.llen(dispatch.queue_name()) == 1
+    worker = start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "2", "-l", "warning",
+                    "--without-gossip", "--without-mingle", "--without-heartbeat"], "spread-celery-worker",
+                   ENGINE_HEARTBEAT_SECONDS="0.2")
+    try:
+        ids = [i.pk for i in created]
+        wait_for(lambda: Instance.objects.filter(pk__in=ids, status="complete").count() == 30, timeout=120,
+                 what="every instance of the commit to complete without a pump")
+        # Both worker processes advanced some (a single token passed on would have run them one by one).
+        wait_for(lambda: WorkerHeartbeat.objects.filter(mode="celery", instances_advanced__gt=0).count() >= 2,
+                 timeout=30, what="both Celery processes to report instances advanced")
+    finally:
+        stop(worker)
+    r.delete(dispatch.queue_name())

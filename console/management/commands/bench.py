@@ -2,7 +2,8 @@
 the operator console's pages over a seeded load, console.bench_console; or live: live progress
 through daphne, console.bench_live; or idle: idle workers, sleeping instances and waking
 them, console.bench_idle; or resume: waking an instance as its history grows, and parallel HTTP
-steps, console.bench_resume).
+steps, console.bench_resume; or scale: many tenants, sleeping instances, Celery processes,
+console.bench_scale).
 
 Runs against the configured database (SQLite WAL by default; set DATABASE_URL for PostgreSQL) in a
 throwaway tenant that is deleted at the end. The Celery figures need REDIS_URL (they start a
@@ -57,7 +58,8 @@ class Command(BaseCommand):
     help = "Benchmark the engine and print JSON figures."
 
     def add_arguments(self, parser):
-        parser.add_argument("suite", choices=["engine", "webhooks", "console", "live", "idle", "resume", "deploycheck"])
+        parser.add_argument("suite", choices=["engine", "webhooks", "console", "live", "idle", "resume", "deploycheck",
+                                              "scale"])
         parser.add_argument("--checked", type=int, default=200, help="deploycheck: sleeping instances the check replays")
         parser.add_argument("--events", type=int, default=300, help="live: events committed for the lag figures")
         parser.add_argument("--history", type=int, default=30_000, help="live: events replayed")
@@ -73,6 +75,15 @@ class Command(BaseCommand):
         parser.add_argument("--sleeping", type=int, default=100_000, help="idle: sleeping instances to seed")
         parser.add_argument("--wake", type=int, default=10_000, help="idle: sleeping instances woken at once")
         parser.add_argument("--window", type=float, default=30.0, help="idle: seconds of CPU measurement")
+        ints = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
+        parser.add_argument("--tenant-sizes", type=ints, default=[10_000, 100_000],
+                            help="scale: numbers of tenants with due work, comma-separated")
+        parser.add_argument("--heavy", type=int, default=10, help="scale: tenants with a backlog among them")
+        parser.add_argument("--backlog", type=int, default=1000, help="scale: due instances of each heavy tenant")
+        parser.add_argument("--flood", type=int, default=10_000, help="scale: tenant A's flood (Celery fairness)")
+        parser.add_argument("--processes", type=ints, default=[1, 2, 4], help="scale: Celery worker processes to compare")
+        parser.add_argument("--scale-instances", type=int, default=300, help="scale: 10-step instances per process count")
+        parser.add_argument("--only", default="", help="scale: sections to run, comma-separated (console.bench_scale)")
         parser.add_argument("--signed", action="store_true", help="webhooks: Standard Webhooks signatures (else auth none)")
 
     def handle(self, *args, suite, quick=False, **options):
@@ -88,6 +99,11 @@ class Command(BaseCommand):
             figures = bench_live.run(events=options["events"], history=options["history"],
                                      subscribers=options["subscribers"], out=self.stderr)
             self.stdout.write(json.dumps(figures, indent=2))
+            return
+        if suite == "scale":
+            from console import bench_scale
+
+            self.stdout.write(json.dumps(bench_scale.run(options, out=self.stderr), indent=2))
             return
         if suite == "deploycheck":
             from console import bench_deploycheck
