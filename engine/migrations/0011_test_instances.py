@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0009_compact_progress'),
+        ('engine', '0010_tenant_due'),
     ]
 
     operations = [
