@@ -45,6 +45,8 @@ class WorkflowOut(Schema):
     slug: str
     name: str
     draft: dict | None
+    # Pinned test data: node id -> output, used instead of running the node in test runs.
+    pins: dict = {}
     published_version: int | None
     archived: bool
     concurrency: Concurrency | None
@@ -118,11 +120,8 @@ class CatalogEntryOut(Schema):
     body_handle: str | None = None
     passes_input: bool = False
     handle_from_output: str | None = None
-    # What other code may know of the type's behaviour (builder.nodes.base.NodeSpec), never its name.
-    merges: bool
-    body_handle: str | None
-    passes_input: bool
-    handle_from_output: str | None
+    # Which step record a test run seeds for it (pinned or earlier data), or None: it always runs.
+    seed_kind: str | None = None
 
 
 class VersionDiffOut(Schema):
@@ -327,3 +326,22 @@ def versions_check(request, workflow_id: int, number: int):
     v = selectors.version_get(tenant=request.auth.tenant, workflow=wf, number=number)
     report = selectors.version_check(tenant=request.auth.tenant, workflow=wf, version=v)
     return {**report, "summary": selectors.check_summary(report)}
+
+
+class PinIn(Schema):
+    output: Any = None
+
+
+@router.put("/workflows/{workflow_id}/pins/{node_id}", response=WorkflowOut)
+def workflows_pin(request, workflow_id: int, node_id: str, payload: PinIn):
+    """Pin a node's output as test data (test runs use it instead of running the node)."""
+    request.auth.require("editor")
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    return services.workflow_pin(tenant=request.auth.tenant, workflow=wf, node_id=node_id, output=payload.output)
+
+
+@router.delete("/workflows/{workflow_id}/pins/{node_id}", response=WorkflowOut)
+def workflows_unpin(request, workflow_id: int, node_id: str):
+    request.auth.require("editor")
+    wf = selectors.workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
+    return services.workflow_unpin(workflow=wf, node_id=node_id)

@@ -14,6 +14,9 @@ class Workflow(models.Model):
     slug = models.SlugField(max_length=63)
     name = models.CharField(max_length=200)
     draft = models.JSONField(null=True, blank=True)  # the editor's graph, saved as drawn
+    # The draft's pinned test data, {node id: output}: test runs seed these nodes' steps with it
+    # instead of running them (builder.services.workflow_pin; checked like step results).
+    pins = models.JSONField(default=dict, blank=True)
     published_version = models.ForeignKey(
         "builder.WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -17,13 +17,16 @@ from django.db.models import Max
 from django.utils.module_loading import import_string
 
 from engine.sandbox import program_problem
+from engine.seeding import seeds_check
 from engine.sourcemap import MARKER as MAP_MARKER
 from tenants.errors import Conflict, InvalidInput
 from tenants.models import Tenant
 
 from .compiler import compile_graph
 from .errors import GraphInvalid, ProgramInvalid
+from .graph import parse
 from .models import Workflow, WorkflowVersion
+from .structure import seed_kinds
 from .validation import validate
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -167,3 +170,29 @@ def draft_version(*, workflow: Workflow, author=None) -> WorkflowVersion:
     if latest is not None and latest.program == program and latest.graph == graph:
         return latest
     return version_create_from_code(workflow=workflow, program=program, graph=graph, publish=False, author=author)
+
+
+def workflow_pin(*, tenant: Tenant, workflow: Workflow, node_id: str, output) -> Workflow:
+    """Pin `output` as a node's test data: test runs of the draft record it as the node's result
+    instead of running the node. Checked like a step result (engine.seeding.seeds_check), and the
+    node must be a step of the draft that can be seeded."""
+    if node_id not in seed_kinds(parse(workflow.draft or {})):
+        raise InvalidInput("node_id", f"{node_id!r} is not a step of the draft whose output can be pinned")
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        pins = {**(workflow.pins or {}), node_id: output}
+        seeds_check(tenant=tenant, seeds=pins, field="pins")
+        workflow.pins = pins
+        workflow.save(update_fields=["pins", "updated_at"])
+    return workflow
+
+
+def workflow_unpin(*, workflow: Workflow, node_id: str) -> Workflow:
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        pins = dict(workflow.pins or {})
+        if pins.pop(node_id, None) is None and node_id not in (workflow.pins or {}):
+            raise InvalidInput("node_id", f"{node_id!r} has no pinned data")
+        workflow.pins = pins
+        workflow.save(update_fields=["pins", "updated_at"])
+    return workflow

@@ -43,3 +43,27 @@ def loop_owners(graph: Graph) -> dict[str, str]:
         if holders:
             owners[node_id] = min(holders, key=lambda loop: len(reaches[loop]))
     return owners
+
+
+def seed_kinds(graph: Graph) -> dict[str, str]:
+    """node id -> the step kind a test run may seed for it (its spec's seed_kind), for the step nodes
+    outside loop bodies (a body's steps are named per item, id[index], and run per item)."""
+    owners = loop_owners(graph)
+    kinds = {}
+    for node in graph.nodes.values():
+        spec = CATALOG.get(node.type)
+        if spec is not None and spec.step and spec.seed_kind and node.id not in owners:
+            kinds[node.id] = spec.seed_kind
+    return kinds
+
+
+def upstream(graph: Graph, node_id: str) -> set[str]:
+    """The nodes from which `node_id` can be reached (its ancestors), without itself."""
+    seen: set[str] = set()
+    stack = [e.source for e in graph.incoming(node_id)]
+    while stack:
+        n = stack.pop()
+        if n not in seen and n != node_id:
+            seen.add(n)
+            stack.extend(e.source for e in graph.incoming(n))
+    return seen

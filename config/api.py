@@ -80,7 +80,7 @@ def graph_invalid(request, exc: GraphInvalid):
 
 @api.exception_handler(DomainError)
 def domain_error(request, exc: DomainError):
-    response = error(request, exc.status, exc.code, exc.message, field=exc.field,
+    response = error(request, exc.status, exc.code, exc.message, field=exc.field, node_id=getattr(exc, "node_id", None),
                      line=getattr(exc, "line", None), column=getattr(exc, "column", None))
     if getattr(exc, "retry_after", None):
         response["Retry-After"] = str(exc.retry_after)

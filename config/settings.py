@@ -222,6 +222,7 @@ TENANT_SUSPEND_HOOKS = ["engine.services.tenant_instances_suspend"]
 TENANT_UNSUSPEND_HOOKS = ["engine.services.tenant_instances_resume"]
 # Called by the pump (and by idle embedded workers) with `now`: schedule triggers fire here.
 ENGINE_PUMP_HOOKS = ["triggers.schedules.schedules_fire", "tenants.audit.audit_purge", "engine.retention.retention_hook",
+                     "triggers.test_deliveries.test_deliveries_purge",
                      "engine.dispatch.analyze_hook"]
 # Retention runs at most this often per process, deleting finished instances in transactions of
 # ENGINE_RETENTION_BATCH (children first) for at most ENGINE_RETENTION_BUDGET_SECONDS per run.

@@ -31,6 +31,9 @@ class InstanceOut(Schema):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    # A test instance (the editor's test runs, engine.seeding), and the step it stops after ("" for none).
+    test: bool = False
+    stop_after: str = ""
 
     @staticmethod
     def resolve_id(obj):

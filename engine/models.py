@@ -60,6 +60,11 @@ class Instance(models.Model):
     recoveries = models.PositiveIntegerField(default=0)
     # Paused because its tenant was suspended (unsuspending resumes exactly these).
     suspended = models.BooleanField(default=False)
+    # A test instance (the editor's test runs: engine.seeding): its first steps may be seeded with
+    # given results, and with `stop_after` it ends, complete with that step's result, as soon as
+    # that step's result is final, instead of running on to the end of the program.
+    test = models.BooleanField(default=False)
+    stop_after = models.CharField(max_length=256, blank=True, default="")
     # Its rollback phase, once begun (the program failed, or it was terminated with rollback):
     # {"reason": "errored" | "terminate", "error": {name, message}}. While set, the program is only
     # replayed to find its rollback handlers (engine.sandbox.undo); it ends errored or terminated.

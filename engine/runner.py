@@ -32,7 +32,6 @@ from django.conf import settings
 from django.db import transaction
 
 from tenants.limits import MAX_HTTP_CONCURRENCY, TenantLimits, limits_for
-from tenants.usage import usage_add
 
 from . import clock, live, progress, rollbacks, sourcemap
 from .calls import Calls, reply_of
@@ -43,6 +42,8 @@ from .counters import COUNTERS
 from .lease import ACTIVE, MAX_RECOVERIES, Lease, LeaseLost, at_concurrency_cap, claim, recover  # noqa: F401
 from .models import Attempt, Event, Instance, StepRecord
 from .programs import program_text
+from .metering import meter
+from .seeding import seeded, stop_outcome
 from .services import parent_notify
 from .sandbox import (
     Limits, ProgramLoadError, ProgramRun, ProtocolLimits, ProtocolViolation, SandboxLimit, Session, StepState, clean,
@@ -89,6 +90,8 @@ class Advance:
     # The instance was terminated with rollback while this advance ran the program: it stops at
     # its next commit and goes back in the queue, to be replayed in its rollback phase.
     stop_for_rollback: bool = False
+    stop: dict | None = None  # a test instance's stop step's final outcome (engine.seeding)
+    ended: bool = False  # the commit that ends a test instance at its stop was written
 
     def __post_init__(self) -> None:
         if self.plan is None:
@@ -106,7 +109,7 @@ class Advance:
         `check`: for the safe-deploy check (engine.deploycheck), which replays and runs nothing;
         `before`: only the step rows recorded before that row id (what a restart would keep)."""
         inst = self.instance
-        meta, outputs = [], []
+        meta, outputs, optional = [], [], []
         states: dict[tuple[str, int], StepState] = {}
         ms: dict[Any, int | None] = {None: None}  # steps committed together share a time: parse it once
         undo: dict[tuple[str, int], StepState] = {}
@@ -130,6 +133,8 @@ class Advance:
                 # receive, once it has completed (now, or in this advance after a retry).
                 state.config = json.loads(config) if isinstance(config, str) else config
                 state.output = output if status == R.COMPLETE else None
+            if inst.test and status == R.COMPLETE and attempts == 0 and seeded(config):
+                optional.append(len(meta))  # given to a test instance: not part of the recorded path
             meta.append((name, occ, kind, status, attempts, ms[wake], ms[wake] if kind == "sleep" else ms[done],
                          json.loads(error) if isinstance(error, str) else error))
             outputs.append(output or "null")
@@ -172,6 +177,7 @@ class Advance:
             # A program that keeps killing its worker is replayed committing each attempt as it
             # starts, so the next crash is pinned on one step and spends that step's retries.
             "trace": inst.recoveries >= 2,
+            "optional": optional,
             "undo": inst.rollback is not None,
             "maxSteps": self.plan.steps_per_instance,
             "check": check,
@@ -184,7 +190,7 @@ class Advance:
     def host(self, text: str) -> dict:
         """The program's one host call: check the message, commit its batch, then answer it (perform
         a capability, set or clear a step's deadline, or say whether the heap was exhausted)."""
-        if self.lease_lost or self.violation:
+        if self.lease_lost or self.violation or self.ended:  # ended: a test instance's stop was reached
             return {"stop": True}
         entered = time.monotonic()
         try:
@@ -208,7 +214,8 @@ class Advance:
                 return {"stop": True}
         if entered - self.started > SLICE_SECONDS:
             self.yielded = True
-        reply: dict[str, Any] = {"stop": self.pause or self.stop_for_rollback or (self.yielded and not self.open_attempts)}
+        # (ended: a test instance's stop was reached, so nothing after it runs)
+        reply: dict[str, Any] = {"stop": self.pause or self.stop_for_rollback or self.ended or (self.yielded and not self.open_attempts)}
         if message.rollback is not None:
             reply["rollback"] = message.rollback
         if message.memory:
@@ -287,6 +294,7 @@ class Advance:
                     begin["status"] = S.RUNNING
             times += [None] * len(items)
             items.extend(self.apply(cmds, now, times))
+            final = {"outcome": self.stop} if self.stop is not None else final  # a test's stop step is final: it ends here
             if begin_rollback is not None:
                 begin["rollback"] = begin_rollback
                 items.append((E.ROLLBACKS_STARTED, None, None, {
@@ -300,31 +308,17 @@ class Advance:
             times += [clock.now()] * (len(items) - len(times))
             progress.record(instance_id=self.instance.pk, tenant_id=self.instance.tenant_id, items=items, now=now,
                             last_event_id=last_event_id, times=times, **{**begin, **final})
-            self.meter(cmds, final)
+            meter(self, cmds, final)
             if final.get("status") in Instance.FINISHED and self.instance.parent_id:
                 self.instance.status, self.instance.output = final["status"], final.get("output")
                 self.instance.error = final.get("error")
                 parent_notify(child=self.instance)
             self.begun = True
+            self.ended = self.stop is not None
         if "status" not in final:
             self.lease.renewed(began)  # this commit moved the lease's expiry (due_at) forward
         due = final.get("due_at")
         return "due" if due is not None and due <= now and "status" in final else "released"
-
-    def meter(self, cmds: list[dict], final: dict) -> None:
-        """Add this batch's usage to the tenant's day, in the batch's transaction."""
-        cpu = self.sandbox.cpu_ms() if self.sandbox else 0
-        stored = sum(len(c.get("v", "")) for c in cmds if c["t"] in ("ok", "got")) + len(final.get("output") or "")
-        steps = sum(1 for c in cmds if c["t"] in ("start", "rstart"))
-        COUNTERS.steps += steps
-        usage_add(
-            tenant_id=self.instance.tenant_id, day=self.now.date(),
-            steps=steps,
-            cpu_ms=cpu - self.metered.get("cpu_ms", 0),
-            http_calls=self.counters.get("http", 0) - self.metered.get("http", 0),
-            bytes_stored=stored,
-        )
-        self.metered = {"cpu_ms": cpu, "http": self.counters.get("http", 0)}
 
     def apply(self, cmds: list[dict], now: datetime, times: list[datetime | None]) -> list[progress.Item]:
         """Turn the program's commands into step and attempt rows; returns the progress events
@@ -351,6 +345,9 @@ class Advance:
         at = self.times.last or now
         base = len(times)  # `times` already holds the batch's events before these
         for cmd in cmds:
+            if self.stop is not None:  # the stop step was final: what the program did after it is not written
+                break
+            self.stop = stop_outcome(cmd, self.instance.stop_after)
             t = cmd["t"]
             times += [at] * (base + len(items) - len(times))  # the previous command's events
             if t == "start":
@@ -495,6 +492,8 @@ class Advance:
             sandbox.close()
         if self.lease_lost:
             return "lost"
+        if self.ended:  # a test instance ended at its stop step, in a commit of the run itself
+            return "released"
         if self.violation:
             result = self.protocol_error(self.violation)
         self.times.record(result.get("marks"))  # attempts that ended after the last host call
@@ -522,7 +521,7 @@ class Advance:
         """While capability calls run beside the program (engine.calls), wait for each to end, hand
         its reply to the program and let it go on, until none is left and the program is blocked
         or finished. Waiting is the host's time, not the program's."""
-        while self.calls and not (self.lease_lost or self.violation):
+        while self.calls and not (self.lease_lost or self.violation or self.ended):
             waited = time.monotonic()
             ended = self.calls.wait()
             self.sandbox.waited(time.monotonic() - waited)

@@ -214,6 +214,8 @@ def instance_status(*, tenant: Tenant, instance_id: Any) -> dict:
         "created_at": instance.created_at,
         "started_at": instance.started_at,
         "finished_at": instance.finished_at,
+        "test": instance.test,
+        "stop_after": instance.stop_after,
         "wake_at": instance.due_at if instance.status == Instance.Status.WAITING else None,
         "rollback": rollback_status(instance=instance, steps=steps),
         "steps": [

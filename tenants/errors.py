@@ -5,10 +5,11 @@ class DomainError(Exception):
     status = 400
     code = "invalid"
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, node_id: str | None = None):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.node_id = node_id  # the graph node (or step) the error is about, when there is one
 
 
 class InvalidInput(DomainError):

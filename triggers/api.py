@@ -35,6 +35,10 @@ class DraftRunIn(Schema):
     params: Any = None
     # A webhook trigger's test delivery ({method, headers, query, body}); else `params` is its body.
     delivery: dict | None = None
+    # A partial run: outputs given for nodes (as an earlier run's, of the nodes upstream of the one
+    # tested), used instead of running them; and the node after which the instance ends.
+    seeds: dict | None = None
+    stop_after: str | None = None
 
 
 class DraftRunOut(Schema):
@@ -92,7 +96,8 @@ def draft_run(request, workflow_id: int, payload: DraftRunIn):
     request.auth.require("editor")
     wf = workflow_get(tenant=request.auth.tenant, workflow_id=workflow_id)
     inst = services.draft_instance_create(tenant=request.auth.tenant, workflow=wf, params=payload.params,
-                                          author=request.auth.user, delivery=payload.delivery)
+                                          author=request.auth.user, delivery=payload.delivery,
+                                          seeds=payload.seeds, stop_after=payload.stop_after)
     return Status(201, {"id": str(inst.pk), "version": inst.version.number})
 
 

@@ -7,12 +7,15 @@ Invariant: every instance is created or restarted through engine.services, never
 """
 from __future__ import annotations
 
+from builder.graph import parse
 from builder.models import Workflow, WorkflowVersion
 from builder.selectors import version_diff
 from builder.services import draft_version
+from builder.structure import seed_kinds, upstream
 from engine.models import Instance
+from engine.seeding import instance_create_test
 from engine.selectors import failed_step, instances_for, step_names
-from engine.services import instance_create, instance_restart
+from engine.services import instance_restart
 from tenants.errors import InvalidInput
 from tenants.models import Tenant
 
@@ -41,10 +44,15 @@ def instances_restart_failed(*, tenant: Tenant, workflow: Workflow, version: Wor
 
 
 def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object = None, author=None,
-                          delivery: dict | None = None):
-    """Start an instance of the workflow's saved draft without publishing it (the editor's Run), on
-    `draft_version`. The published version, which webhooks, schedules and the API start, is left
-    as it is.
+                          delivery: dict | None = None, seeds: dict | None = None, stop_after: str | None = None):
+    """Start a test instance of the workflow's saved draft without publishing it (the editor's Run,
+    test of one node, run up to here), on `draft_version`. The published version, which webhooks,
+    schedules and the API start, is left as it is.
+
+    The draft's pinned nodes (those upstream of `stop_after` when given), and the nodes in `seeds` (the editor sends an earlier run's outputs
+    of the nodes upstream of the one it tests), are seeded with that data instead of running
+    (engine.seeding); with `stop_after` the instance ends after that node. The node a test stops
+    after always runs, pinned or not: that is what is being tested.
 
     A webhook trigger's instance gets what a real delivery gives, `{method, headers, query, body}`,
     with `params` as the body (or `delivery` as captured, for a listened-for test delivery), so code
@@ -52,7 +60,23 @@ def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object 
     version = draft_version(workflow=workflow, author=author)
     if any(n.get("type") == "webhook" for n in (version.graph or {}).get("nodes", [])):
         params = test_delivery(params, delivery)
-    return instance_create(tenant=tenant, workflow=workflow, params=params, version=version)
+    graph = parse(version.graph or {})
+    kinds = seed_kinds(graph)
+    if seeds is not None and not isinstance(seeds, dict):
+        raise InvalidInput("seeds", "seeds maps node ids to their outputs")
+    for node_id in seeds or {}:
+        if node_id not in kinds:
+            raise InvalidInput("seeds", f"{node_id!r} is not a step of the draft that can take given data", node_id=node_id)
+    if stop_after is not None and stop_after not in kinds:
+        raise InvalidInput("stop_after", f"{stop_after!r} is not a step of the draft a test run can stop after", node_id=stop_after)
+    # Pins of the nodes that run before the stop (all of them without one): a pinned node after
+    # the stop would only show as done in a run that never reached it.
+    wanted = upstream(graph, stop_after) if stop_after is not None else set(kinds)
+    given = {k: v for k, v in (workflow.pins or {}).items() if k in kinds and k in wanted}
+    given.update(seeds or {})
+    given.pop(stop_after, None)
+    return instance_create_test(tenant=tenant, workflow=workflow, params=params, version=version, seeds=given,
+                                kinds={k: kinds[k] for k in given if kinds[k] != "do"}, stop_after=stop_after)
 
 
 def test_delivery(body: object, delivery: dict | None = None) -> dict:

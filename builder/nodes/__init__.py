@@ -21,6 +21,6 @@ def catalog() -> list[dict]:
          "handles": None if callable(s.handles) else [h for h in s.handles if h is not None],
          "dynamic_handles": callable(s.handles), "code_fields": list(s.code_fields),
          "merges": s.merges, "body_handle": s.body_handle, "passes_input": s.passes_input,
-         "handle_from_output": s.handle_from_output}
+         "handle_from_output": s.handle_from_output, "seed_kind": s.seed_kind if s.step else None}
         for s in sorted(CATALOG.values(), key=lambda s: (GROUPS.index(s.group), s.type))
     ]

@@ -25,7 +25,7 @@ def compile_node(node, c) -> str:
 
 
 SPEC = NodeSpec(
-    type="approval", label="Approval", group="durable", step_options=False, handles=("approved", "rejected"),
+    type="approval", label="Approval", group="durable", step_options=False, seed_kind="wait", handles=("approved", "rejected"),
     handle_from_output="decision",
     description="Waits for a person to approve or reject through links signed for this instance; on timeout takes the default decision.",
     schema=object_schema({

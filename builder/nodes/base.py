@@ -58,6 +58,10 @@ class NodeSpec:
     # "boolean" (true/false), "value" (the output names the handle), "decision" (an approval's
     # event payload, or its default decision on timeout); None when it has one output handle.
     handle_from_output: str | None = None
+    # The kind of step record a test run may seed for it with given data instead of running it
+    # (engine.seeding): "do", "sleep" or "wait"; None when it cannot be seeded (not a step, or
+    # more than one step, as a sub-workflow's start and its wait for the child).
+    seed_kind: str | None = "do"
 
     def output_handles(self, data: dict) -> tuple[str | None, ...]:
         return self.handles(data) if callable(self.handles) else self.handles

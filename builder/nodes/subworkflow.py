@@ -21,7 +21,7 @@ def compile_node(node, c) -> str:
 
 
 SPEC = NodeSpec(
-    type="subworkflow", label="Sub-workflow", group="durable",
+    type="subworkflow", label="Sub-workflow", group="durable", seed_kind=None,
     description="Starts an instance of another workflow of this tenant; waits for its result (or not).",
     schema=object_schema({
         "workflow": {"type": "string", "minLength": 1, "description": "the other workflow's slug"},

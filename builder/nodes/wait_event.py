@@ -21,7 +21,7 @@ def compile_node(node, c) -> str:
 
 
 SPEC = NodeSpec(
-    type="wait_event", label="Wait for event", group="durable", step_options=False,
+    type="wait_event", label="Wait for event", group="durable", step_options=False, seed_kind="wait",
     description="Waits for an event of a type sent to the instance (kept if it arrived earlier); output { type, payload, timestamp }.",
     schema=object_schema({
         "type": {"type": "string", "minLength": 1},

@@ -42,6 +42,9 @@ import { SampleContext } from "./form/preview";
 import { LastRun } from "./editor/LastRun";
 import { placeFromQuery, requestReveal } from "./code/reveal";
 import { useLastRun } from "./editor/useLastRun";
+import { loopBodies, testable, testNodeRun, upToHereRun } from "./editor/partialRun";
+import { TestNode } from "./editor/TestNode";
+import { useTestRun } from "./editor/useTestRun";
 
 const edgeTypes = { insertable: InsertableEdge };
 const ARROW = { type: MarkerType.ArrowClosed, width: 18, height: 18 };
@@ -88,6 +91,8 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   onProblems.current = problems.fromSave;
   const { setDirty } = draft;
   const listener = useTestDelivery(workflowId, draft.saveDraft);
+  const tests = useTestRun({ workflowId, initialPins: draft.pins, saveDraft: draft.saveDraft, reload: lastRun.reload, setStatus,
+                             onProblems: useCallback((found) => onProblems.current(found), []) });
   const edited = useCallback(() => setDirty(true), [setDirty]);
 
   // Undo/redo: a snapshot of the graph is taken before each change the user makes (typing in
@@ -257,8 +262,9 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   // What the canvas shows: the draft with its missing-secret marks, or the view; edges with arrowheads.
   const draftShown = useMemo(() => nodes.map((n) => {
     const missing = missingSecrets({ id: n.id, type: n.data.type, data: n.data.config }, n.data.spec, secrets.names);
-    return missing.join() === (n.data.missing ?? []).join() ? n : { ...n, data: { ...n.data, missing } };
-  }), [nodes, secrets.names]);
+    const pinned = n.id in tests.pins;
+    return missing.join() === (n.data.missing ?? []).join() && pinned === Boolean(n.data.pinned) ? n : { ...n, data: { ...n.data, missing, pinned } };
+  }), [nodes, secrets.names, tests.pins]);
   const shown = view ? view.nodes : draftShown;
   const shownEdges = useMemo(() => (view ? view.edges : edges).map((e) => ({
     ...e, markerEnd: ARROW, type: view ? undefined : "insertable",
@@ -298,6 +304,18 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
     if (!testData.payload.ok) { setStatus("The test payload is not JSON"); return; }
     draft.run(testData.payload.value);
   }, [draft, testData.payload]);
+  // Testing the selected node (partialRun.ts): what it would be given, and the two kinds of partial run.
+  const testNodes = useMemo(() => nodes.map((n) => ({ id: n.id, spec: n.data.spec })), [nodes]);
+  const canTest = useMemo(() => (selected && !view ? testable(testNodes.find((n) => n.id === selected), loopBodies(testNodes, edges)) : false),
+    [edges, selected, testNodes, view]);
+  const testPlan = useMemo(() => (canTest && selected ? testNodeRun(selected, testNodes, edges, tests.pins, lastRun.byNode) : null),
+    [canTest, edges, lastRun.byNode, selected, testNodes, tests.pins]);
+  const partial = useCallback((which: "node" | "upTo") => {
+    if (!selected || !testPlan) return;
+    if (!testData.payload.ok) { setStatus("The test payload is not JSON"); return; }
+    const r = which === "node" ? testPlan : upToHereRun(selected, testNodes, edges, tests.pins);
+    tests.start(r, testData.payload.value, which === "node" ? `Test of ${selected}` : `Run up to ${selected}`);
+  }, [edges, selected, testData.payload, testNodes, testPlan, tests]);
 
   return (
     <EditorContext.Provider value={readOnly ? null : actions}>
@@ -369,9 +387,18 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
           <Panel id={selectedNode.id} spec={selectedNode.data.spec} config={selectedNode.data.config} upstream={selectedUpstream}
                  problems={view ? [] : selectedNode.data.problems} readOnly={readOnly} secretNames={secrets.names}
                  missing={view ? [] : selectedNode.data.missing}
-                 lastRun={!view && lastRun.run
-                   ? <LastRun workflowId={workflowId} run={lastRun.run} nodeId={selectedNode.id} node={lastRun.byNode.get(selectedNode.id)} />
-                   : null}
+                 lastRun={<>
+                   {canTest && testPlan && (
+                     <TestNode nodeId={selectedNode.id} plan={testPlan.plan} busy={tests.busy !== null}
+                               pinned={selectedNode.id in tests.pins} pinnedValue={tests.pins[selectedNode.id]}
+                               lastOutput={lastRun.byNode.get(selectedNode.id)?.status === "complete" ? lastRun.byNode.get(selectedNode.id)! : null}
+                               onTest={() => partial("node")} onUpTo={() => partial("upTo")}
+                               onPin={(output) => tests.pin(selectedNode.id, output)} onUnpin={() => tests.unpin(selectedNode.id)} />
+                   )}
+                   {!view && lastRun.run
+                     ? <LastRun workflowId={workflowId} run={lastRun.run} nodeId={selectedNode.id} node={lastRun.byNode.get(selectedNode.id)} />
+                     : null}
+                 </>}
                  onChange={(config) => { checkpoint(true); setNodes((ns) => ns.map((n) => (n.id === selectedNode.id ? { ...n, data: { ...n.data, config } } : n))); edited(); }}>
             {/* In the side column, so it never covers the canvas (or a node with a problem). */}
             {!view && selectedNode.data.type === "webhook" && draft.hookUrl && <WebhookHelp baseUrl={draft.hookUrl} config={selectedNode.data.config} />}

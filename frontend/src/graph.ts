@@ -15,6 +15,7 @@ export type DiffMark = "added" | "removed" | "changed";
 export type StepData = {
   type: string; config: Record<string, unknown>; spec?: CatalogEntry; problems?: string[]; diff?: DiffMark;
   readOnly?: boolean; missing?: string[];  // tenant secrets it reads that are not set
+  pinned?: boolean;  // test runs use its pinned data instead of running it
 };
 export type CanvasNode = Node<StepData>;
 export type Catalog = Record<string, CatalogEntry>;

@@ -91,3 +91,81 @@ def test_a_workflow_is_created_by_name_with_a_derived_slug(api):
     assert api.post("/workflows", {"name": "First Flow"}).status_code == 409
     r = api.post("/workflows", {"name": "!!!"})
     assert r.status_code == 422 and r.data["error"]["field"] == "name"
+
+
+def chain() -> dict:
+    """start -> fetch -> total -> notify: `fetch` fails if it runs, `notify` after the stop must not run."""
+    nodes = [("start", "manual", {}), ("fetch", "code", {"code": "throw new NonRetryableError('fetch ran');"}),
+             ("total", "code", {"code": "return { total: input.price * 2 };"}),
+             ("notify", "code", {"code": "throw new NonRetryableError('notify ran');"})]
+    return {"nodes": [{"id": i, "type": t, "position": {"x": 200 * k, "y": 0}, "data": d} for k, (i, t, d) in enumerate(nodes)],
+            "edges": [{"id": f"e{k}", "source": a, "target": b} for k, (a, b) in enumerate([("start", "fetch"), ("fetch", "total"), ("total", "notify")])]}
+
+
+def steps_of(instance_id):
+    from engine.models import StepRecord
+
+    return {r.name: (r.status, r.attempts) for r in StepRecord.objects.filter(instance_id=instance_id)}
+
+
+def test_testing_one_node_uses_the_given_upstream_data_and_stops_after_it(api, drive):
+    wf = api.post("/workflows", {"slug": "chain", "draft": chain()}).data
+    r = api.post(f"/workflows/{wf['id']}/draft/instances", {"seeds": {"fetch": {"price": 21}}, "stop_after": "total"})
+    assert r.status_code == 201
+    drive()
+    instance = Instance.objects.get(pk=r.data["id"])
+    assert (instance.status, json.loads(instance.output), instance.test) == ("complete", {"total": 42}, True)
+    assert steps_of(instance.pk) == {"fetch": ("complete", 0), "total": ("complete", 1)}  # notify never ran
+
+
+def test_pinned_data_is_used_in_every_test_run_but_not_for_the_node_tested(api, drive):
+    wf = api.post("/workflows", {"slug": "pinned", "draft": chain()}).data
+    r = api.put(f"/workflows/{wf['id']}/pins/fetch", {"output": {"price": 5}})
+    assert r.status_code == 200 and r.data["pins"] == {"fetch": {"price": 5}}
+    assert api.get(f"/workflows/{wf['id']}").data["pins"] == {"fetch": {"price": 5}}
+    api.put(f"/workflows/{wf['id']}/pins/notify", {"output": "pinned notify"})
+    full = api.post(f"/workflows/{wf['id']}/draft/instances", {}).data  # a whole test run: pins replace both
+    up_to = api.post(f"/workflows/{wf['id']}/draft/instances", {"stop_after": "total"}).data  # run up to here
+    tested = api.post(f"/workflows/{wf['id']}/draft/instances", {"stop_after": "notify"}).data  # the pinned node itself runs
+    drive()
+    assert json.loads(Instance.objects.get(pk=full["id"]).output) == "pinned notify"
+    assert json.loads(Instance.objects.get(pk=up_to["id"]).output) == {"total": 10}
+    assert "notify" not in steps_of(up_to["id"])
+    t = Instance.objects.get(pk=tested["id"])
+    assert t.status == "errored" and t.error["message"] == "notify ran"
+    # Unpinned, the node runs again.
+    assert api.delete(f"/workflows/{wf['id']}/pins/fetch").data["pins"] == {"notify": "pinned notify"}
+    assert api.delete(f"/workflows/{wf['id']}/pins/fetch").status_code == 422
+    again = api.post(f"/workflows/{wf['id']}/draft/instances", {"stop_after": "total"}).data
+    drive()
+    assert Instance.objects.get(pk=again["id"]).error["message"] == "fetch ran"
+
+
+def test_pins_and_seeds_are_refused_with_the_node_named(api, tenant):
+    from tenants.secrets import secret_put
+
+    secret_put(tenant=tenant, name="TOKEN", value="s3cr3t-value-123")
+    wf = api.post("/workflows", {"slug": "refused", "draft": chain()}).data
+    for path, body, field, node in [
+        ("/pins/start", {"output": 1}, "node_id", None),  # a trigger is not a step: its data is the test payload
+        ("/pins/nowhere", {"output": 1}, "node_id", None),
+        ("/pins/fetch", {"output": {"token": "s3cr3t-value-123"}}, "pins", "fetch"),
+        ("/pins/fetch", {"output": "x" * (1024 * 1024)}, "pins", "fetch"),
+    ]:
+        r = api.put(f"/workflows/{wf['id']}{path}", body)
+        assert r.status_code == 422 and r.data["error"]["field"] == field and r.data["error"].get("node_id") == node, r.data
+    for body, field, node in [
+        ({"seeds": {"start": 1}}, "seeds", "start"),
+        ({"seeds": {"fetch": {"token": "s3cr3t-value-123"}}}, "seeds", "fetch"),
+        ({"seeds": ["fetch"]}, "seeds", None),
+        ({"stop_after": "nowhere"}, "stop_after", "nowhere"),
+    ]:
+        r = api.post(f"/workflows/{wf['id']}/draft/instances", body)
+        assert r.status_code == 422 and r.data["error"]["field"] == field and r.data["error"].get("node_id") == node, r.data
+    assert api.get(f"/workflows/{wf['id']}").data["pins"] == {} and not Instance.objects.exists()
+
+
+def test_viewers_cannot_pin(api, viewer_api):
+    wf = api.post("/workflows", {"slug": "chain", "draft": chain()}).data
+    assert viewer_api.put(f"/workflows/{wf['id']}/pins/fetch", {"output": 1}).status_code == 403
+    assert viewer_api.delete(f"/workflows/{wf['id']}/pins/fetch").status_code == 403

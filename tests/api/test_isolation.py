@@ -31,7 +31,8 @@ def a_rows(api, clock, drive, tenant):
     Membership.objects.create(tenant=tenant, user=User.objects.create_user("a-member", password="pw"), role="editor")
     invitation = api.post("/invitations", {"to": "someone@example.com", "role": "viewer"}).data
     return {"workflow_id": wf["id"], "number": 1, "instance_id": inst["id"], "key_id": key["id"], "name": "A_SECRET",
-            "username": "a-member", "tenant": tenant, "step": "manager", "invitation_id": invitation["id"]}
+            "username": "a-member", "tenant": tenant, "step": "manager", "invitation_id": invitation["id"],
+            "node_id": "manager"}
 
 
 BODIES = {"post": {"type": "t", "graph": {}, "program": CODE, "slug": "s", "name": "n", "value": "v", "instances": [{}],

@@ -20,7 +20,7 @@ type Schemas = components["schemas"];
 // The answers the editor reads, as the server declares them; only the free-form JSON they carry
 // (a node type's JSON Schema, a graph) is given its shape here.
 /** What other code may know of a node type: flags of its spec (builder/nodes/base.py: NodeSpec), never its name. */
-type Flag = "trigger" | "step" | "merges" | "body_handle" | "passes_input" | "handle_from_output";
+type Flag = "trigger" | "step" | "merges" | "body_handle" | "passes_input" | "handle_from_output" | "seed_kind";
 export type NodeSpecFlags = Partial<Pick<Schemas["CatalogEntryOut"], Flag>>;
 export type CatalogEntry = Omit<Schemas["CatalogEntryOut"], "schema" | Exclude<Flag, "trigger" | "step">> & NodeSpecFlags & {
   schema: { properties?: Record<string, JsonSchema>; required?: string[] };

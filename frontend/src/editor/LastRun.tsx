@@ -14,7 +14,7 @@ export function LastRun({ workflowId, run, nodeId, node }: { workflowId: number;
     <section className="last-run" aria-label={`Last run of ${nodeId}`}>
       <h3>Last run <a href={href} onClick={(e) => { e.preventDefault(); if (confirmLeave()) navigate(href); }}>{new Date(run.created_at).toLocaleString()}</a></h3>
       {!node ? <p className="muted">Not reached in the last run.</p> : (<>
-        <p className={`run-state run-${node.status}`}>{node.status}{items ? ` · ${items}` : ""}</p>
+        <p className={`run-state run-${node.status}`}>{node.status}{items ? ` · ${items}` : ""}{node.given ? " · given data, not run" : ""}</p>
         {/* The API gives a step's error as {name, message, stack, frames}: its frames open the node's line. */}
         {node.error && (typeof node.error === "string" ? <p className="error">{node.error}</p> : <ErrorBox error={node.error} workflowId={workflowId} />)}
         {node.status === "complete" && (

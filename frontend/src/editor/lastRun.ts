@@ -7,9 +7,10 @@ import type { StepError } from "../live/state";
 /** The fields of `GET /instances/{id}` the editor reads (the endpoint answers free-form JSON). */
 export type InstanceRun = {
   id: string; status: string; created_at: string; params: unknown;
-  steps: { name: string; status: string; output: unknown; error: StepError | string | null }[];
+  steps: { name: string; status: string; output: unknown; error: StepError | string | null; attempts?: number; kind?: string }[];
 };
-export type NodeRun = { status: string; output: unknown; error: StepError | string | null; runs: number };
+// given: a test run gave the node its data (pinned, or an earlier run's output): it did not run.
+export type NodeRun = { status: string; output: unknown; error: StepError | string | null; runs: number; given?: boolean };
 
 /** By node id: its last step's status, output and error, and how many times it ran (loop bodies run per item). */
 export function nodeRuns(run: InstanceRun | null): Map<string, NodeRun> {
@@ -17,7 +18,8 @@ export function nodeRuns(run: InstanceRun | null): Map<string, NodeRun> {
   for (const s of run?.steps ?? []) {
     const id = s.name.replace(/\[\d+\]$/, "");
     const before = byNode.get(id);
-    byNode.set(id, { status: s.status, output: s.output, error: s.error, runs: (before?.runs ?? 0) + 1 });
+    byNode.set(id, { status: s.status, output: s.output, error: s.error, runs: (before?.runs ?? 0) + 1,
+                     ...(s.kind === "do" && s.status === "complete" && s.attempts === 0 ? { given: true } : {}) });
   }
   return byNode;
 }

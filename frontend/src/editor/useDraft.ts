@@ -26,6 +26,7 @@ export function useDraft({ workflowId, catalog, graph, current, setNodes, setEdg
   // The published version and what its graph means: the toolbar says when the draft differs from it.
   const [live, setLive] = useState<{ number: number; key: string } | null>(null);
   const [versionsChanged, setVersionsChanged] = useState(0);  // re-reads an open version list
+  const [pins, setPins] = useState<Record<string, unknown> | null>(null);  // the draft's pinned test data, as loaded
   // The check of the version about to be published, while the user decides (PublishDialog).
   const [pending, setPending] = useState<VersionCheck | null>(null);
 
@@ -33,6 +34,7 @@ export function useDraft({ workflowId, catalog, graph, current, setNodes, setEdg
     api.GET("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId } } }).then(({ data }) => {
       if (!data) return;
       setName(data.name);
+      setPins((data.pins as Record<string, unknown> | undefined) ?? {});
       api.GET("/api/v1/me").then(({ data: me }) => { if (me) setHookUrl(`${location.origin}/hooks/${me.tenant}/${data.slug}`); });
       const c = toCanvas((data.draft as Graph | null) ?? { nodes: [], edges: [] }, catalog);
       setNodes(c.nodes);
@@ -146,6 +148,6 @@ export function useDraft({ workflowId, catalog, graph, current, setNodes, setEdg
 
   const draftKey = useMemo(() => semanticKey(graph), [graph]);
   const saveDraftNow = useCallback(() => saveDraft(toGraph(current.current.nodes, current.current.edges)), [current, saveDraft]);
-  return { name, hookUrl, dirty, setDirty, loaded, live, setLive, draftKey, versionsChanged, saveDraft: saveDraftNow,
+  return { name, hookUrl, dirty, setDirty, loaded, live, setLive, draftKey, versionsChanged, pins, saveDraft: saveDraftNow,
            pending, cancelPublish, ...actions };
 }

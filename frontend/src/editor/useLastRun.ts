@@ -23,5 +23,5 @@ export function useLastRun(workflowId: number) {
     return () => window.removeEventListener("focus", load);
   }, [load]);
   const byNode = useMemo(() => nodeRuns(run), [run]);
-  return { run, byNode };
+  return { run, byNode, reload: load };
 }

@@ -239,12 +239,14 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
                      elementsSelectable onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
                      fitView fitViewOptions={{ maxZoom: 1 }} proOptions={{ hideAttribution: true }}>
             <Background />
-            <MiniMap pannable zoomable nodeColor={(n) => MINIMAP[(n.data as LiveNodeData).live?.state ?? "queued"] ?? "#ccc"} />
             <Controls showInteractive={false} />
           </ReactFlow>
         )}
       </main>
       <aside className="live-side">
+        {/* Beside the canvas, never over it: at 1280x800 a corner minimap hid a node's state. */}
+        {shown !== null && <MiniMap className="side-minimap" pannable zoomable ariaLabel="Minimap" bgColor="transparent" maskColor="rgba(128, 128, 128, 0.3)"
+                                    nodeColor={(n) => MINIMAP[(n.data as LiveNodeData).live?.state ?? "queued"] ?? "#ccc"} />}
         {selected && (
           <Inspector instanceId={instanceId} nodeId={selectedNode?.id ?? selected} type={selectedNode?.type ?? ""} live={selectedLive}
                      input={diagramNode ? snapshot?.params : inputOf(selected)} workflowId={workflowId}

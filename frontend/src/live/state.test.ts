@@ -185,6 +185,23 @@ group("ephemeral events (an attempt began or ended, not committed yet)", () => {
   });
 });
 
+group("test instances", () => {
+  it("shows a seeded step as done with its given data, never as run", () => {
+    const s = applyEvents(emptyState(), [
+      ev("workflow_queued", {}),
+      ev("step_completed", { step: "fetch", output: '{"price":2}', seeded: true }),
+      ev("workflow_started", {}),
+      ev("step_started", { step: "total" }), ev("attempt_started", { step: "total", attempt: 1 }),
+      ev("step_completed", { step: "total", attempt: 1, output: "4" }),
+    ]);
+    const fetch = s.steps.find((x) => x.name === "fetch")!;
+    expect([fetch.state, fetch.seeded, fetch.output, fetch.attempts.length]).toEqual(["succeeded", true, '{"price":2}', 0]);
+    const p = project([{ id: "fetch", type: "code" }, { id: "total", type: "code" }], [{ id: "e", source: "fetch", target: "total" }], s);
+    expect(describe(p.nodes.fetch, 0)).toBe("given data · not run");
+    expect(describe(p.nodes.total, 0)).toMatch(/^succeeded/);
+  });
+});
+
 group("rollbacks", () => {
   function saga(): ProgressEvent[] {
     id = 0;

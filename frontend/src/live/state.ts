@@ -20,6 +20,7 @@ export type ProgressEvent = {
   output?: string | null; truncated?: boolean; size?: number; error?: StepError | null; retryDelayMs?: number;
   until?: string; eventType?: string; timeout?: string; level?: string; message?: string;
   restart?: boolean; from?: string | null; ephemeral?: boolean;
+  seeded?: boolean;  // step_completed of a test instance's step given its data (pinned or earlier): it never ran
   // Saga rollbacks: why the phase began, the steps it undoes (in order), which occurrence a rollback is of.
   reason?: string; steps?: string[]; occurrence?: number;
 };
@@ -51,6 +52,7 @@ export type StepView = {
   unconfirmed?: boolean;  // seen only by ephemeral events: not committed yet
   endedAt?: number;  // unconfirmed: when its attempt ended in the sandbox
   ephemeralOnly?: boolean;  // made by an ephemeral event: no durable event has named it yet
+  seeded?: boolean;  // a test instance gave it its data (pinned, or an earlier run's): it did not run
   rollback?: RollbackView;  // its rollback, once the rollback phase reached it
 };
 export type LogLine = { eventId: number; at: number; step: string | null; level: string; message: string };
@@ -194,6 +196,10 @@ export function reduce(state: LiveState, e: ProgressEvent): LiveState {
           : { ...st, attempts, state: "retrying", error: e.error ?? undefined, retryAt: at + e.retryDelayMs };
       });
     case "step_completed":
+      if (e.seeded) {
+        return update(s, name, (st) => ({ ...st, state: "succeeded", seeded: true, startedAt: at, finishedAt: at, output: e.output ?? null,
+                                          truncated: !!e.truncated, size: e.size }));
+      }
       return update(s, name, (st) => ({
         ...st, state: "succeeded", finishedAt: at, retryAt: undefined, output: e.output ?? null, truncated: !!e.truncated, size: e.size,
         attempts: finishAttempt(st.attempts, e.attempt, at, {}),
@@ -466,7 +472,9 @@ function describeRun(live: NodeLive, now: number): string {
     case "retrying": return `retrying · attempt ${attempt ?? 1} failed · next in ${duration(Math.max(0, (last?.retryAt ?? now) - now))}`;
     case "sleeping": return `sleeping until ${clockTime(last?.until)}`;
     case "waiting": return `waiting for ${last?.eventType ?? "an event"}`;
-    case "succeeded": return `succeeded${attempt && attempt > 1 ? ` · ${attempt} attempts` : ""}${count}${took ? ` · ${took}` : ""}`;
+    case "succeeded":
+      if (last?.seeded) return "given data · not run";
+      return `succeeded${attempt && attempt > 1 ? ` · ${attempt} attempts` : ""}${count}${took ? ` · ${took}` : ""}`;
     case "failed": return `${last?.timedOut ? "timed out" : "failed"}${attempt ? ` · ${attempt} attempt${attempt > 1 ? "s" : ""}` : ""}${took ? ` · ${took}` : ""}`;
     default: return live.state;
   }

@@ -23,7 +23,7 @@ function NodeBody({ id, data, selected, icon, summary }: NodeProps<CanvasNode> &
   const actions = useContext(EditorContext);
   const text = summary(data.config);
   const classes = ["node", `node-${data.type}`, `group-${spec?.group ?? "unknown"}`, selected ? "selected" : "",
-                   problems.length ? "invalid" : "", missing.length ? "missing-secret" : "", data.diff ? `diff-${data.diff}` : ""].filter(Boolean).join(" ");
+                   problems.length ? "invalid" : "", missing.length ? "missing-secret" : "", data.pinned ? "pinned" : "", data.diff ? `diff-${data.diff}` : ""].filter(Boolean).join(" ");
   return (
     <div className={classes} title={problems.length ? problems.join("\n") : spec?.description}>
       {!spec?.trigger && <Handle type="target" position={Position.Left} isConnectable={!data.readOnly} aria-label={`Input of ${id}`} />}
@@ -33,6 +33,8 @@ function NodeBody({ id, data, selected, icon, summary }: NodeProps<CanvasNode> &
         {problems.length > 0 && <span className="node-badge" aria-label={`${problems.length} problem(s)`}>!</span>}
         {missing.length > 0 && <span className="node-badge secret-badge" title={`secret ${missing.join(", ")} is not set`}
                                      aria-label={`secret ${missing.join(", ")} is not set`}>🔑</span>}
+        {data.pinned && <span className="node-badge pin-badge" title="pinned test data: test runs use it instead of running this node"
+                              aria-label="pinned test data">📌</span>}
         {data.diff && <span className={`diff-tag diff-tag-${data.diff}`}>{data.diff}</span>}
       </div>
       <div className="node-type">{spec?.label ?? `unknown type ${data.type}`}{data.config.label ? ` · ${id}` : ""}</div>
