@@ -67,3 +67,13 @@ def upstream(graph: Graph, node_id: str) -> set[str]:
             seen.add(n)
             stack.extend(e.source for e in graph.incoming(n))
     return seen
+
+
+def scope(graph: Graph, node_id: str) -> set[str]:
+    """What a run "up to" `node_id` needs: the node, its ancestors and the bodies of the loops among
+    them (a body's nodes have no edge to the loop's next node, but the loop waits for them)."""
+    nodes = upstream(graph, node_id) | {node_id}
+    for n in list(nodes):
+        if is_loop(graph.nodes[n]):
+            nodes |= loop_reach(graph, n)
+    return nodes

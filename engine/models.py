@@ -65,6 +65,10 @@ class Instance(models.Model):
     # that step's result is final, instead of running on to the end of the program.
     test = models.BooleanField(default=False)
     stop_after = models.CharField(max_length=256, blank=True, default="")
+    # A partial run's scope: the step names (node ids) it may run, the stop step and what it needs
+    # (engine.seeding); a step outside it is parked, never started (the host refuses its start).
+    # None: no restriction (a whole run).
+    scope = models.JSONField(null=True, blank=True, default=None)
     # Its rollback phase, once begun (the program failed, or it was terminated with rollback):
     # {"reason": "errored" | "terminate", "error": {name, message}}. While set, the program is only
     # replayed to find its rollback handlers (engine.sandbox.undo); it ends errored or terminated.

@@ -153,6 +153,7 @@ class Advance:
             # Rolling back: no command of the program's own steps is accepted from the start.
             plan=[] if inst.rollback is not None else None,
             inbox={e["pk"]: (e["type"], e["payload"], e["created_at"].isoformat()) for e in inbox},
+            scope=frozenset(inst.scope) if inst.test and isinstance(inst.scope, list) else None,
         )
         head = {
             "now": clock.to_ms(self.now),
@@ -178,6 +179,7 @@ class Advance:
             # starts, so the next crash is pinned on one step and spends that step's retries.
             "trace": inst.recoveries >= 2,
             "optional": optional,
+            "scope": sorted(self.session.scope) if self.session.scope is not None else None,
             "undo": inst.rollback is not None,
             "maxSteps": self.plan.steps_per_instance,
             "check": check,
@@ -452,6 +454,12 @@ class Advance:
             return {**base, "status": S.PAUSED, "due_at": None, "items": [(E.WORKFLOW_PAUSED, None, None, None)]}
         if self.yielded:
             return {**base, "status": S.QUEUED, "due_at": now, "items": []}
+        if wake is None and self.session is not None and self.session.scope is not None:
+            # Parked steps (outside a partial test run's scope) are all it waits for.
+            error = {"name": "StopNotReachedError", "message": f"the test run did not reach step {self.instance.stop_after}: "
+                     "what it waits for is outside the test's scope (steps that do not lead to it are not run)"}
+            return {**base, "status": S.ERRORED, "error": error, "due_at": None, "finished_at": now,
+                    "items": [(E.WORKFLOW_ERRORED, None, None, {"error": error})]}
         if wake is None:
             error = {"name": "StuckError", "message": "run() is awaiting something that is not a step, sleep or event: it can never finish"}
             return {**base, "status": S.ERRORED, "error": error, "due_at": None, "finished_at": now,

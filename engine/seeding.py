@@ -6,7 +6,11 @@ and runs a workflow "up to here". Both are ordinary instances of the tenant, mar
   that creates the instance; the replay returns that result exactly as it returns any checkpoint,
   so a seeded step never runs (the engine's rule for a committed result);
 - with `stop_after`, the runner ends the instance, complete with that step's result (or errored
-  with its error), at the commit that makes the step final (engine.runner.Advance.commit).
+  with its error), at the commit that makes the step final (engine.runner.Advance.commit);
+- with a `scope` (the stop step and the steps it needs, which the builder knows from its graph),
+  nothing else runs: the runtime parks a step outside it (never starts it, so its branch waits)
+  and the host refuses to start one (engine.sandbox.protocol.Session.new_step), so no capability
+  call of such a step happens, even in a branch of a fan-out that runs beside the stop's.
 
 Invariants: seeded results are tenant data and pass the checks every step result passes: JSON, at
 most MAX_OUTPUT_BYTES each (and MAX_SEED_BYTES together), and no value of one of the tenant's
@@ -38,6 +42,7 @@ MAX_OUTPUT_BYTES = 1024 * 1024  # a step's result (engine.runner.MAX_OUTPUT_BYTE
 MAX_SEED_BYTES = 4 * 1024 * 1024
 MAX_SEEDS = 500
 MAX_NAME = 256
+MAX_SCOPE = 10_000  # step names in a partial run's scope
 E = progress.EventType
 
 
@@ -86,11 +91,15 @@ def seeds_check(*, tenant: Tenant, seeds: Any, field: str = "seeds") -> dict[str
 def instance_create_test(
     *, tenant: Tenant, workflow: Workflow, version: WorkflowVersion, params: Any = None,
     seeds: dict[str, Any] | None = None, kinds: dict[str, str] | None = None, stop_after: str | None = None,
+    scope: Any = None,
 ) -> Instance:
     """A test instance of `version`: its steps named in `seeds` recorded as complete with the given
     results before it first runs (so they never run), ending after step `stop_after` if given.
     `kinds` says which seeded steps are sleeps or waits for events (default: `step.do`); a seeded
-    sleep is over, a seeded wait took an event whose value is the seed."""
+    sleep is over, a seeded wait took an event whose value is the seed. `scope` (only with
+    `stop_after`): the names of the steps the run may start; the stop step and the seeded steps
+    are always in it. A step named `name[...]` or `name.x` (a loop body's item, a node's second
+    step) belongs to node `name`."""
     texts = seeds_check(tenant=tenant, seeds=seeds)
     kinds = kinds or {}
     for name, kind in kinds.items():
@@ -101,12 +110,13 @@ def instance_create_test(
             raise InvalidInput("stop_after", f"a step name is 1 to {MAX_NAME} characters")
         if stop_after in texts:
             raise InvalidInput("stop_after", f"step {stop_after!r} is seeded: it would not run", node_id=stop_after)
+    names = scope_check(scope, stop_after, texts)
     now = clock.now()
     with transaction.atomic():
         # The instance and its seeds commit together: no worker can see one without the other.
         instance = instance_create(tenant=tenant, workflow=workflow, params=params, version=version)
-        Instance.objects.filter(pk=instance.pk).update(test=True, stop_after=stop_after or "")
-        instance.test, instance.stop_after = True, stop_after or ""
+        Instance.objects.filter(pk=instance.pk).update(test=True, stop_after=stop_after or "", scope=names)
+        instance.test, instance.stop_after, instance.scope = True, stop_after or "", names
         if texts:
             insert_steps(instance, {
                 (name, 1): {"kind": kinds.get(name, StepRecord.Kind.DO), "status": StepRecord.Status.COMPLETE,
@@ -120,6 +130,20 @@ def instance_create_test(
                 (E.STEP_COMPLETED, name, None, {**progress.preview(text), "seeded": True}) for name, text in texts.items()
             ])
     return instance
+
+
+def scope_check(scope: Any, stop_after: str | None, seeds: dict[str, str]) -> list[str] | None:
+    """A partial run's scope as stored: sorted step names, with the stop step and the seeds."""
+    if scope is None:
+        return None
+    if stop_after is None:
+        raise InvalidInput("scope", "a scope needs stop_after: a whole run runs every step")
+    if not isinstance(scope, (list, tuple, set, frozenset)) or len(scope) > MAX_SCOPE:
+        raise InvalidInput("scope", f"scope is a list of at most {MAX_SCOPE} step names")
+    for name in scope:
+        if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME:
+            raise InvalidInput("scope", f"a step name is 1 to {MAX_NAME} characters")
+    return sorted({*scope, stop_after, *seeds})
 
 
 def seeded(config: Any) -> bool:

@@ -11,7 +11,7 @@ from builder.graph import parse
 from builder.models import Workflow, WorkflowVersion
 from builder.selectors import version_diff
 from builder.services import draft_version
-from builder.structure import seed_kinds, upstream
+from builder.structure import scope, seed_kinds, upstream
 from engine.models import Instance
 from engine.seeding import instance_create_test
 from engine.selectors import failed_step, instances_for, step_names
@@ -51,8 +51,10 @@ def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object 
 
     The draft's pinned nodes (those upstream of `stop_after` when given), and the nodes in `seeds` (the editor sends an earlier run's outputs
     of the nodes upstream of the one it tests), are seeded with that data instead of running
-    (engine.seeding); with `stop_after` the instance ends after that node. The node a test stops
-    after always runs, pinned or not: that is what is being tested.
+    (engine.seeding); with `stop_after` the instance ends after that node, and only that node and
+    the nodes it needs run (its ancestors, with the bodies of their loops: builder.structure.scope):
+    a branch of a fan-out that does not lead to it is parked, so its HTTP calls are not made. The
+    node a test stops after always runs, pinned or not: that is what is being tested.
 
     A webhook trigger's instance gets what a real delivery gives, `{method, headers, query, body}`,
     with `params` as the body (or `delivery` as captured, for a listened-for test delivery), so code
@@ -76,7 +78,8 @@ def draft_instance_create(*, tenant: Tenant, workflow: Workflow, params: object 
     given.update(seeds or {})
     given.pop(stop_after, None)
     return instance_create_test(tenant=tenant, workflow=workflow, params=params, version=version, seeds=given,
-                                kinds={k: kinds[k] for k in given if kinds[k] != "do"}, stop_after=stop_after)
+                                kinds={k: kinds[k] for k in given if kinds[k] != "do"}, stop_after=stop_after,
+                                scope=scope(graph, stop_after) if stop_after is not None else None)
 
 
 def test_delivery(body: object, delivery: dict | None = None) -> dict:

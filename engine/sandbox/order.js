@@ -38,6 +38,18 @@
       append(deferred, entry);
       return p;
     }
+    // A partial test run's scope (engine/seeding.py): a new step of a node outside it is parked,
+    // never started (its branch waits; the host would refuse its start). Mirrors protocol.within.
+    const SCOPE = init.scope ? { __proto__: null } : null;
+    if (SCOPE !== null) for (let k = 0; k < init.scope.length; k++) SCOPE[init.scope[k]] = true;
+    function outside(name) {
+      if (SCOPE === null || SCOPE[name] === true) return false;
+      for (let i = 0; i < name.length; i++) {
+        const ch = StringCharCodeAt(name, i);
+        if ((ch === 91 || ch === 46) && SCOPE[StringSlice(name, 0, i)] === true) return false; // "[" or "."
+      }
+      return true;
+    }
     function divergence() {
       if (halted || cut || replayed >= TOTAL) return null;
       let i = 0;

@@ -15,6 +15,8 @@ when it is well-formed and legal in that view. Invariants:
   capped by count and bytes here, whatever the runtime claims.
 - The values the host stores are the ones it built or checked: an event's output is built from
   the event row, a capability's caller is the step the host knows to be in flight.
+- A partial test run's scope (engine.seeding): no step outside it is started, slept or waited
+  for, whatever the runtime sends, so none of its capability calls is made.
 - Nothing can name another instance: commands carry step names only, and the host applies them to
   the instance whose lease it holds.
 A violation raises ProtocolViolation; the runner ends the instance with a `ProtocolError`.
@@ -110,6 +112,7 @@ class Session:
     plan: list[tuple[str, int]] | None = None
     answer: tuple[str, int] | None = None  # the rollback just started: its reply carries its step
     next_seq: int = 0
+    scope: frozenset[str] | None = None  # a partial test run's step names (None: every step may run)
 
     def __post_init__(self) -> None:
         # The record's order (states come in the order the steps were first recorded).
@@ -291,6 +294,8 @@ class Session:
         name, occ = key
         if key in self.states:
             fail(f"step {name} (occurrence {occ}) already exists")
+        if self.scope is not None and not within(name, self.scope):
+            fail(f"step {name} is outside this test run's scope: it does not lead to the step the run stops after")
         if occ != self.occurrences.get(name, 0) + 1:
             fail(f"step {name}: occurrence {occ} does not follow {self.occurrences.get(name, 0)}")
         if len(self.states) >= self.limits.max_steps:
@@ -489,6 +494,14 @@ HANDLERS: dict[str, Callable[[Session, dict], dict | None]] = {
     "slept": Session.on_slept, "wait": Session.on_wait, "got": Session.on_got, "timeout": Session.on_timeout,
     "log": Session.on_log, **undo.HANDLERS,
 }
+
+
+def within(name: str, scope: frozenset[str]) -> bool:
+    """Whether step `name` belongs to a node of `scope`: the node's own step, a loop body's item
+    (`id[2]`, `id[2][0]`) or a node's second step (`id.result`). Mirrors order.js's outside()."""
+    if name in scope:
+        return True
+    return any(name[:i] in scope for i, ch in enumerate(name) if ch in "[.")
 
 
 def marks(value: Any) -> list:

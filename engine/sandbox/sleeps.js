@@ -15,6 +15,7 @@
         settle(rec.wake, key);
         return;
       }
+      if (outside(name)) return never; // parked: outside a partial test run's scope
       const wait = gate(name, occ, "sleep");
       if (wait !== null) await wait;
       if (idle()) return never;
@@ -55,6 +56,7 @@
       if (rec) {
         deadline = rec.wake;
       } else {
+        if (outside(name)) return never; // parked: outside a partial test run's scope
         const wait = gate(name, occ, "wait");
         if (wait !== null) await wait;
         if (idle()) return never;

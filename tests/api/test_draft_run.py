@@ -169,3 +169,73 @@ def test_viewers_cannot_pin(api, viewer_api):
     wf = api.post("/workflows", {"slug": "chain", "draft": chain()}).data
     assert viewer_api.put(f"/workflows/{wf['id']}/pins/fetch", {"output": 1}).status_code == 403
     assert viewer_api.delete(f"/workflows/{wf['id']}/pins/fetch").status_code == 403
+
+
+@pytest.fixture
+def loopback(settings):
+    """A loopback HTTP server that records the paths it was asked for."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    settings.ENGINE_HTTP_ALLOWED_PRIVATE = ["127.0.0.1"]
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            seen.append(self.path)
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"sent": true}')
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_port}", seen
+    srv.shutdown()
+    srv.server_close()
+
+
+def fan_out(url: str) -> dict:
+    """start -> (price -> total) and, beside it, start -> charge: an HTTP call not upstream of `total`."""
+    nodes = [("start", "manual", {}), ("price", "code", {"code": "return { price: 21 };"}),
+             ("total", "code", {"code": "return { total: input.price * 2 };"}),
+             ("charge", "http", {"url": f"{url}/charge", "method": "POST", "json": {"amount": 1}})]
+    return {"nodes": [{"id": i, "type": t, "position": {"x": 200 * k, "y": 0}, "data": d} for k, (i, t, d) in enumerate(nodes)],
+            "edges": [{"id": f"e{k}", "source": a, "target": b}
+                      for k, (a, b) in enumerate([("start", "price"), ("price", "total"), ("start", "charge")])]}
+
+
+def test_a_partial_run_does_not_run_a_parallel_branch_that_does_not_lead_to_its_stop(api, drive, loopback):
+    url, seen = loopback
+    wf = api.post("/workflows", {"slug": "fan", "draft": fan_out(url)}).data
+    r = api.post(f"/workflows/{wf['id']}/draft/instances", {"stop_after": "total"})
+    assert r.status_code == 201, r.data
+    drive()
+    instance = Instance.objects.get(pk=r.data["id"])
+    assert instance.status == "complete", instance.error
+    assert json.loads(instance.output) == {"total": 42}
+    assert seen == []  # the charge was parked: never started, its call never made
+    assert steps_of(instance.pk) == {"price": ("complete", 1), "total": ("complete", 1)}
+    assert sorted(instance.scope) == ["price", "start", "total"]
+
+
+def test_a_partial_run_stopping_at_the_http_node_makes_its_call_and_a_whole_run_makes_it_too(api, drive, loopback):
+    url, seen = loopback
+    wf = api.post("/workflows", {"slug": "fan", "draft": fan_out(url)}).data
+    tested = api.post(f"/workflows/{wf['id']}/draft/instances", {"stop_after": "charge"}).data
+    drive()
+    instance = Instance.objects.get(pk=tested["id"])
+    assert instance.status == "complete", instance.error
+    assert json.loads(instance.output)["json"] == {"sent": True} and seen == ["/charge"]
+    assert "total" not in steps_of(instance.pk) and "price" not in steps_of(instance.pk)
+    whole = api.post(f"/workflows/{wf['id']}/draft/instances", {}).data
+    drive()
+    instance = Instance.objects.get(pk=whole["id"])
+    assert instance.status == "complete", instance.error
+    assert instance.scope is None and seen == ["/charge", "/charge"]
+    assert set(steps_of(instance.pk)) == {"price", "total", "charge"}

@@ -149,3 +149,79 @@ def test_a_seeded_step_after_steps_that_run_is_reached_after_them(tenant, wf, dr
     inst.refresh_from_db()
     assert (inst.status, json.loads(inst.output)) == ("complete", "pinned d")
     assert [r.name for r in StepRecord.objects.filter(instance=inst).order_by("pk")] == ["a", "d", "b", "c"]
+
+
+FAN_OUT = """
+export default async function run(event, step) {
+  const [a, b] = await Promise.all([
+    step.do("left", () => 1).then((x) => step.do("stop", () => x + 1)),
+    step.do("right", () => { throw new NonRetryableError("right ran outside the scope"); }),
+  ]);
+  return b;
+}"""
+
+
+def test_a_step_outside_the_scope_is_parked_and_the_run_ends_at_its_stop(tenant, make_workflow, drive):
+    wf = make_workflow(FAN_OUT)
+    inst = seeding.instance_create_test(tenant=tenant, workflow=wf, version=wf.published_version,
+                                        stop_after="stop", scope=["left"])
+    assert inst.scope == ["left", "stop"]  # the stop step is always in its own scope
+    drive()
+    inst.refresh_from_db()
+    assert (inst.status, json.loads(inst.output)) == ("complete", 2)
+    assert set(records(inst)) == {"left", "stop"}  # `right` never started
+
+
+def test_a_stop_behind_a_parked_step_ends_the_run_with_a_clear_error(tenant, make_workflow, drive):
+    wf = make_workflow(FAN_OUT)
+    inst = seeding.instance_create_test(tenant=tenant, workflow=wf, version=wf.published_version,
+                                        stop_after="stop", scope=[])
+    drive()
+    inst.refresh_from_db()
+    assert inst.status == "errored" and inst.error["name"] == "StopNotReachedError", inst.error
+    assert "stop" in inst.error["message"] and records(inst) == {}
+
+
+@pytest.mark.parametrize("scope, stop, message", [
+    (["a"], None, "needs stop_after"),
+    ("abc", "c", "list of at most"),
+    ([1], "c", "1 to 256 characters"),
+    ([""], "c", "1 to 256 characters"),
+])
+def test_a_bad_scope_is_refused_and_nothing_is_written(tenant, wf, scope, stop, message):
+    with pytest.raises(InvalidInput, match=message):
+        seeding.instance_create_test(tenant=tenant, workflow=wf, version=wf.published_version,
+                                     stop_after=stop, scope=scope)
+    assert not Instance.objects.filter(tenant=tenant).exists()
+
+
+def test_the_host_refuses_to_start_a_step_outside_the_scope():
+    """Whatever the runtime sends: the tenant's realm could skip order.js's parking."""
+    from engine.sandbox import ProtocolLimits, ProtocolViolation, Session
+
+    limits = ProtocolLimits(now=0, max_output=1000, max_logs=10, max_log_bytes=1000, max_commands=100,
+                            capabilities=frozenset({"http"}))
+    session = Session(limits=limits, states={}, inbox={}, scope=frozenset({"fetch", "loop", "child"}))
+    c = {"retries": {"limit": 0, "delay": 0, "backoff": "constant"}, "timeout": 1000}
+    session.message(json.dumps({"cmds": [{"t": "start", "s": "fetch", "o": 1, "a": 1, "c": c},
+                                         {"t": "start", "s": "loop[0]", "o": 1, "a": 1, "c": c},
+                                         {"t": "wait", "s": "child.result", "o": 1, "type": "x", "wake": 5}]}))
+    for cmd in ({"t": "start", "s": "charge", "o": 1, "a": 1, "c": c}, {"t": "sleep", "s": "fetchx", "o": 1, "wake": 5},
+                {"t": "wait", "s": "other[0]", "o": 1, "type": "x", "wake": 5}):
+        with pytest.raises(ProtocolViolation, match="outside this test run's scope"):
+            session.message(json.dumps({"cmds": [cmd], "cap": ["http", "{}"]}))
+
+
+def test_a_run_up_to_a_node_after_a_loop_includes_the_loops_body():
+    from builder.graph import parse
+    from builder.structure import scope
+
+    node = lambda i, t, d=None: {"id": i, "type": t, "position": {"x": 0, "y": 0}, "data": d or {}}  # noqa: E731
+    graph = parse({"nodes": [node("start", "manual"), node("each", "loop", {"items": "{{ [1, 2] }}"}),
+                             node("body", "transform", {"fields": {}}), node("after", "transform", {"fields": {}}),
+                             node("aside", "transform", {"fields": {}})],
+                   "edges": [{"id": "1", "source": "start", "target": "each"},
+                             {"id": "2", "source": "each", "target": "body", "sourceHandle": "body"},
+                             {"id": "3", "source": "each", "target": "after", "sourceHandle": "done"},
+                             {"id": "4", "source": "start", "target": "aside"}]})
+    assert scope(graph, "after") == {"start", "each", "body", "after"}
