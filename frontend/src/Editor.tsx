@@ -13,7 +13,8 @@ import {
   canvasType, connectionProblem, edgeId, freshId, outputHandles, semanticKey, toCanvas, toGraph, upstream, type CanvasNode, type Catalog, type Graph,
 } from "./graph";
 import { createHistory } from "./history";
-import { FIT_MIN_ZOOM, FIT_PADDING, fitTargets, layout } from "./layout";
+import { FIT_PADDING, layout } from "./layout";
+import { openReadable } from "./readableView";
 import { nodeTypes } from "./nodes";
 import { Panel } from "./Panel";
 import { missingSecrets } from "./secrets";
@@ -118,22 +119,10 @@ function Canvas({ workflowId, catalog }: { workflowId: number; catalog: Catalog 
   const fitted = useRef(0);
   const fit = useCallback(() => {
     const box = document.querySelector(".canvas .react-flow")?.getBoundingClientRect();
-    const ns = flow.getNodes();
-    if (!box || !ns.length) return;
+    if (!box || !flow.getNodes().length) return;
     // Counted on the canvas element, so that tests (and anyone) can wait for a fit to have happened.
     document.querySelector(".canvas")?.setAttribute("data-fitted", String(++fitted.current));
-    const boxes = ns.map((n) => ({ id: n.id, x: n.position.x, y: n.position.y, width: n.measured?.width ?? 180, height: n.measured?.height ?? 70 }));
-    const ids = fitTargets(boxes, flow.getEdges(), box.width, box.height);
-    if (ids.length === ns.length) {
-      flow.fitView({ nodes: ids.map((id) => ({ id })), maxZoom: 1, minZoom: FIT_MIN_ZOOM, padding: `${FIT_PADDING}px` });
-      return;
-    }
-    // Scrolled to the start: the first nodes at the left edge, at the zoom that fits them.
-    const shown = boxes.filter((b) => ids.includes(b.id));
-    const left = Math.min(...shown.map((b) => b.x)), top = Math.min(...shown.map((b) => b.y));
-    const bottom = Math.max(...shown.map((b) => b.y + b.height)), right = Math.max(...shown.map((b) => b.x + b.width));
-    const zoom = Math.max(FIT_MIN_ZOOM, Math.min(1, (box.width - 2 * FIT_PADDING) / (right - left), (box.height - 2 * FIT_PADDING) / (bottom - top)));
-    flow.setViewport({ x: FIT_PADDING - left * zoom, y: box.height / 2 - ((top + bottom) / 2) * zoom, zoom });
+    openReadable(flow, box);
   }, [flow]);
   // When a draft, a version or a diff is opened: once React Flow has measured every node shown.
   const pendingFit = useRef(false);

@@ -185,8 +185,16 @@ def test_an_instance_is_watched_live_approved_and_survives_reloads_and_a_server_
         page.reload()
         page.get_by_label("Instance status").get_by_text("complete").wait_for()
         settled(page)
+        page.locator('.live-canvas[data-fitted="1"]').wait_for()
+        settled(page)
         page.screenshot(path=str(SHOTS / f"live-canvas-{width}.png"))
         assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        # Opened readable, as the editor opens a graph: never below 0.75, scrolled to the trigger.
+        zoom = page.evaluate("() => new DOMMatrix(getComputedStyle(document.querySelector('.live-canvas .react-flow__viewport')).transform).a")
+        assert 0.75 <= zoom <= 1, zoom
+        canvas = page.locator(".live-canvas .react-flow").bounding_box()
+        trigger = page.locator('.react-flow__node[data-id="start"]').bounding_box()
+        assert canvas["x"] <= trigger["x"] and trigger["x"] + trigger["width"] <= canvas["x"] + canvas["width"]
     page.set_viewport_size({"width": 1600, "height": 900})
     timeline = page.get_by_role("region", name="Timeline")
     assert timeline.locator("[data-step]").count() == 5  # prepare, reserve, cool_off, manager, ship

@@ -2,11 +2,12 @@
 // the edges taken highlighted, a timeline of steps and attempts, streamed log lines, the details
 // of a clicked node, and the instance's actions (pause, resume, terminate, restart, events, approvals).
 // The view is a projection of the event log (state.ts); the socket (socket.ts) keeps it complete.
-import { applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, type Edge, type Node, type NodeChange } from "@xyflow/react";
+import { applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useReactFlow, type Edge, type Node, type NodeChange } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage, type CatalogEntry, type NodeSpecFlags } from "../api/client";
 import { newestOnly, oneAtATime } from "../exclusive";
 import { navigate } from "../router";
+import { openReadable } from "../readableView";
 import { diagramOf } from "../code/diagram";
 import { DiagramView } from "../code/DiagramView";
 import { ErrorBox, Inspector, type SnapshotStep } from "./Inspector";
@@ -131,6 +132,18 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
   const onNodesChange = useCallback((changes: NodeChange<Node<LiveNodeData>>[]) => {
     setFlowNodes((ns) => applyNodeChanges(changes.filter((c) => c.type === "dimensions"), ns));
   }, []);
+  // Opened readable, as the editor opens a graph (readableView.ts): once, when every node has been measured.
+  const flow = useReactFlow();
+  const opened = useRef(false);
+  const measured = flowNodes.length > 0 && flowNodes.every((n) => n.measured?.width && n.measured?.height);
+  useEffect(() => {
+    if (opened.current || !measured) return;
+    opened.current = true;
+    window.requestAnimationFrame(() => {
+      const box = document.querySelector(".live-canvas .react-flow")?.getBoundingClientRect();
+      if (box && openReadable(flow, box)) document.querySelector(".live-canvas")?.setAttribute("data-fitted", "1");
+    });
+  }, [flow, measured]);
   const edges: Edge[] = useMemo(() => (shown?.edges ?? []).map((e) => {
     const taken = !!projection?.edges[e.id];
     const running = taken && ["running", "retrying"].includes(projection?.nodes[e.target]?.state ?? "");
@@ -237,7 +250,7 @@ function LiveCanvas({ instanceId }: { instanceId: string }) {
         ) : shown === null ? <p className="muted">Loading…</p> : (
           <ReactFlow nodes={flowNodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} nodesDraggable={false} nodesConnectable={false}
                      elementsSelectable onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
-                     fitView fitViewOptions={{ maxZoom: 1 }} proOptions={{ hideAttribution: true }}>
+                     minZoom={0.1} fitViewOptions={{ maxZoom: 1 }} proOptions={{ hideAttribution: true }}>
             <Background />
             <Controls showInteractive={false} />
           </ReactFlow>
