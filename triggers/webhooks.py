@@ -237,12 +237,16 @@ def delivery_key(delivery_id: str) -> str:
 
 
 def respond_check(instance: Instance, target_graph: dict) -> tuple[bool, dict | None]:
-    """(stop waiting?, the respond node's answer if it has one)."""
+    """(stop waiting?, the respond node's answer if it has one). Whether the instance has finished is
+    read before its outputs: a worker may commit the respond step and the end together between the
+    two reads, and outputs read after a finish are final, so a finished instance's answer is never
+    missed (the other order answered 202 for an instance that had responded)."""
     responders = [n.id for n in parse(target_graph).nodes.values() if n.type == "respond"]
+    finished = instance_finished(instance_id=instance.pk)
     done = completed_output(instance=instance, names=responders)
     if done:
         return True, json.loads(done)
-    return instance_finished(instance_id=instance.pk), None
+    return finished, None
 
 
 async def respond_wait(answer: Answer, *, check: Callable[..., Awaitable[tuple[bool, dict | None]]] | None = None) -> Answer:

@@ -163,6 +163,27 @@ def test_wait_mode_answers_with_the_respond_node(tenant, settings):
     assert r.status_code == 201 and r.json() == {"seen": 9} and r["x-order"] == "9"
 
 
+def test_a_respond_committed_with_the_end_between_two_reads_is_not_missed(tenant, monkeypatch):
+    """The worker commits the respond step and the instance's end together; if that commit falls
+    between the wait's two reads, the wait still answers with the respond node (never a 202)."""
+    from engine import worker
+    from triggers import webhooks
+
+    respond = ("answer", "respond", {"status": 201, "body": {"seen": "{{ input.id }}"}})
+    hook_workflow(tenant, auth="none", response="wait", slug="sync", extra=[respond])
+    answer = webhooks.deliver(webhooks.Delivery("POST", {"content-type": "application/json"}, {}, b'{"id": 7}'), "acme", "sync")
+    read_output = webhooks.completed_output
+
+    def output_then_commit(**kwargs):
+        seen = read_output(**kwargs)
+        worker.run(name="w", until_idle=True)  # the commit lands right after this read
+        return seen
+
+    monkeypatch.setattr(webhooks, "completed_output", output_then_commit)
+    answers = [webhooks.respond_check(*answer.wait_for) for _ in range(2)]
+    assert (True, None) not in answers and answers[-1][1]["body"] == {"seen": 7}
+
+
 def test_events_by_webhook_reach_a_waiting_instance(tenant, drive):
     secret_put(tenant=tenant, name="WEBHOOK_SECRET", value="tok")
     g = graph([("hook", "webhook", {"auth": "bearer"}), ("paid", "wait_event", {"type": "payment"})], [("hook", "paid")])
