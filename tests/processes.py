@@ -54,6 +54,22 @@ def wait_for(predicate, timeout: float = 60, what: str = "condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def wait_progressing(predicate, progress, stall: float = 120, what: str = "condition"):
+    """wait_for, where the time limit restarts whenever progress() changes: for a condition that
+    waits behind other work (a backlog draining), which a loaded machine makes slower but not stuck.
+    Fails only once nothing moved for `stall` seconds."""
+    seen, deadline = progress(), time.monotonic() + stall
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        now = progress()
+        if now != seen:
+            seen, deadline = now, time.monotonic() + stall
+        time.sleep(0.05)
+    raise AssertionError(f"nothing moved for {stall}s while waiting for {what}")
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()

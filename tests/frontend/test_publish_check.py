@@ -73,9 +73,19 @@ def test_the_settings_dialog_sets_the_concurrency_limit(page, live_server, tenan
     workflow_update_draft(workflow=wf, draft=orders())
     page.goto(f"{live_server.url}/editor/w/{wf.pk}")
     page.locator('.react-flow__node[data-id="charge"]').wait_for()
+    # The current setting loads late (held here): until it has, the field cannot be typed into, so
+    # the late answer never overwrites what the user typed (on a loaded machine it did).
+    held = []
+    page.route(f"**/api/v1/workflows/{wf.pk}", lambda route: held.append(route) if route.request.method == "GET" else route.continue_())
     page.get_by_role("button", name="Settings").click()
     dialog = page.get_by_role("dialog", name="Workflow settings")
     limit = dialog.get_by_label("Concurrency limit")
+    expect(limit).to_be_disabled()
+    expect(dialog.get_by_role("button", name="Save settings")).to_be_disabled()
+    while not held:  # the dialog's request reaches the handler while Playwright is waited on
+        page.wait_for_function("true")
+    held[0].continue_()
+    page.unroute(f"**/api/v1/workflows/{wf.pk}")
     limit.fill("3")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "editor-settings.png"))
