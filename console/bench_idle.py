@@ -23,10 +23,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max
 
 from builder.services import version_create_from_code, workflow_create
 from engine import clock, dispatch, runner, services
-from engine.models import Instance, ProgressEvent, StepRecord, WorkerHeartbeat
+from engine.models import Instance, ProgressEvent, StepRecord, WorkerHeartbeat, new_id
 from engine.worker import Supervisor
 from tenants.services import tenant_create
 
@@ -248,6 +249,12 @@ class IdleBench:
         self.say(f"seeding {self.sleeping} sleeping instances")
         wf = self.workflow(SLEEPER)
         self.sleeper = wf
+        if connection.vendor == "postgresql":
+            # Free space left in the relations by earlier deletions would take the new rows without
+            # growing them, and flatter the figure: start from compact relations.
+            with connection.cursor() as cursor:
+                for model in (Instance, StepRecord, ProgressEvent):
+                    cursor.execute(f"VACUUM FULL {model._meta.db_table}")
         before = db_bytes()
         real = min(200, self.sleeping)
         made = []
@@ -281,12 +288,18 @@ class IdleBench:
                 return columns, cursor.fetchall()
 
         pk = Instance._meta.pk.get_db_prep_value(template.pk, connection)
+        # Copies are created after every real instance, as later instances are: their times sort
+        # after the real ones' (an index on a time fills its pages in order, as in production).
+        template = Instance.objects.get(pk=template.pk)
+        real = Instance.objects.filter(tenant=self.tenant)
+        shift = {column: real.aggregate(at=Max(column))["at"] - getattr(template, column)
+                 for column in ("created_at", "started_at", "due_at")}
         tables = {model: rows(model, **({"id": pk} if model is Instance else {"instance_id": pk}))
                   for model in (Instance, StepRecord, ProgressEvent)}
         for start in range(0, count, 2000):
             batch = min(2000, count - start)
             with transaction.atomic(), connection.cursor() as cursor:
-                ids = [uuid.uuid4() for _ in range(batch)]
+                ids = [new_id() for _ in range(batch)]  # as the engine makes them: time-ordered
                 for model, (columns, template_rows) in tables.items():
                     id_col = "id" if model is Instance else "instance_id"
                     values = []
@@ -302,7 +315,7 @@ class IdleBench:
                                 # equal keys once (deduplication), which would flatter the figure.
                                 for column in ("created_at", "started_at", "due_at"):
                                     if isinstance(row[column], datetime):
-                                        row[column] += timedelta(microseconds=start + len(values))
+                                        row[column] += shift[column] + timedelta(microseconds=1 + start + len(values))
                             values.append(tuple(row[c] for c in columns))
                     cursor.executemany(f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES "
                                        f"({', '.join(['%s'] * len(columns))})", values)
