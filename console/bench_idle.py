@@ -209,14 +209,14 @@ class IdleBench:
         supervisor = Supervisor(1, restart_delay=0, overrides={"ENGINE_HEARTBEAT_SECONDS": 0.5})
         supervisor.start()
         try:
-            out["embedded"] = self.trickle(wf, count, "embedded")
+            out["embedded"] = self.trickles(wf, count, "embedded")
         finally:
             supervisor.stop()
         if self.celery:
             settings.ENGINE_DISPATCH = "celery"
             worker, pump = self.start_celery({"ENGINE_HEARTBEAT_SECONDS": "0.5"})
             try:
-                out["celery"] = self.trickle(wf, count, "celery")
+                out["celery"] = self.trickles(wf, count, "celery")
             finally:
                 settings.ENGINE_DISPATCH = "embedded"
                 for proc in (worker, pump):
@@ -224,7 +224,15 @@ class IdleBench:
                     proc.wait()
         return out
 
-    def trickle(self, wf, count: int, mode: str) -> dict:
+    def trickles(self, wf, count: int, mode: str) -> dict:
+        """Every 200 ms (the worker idles between instances), and every 10 ms (faster than it
+        advances them: it never idles, and refills its pool between advances only)."""
+        return {"every_200_ms": self.trickle(wf, count, mode, 0.2), "every_10_ms": self.trickle(wf, count, mode, 0.01)}
+
+    def trickle(self, wf, count: int, mode: str, interval: float) -> dict:
+        """One new instance every `interval` seconds, whether or not the previous one is done (a
+        steady trickle, not one at a time), then the pool's takes as the workers' heartbeats
+        report them."""
         def totals() -> tuple[int, int]:
             rows = WorkerHeartbeat.objects.filter(mode=mode, last_seen__gte=started)
             return sum(r.context_hits for r in rows), sum(r.context_misses for r in rows)
@@ -232,16 +240,18 @@ class IdleBench:
         started = clock.now()
         first = services.instance_create(tenant=self.tenant, workflow=wf)  # warm up: the first one misses
         wait(lambda: Instance.objects.filter(pk=first.pk, status="complete").exists(), 120, "a first instance")
-        time.sleep(1.5)
+        wait(lambda: sum(totals()) >= 1, 30, "a heartbeat with the first take")
         hits0, misses0 = totals()
+        made, next_at = [], time.monotonic()
         for _ in range(count):
-            inst = services.instance_create(tenant=self.tenant, workflow=wf)
-            wait(lambda: Instance.objects.filter(pk=inst.pk, status="complete").exists(), 60, "an instance")
-            time.sleep(0.1)  # a trickle: the worker is idle between instances
-        time.sleep(1.5)  # a heartbeat reports the last ones
+            made.append(services.instance_create(tenant=self.tenant, workflow=wf).pk)
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        wait(lambda: Instance.objects.filter(pk__in=made, status="complete").count() == count, 300, "the trickle")
+        wait(lambda: sum(totals()) - hits0 - misses0 >= count, 30, "heartbeats with the trickle's takes")
         hits, misses = totals()
         hits, misses = hits - hits0, misses - misses0
-        return {"instances": count, "hits": hits, "misses": misses,
+        return {"instances": count, "interval_s": interval, "hits": hits, "misses": misses,
                 "hit_rate": round(hits / (hits + misses), 3) if hits + misses else None}
 
     # ---- sleeping instances ------------------------------------------------------------------------------
