@@ -235,14 +235,19 @@ class IdleBench:
         steady trickle, not one at a time), then the pool's takes as the workers' heartbeats
         report them."""
         def totals() -> tuple[int, int]:
-            rows = WorkerHeartbeat.objects.filter(mode=mode, last_seen__gte=started)
-            return sum(r.context_hits for r in rows), sum(r.context_misses for r in rows)
+            # A row holds its process's totals since it started: count what each added since `before`.
+            rows = WorkerHeartbeat.objects.filter(mode=mode).values_list("name", "context_hits", "context_misses")
+            hits = sum(h - before.get(name, (0, 0))[0] for name, h, m in rows)
+            return hits, sum(m - before.get(name, (0, 0))[1] for name, h, m in rows)
 
-        started = clock.now()
+        before: dict = {}
         first = services.instance_create(tenant=self.tenant, workflow=wf)  # warm up: the first one misses
         wait(lambda: Instance.objects.filter(pk=first.pk, status="complete").exists(), 120, "a first instance")
         wait(lambda: sum(totals()) >= 1, 30, "a heartbeat with the first take")
-        hits0, misses0 = totals()
+        time.sleep(1.0)  # every process has beaten since (ENGINE_HEARTBEAT_SECONDS is 0.5 here)
+        before = {name: (h, m) for name, h, m in
+                  WorkerHeartbeat.objects.filter(mode=mode).values_list("name", "context_hits", "context_misses")}
+        hits0 = misses0 = 0
         made, next_at = [], time.monotonic()
         for _ in range(count):
             made.append(services.instance_create(tenant=self.tenant, workflow=wf).pk)

@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-from django.utils import timezone
 
 from engine import services
 from engine.models import Instance, WorkerHeartbeat
@@ -19,17 +18,25 @@ TRICKLE = 40
 INTERVAL = 0.01  # faster than a worker advances instances: it never idles while they come
 
 
-def takes(mode: str, since) -> tuple[int, int]:
-    rows = WorkerHeartbeat.objects.filter(mode=mode, last_seen__gte=since)
-    return sum(r.context_hits for r in rows), sum(r.context_misses for r in rows)
+def takes(mode: str) -> dict[str, tuple[int, int]]:
+    """Each worker process's context takes (hits, misses) since it started, as it last reported."""
+    return {name: (h, m) for name, h, m in
+            WorkerHeartbeat.objects.filter(mode=mode).values_list("name", "context_hits", "context_misses")}
 
 
-def run_trickle(tenant, wf, mode: str) -> tuple[int, int]:
-    since = timezone.now()
-    first = services.instance_create(tenant=tenant, workflow=wf)  # the worker is up and warm
+def run_trickle(tenant, wf, mode: str, processes: int) -> tuple[int, int]:
+    first = services.instance_create(tenant=tenant, workflow=wf)  # the workers are up and warm
     wait_for(lambda: Instance.objects.get(pk=first.pk).status == "complete", timeout=90, what="a first instance")
-    wait_for(lambda: sum(takes(mode, since)) >= 1, what="a heartbeat with the first take")
-    hits0, misses0 = takes(mode, since)
+    # Every worker process has reported itself (its pool filled at start) before the counts are taken.
+    wait_for(lambda: len(takes(mode)) >= processes and sum(h + m for h, m in takes(mode).values()) >= 1,
+             what="a heartbeat of every worker process")
+    before = takes(mode)
+
+    def added() -> tuple[int, int]:
+        now = takes(mode)
+        return (sum(h - before.get(n, (0, 0))[0] for n, (h, m) in now.items()),
+                sum(m - before.get(n, (0, 0))[1] for n, (h, m) in now.items()))
+
     made, next_at = [], time.monotonic()
     for _ in range(TRICKLE):
         made.append(services.instance_create(tenant=tenant, workflow=wf).pk)
@@ -37,9 +44,8 @@ def run_trickle(tenant, wf, mode: str) -> tuple[int, int]:
         time.sleep(max(0.0, next_at - time.monotonic()))  # the trickle's pace, not a wait for a result
     wait_for(lambda: Instance.objects.filter(pk__in=made, status="complete").count() == TRICKLE, timeout=120,
              what="the trickle to complete")
-    wait_for(lambda: sum(takes(mode, since)) - hits0 - misses0 >= TRICKLE, what="heartbeats with the trickle's takes")
-    hits, misses = takes(mode, since)
-    return hits - hits0, misses - misses0
+    wait_for(lambda: sum(added()) >= TRICKLE, what="heartbeats with the trickle's takes")
+    return added()
 
 
 @pytest.mark.processes
@@ -48,7 +54,7 @@ def test_a_trickle_through_an_embedded_worker_hits_the_pool(tenant, make_workflo
     wf = make_workflow(ONE_STEP)
     worker = start_engine_worker("pool-embedded", ENGINE_HEARTBEAT_SECONDS="0.2")
     try:
-        hits, misses = run_trickle(tenant, wf, "embedded")
+        hits, misses = run_trickle(tenant, wf, "embedded", 1)
     finally:
         stop(worker)
     assert hits + misses == TRICKLE  # one take per advance
@@ -65,7 +71,7 @@ def test_a_trickle_through_a_celery_worker_hits_the_pool(tenant, make_workflow, 
                     "--without-gossip", "--without-mingle", "--without-heartbeat"], "pool-celery",
                    ENGINE_HEARTBEAT_SECONDS="0.2")
     try:
-        hits, misses = run_trickle(tenant, wf, "celery")
+        hits, misses = run_trickle(tenant, wf, "celery", 2)
     finally:
         stop(worker)
     assert hits + misses == TRICKLE
