@@ -11,6 +11,10 @@ Invariants:
   (to the microsecond). A kind is stored as its number in KIND_CODES, or by name when it has none,
   so a new kind needs no migration (give it a number to store it shorter); data that is only an
   `until` time (sleeps, waits) is stored as its offset from the row's time, read back as the same text.
+- Rows are append-only but one: the row an instance's creation wrote (its workflow_queued alone) is
+  taken into the next commit's row (`insert`), so a sleeping instance has one row, not two. That
+  row keeps event 1's id and time and names the row it was first committed in (`carried_from`),
+  so the workflow stream sends it once to every reader (engine.consumers).
 - A row's `txid` (PostgreSQL) orders the workflow stream: it is at least the writing transaction's
   id, and it is taken while the instance's row is locked, so one instance's rows are in commit
   order by (txid, id) (see TXID_SQL).
