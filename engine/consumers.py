@@ -256,16 +256,9 @@ class WorkflowProgressConsumer(ProgressConsumer):
         texts = []
         for row in rows:
             mine = (row["txid"], row["pk"]) == (txid, pk)
-            # Events this row carries from a deleted earlier row (engine.progress.insert) were sent
-            # already if this reader had got past that row.
-            carried = progress.carried_from(row["events"])
-            skip_to = 0
-            if carried and (carried[1], carried[2]) <= self.cursor[:2]:
-                skip_to = row["event_id"] - row["count"] + carried[0]
             for event in progress.unpack(event_id=row["event_id"], count=row["count"], created_at=row["created_at"],
                                          events=row["events"]):
-                if (not progress.is_lifecycle(event["type"]) or (mine and event["eventId"] <= event_id)
-                        or event["eventId"] <= skip_to):
+                if not progress.is_lifecycle(event["type"]) or (mine and event["eventId"] <= event_id):
                     continue
                 self.cursor = (row["txid"], row["pk"], event["eventId"])
                 texts.append(json.dumps({"instance": str(row["instance_id"]), "cursor": "%d.%d.%d" % self.cursor, **event}))

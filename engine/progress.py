@@ -11,10 +11,6 @@ Invariants:
   (to the microsecond). A kind is stored as its number in KIND_CODES, or by name when it has none,
   so a new kind needs no migration (give it a number to store it shorter); data that is only an
   `until` time (sleeps, waits) is stored as its offset from the row's time, read back as the same text.
-- Rows are append-only but one: the row an instance's creation wrote (its workflow_queued alone) is
-  taken into the next commit's row (`insert`), so a sleeping instance has one row, not two. That
-  row keeps event 1's id and time and names the row it was first committed in (`carried_from`),
-  so the workflow stream sends it once to every reader (engine.consumers).
 - A row's `txid` (PostgreSQL) orders the workflow stream: it is at least the writing transaction's
   id, and it is taken while the instance's row is locked, so one instance's rows are in commit
   order by (txid, id) (see TXID_SQL).
@@ -22,12 +18,11 @@ Invariants:
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils.dateparse import parse_datetime
 
 from .models import Instance, ProgressEvent
 
@@ -67,10 +62,6 @@ class EventType:
     ROLLBACK_COMPLETED = "rollback_completed"
     ROLLBACK_FAILED = "rollback_failed"
 
-
-# The kind of a row's last element when the row carries events first committed in another row
-# (`insert`): `[CARRIED, count, txid, id]`. Never a real event.
-CARRIED = 0
 
 TYPES = frozenset(v for k, v in vars(EventType).items() if k.isupper())
 
@@ -117,12 +108,11 @@ def _until_offset(data: dict | None, base: datetime) -> int | None:
     return offset if (base + timedelta(microseconds=offset)).isoformat() == data["until"] else None
 
 
-def pack(items: list[Item], times: list[datetime], *, base: datetime | None = None) -> str:
+def pack(items: list[Item], times: list[datetime]) -> str:
     """Events as stored: `[kind, step, attempt, data, microseconds after the row's time]`, with
     trailing empty fields left out (a workflow_started is `[2]`). Data that is only an `until`
-    time is stored as a number: microseconds from the row's time to it (`_until_offset`).
-    `base`: the row's time, when not the first event's (a row that carries earlier events)."""
-    base = times[0] if base is None else base
+    time is stored as a number: microseconds from the row's time to it (`_until_offset`)."""
+    base = times[0]
     out = []
     for (kind, step, attempt, data), at in zip(items, times):
         offset = (at - base) // timedelta(microseconds=1)
@@ -140,8 +130,6 @@ def unpack(*, event_id: int, count: int, created_at: datetime, events: str) -> l
     out = []
     first = event_id - count + 1
     for n, event in enumerate(json.loads(events)):
-        if event[0] == CARRIED:
-            continue
         event += [None] * (5 - len(event))
         kind, step, attempt, data, offset = event
         at = created_at + timedelta(microseconds=offset) if offset else created_at
@@ -150,15 +138,6 @@ def unpack(*, event_id: int, count: int, created_at: datetime, events: str) -> l
         out.append({"eventId": first + n, "type": KIND_NAMES.get(kind, kind) if isinstance(kind, int) else kind,
                     "timestamp": at.isoformat(), "step": step, "attempt": attempt, **(data or {})})
     return out
-
-
-def carried_from(events: str) -> tuple[int, int, int] | None:
-    """For a row that carries earlier events (`insert`): how many of its first events it
-    carries and where they were first committed, `(count, txid, row id)`; else None."""
-    if not events.endswith("]]") or f"[{CARRIED}," not in events:
-        return None
-    last = json.loads(events)[-1]
-    return (last[1], last[2], last[3]) if last[0] == CARRIED else None
 
 
 def events_of(rows: Iterable[ProgressEvent | dict], *, after: int = 0) -> list[dict]:
@@ -220,47 +199,15 @@ TXID_SQL = {"postgresql": "GREATEST(pg_current_xact_id()::text::bigint, "
                           "pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"}
 
 
-def take_queued(instance_pk: Any) -> tuple[int, int, datetime, str] | None:
-    """Delete an instance's first row if it holds only its first event (workflow_queued, written
-    at creation) and return it `(txid, id, created_at, events)`, for the next commit's row to
-    carry; None if the instance has no such row."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {ProgressEvent._meta.db_table} WHERE instance_id = %s AND event_id = 1 "
-                       "AND count = 1 RETURNING txid, id, created_at, events", [instance_pk])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    created_at = row[2]
-    if isinstance(created_at, str):  # SQLite's text, when its column type is not known here
-        created_at = parse_datetime(created_at)
-    if created_at.tzinfo is None:  # SQLite stores UTC without an offset
-        created_at = created_at.replace(tzinfo=timezone.utc)
-    return row[0], row[1], created_at, row[3]
-
-
 def insert(*, tenant_id: int, now: datetime,
            rows: list[tuple[Any, int, list[Item], list[datetime | None] | None]]) -> None:
     """Insert the events of instances: (instance pk as stored, first event id, items, times or
     None), ids allocated by the caller. `times` is each item's time (when it happened, by the
-    host's clock); an item without one, or with no `times`, happened `now`.
-
-    The commit that follows an instance's creation (its first advance, or a pause before it
-    started) takes the creation's row (`take_queued`) into its own: one row instead of two for
-    every instance. The carried events keep their ids and times; the row says where they were
-    first committed (a last element `[CARRIED, count, txid, id]`), so the workflow stream sends
-    them again only to a reader that had not read that row (engine.consumers)."""
+    host's clock); an item without one, or with no `times`, happened `now`."""
     values = []
     adapt_time = connection.ops.adapt_datetimefield_value
     for instance_pk, first, items, times in rows:
         times = [now] * len(items) if times is None else [t or now for t in times]
-        queued = take_queued(instance_pk) if first == 2 and 0 < len(items) < PACK else None
-        if queued is not None:
-            txid, row_id, created_at, carried = queued
-            packed = json.loads(pack(items, times, base=created_at))
-            events = json.loads(carried) + packed + [[CARRIED, 1, txid, row_id]]
-            values.append((tenant_id, instance_pk, first + len(items) - 1, len(items) + 1, adapt_time(created_at),
-                           json.dumps(events, separators=(",", ":"), ensure_ascii=False), True))
-            continue
         for start in range(0, len(items), PACK):
             chunk, at = items[start:start + PACK], times[start:start + PACK]
             values.append((tenant_id, instance_pk, first + start + len(chunk) - 1, len(chunk), adapt_time(at[0]),

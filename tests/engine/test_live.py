@@ -127,38 +127,6 @@ def test_the_workflow_stream_shows_every_instance(tenant, make_workflow, clock, 
     asyncio.run(scenario())
 
 
-def test_the_workflow_stream_sends_the_creations_event_once_though_the_first_commit_carries_it(
-        tenant, make_workflow, drive):
-    """The first advance's row takes the creation's row in (engine.progress.insert): a reader that
-    had read the creation's row does not get workflow_queued again; one that had not gets it once."""
-    token = api_key_create(tenant=tenant, name="ws")[1]
-    wf = make_workflow(PROGRAM)
-
-    async def scenario():
-        ws = connect(f"/ws/workflows/{wf.pk}/", token)
-        assert (await ws.connect())[0]
-        inst = await sync_to_async(services.instance_create)(tenant=tenant, workflow=wf)
-        queued = await ws.receive_json_from(timeout=5)  # the creation's row has been read
-        assert queued["type"] == "workflow_queued"
-        await sync_to_async(drive)()
-        rest = await receive_all(ws, 2)
-        assert [(e["instance"], e["eventId"], e["type"]) for e in rest] == [
-            (str(inst.pk), 2, "workflow_started"), (str(inst.pk), 7, "workflow_waiting")]
-        assert await ws.receive_nothing(timeout=0.6)
-        await ws.disconnect()
-        # From before the creation (the cursor of the queued event's predecessor: the whole history).
-        late = connect(f"/ws/workflows/{wf.pk}/?after=0", token)
-        assert (await late.connect())[0]
-        history = await receive_all(late, 3)
-        assert [(e["eventId"], e["type"]) for e in history] == [
-            (1, "workflow_queued"), (2, "workflow_started"), (7, "workflow_waiting")]
-        assert history[0]["timestamp"] == queued["timestamp"]
-        assert await late.receive_nothing(timeout=0.6)
-        await late.disconnect()
-
-    asyncio.run(scenario())
-
-
 def test_a_browser_session_works_too(tenant, make_workflow, client):
     from django.contrib.auth.models import User
 
