@@ -377,7 +377,7 @@ class IdleBench:
     def timed_drain(self, wf) -> dict:
         wait(lambda: not Instance.objects.filter(workflow=wf, status__in=["queued", "running"]).exists(),
              max(1200, self.wake), "the new instances to complete")
-        starts = list(Instance.objects.filter(workflow=wf).values_list("started_at", flat=True))
+        starts = list(Instance.objects.filter(workflow=wf, started_at__isnull=False).values_list("started_at", flat=True))
         plain = len(starts) / max((max(starts) - min(starts)).total_seconds(), 1e-3)
         time.sleep(2)
         ids = list(Instance.objects.filter(workflow=self.sleeper, status="waiting").values_list("pk", flat=True)[:self.wake])
