@@ -23,10 +23,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max
 
 from builder.services import version_create_from_code, workflow_create
 from engine import clock, dispatch, runner, services
-from engine.models import Instance, ProgressEvent, StepRecord, WorkerHeartbeat
+from engine.models import Instance, ProgressEvent, StepRecord, WorkerHeartbeat, new_id
 from engine.worker import Supervisor
 from tenants.services import tenant_create
 
@@ -114,6 +115,7 @@ class IdleBench:
         self.tenant.limits = {"creations_per_minute": 10 ** 7, "concurrent_instances": 10 ** 6}
         self.tenant.save()
         self.celery = bool(settings.REDIS_URL)
+        self.woken = 0  # sleeping instances woken so far (each drain wakes others)
 
     def say(self, text: str) -> None:
         self.out.write(f"[bench idle] {text}\n")
@@ -208,14 +210,14 @@ class IdleBench:
         supervisor = Supervisor(1, restart_delay=0, overrides={"ENGINE_HEARTBEAT_SECONDS": 0.5})
         supervisor.start()
         try:
-            out["embedded"] = self.trickle(wf, count, "embedded")
+            out["embedded"] = self.trickles(wf, count, "embedded")
         finally:
             supervisor.stop()
         if self.celery:
             settings.ENGINE_DISPATCH = "celery"
             worker, pump = self.start_celery({"ENGINE_HEARTBEAT_SECONDS": "0.5"})
             try:
-                out["celery"] = self.trickle(wf, count, "celery")
+                out["celery"] = self.trickles(wf, count, "celery")
             finally:
                 settings.ENGINE_DISPATCH = "embedded"
                 for proc in (worker, pump):
@@ -223,24 +225,39 @@ class IdleBench:
                     proc.wait()
         return out
 
-    def trickle(self, wf, count: int, mode: str) -> dict:
-        def totals() -> tuple[int, int]:
-            rows = WorkerHeartbeat.objects.filter(mode=mode, last_seen__gte=started)
-            return sum(r.context_hits for r in rows), sum(r.context_misses for r in rows)
+    def trickles(self, wf, count: int, mode: str) -> dict:
+        """Every 200 ms (the worker idles between instances), and every 10 ms (faster than it
+        advances them: it never idles, and refills its pool between advances only)."""
+        return {"every_200_ms": self.trickle(wf, count, mode, 0.2), "every_10_ms": self.trickle(wf, count, mode, 0.01)}
 
-        started = clock.now()
+    def trickle(self, wf, count: int, mode: str, interval: float) -> dict:
+        """One new instance every `interval` seconds, whether or not the previous one is done (a
+        steady trickle, not one at a time), then the pool's takes as the workers' heartbeats
+        report them."""
+        def totals() -> tuple[int, int]:
+            # A row holds its process's totals since it started: count what each added since `before`.
+            rows = WorkerHeartbeat.objects.filter(mode=mode).values_list("name", "context_hits", "context_misses")
+            hits = sum(h - before.get(name, (0, 0))[0] for name, h, m in rows)
+            return hits, sum(m - before.get(name, (0, 0))[1] for name, h, m in rows)
+
+        before: dict = {}
         first = services.instance_create(tenant=self.tenant, workflow=wf)  # warm up: the first one misses
         wait(lambda: Instance.objects.filter(pk=first.pk, status="complete").exists(), 120, "a first instance")
-        time.sleep(1.5)
-        hits0, misses0 = totals()
+        wait(lambda: sum(totals()) >= 1, 30, "a heartbeat with the first take")
+        time.sleep(1.0)  # every process has beaten since (ENGINE_HEARTBEAT_SECONDS is 0.5 here)
+        before = {name: (h, m) for name, h, m in
+                  WorkerHeartbeat.objects.filter(mode=mode).values_list("name", "context_hits", "context_misses")}
+        hits0 = misses0 = 0
+        made, next_at = [], time.monotonic()
         for _ in range(count):
-            inst = services.instance_create(tenant=self.tenant, workflow=wf)
-            wait(lambda: Instance.objects.filter(pk=inst.pk, status="complete").exists(), 60, "an instance")
-            time.sleep(0.1)  # a trickle: the worker is idle between instances
-        time.sleep(1.5)  # a heartbeat reports the last ones
+            made.append(services.instance_create(tenant=self.tenant, workflow=wf).pk)
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        wait(lambda: Instance.objects.filter(pk__in=made, status="complete").count() == count, 300, "the trickle")
+        wait(lambda: sum(totals()) - hits0 - misses0 >= count, 30, "heartbeats with the trickle's takes")
         hits, misses = totals()
         hits, misses = hits - hits0, misses - misses0
-        return {"instances": count, "hits": hits, "misses": misses,
+        return {"instances": count, "interval_s": interval, "hits": hits, "misses": misses,
                 "hit_rate": round(hits / (hits + misses), 3) if hits + misses else None}
 
     # ---- sleeping instances ------------------------------------------------------------------------------
@@ -248,6 +265,12 @@ class IdleBench:
         self.say(f"seeding {self.sleeping} sleeping instances")
         wf = self.workflow(SLEEPER)
         self.sleeper = wf
+        if connection.vendor == "postgresql":
+            # Free space left in the relations by earlier deletions would take the new rows without
+            # growing them, and flatter the figure: start from compact relations.
+            with connection.cursor() as cursor:
+                for model in (Instance, StepRecord, ProgressEvent):
+                    cursor.execute(f"VACUUM FULL {model._meta.db_table}")
         before = db_bytes()
         real = min(200, self.sleeping)
         made = []
@@ -281,12 +304,18 @@ class IdleBench:
                 return columns, cursor.fetchall()
 
         pk = Instance._meta.pk.get_db_prep_value(template.pk, connection)
+        # Copies are created after every real instance, as later instances are: their times sort
+        # after the real ones' (an index on a time fills its pages in order, as in production).
+        template = Instance.objects.get(pk=template.pk)
+        real = Instance.objects.filter(tenant=self.tenant)
+        shift = {column: real.aggregate(at=Max(column))["at"] - getattr(template, column)
+                 for column in ("created_at", "started_at", "due_at")}
         tables = {model: rows(model, **({"id": pk} if model is Instance else {"instance_id": pk}))
                   for model in (Instance, StepRecord, ProgressEvent)}
         for start in range(0, count, 2000):
             batch = min(2000, count - start)
             with transaction.atomic(), connection.cursor() as cursor:
-                ids = [uuid.uuid4() for _ in range(batch)]
+                ids = [new_id() for _ in range(batch)]  # as the engine makes them: time-ordered
                 for model, (columns, template_rows) in tables.items():
                     id_col = "id" if model is Instance else "instance_id"
                     values = []
@@ -302,7 +331,7 @@ class IdleBench:
                                 # equal keys once (deduplication), which would flatter the figure.
                                 for column in ("created_at", "started_at", "due_at"):
                                     if isinstance(row[column], datetime):
-                                        row[column] += timedelta(microseconds=start + len(values))
+                                        row[column] += shift[column] + timedelta(microseconds=1 + start + len(values))
                             values.append(tuple(row[c] for c in columns))
                     cursor.executemany(f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES "
                                        f"({', '.join(['%s'] * len(columns))})", values)
@@ -314,45 +343,68 @@ class IdleBench:
 
     # ---- waking -------------------------------------------------------------------------------------------
     def wake_drain(self) -> dict:
-        """W new one-step instances drained by 2 embedded workers (the plain advance rate), then W
-        sleeping instances made due at once (the wake), on the same workers."""
-        self.say(f"waking {self.wake} at once")
+        """In each mode: W new one-step instances drained by 2 worker processes (the plain advance
+        rate), then W sleeping instances made due at once (the wake), on the same workers."""
+        out = {"embedded": self.drain("embedded")}
+        if self.celery:
+            try:
+                out["celery"] = self.drain("celery")
+            except Exception as e:  # keep the embedded figures
+                out["celery"] = {"failed": f"{type(e).__name__}: {e}"}
+        return out
+
+    def drain(self, mode: str) -> dict:
+        self.say(f"{mode}: draining {self.wake} new instances, then waking {self.wake} at once")
         wf = self.workflow(ONE_STEP)
-        for _ in range(self.wake // 100):
-            services.instance_create_batch(tenant=self.tenant, workflow=wf, items=[{}] * 100)
-        supervisor = Supervisor(2, restart_delay=0)
-        supervisor.start()
+        settings.ENGINE_DISPATCH = mode  # how the creations and the wake notify the workers
         try:
-            wait(lambda: not Instance.objects.filter(workflow=wf, status__in=["queued", "running"]).exists(),
-                 max(1200, self.wake), "the new instances to complete")
-            starts = list(Instance.objects.filter(workflow=wf).values_list("started_at", flat=True))
-            plain = len(starts) / max((max(starts) - min(starts)).total_seconds(), 1e-3)
-            time.sleep(2)
-            ids = list(Instance.objects.filter(workflow=self.sleeper, status="waiting")
-                       .values_list("pk", flat=True)[:self.wake])
-            # Timers that fire together a moment from now: the workers sleep until then (notify
-            # only tells them their earliest timer moved), as after any release.
-            due = clock.now() + timedelta(seconds=2)
-            with transaction.atomic():
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start:start + 500]
-                    Instance.objects.filter(pk__in=chunk).update(due_at=due)
-                    StepRecord.objects.filter(instance_id__in=chunk).update(wake_at=due)
-                dispatch.notify(ids)
-            wait(lambda: Instance.objects.filter(workflow=self.sleeper, status="complete").count() >= len(ids),
-                 max(1200, self.wake), "the woken instances to complete")
-            elapsed = (clock.now() - due).total_seconds()
+            for _ in range(self.wake // 100):
+                services.instance_create_batch(tenant=self.tenant, workflow=wf, items=[{}] * 100)
+            if mode == "embedded":
+                supervisor = Supervisor(2, restart_delay=0)
+                supervisor.start()
+                stop = supervisor.stop
+            else:
+                procs = self.start_celery()
+                stop = lambda: [(p.terminate(), p.wait()) for p in procs]  # noqa: E731
+            try:
+                return self.timed_drain(wf)
+            finally:
+                stop()
         finally:
-            supervisor.stop()
-        claimed = list(StepRecord.objects.filter(instance_id__in=ids, name="nap").values_list("finished_at", flat=True))
-        lags = [(c - due).total_seconds() for c in claimed if c is not None]
-        return {"instances": len(ids), "workers": 2,
+            settings.ENGINE_DISPATCH = "embedded"
+
+    def timed_drain(self, wf) -> dict:
+        wait(lambda: not Instance.objects.filter(workflow=wf, status__in=["queued", "running"]).exists(),
+             max(1200, self.wake), "the new instances to complete")
+        starts = list(Instance.objects.filter(workflow=wf, started_at__isnull=False).values_list("started_at", flat=True))
+        plain = len(starts) / max((max(starts) - min(starts)).total_seconds(), 1e-3)
+        time.sleep(2)
+        ids = list(Instance.objects.filter(workflow=self.sleeper, status="waiting").values_list("pk", flat=True)[:self.wake])
+        # Timers that fire together a moment from now: the workers sleep until then (notify only
+        # tells them their earliest timer moved; in Celery mode the pump sends the tokens when
+        # they fire), as after any release.
+        due = clock.now() + timedelta(seconds=2)
+        with transaction.atomic():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                Instance.objects.filter(pk__in=chunk).update(due_at=due)
+                StepRecord.objects.filter(instance_id__in=chunk).update(wake_at=due)
+            dispatch.notify(ids)
+        wait(lambda: Instance.objects.filter(workflow=self.sleeper, status="complete").count() >= self.woken + len(ids),
+             max(1200, self.wake), "the woken instances to complete")
+        self.woken += len(ids)
+        elapsed = (clock.now() - due).total_seconds()
+        claimed = [StepRecord.objects.filter(instance_id__in=ids[n:n + 500], name="nap").values_list("finished_at", flat=True)
+                   for n in range(0, len(ids), 500)]
+        lags = [(c - due).total_seconds() for chunk in claimed for c in chunk if c is not None]
+        return {"instances": len(ids), "worker_processes": 2,
                 "wake_drain_per_s": round(len(lags) / max(lags), 1) if lags else None,
                 "all_complete_after_s": round(elapsed, 2),
                 "due_to_claim_lag_s": {"p50": pct(lags, 0.5), "p90": pct(lags, 0.9), "p99": pct(lags, 0.99),
                                        "max": round(max(lags), 3) if lags else None},
                 "plain_advance_per_s": round(plain, 1),
-                "note": "plain: the same workers draining as many new one-step instances"}
+                "note": "plain: the same workers draining as many new one-step instances (from their first start)"}
 
     def cleanup(self) -> None:
         self.say("cleaning up")

@@ -9,7 +9,8 @@ Invariants:
   instance (ids `event_id - count + 1 .. event_id`), each encoded as a short JSON list (`pack`,
   `unpack`). Nothing is dropped: every event keeps its type, step, attempt, data and its own time
   (to the microsecond). A kind is stored as its number in KIND_CODES, or by name when it has none,
-  so a new kind needs no migration (give it a number to store it shorter).
+  so a new kind needs no migration (give it a number to store it shorter); data that is only an
+  `until` time (sleeps, waits) is stored as its offset from the row's time, read back as the same text.
 - A row's `txid` (PostgreSQL) orders the workflow stream: it is at least the writing transaction's
   id, and it is taken while the instance's row is locked, so one instance's rows are in commit
   order by (txid, id) (see TXID_SQL).
@@ -92,14 +93,31 @@ def preview(text: str | None) -> dict:
 Item = tuple[str, str | None, int | None, dict | None]  # (type, step, attempt, data)
 
 
+def _until_offset(data: dict | None, base: datetime) -> int | None:
+    """A sleep's or a wait's data `{"until": <ISO time in UTC>}` as microseconds after `base`
+    (a number instead of 45 characters), when that gives back the very same text; else None."""
+    if not data or len(data) != 1 or not isinstance(data.get("until"), str):
+        return None
+    try:
+        until = datetime.fromisoformat(data["until"])
+    except ValueError:
+        return None
+    if until.utcoffset() != timedelta(0) or until.isoformat() != data["until"]:
+        return None
+    offset = (until - base) // timedelta(microseconds=1)
+    return offset if (base + timedelta(microseconds=offset)).isoformat() == data["until"] else None
+
+
 def pack(items: list[Item], times: list[datetime]) -> str:
     """Events as stored: `[kind, step, attempt, data, microseconds after the row's time]`, with
-    trailing empty fields left out (a workflow_started is `[2]`)."""
+    trailing empty fields left out (a workflow_started is `[2]`). Data that is only an `until`
+    time is stored as a number: microseconds from the row's time to it (`_until_offset`)."""
     base = times[0]
     out = []
     for (kind, step, attempt, data), at in zip(items, times):
         offset = (at - base) // timedelta(microseconds=1)
-        event = [KIND_CODES.get(kind, kind), step, attempt, data or None, offset or None]
+        until = _until_offset(data, base)
+        event = [KIND_CODES.get(kind, kind), step, attempt, data or None if until is None else until, offset or None]
         while len(event) > 1 and event[-1] is None:
             event.pop()
         out.append(event)
@@ -115,6 +133,8 @@ def unpack(*, event_id: int, count: int, created_at: datetime, events: str) -> l
         event += [None] * (5 - len(event))
         kind, step, attempt, data, offset = event
         at = created_at + timedelta(microseconds=offset) if offset else created_at
+        if isinstance(data, int):  # an `until` time (pack)
+            data = {"until": (created_at + timedelta(microseconds=data)).isoformat()}
         out.append({"eventId": first + n, "type": KIND_NAMES.get(kind, kind) if isinstance(kind, int) else kind,
                     "timestamp": at.isoformat(), "step": step, "attempt": attempt, **(data or {})})
     return out

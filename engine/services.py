@@ -123,7 +123,7 @@ def insert_new(instances: list[Instance]) -> set[Any]:
     with conn.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Instance._meta.db_table} ({columns}) VALUES {', '.join([row] * len(instances))} "
-            "ON CONFLICT (workflow_id, key) DO NOTHING RETURNING id",
+            "ON CONFLICT (workflow_id, key) WHERE key IS NOT NULL DO NOTHING RETURNING id",
             params,
         )
         to_python = Instance._meta.pk.to_python

@@ -78,13 +78,17 @@ def run(*, name: str | None = None, until_idle: bool = False) -> int:
                     except Exception:  # one instance's failure must not stop the worker; its lease expires
                         log.exception("worker %s: advance of %s failed", name, pk)
                         close_old_connections()
+                    # Replace the context this advance used now, as the Celery worker does after each
+                    # task: a worker that is never idle (instances arriving faster than it advances
+                    # them) would otherwise find its pool empty after `size` advances.
+                    POOL.fill()
                 advanced += done
                 if done:
                     backoff = 0.0
                     continue
                 if until_idle and not ids:
                     return advanced
-                POOL.fill()  # idle: make the next instances' sandboxes now
+                POOL.fill()  # idle: make the next instances' sandboxes now (after a failed read too)
                 next_due = dispatch.next_due_at()
             except DatabaseError:
                 log.warning("worker %s: database unavailable; retrying", name, exc_info=True)

@@ -210,7 +210,9 @@ class ContextPool:
     exactly like creating one, minus ~1.3 ms. Contexts are never reused after a program ran in
     them (that would leak state between instances and break deterministic replay), which is why
     this is a pool of fresh contexts and not a cache of used ones. Bounded by `size`; each idle
-    context costs ~1.4 MB resident.
+    context costs ~1.4 MB resident. Workers refill it after every advance (embedded: engine.worker;
+    Celery: after every task, engine.tasks) and when idle, so a worker that never idles still
+    takes a prepared context for each instance.
     """
 
     def __init__(self, size: int):

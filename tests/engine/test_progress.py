@@ -27,6 +27,23 @@ def test_events_come_back_whole_with_their_own_times_whatever_their_kind(tenant,
     assert rows == [(1, 1, True), (4, 3, True)]  # one row per commit
 
 
+def test_until_times_are_stored_short_and_read_back_as_written(tenant, make_workflow):
+    inst = services.instance_create(tenant=tenant, workflow=make_workflow(SLEEPY))
+    base = clock.now()
+    untils = [(base + timedelta(days=30)).isoformat(), (base + timedelta(days=1)).replace(microsecond=0).isoformat(),
+              "2026-01-01T00:00:00.5+00:00", "2026-01-01T00:00:00+01:00", "tomorrow"]  # the last three: kept as text
+    items = [("sleep_started", "nap", None, {"until": u}) for u in untils] + [
+        ("wait_started", "w", None, {"until": untils[0], "type": "go"})]
+    with transaction.atomic():
+        progress.record(instance_id=inst.pk, tenant_id=tenant.pk, now=base, items=items)
+    events = selectors.progress_after(tenant=tenant, instance_id=inst.pk, after=1)
+    assert [e["until"] for e in events] == untils + [untils[0]]
+    stored = ProgressEvent.objects.get(instance=inst, event_id__gt=1).events
+    # As numbers: the first two (UTC, as isoformat writes them); as text: the others, and the wait's
+    # data (it holds more than the time).
+    assert stored.count("until") == 4 and stored.count(untils[0]) == 1 and untils[1] not in stored
+
+
 def test_a_long_commit_is_split_into_bounded_rows_and_read_from_any_id(tenant, make_workflow):
     inst = services.instance_create(tenant=tenant, workflow=make_workflow(SLEEPY))
     with transaction.atomic():
