@@ -180,7 +180,7 @@
     }
     // A pending sleep, wait or retry: the program waits for `wake`. `again` decides it anew in a
     // later advance resumed from a snapshot, as a replay reaching it would (resume.js); without
-    // it the block can only be replayed.
+    // it (a retry, a rollback's retry) the block can only be replayed.
     let blocked = list(); // [again, resolve, reject]
     let stuck = false;
     function block(wake, again) {
@@ -195,14 +195,7 @@
         append(blocked, entry);
       });
     }
-    // A retry of step `key` after failed attempt `attempt`, decided again as a replay would (the
-    // step's record says retrying, due at `wake`).
-    function retry(name, config, fn, occ, key, attempt, wake, undo) {
-      return () => {
-        if (idle()) return never;
-        return runStep(name, config, fn, occ, key, { __proto__: null, kind: "do", status: "retrying", attempts: attempt, wake }, undo);
-      };
-    }
+
     function keyOf(name, kind) {
       if (rolling !== null) throw new WorkflowError(`${kind} ${safeText(name)}: steps cannot run inside a rollback handler`, "ConfigError");
       if (typeof name !== "string" || name.length === 0 || name.length > 256 || StringIncludes(name, SEP) || matches(LONE_SURROGATE, name)) {
@@ -288,9 +281,9 @@
           if (wake !== null && typeof wake === "object") wake = await wake;
           if (halted) return never;
           if (wake === null) throw toError(finalErrors[key]);
-          if (wake > NOW) return block(wake, retry(name, config, fn, occ, key, attempt, wake, undo));
+          if (wake > NOW) return block(wake);
         } else if (rec.wake > NOW) {
-          return block(rec.wake, retry(name, config, fn, occ, key, attempt, rec.wake, undo)); // retrying, not yet due
+          return block(rec.wake); // retrying, not yet due
         }
       }
       for (;;) {
@@ -345,7 +338,9 @@
           if (wake !== null && typeof wake === "object") wake = await wake; // a delay function's promise
           if (halted) return never;
           if (wake === null) throw toError(finalErrors[key]);
-          if (wake > NOW) return block(wake, retry(name, config, fn, occ, key, attempt, wake, undo));
+          // Replayed only: a replay runs the next attempt inside the program's call of step.do,
+          // so the attempt's error would carry other stack frames if it were resumed.
+          if (wake > NOW) return block(wake);
           continue; // no delay: the next attempt runs now
         }
         delete inflight[key];
