@@ -1,7 +1,8 @@
 """advance(): the one function every dispatch mode calls to move an instance forward.
 
 An advance claims the instance (a lease), replays its program in a fresh sandbox with every
-checkpoint preloaded, lets it run new steps until it finishes or blocks (sleep, wait, retry delay),
+checkpoint preloaded (engine.loading) or resumes it from the image its last advance kept
+(engine.snapshots), lets it run new steps until it finishes or blocks (sleep, wait, retry delay),
 commits what the program reports in batches, and releases the lease with the next due time.
 
 Invariants:
@@ -17,6 +18,8 @@ Invariants:
   with side effects is never lost once a later step has started (the prelude enforces the order).
 - The release sets `due_at` to the earliest timer; an event sent while the program ran makes the
   instance due at once, so no wake-up is lost between the load and the release.
+- The final commit stores the image of the blocked program, or deletes the one stored, in its own
+  transaction (engine.snapshots): an image never outlives the record state it was taken at.
 """
 from __future__ import annotations
 
@@ -35,35 +38,34 @@ from tenants.limits import MAX_HTTP_CONCURRENCY, TenantLimits, limits_for
 
 from . import clock, live, progress, rollbacks, snapshots, sourcemap
 from .calls import Calls, reply_of
-from .capabilities import CONCURRENT, PURE, Call, CapabilityError, registry
+from .capabilities import CONCURRENT, Call, CapabilityError, registry
 from .capabilities.secrets import Redactor
-from .checkpoints import insert_attempts, insert_steps, step_rows, step_state, to_ms
+from .checkpoints import insert_attempts, insert_steps, to_ms
 from .counters import COUNTERS
+from .loading import Loading
 from .lease import ACTIVE, MAX_RECOVERIES, Lease, LeaseLost, at_concurrency_cap, claim, recover  # noqa: F401
 from .models import Attempt, Event, Instance, StepRecord
 from .programs import program_text
 from .metering import meter
-from .seeding import seeded, stop_outcome
+from .seeding import stop_outcome
 from .services import parent_notify
-from .sandbox import (
-    Limits, ProgramLoadError, ProgramRun, ProtocolLimits, ProtocolViolation, SandboxLimit, Session, StepState, clean,
-)
+from .sandbox import Limits, ProgramLoadError, ProgramRun, ProtocolViolation, SandboxLimit, Session, clean
 
 log = logging.getLogger(__name__)
+MAX_OUTPUT_BYTES = 1024 * 1024
+FLUSH_EVERY = 100  # commands buffered in the sandbox between commits of side-effect-free steps
+MAX_LOGS_PER_ADVANCE = 1000
 S = Instance.Status
 E = progress.EventType
 R = StepRecord.Status
 
-MAX_OUTPUT_BYTES = 1024 * 1024
-FLUSH_EVERY = 100  # commands buffered in the sandbox between commits of side-effect-free steps
-MAX_LOGS_PER_ADVANCE = 1000
 # An advance that has run this long yields at its next commit and goes back in the queue, so one
 # long program cannot hold a worker (or hit the sandbox time limit) however many steps it has.
 SLICE_SECONDS = 10.0
 
 
 @dataclass
-class Advance:
+class Advance(Loading):
     """The state of one advance: what is known of the instance's step rows, and the batch writer."""
 
     instance: Instance
@@ -98,7 +100,14 @@ class Advance:
     had_image: bool = False
     image: bytes | None = None
     resumed: bool = False
+    image_blocks: dict | None = None  # the restored image's blocks, by window (engine.sandbox.images)
     program: str = ""  # the workflow version's program text
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        """A step result's bytes, commands per batch, log lines per advance (read at use: tests
+        patch this module's constants)."""
+        return MAX_OUTPUT_BYTES, FLUSH_EVERY, MAX_LOGS_PER_ADVANCE
 
     def __post_init__(self) -> None:
         if self.plan is None:
@@ -109,105 +118,6 @@ class Advance:
         self.redact = Redactor(self.secrets)
         self.fence = self.instance.fence  # the token this advance's lease was claimed with
         self.calls = Calls(min(self.plan.http_concurrency, MAX_HTTP_CONCURRENCY))  # capability calls running beside the program
-
-    # ---- loading ----------------------------------------------------------------------------------
-    def init_json(self, *, check: bool = False, before: int | None = None) -> str:
-        """Everything the program needs, as one JSON string: checkpoints are preloaded, not fetched.
-        `check`: for the safe-deploy check (engine.deploycheck), which replays and runs nothing;
-        `before`: only the step rows recorded before that row id (what a restart would keep)."""
-        inst = self.instance
-        meta, outputs, optional = [], [], []
-        states: dict[tuple[str, int], StepState] = {}
-        ms: dict[Any, int | None] = {None: None}  # steps committed together share a time: parse it once
-        undo: dict[tuple[str, int], StepState] = {}
-        replay_clock = clock.to_ms(inst.created_at)  # a replay's logical clock starts there
-        for pk, name, occ, kind, status, attempts, wake, done, output, error, config, rollback in step_rows(inst.pk):
-            if before is not None and pk >= before:
-                break  # rows come in record order
-            if wake not in ms:
-                ms[wake] = to_ms(wake)
-            if done not in ms:
-                ms[done] = to_ms(done)
-            if rollback:  # a step's rollback: the host's record only (the runtime gets it in the plan)
-                self.records[(name, occ, "rollback")] = {"pk": pk}
-                undo[(name, occ)] = StepState(kind=kind, status=status, attempts=attempts, wake=ms[wake], seq=pk)
-                continue
-            self.records[(name, occ)] = {"pk": pk}
-            settled = ms[wake] if kind == "sleep" else ms[done]  # where a replay moves the clock
-            if status in (R.COMPLETE, R.ERRORED) and settled is not None and settled > replay_clock:
-                replay_clock = settled
-            states[(name, occ)] = step_state(kind, status, attempts, ms[wake], pk, config, output)
-            if inst.test and status == R.COMPLETE and attempts == 0 and seeded(config):
-                optional.append(len(meta))  # given to a test instance: not part of the recorded path
-            meta.append((name, occ, kind, status, attempts, ms[wake], ms[wake] if kind == "sleep" else ms[done],
-                         json.loads(error) if isinstance(error, str) else error))
-            outputs.append(output or "null")
-        self.replay_clock = None if optional else replay_clock
-        inbox = self.inbox()
-        self.session = self.new_session(states, undo, inbox)
-        head = {**self.fixed_init(optional, check=check), "now": clock.to_ms(self.now), "inbox": self.inbox_json(inbox)}
-        # Outputs are stored as the JSON text the program produced: spliced in, never decoded here.
-        return (json.dumps(head)[:-1] + ',"records":' + json.dumps(meta)
-                + ',"outputs":[' + ",".join(outputs) + "]}")
-
-    def inbox(self) -> list[dict]:
-        """The instance's unconsumed events, oldest first."""
-        inbox = list(
-            Event.objects.filter(instance_id=self.instance.pk, consumed_by__isnull=True)
-            .order_by("pk")
-            .values("pk", "type", "payload", "created_at")
-        )
-        self.max_event_id = max((e["pk"] for e in inbox), default=0)
-        return inbox
-
-    @staticmethod
-    def inbox_json(inbox: list[dict]) -> list[dict]:
-        return [{"id": e["pk"], "type": e["type"], "payload": e["payload"], "timestamp": e["created_at"].isoformat()}
-                for e in inbox]
-
-    def new_session(self, states: dict, undo: dict, inbox: list[dict], **partial: Any) -> Session:
-        inst = self.instance
-        return Session(
-            limits=ProtocolLimits(now=clock.to_ms(self.now), max_output=MAX_OUTPUT_BYTES, max_logs=MAX_LOGS_PER_ADVANCE,
-                                   max_log_bytes=self.limits.log_bytes, max_commands=FLUSH_EVERY,
-                                   capabilities=frozenset(self.caps), concurrent=frozenset(CONCURRENT & set(self.caps)),
-                                   max_steps=self.plan.steps_per_instance),
-            states=states, redact=self.redact, undo=undo,
-            # Rolling back: no command of the program's own steps is accepted from the start.
-            plan=[] if inst.rollback is not None else None,
-            inbox={e["pk"]: (e["type"], e["payload"], e["created_at"].isoformat()) for e in inbox},
-            scope=frozenset(inst.scope) if inst.test and isinstance(inst.scope, list) else None,
-            **partial,
-        )
-
-    def fixed_init(self, optional: list[int], *, check: bool = False) -> dict:
-        """The program's init, but for the records, the clock of the advance and the inbox: what
-        does not change between the instance's advances (a snapshot is keyed to it)."""
-        inst = self.instance
-        return {
-            "clock": clock.to_ms(inst.created_at),
-            "seed": str(inst.pk),
-            "params": inst.params,
-            "created": inst.created_at.isoformat(),
-            "instanceId": inst.public_key,
-            "maxOutput": MAX_OUTPUT_BYTES,
-            "memoryMiB": self.limits.memory_bytes >> 20,
-            "flushEvery": FLUSH_EVERY,
-            "maxLogs": MAX_LOGS_PER_ADVANCE,
-            "timeLimitMs": int(self.limits.time_seconds * 1000),
-            "capabilities": sorted(self.caps),
-            "pureCapabilities": sorted(PURE & set(self.caps)),
-            "concurrentCapabilities": sorted(CONCURRENT & set(self.caps)),
-            "maxLogBytes": self.limits.log_bytes,
-            # A program that keeps killing its worker is replayed committing each attempt as it
-            # starts, so the next crash is pinned on one step and spends that step's retries.
-            "trace": inst.recoveries >= 2,
-            "optional": optional,
-            "scope": sorted(inst.scope) if inst.test and isinstance(inst.scope, list) else None,
-            "undo": inst.rollback is not None,
-            "maxSteps": self.plan.steps_per_instance,
-            "check": check,
-        }
 
     # ---- writing ----------------------------------------------------------------------------------
     def host(self, text: str) -> dict:

@@ -36,7 +36,7 @@ from django.db.models import Max
 from .checkpoints import step_rows, step_state, to_ms
 from .counters import COUNTERS
 from .models import Instance, Snapshot, StepRecord
-from .sandbox import ImageError, ProgramRun, StepState, image_build, image_decode
+from .sandbox import ImageError, ProgramRun, StepState, image_build, image_decode, image_encode
 
 if TYPE_CHECKING:
     from .runner import Advance
@@ -77,7 +77,7 @@ def restored(advance: Advance, program: str) -> ProgramRun | None:
         COUNTERS.snapshot_stale += 1
         return None
     try:
-        image = image_decode(bytes(data))
+        image, handle, blocks = image_decode(bytes(data))
         state = json.loads(state) if isinstance(state, str) else state
         pending = {(p["name"], p["occ"]): (p["pk"], StepState(**p["state"])) for p in state["pending"]}
         steps, replay_clock = int(state["steps"]), int(state["clock"])
@@ -91,7 +91,7 @@ def restored(advance: Advance, program: str) -> ProgramRun | None:
     delta = json.dumps({"now": to_ms(advance.now), "clock": replay_clock, "inbox": advance.inbox_json(inbox)})
     sandbox = None
     try:
-        sandbox = ProgramRun(program=program, init="", host=advance.host, limits=advance.limits, image=image)
+        sandbox = ProgramRun(program=program, init="", host=advance.host, limits=advance.limits, image=(image, handle))
         resumed = sandbox.resume(delta)
     except Exception as e:  # a restore or a resume that fails ran no tenant code: replay instead
         log.warning("snapshot of instance %s not restored: %s", inst.pk, str(e)[:200])
@@ -105,6 +105,7 @@ def restored(advance: Advance, program: str) -> ProgramRun | None:
         advance.records[k] = {"pk": pk}
     advance.replay_clock = replay_clock
     advance.resumed = True
+    advance.image_blocks = blocks  # the next image reuses what did not change
     COUNTERS.snapshot_resumes += 1
     return sandbox
 
@@ -137,7 +138,7 @@ def capture(advance: Advance, sandbox: ProgramRun) -> bytes | None:
     waiting = pending(advance)
     if len(waiting) != 1 or waiting[0][1].inflight is not None:
         return None  # the host's record must show exactly the one operation the program waits on
-    image = sandbox.image()
+    image = image_encode(*sandbox.guest(), advance.image_blocks)
     return image if len(image) <= MAX_IMAGE_BYTES else None
 
 

@@ -4,7 +4,8 @@
 // commands go out (JSON strings, declared in protocol.py beside this file). Invariants:
 // - A step with a final checkpoint (complete or errored) is never run: its stored result is
 //   returned, or its stored error thrown.
-// - Only the current advance's clock (init.now) decides whether a sleep, a retry or a wait is due;
+// - Only the current advance's clock (NOW: init.now, or a resume's) decides whether a sleep, a
+//   retry or a wait is due;
 //   the program sees a logical clock (Date.now) that moves only at durable points, and a random
 //   generator reseeded at each durable point, so a replay takes the path the first run took.
 // - Commands are buffered and sent in batches (each crossing of the host boundary costs about a
@@ -23,9 +24,15 @@
 // whose namespace only the host holds. The host still treats every message as hostile
 // (protocol.py): this file keeps honest programs correct, not the host safe.
 //
+// - A context resumed from an image of the program blocked at the end of an earlier advance
+//   (resume.js, engine/snapshots.py) emits exactly what a replay of the same record would: the
+//   runtime reports such an image as resumable only when its state is the one a replay rebuilds,
+//   and the resume decides the one blocked operation as a replay reaching it would.
+//
 // runtime.py evaluates primordials.js and this file in one closure; that only defines __boot (the
 // parse is paid once per process: the sandbox keeps an image of the guest's memory after it).
-// Each advance restores that image into a new context and calls __boot(initJson).
+// Each advance restores that image into a new context and calls __boot(initJson), or restores the
+// image of the instance's own blocked program and calls resume(delta).
   globalThis.__boot = function (initText) {
     delete globalThis.__boot;
     const hostCall = globalThis.__host;

@@ -6,8 +6,10 @@ Invariants:
 - The program reaches the host only through one function taking and returning JSON strings (the
   prelude's `flush`); it has no network, files, environment or real clock. What it sends is
   hostile input: the caller validates it (engine.sandbox.protocol); this module only carries text.
-- The runtime's entry points (start, interrupted, settle, finish) are a handle held here, never a global
-  of the realm the program shares.
+- The runtime's entry points (start, interrupted, settle, rollback, resume, finish) are a handle held
+  here, never a global of the realm the program shares.
+- A context restored from an image of a blocked program (engine.sandbox.images) is a fresh context
+  of this process into which only that instance's own earlier state is written (the caller keys it).
 - A limit hit (time, memory, stack) surfaces as SandboxLimit, never as a crash of the worker.
 
 Built on quickjs-rs 0.2.6 (pinned): it applies no wasmtime store limits itself, so this module
@@ -366,11 +368,10 @@ class ProgramRun:
 
         return self._guard(call)
 
-    def image(self) -> bytes:
-        """The image of the program as it is now (call only when it is blocked: after finish())."""
-        from .images import encode
-
-        return encode(self.ctx._engine_ctx._inst, self.engine._engine_handle._handle)
+    def guest(self) -> tuple[object, int]:
+        """The guest instance and the engine handle's id, for an image (engine.sandbox.images) of
+        the program as it is now: only when it is blocked (after finish())."""
+        return self.ctx._engine_ctx._inst, self.engine._engine_handle._handle
 
     def memory_limit_hit(self, error: Exception) -> SandboxLimit | None:
         """A program's top-level error that was really memory exhaustion, as the typed limit."""
