@@ -101,6 +101,7 @@ class Advance(Loading):
     image: bytes | None = None
     resumed: bool = False
     image_blocks: dict | None = None  # the restored image's blocks, by window (engine.sandbox.images)
+    image_key: str | None = None  # engine.snapshots.key, once computed
     program: str = ""  # the workflow version's program text
 
     @property

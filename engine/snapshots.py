@@ -31,7 +31,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Max
+from django.db import connection
 
 from .checkpoints import step_rows, step_state, to_ms
 from .counters import COUNTERS
@@ -54,12 +54,15 @@ def enabled(advance: Advance) -> bool:
 
 def key(advance: Advance, program: str) -> str:
     """What an image depends on besides the record: a change of any of it means a replay."""
+    if advance.image_key is not None:
+        return advance.image_key
     limits = advance.limits
     fixed = [advance.fixed_init([]), limits.time_seconds, limits.memory_bytes, limits.stack_bytes, limits.log_bytes]
     digest = hashlib.sha256(image_build().encode())
     digest.update(hashlib.sha256(program.encode("utf-8", "surrogatepass")).digest())
     digest.update(json.dumps(fixed, sort_keys=True, default=str).encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()[:32]
+    advance.image_key = digest.hexdigest()[:32]
+    return advance.image_key
 
 
 def restored(advance: Advance, program: str) -> ProgramRun | None:
@@ -111,8 +114,12 @@ def restored(advance: Advance, program: str) -> ProgramRun | None:
 
 
 def highest_occurrence(instance_id: Any, name: str) -> int:
-    """The highest occurrence of step `name` in the instance's record (an index range read)."""
-    found = StepRecord.objects.filter(instance_id=instance_id, name=name, rollback=False).aggregate(m=Max("occurrence"))["m"]
+    """The highest occurrence of step `name` in the instance's record (a range of the unique index
+    on instance, name, occurrence; raw: the ORM costs more than the read)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(occurrence) FROM {StepRecord._meta.db_table} WHERE instance_id = %s AND name = %s"
+                       " AND rollback = %s", [Instance._meta.pk.get_db_prep_value(instance_id, connection), name, False])
+        found = cursor.fetchone()[0]
     return found or 0
 
 
@@ -148,8 +155,10 @@ def keep(advance: Advance, status: str | None, *, events: int) -> None:
     if advance.image is not None and status == Instance.Status.WAITING:
         state = {"steps": advance.session.count, "clock": advance.replay_clock, "pending": [
             {"name": k[0], "occ": k[1], "pk": advance.records[k]["pk"], "state": asdict(s)} for k, s in pending(advance)]}
-        Snapshot.objects.update_or_create(instance_id=inst.pk, defaults={
-            "events": events, "key": key(advance, advance.program), "state": state, "image": advance.image})
+        fields = {"events": events, "key": key(advance, advance.program), "state": state, "image": advance.image}
+        # The commit holds the instance row's lock: no other writer of this row can come between.
+        if not Snapshot.objects.filter(instance_id=inst.pk).update(**fields):
+            Snapshot.objects.create(instance_id=inst.pk, **fields)
         advance.had_image = True
     elif advance.had_image:
         Snapshot.objects.filter(instance_id=inst.pk).delete()
