@@ -13,6 +13,10 @@
 //   used one completes (in a microtask, before the code awaiting it goes on), so such a step is
 //   committed before the next one starts. Calls of concurrent capabilities (step.http) made in one
 //   turn go to the host together and their results come back later (settle), so they overlap.
+// - A context resumed from an image of the program blocked at the end of an earlier advance
+//   (resume.js, engine/snapshots.py) emits exactly what a replay of the same record would: the
+//   runtime reports such an image as resumable only when its state is the one a replay rebuilds,
+//   and the resume decides the one blocked operation as a replay reaching it would.
 //
 // The runtime shares the JavaScript realm with the tenant's program, so it is written like
 // Node.js's internals: every intrinsic it uses is captured in primordials.js, in a pristine realm,
@@ -23,11 +27,6 @@
 // itself and __host, and returns the engine's entry points to a module of the host's (runtime.py),
 // whose namespace only the host holds. The host still treats every message as hostile
 // (protocol.py): this file keeps honest programs correct, not the host safe.
-//
-// - A context resumed from an image of the program blocked at the end of an earlier advance
-//   (resume.js, engine/snapshots.py) emits exactly what a replay of the same record would: the
-//   runtime reports such an image as resumable only when its state is the one a replay rebuilds,
-//   and the resume decides the one blocked operation as a replay reaching it would.
 //
 // runtime.py evaluates primordials.js and this file in one closure; that only defines __boot (the
 // parse is paid once per process: the sandbox keeps an image of the guest's memory after it).

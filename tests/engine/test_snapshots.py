@@ -267,3 +267,23 @@ def test_a_resumed_session_refuses_what_a_full_one_refuses():
     assert session.commands([{"t": "start", "s": "a", "o": 4, "a": 1, "c": config}])  # the sixth step
     with pytest.raises(ProtocolViolation, match="plan's limit"):
         session.commands([{"t": "sleep", "s": "b", "o": 1, "wake": 2000}])
+
+
+def test_an_image_restored_and_taken_again_holds_the_same_memory(instance):
+    """Re-encoding reuses the stored windows that did not change: the image is the one a fresh
+    encoding of the same memory gives (windows are compressed alike), and restoring it writes the
+    stored pages (only the guest's stack below its pointer is scratch that calls overwrite)."""
+    from engine.sandbox import ProgramRun, image_decode, image_encode
+
+    stored = bytes(Snapshot.objects.get(instance_id=instance.pk).image)
+    image, handle, blocks = image_decode(stored)
+    advance = runner.Advance(instance=Instance.objects.get(pk=instance.pk), worker="x", now=instance.created_at)
+    run = ProgramRun(program="", init="", host=lambda text: {"stop": True}, limits=advance.limits, image=(image, handle))
+    try:
+        again = image_encode(*run.guest(), blocks)
+        assert again == image_encode(*run.guest())
+        restored, _, _ = image_decode(again)
+        above = lambda chunks: b"".join(data[max(0, image.stack_pointer - offset):] for offset, data in chunks)  # noqa: E731
+        assert above(restored.chunks) == above(image.chunks)
+    finally:
+        run.close()
