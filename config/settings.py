@@ -167,6 +167,10 @@ CELERY_BEAT_SCHEDULE = {
 ENGINE_DISPATCH = os.environ.get("ENGINE_DISPATCH", "celery" if REDIS_URL else "embedded")
 ENGINE_WORKERS = int(os.environ.get("ENGINE_WORKERS", "2"))
 ENGINE_LEASE_SECONDS = float(os.environ.get("ENGINE_LEASE_SECONDS", "60"))
+# Snapshots (engine.snapshots): an instance with at least this many steps keeps an image of its
+# blocked program and its next advance resumes from it instead of replaying every step.
+ENGINE_SNAPSHOTS = os.environ.get("ENGINE_SNAPSHOTS", "1") not in ("0", "false", "no")
+ENGINE_SNAPSHOT_MIN_STEPS = int(os.environ.get("ENGINE_SNAPSHOT_MIN_STEPS", "1000"))
 # Celery mode: task messages are tokens ("an instance may be due"); at most this many wait in the
 # broker's queue (engine.dispatch). Above the workers' throughput in one pump interval.
 ENGINE_CELERY_TOKENS = int(os.environ.get("ENGINE_CELERY_TOKENS", "200"))

@@ -1,10 +1,12 @@
 """`manage.py bench resume`: what waking an instance costs as its history grows, where that time
 goes, and ten parallel 200 ms HTTP steps (engine.calls), in a throwaway tenant deleted at the end.
 
-Resume: an instance runs N steps then sleeps; each timed wake replays the N checkpoints, runs one
-new step and sleeps again (so every sample resumes the same history). The breakdown times the
-parts of one advance separately: reading the step rows, building the program's init JSON, and
-the sandbox (parse the init, replay the checkpoints, reach the sleep).
+Resume: an instance runs N steps then sleeps; each timed wake resumes it, runs one new step and
+sleeps again (so every sample resumes the same history): first from the image of its sandbox the
+previous advance kept (engine.snapshots; `image_bytes` is what the instance stores for it), then
+with snapshots off, replaying the N checkpoints. The breakdown times the parts of one replay
+separately: reading the step rows, building the program's init JSON, and the sandbox (parse the
+init, replay the checkpoints, reach the sleep).
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from django.db import connection
 from builder.services import version_create_from_code, workflow_create
 from engine import clock, runner, services
 from engine.checkpoints import step_rows
-from engine.models import Instance
+from engine.counters import COUNTERS
+from engine.models import Instance, Snapshot
 from tenants.services import tenant_create
 
 RESUME = """
@@ -69,26 +72,38 @@ def run(*, sizes: tuple[int, ...] = (100, 1000, 10_000), wakes: int = 7, out=Non
         wf = workflow_create(tenant=tenant, slug="resume")
         version_create_from_code(workflow=wf, program=RESUME)
         wf.refresh_from_db()
+        snapshots = settings.ENGINE_SNAPSHOTS, settings.ENGINE_SNAPSHOT_MIN_STEPS
+        settings.ENGINE_SNAPSHOT_MIN_STEPS = min(sizes)
         for n in sizes:
             inst = services.instance_create(tenant=tenant, workflow=wf, params={"steps": n})
+            settings.ENGINE_SNAPSHOTS = True
             while runner.advance(inst.pk, worker="bench") == "due":
                 pass
-            times, parts = [], []
-            for _ in range(wakes):
-                moving.at += timedelta(hours=1, seconds=1)
-                t = time.perf_counter()
-                result = runner.advance(inst.pk, worker="bench")
-                times.append((time.perf_counter() - t) * 1000)
-                assert result == "released", result
-                parts.append(breakdown(inst.pk, moving.at))
-            figures["resume"][f"{n}_checkpoints"] = {
-                "advance_p50_ms": pct(times, 0.5), "advance_min_ms": round(min(times), 2),
-                **{k: pct([p[k] for p in parts], 0.5) for k in parts[0]},
-            }
+            row: dict = {}
+            for mode in ("snapshot", "replay"):
+                settings.ENGINE_SNAPSHOTS = mode == "snapshot"
+                resumes = COUNTERS.snapshot_resumes
+                times, parts = [], []
+                for _ in range(wakes):
+                    moving.at += timedelta(hours=1, seconds=1)
+                    t = time.perf_counter()
+                    result = runner.advance(inst.pk, worker="bench")
+                    times.append((time.perf_counter() - t) * 1000)
+                    assert result == "released", result
+                    if mode == "replay":
+                        parts.append(breakdown(inst.pk, moving.at))
+                if mode == "snapshot":
+                    assert COUNTERS.snapshot_resumes - resumes == wakes, "a wake did not resume from the image"
+                    row["image_bytes"] = len(Snapshot.objects.get(instance_id=inst.pk).image)
+                row[f"{mode}_p50_ms"], row[f"{mode}_min_ms"] = pct(times, 0.5), round(min(times), 2)
+            row.update({k: pct([p[k] for p in parts], 0.5) for k in parts[0]})
+            figures["resume"][f"{n}_checkpoints"] = row
             if out:
-                out.write(f"resume {n}: {figures['resume'][f'{n}_checkpoints']}\n")
+                out.write(f"resume {n}: {row}\n")
+        settings.ENGINE_SNAPSHOTS, settings.ENGINE_SNAPSHOT_MIN_STEPS = snapshots
         small, big = figures["resume"][f"{sizes[0]}_checkpoints"], figures["resume"][f"{sizes[-1]}_checkpoints"]
-        figures["resume"]["ratio_largest_to_smallest"] = round(big["advance_p50_ms"] / small["advance_p50_ms"], 2)
+        for mode in ("snapshot", "replay"):
+            figures["resume"][f"{mode}_ratio_largest_to_smallest"] = round(big[f"{mode}_p50_ms"] / small[f"{mode}_p50_ms"], 2)
         clock.set_now(None)
         figures["parallel_http"] = parallel_http(tenant)
         return figures

@@ -6,12 +6,14 @@ Raw SQL because the ORM's per-object and per-value work costs more than the stat
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
 from django.db import connection
 
 from .models import Attempt, Instance, StepRecord
+from .sandbox import StepState
 
 
 def insert_steps(instance: Instance, steps: dict[tuple, dict], now: datetime) -> list[int]:
@@ -83,3 +85,16 @@ def to_ms(value: Any) -> int | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
     return int(value.timestamp() * 1000)
+
+
+def step_state(kind: str, status: str, attempts: int, wake: int | None, pk: int, config: Any, output: str | None) -> StepState:
+    """The host's view of a stored step row, which the protocol checks commands against."""
+    state = StepState(kind=kind, status=status, attempts=attempts, wake=wake, seq=pk)
+    if kind == "wait" and status == StepRecord.Status.WAITING:
+        state.type = (json.loads(config) if isinstance(config, str) else config or {}).get("type")
+    elif kind == "do" and config and "rollback" in config:
+        # The step registered a rollback (when it first started): what its handler will
+        # receive, once it has completed (now, or in this advance after a retry).
+        state.config = json.loads(config) if isinstance(config, str) else config
+        state.output = output if status == StepRecord.Status.COMPLETE else None
+    return state

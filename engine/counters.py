@@ -16,6 +16,8 @@ class Counters:
     program_hits: int = 0
     program_misses: int = 0
     program_evictions: int = 0
+    snapshot_resumes: int = 0  # advances resumed from an image (engine.snapshots)
+    snapshot_stale: int = 0  # stored images not used (mismatched, damaged, not resumable): replayed
 
 
 COUNTERS = Counters()

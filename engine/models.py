@@ -304,3 +304,19 @@ class ActivityMinute(models.Model):
 
     def __str__(self) -> str:
         return self.minute.isoformat()
+
+
+class Snapshot(models.Model):
+    """The guest memory of an instance's blocked program, kept so its next advance resumes it
+    instead of replaying its whole record (engine.snapshots). Written in the transaction of the
+    advance's final commit, keyed to the progress event that commit wrote last (`events`) and to
+    what produced the image (`key`); anything else means a full replay. At most one per instance,
+    only while it waits, and only for instances with a long record."""
+
+    instance = models.OneToOneField(Instance, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    events = models.BigIntegerField()  # Instance.last_event_id as the writing commit left it
+    key = models.CharField(max_length=32)  # digest of the guest, runtime, program and fixed init
+    # The host's own view of the record at that commit (never the sandbox's): step count, the
+    # clock a replay would have reached, the pending steps' states and row ids.
+    state = models.JSONField()
+    image = models.BinaryField()  # zlib of the memory pages that differ from a fresh context's

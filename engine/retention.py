@@ -30,7 +30,7 @@ from tenants.models import Tenant
 from tenants.usage import usage_add
 
 from .heartbeat import activity_add
-from .models import Attempt, Event, Instance, ProgressEvent, StepRecord
+from .models import Attempt, Event, Instance, ProgressEvent, Snapshot, StepRecord
 
 DEDUP_WINDOW = timedelta(hours=24)
 TENANTS_PER_RUN = 500  # tenants looked at per run; the next run goes on from where this one stopped
@@ -124,6 +124,7 @@ def delete_batch(*, tenant: Tenant, cutoff: datetime, now: datetime, batch: int)
         Event.objects.filter(instance_id__in=ids).delete()
         ProgressEvent.objects.filter(instance_id__in=ids).delete()
         raw_delete(StepRecord, "instance_id", ids)
+        raw_delete(Snapshot, "instance_id", ids)  # none once finished, unless terminated while waiting
         Instance.objects.filter(parent_id__in=ids).update(parent=None)  # children outlive their parent
         raw_delete(Instance, "id", ids)
         if freed:

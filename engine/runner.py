@@ -1,7 +1,8 @@
 """advance(): the one function every dispatch mode calls to move an instance forward.
 
 An advance claims the instance (a lease), replays its program in a fresh sandbox with every
-checkpoint preloaded, lets it run new steps until it finishes or blocks (sleep, wait, retry delay),
+checkpoint preloaded (engine.loading) or resumes it from the image its last advance kept
+(engine.snapshots), lets it run new steps until it finishes or blocks (sleep, wait, retry delay),
 commits what the program reports in batches, and releases the lease with the next due time.
 
 Invariants:
@@ -17,6 +18,8 @@ Invariants:
   with side effects is never lost once a later step has started (the prelude enforces the order).
 - The release sets `due_at` to the earliest timer; an event sent while the program ran makes the
   instance due at once, so no wake-up is lost between the load and the release.
+- The final commit stores the image of the blocked program, or deletes the one stored, in its own
+  transaction (engine.snapshots): an image never outlives the record state it was taken at.
 """
 from __future__ import annotations
 
@@ -33,37 +36,36 @@ from django.db import transaction
 
 from tenants.limits import MAX_HTTP_CONCURRENCY, TenantLimits, limits_for
 
-from . import clock, live, progress, rollbacks, sourcemap
+from . import clock, live, progress, rollbacks, snapshots, sourcemap
 from .calls import Calls, reply_of
-from .capabilities import CONCURRENT, PURE, Call, CapabilityError, registry
+from .capabilities import CONCURRENT, Call, CapabilityError, registry
 from .capabilities.secrets import Redactor
-from .checkpoints import insert_attempts, insert_steps, step_rows, to_ms
+from .checkpoints import insert_attempts, insert_steps, to_ms
 from .counters import COUNTERS
+from .loading import Loading
 from .lease import ACTIVE, MAX_RECOVERIES, Lease, LeaseLost, at_concurrency_cap, claim, recover  # noqa: F401
 from .models import Attempt, Event, Instance, StepRecord
 from .programs import program_text
 from .metering import meter
-from .seeding import seeded, stop_outcome
+from .seeding import stop_outcome
 from .services import parent_notify
-from .sandbox import (
-    Limits, ProgramLoadError, ProgramRun, ProtocolLimits, ProtocolViolation, SandboxLimit, Session, StepState, clean,
-)
+from .sandbox import Limits, ProgramLoadError, ProgramRun, ProtocolViolation, SandboxLimit, Session, clean
 
 log = logging.getLogger(__name__)
+MAX_OUTPUT_BYTES = 1024 * 1024
+FLUSH_EVERY = 100  # commands buffered in the sandbox between commits of side-effect-free steps
+MAX_LOGS_PER_ADVANCE = 1000
 S = Instance.Status
 E = progress.EventType
 R = StepRecord.Status
 
-MAX_OUTPUT_BYTES = 1024 * 1024
-FLUSH_EVERY = 100  # commands buffered in the sandbox between commits of side-effect-free steps
-MAX_LOGS_PER_ADVANCE = 1000
 # An advance that has run this long yields at its next commit and goes back in the queue, so one
 # long program cannot hold a worker (or hit the sandbox time limit) however many steps it has.
 SLICE_SECONDS = 10.0
 
 
 @dataclass
-class Advance:
+class Advance(Loading):
     """The state of one advance: what is known of the instance's step rows, and the batch writer."""
 
     instance: Instance
@@ -92,6 +94,21 @@ class Advance:
     stop_for_rollback: bool = False
     stop: dict | None = None  # a test instance's stop step's final outcome (engine.seeding)
     ended: bool = False  # the commit that ends a test instance at its stop was written
+    # Snapshots (engine.snapshots): the clock a replay of the record reaches (None: not known),
+    # whether the instance had a stored image, the image this advance keeps, whether it resumed.
+    replay_clock: int | None = None
+    had_image: bool = False
+    image: bytes | None = None
+    resumed: bool = False
+    image_blocks: dict | None = None  # the restored image's blocks, by window (engine.sandbox.images)
+    image_key: str | None = None  # engine.snapshots.key, once computed
+    program: str = ""  # the workflow version's program text
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        """A step result's bytes, commands per batch, log lines per advance (read at use: tests
+        patch this module's constants)."""
+        return MAX_OUTPUT_BYTES, FLUSH_EVERY, MAX_LOGS_PER_ADVANCE
 
     def __post_init__(self) -> None:
         if self.plan is None:
@@ -102,91 +119,6 @@ class Advance:
         self.redact = Redactor(self.secrets)
         self.fence = self.instance.fence  # the token this advance's lease was claimed with
         self.calls = Calls(min(self.plan.http_concurrency, MAX_HTTP_CONCURRENCY))  # capability calls running beside the program
-
-    # ---- loading ----------------------------------------------------------------------------------
-    def init_json(self, *, check: bool = False, before: int | None = None) -> str:
-        """Everything the program needs, as one JSON string: checkpoints are preloaded, not fetched.
-        `check`: for the safe-deploy check (engine.deploycheck), which replays and runs nothing;
-        `before`: only the step rows recorded before that row id (what a restart would keep)."""
-        inst = self.instance
-        meta, outputs, optional = [], [], []
-        states: dict[tuple[str, int], StepState] = {}
-        ms: dict[Any, int | None] = {None: None}  # steps committed together share a time: parse it once
-        undo: dict[tuple[str, int], StepState] = {}
-        for pk, name, occ, kind, status, attempts, wake, done, output, error, config, rollback in step_rows(inst.pk):
-            if before is not None and pk >= before:
-                break  # rows come in record order
-            if wake not in ms:
-                ms[wake] = to_ms(wake)
-            if done not in ms:
-                ms[done] = to_ms(done)
-            if rollback:  # a step's rollback: the host's record only (the runtime gets it in the plan)
-                self.records[(name, occ, "rollback")] = {"pk": pk}
-                undo[(name, occ)] = StepState(kind=kind, status=status, attempts=attempts, wake=ms[wake], seq=pk)
-                continue
-            self.records[(name, occ)] = {"pk": pk}
-            state = states[(name, occ)] = StepState(kind=kind, status=status, attempts=attempts, wake=ms[wake], seq=pk)
-            if kind == "wait" and status == R.WAITING:
-                state.type = (json.loads(config) if isinstance(config, str) else config or {}).get("type")
-            elif kind == "do" and config and "rollback" in config:
-                # The step registered a rollback (when it first started): what its handler will
-                # receive, once it has completed (now, or in this advance after a retry).
-                state.config = json.loads(config) if isinstance(config, str) else config
-                state.output = output if status == R.COMPLETE else None
-            if inst.test and status == R.COMPLETE and attempts == 0 and seeded(config):
-                optional.append(len(meta))  # given to a test instance: not part of the recorded path
-            meta.append((name, occ, kind, status, attempts, ms[wake], ms[wake] if kind == "sleep" else ms[done],
-                         json.loads(error) if isinstance(error, str) else error))
-            outputs.append(output or "null")
-        inbox = list(
-            Event.objects.filter(instance_id=inst.pk, consumed_by__isnull=True)
-            .order_by("pk")
-            .values("pk", "type", "payload", "created_at")
-        )
-        self.max_event_id = max((e["pk"] for e in inbox), default=0)
-        self.session = Session(
-            limits=ProtocolLimits(now=clock.to_ms(self.now), max_output=MAX_OUTPUT_BYTES, max_logs=MAX_LOGS_PER_ADVANCE,
-                                   max_log_bytes=self.limits.log_bytes, max_commands=FLUSH_EVERY,
-                                   capabilities=frozenset(self.caps), concurrent=frozenset(CONCURRENT & set(self.caps)),
-                                   max_steps=self.plan.steps_per_instance),
-            states=states, redact=self.redact, undo=undo,
-            # Rolling back: no command of the program's own steps is accepted from the start.
-            plan=[] if inst.rollback is not None else None,
-            inbox={e["pk"]: (e["type"], e["payload"], e["created_at"].isoformat()) for e in inbox},
-            scope=frozenset(inst.scope) if inst.test and isinstance(inst.scope, list) else None,
-        )
-        head = {
-            "now": clock.to_ms(self.now),
-            "clock": clock.to_ms(inst.created_at),
-            "seed": str(inst.pk),
-            "params": inst.params,
-            "created": inst.created_at.isoformat(),
-            "instanceId": inst.public_key,
-            "inbox": [
-                {"id": e["pk"], "type": e["type"], "payload": e["payload"], "timestamp": e["created_at"].isoformat()}
-                for e in inbox
-            ],
-            "maxOutput": MAX_OUTPUT_BYTES,
-            "memoryMiB": self.limits.memory_bytes >> 20,
-            "flushEvery": FLUSH_EVERY,
-            "maxLogs": MAX_LOGS_PER_ADVANCE,
-            "timeLimitMs": int(self.limits.time_seconds * 1000),
-            "capabilities": sorted(self.caps),
-            "pureCapabilities": sorted(PURE & set(self.caps)),
-            "concurrentCapabilities": sorted(CONCURRENT & set(self.caps)),
-            "maxLogBytes": self.limits.log_bytes,
-            # A program that keeps killing its worker is replayed committing each attempt as it
-            # starts, so the next crash is pinned on one step and spends that step's retries.
-            "trace": inst.recoveries >= 2,
-            "optional": optional,
-            "scope": sorted(self.session.scope) if self.session.scope is not None else None,
-            "undo": inst.rollback is not None,
-            "maxSteps": self.plan.steps_per_instance,
-            "check": check,
-        }
-        # Outputs are stored as the JSON text the program produced: spliced in, never decoded here.
-        return (json.dumps(head)[:-1] + ',"records":' + json.dumps(meta)
-                + ',"outputs":[' + ",".join(outputs) + "]}")
 
     # ---- writing ----------------------------------------------------------------------------------
     def host(self, text: str) -> dict:
@@ -301,6 +233,7 @@ class Advance:
                 begin["rollback"] = begin_rollback
                 items.append((E.ROLLBACKS_STARTED, None, None, {
                     **begin_rollback, "steps": self.session.rollback_steps()}))
+            ends = bool(final)
             if final:
                 final = self.final_state(final, now)
                 items.extend(final.pop("items"))
@@ -311,6 +244,8 @@ class Advance:
             progress.record(instance_id=self.instance.pk, tenant_id=self.instance.tenant_id, items=items, now=now,
                             last_event_id=last_event_id, times=times, **{**begin, **final})
             meter(self, cmds, final)
+            if ends:  # the image this advance keeps (or none), keyed to the events just written
+                snapshots.keep(self, final.get("status"), events=last_event_id + len(items))
             if final.get("status") in Instance.FINISHED and self.instance.parent_id:
                 self.instance.status, self.instance.output = final["status"], final.get("output")
                 self.instance.error = final.get("error")
@@ -383,6 +318,7 @@ class Advance:
                 items.append((E.ATTEMPT_STARTED, name, number, None))
             elif t == "ok":
                 self.open_attempts.discard(key)
+                self.settled(at)
                 update(key, status=R.COMPLETE, output=cmd["v"], finished_at=at, wake_at=None)
                 update_attempt(key, cmd["a"], status=Attempt.Status.COMPLETE, finished_at=at)
                 items.append((E.STEP_COMPLETED, name, cmd["a"], progress.preview(cmd["v"])))
@@ -393,6 +329,7 @@ class Advance:
                     COUNTERS.lost_attempts += 1
                 update_attempt(key, cmd["a"], status=Attempt.Status.ERRORED, error=error, finished_at=at)
                 if cmd.get("final"):
+                    self.settled(at)
                     update(key, status=R.ERRORED, error=error, finished_at=at, wake_at=None)
                     items.append((E.ATTEMPT_ERRORED, name, cmd["a"], {"error": error}))
                     items.append((E.STEP_ERRORED, name, cmd["a"], {"error": error}))
@@ -404,6 +341,7 @@ class Advance:
                 new[key] = {"kind": "sleep", "status": R.WAITING, "wake_at": wake}
                 items.append((E.SLEEP_STARTED, name, None, {"until": wake.isoformat()}))
             elif t == "slept":
+                self.settled(None, self.session.states[key].wake)
                 update(key, status=R.COMPLETE, finished_at=at)
                 items.append((E.SLEEP_COMPLETED, name, None, None))
             elif t == "wait":
@@ -411,10 +349,12 @@ class Advance:
                 new[key] = {"kind": "wait", "status": R.WAITING, "wake_at": timeout_at, "config": {"type": cmd["type"]}}
                 items.append((E.WAIT_STARTED, name, None, {"eventType": cmd["type"], "timeout": timeout_at.isoformat()}))
             elif t == "got":
+                self.settled(at)
                 update(key, status=R.COMPLETE, output=cmd["v"], finished_at=at)
                 consumed.append((cmd["ev"], key))
                 items.append((E.WAIT_COMPLETED, name, None, progress.preview(cmd["v"])))
             elif t == "timeout":
+                self.settled(at)
                 update(key, status=R.ERRORED, error=cmd["e"], finished_at=at)
                 items.append((E.WAIT_TIMED_OUT, name, None, {"error": cmd["e"]}))
         times += [at] * (base + len(items) - len(times))
@@ -433,6 +373,13 @@ class Advance:
         for event_pk, key in consumed:
             Event.objects.filter(pk=event_pk, instance_id=self.instance.pk).update(consumed_by_id=self.records[key]["pk"])
         return items
+
+    def settled(self, at: datetime | None, wake: int | None = None) -> None:
+        """A step became final at `at` (a sleep: at its wake): a replay's clock reaches its stored time."""
+        if self.replay_clock is not None:
+            value = to_ms(at) if at is not None else wake
+            if value is not None and value > self.replay_clock:
+                self.replay_clock = value
 
     def final_state(self, result: dict, now: datetime) -> dict:
         """The instance row's fields (and events) for the end of this advance."""
@@ -473,19 +420,28 @@ class Advance:
     # ---- running ----------------------------------------------------------------------------------
     def run(self) -> str:
         inst = self.instance
-        program = program_text(inst.version)
+        program = self.program = program_text(inst.version)
         self.started = time.monotonic()
-        sandbox = self.sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits)
+        # From the image of the program as the last advance left it, when there is a valid one;
+        # else a replay of the whole record.
+        sandbox = self.sandbox = snapshots.restored(self, program)
+        if sandbox is None:
+            sandbox = self.sandbox = ProgramRun(program=program, init=self.init_json(), host=self.host, limits=self.limits)
         self.session.locate = lambda info: sourcemap.locate(info, program)
         result: dict[str, Any] = {}
         try:
             try:
-                sandbox.start()
+                if not self.resumed:
+                    sandbox.start()
                 self.drain(sandbox)
                 if not self.violation:
                     result = self.final(sandbox.finish())
+                if self.resumed and not self.violation and (result.get("outcome") or {}).get("error"):
+                    snapshots.load_rest(self)  # the rollbacks' plan needs every step's record
                 if not self.violation and rollbacks.due(self, result):
                     result = rollbacks.run(self, sandbox, result)
+                elif not self.violation and result.get("resumable"):
+                    self.image = snapshots.capture(self, sandbox)
             except SandboxLimit as limit:
                 if not self.violation:
                     result = self.after_limit(sandbox, limit)
@@ -550,7 +506,8 @@ class Advance:
             # program that throws first ends with its own error: nothing new is recorded either.)
             error = self.session.divergence_error(f.diverged)
             return {"cmds": f.cmds, "outcome": {"error": error}, "wake": None, "waitTypes": [], "marks": f.marks}
-        return {"cmds": f.cmds, "outcome": f.outcome, "wake": f.wake, "waitTypes": f.wait_types, "marks": f.marks}
+        return {"cmds": f.cmds, "outcome": f.outcome, "wake": f.wake, "waitTypes": f.wait_types, "marks": f.marks,
+                "resumable": f.resumable}
 
     def protocol_error(self, violation: ProtocolViolation) -> dict:
         """The program (through the runtime in its realm) sent what the host refuses: it ends, typed.

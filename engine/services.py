@@ -22,7 +22,7 @@ from tenants.quotas import check_creations
 
 from . import clock, dispatch, progress
 from .errors import Conflict, InvalidInput, NotFound
-from .models import Attempt, Event, Instance, StepRecord
+from .models import Attempt, Event, Instance, Snapshot, StepRecord
 from .selectors import failed_step, instance_get, stored_json
 
 if TYPE_CHECKING:  # the engine runs any program: it stores a workflow and a version, never reads graphs
@@ -195,6 +195,7 @@ def instance_terminate(*, tenant: Tenant, instance_id: Any, rollback: bool = Fal
             instance, allowed=(S.QUEUED, S.RUNNING, S.PAUSED, S.WAITING, S.WAITING_FOR_PAUSE),
             event=E.WORKFLOW_TERMINATED, status=S.TERMINATED, due_at=None, lease_owner="", finished_at=clock.now(),
         )
+        Snapshot.objects.filter(instance_id=instance.pk).delete()  # it will never run again
         parent_notify(child=instance)
     return instance
 

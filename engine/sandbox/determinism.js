@@ -44,8 +44,13 @@
     reseed("");
     Math.random = random;
     function FixedDate(...args) {
-      if (!new.target) return new RealDate(clock).toString();
-      return args.length === 0 ? new RealDate(clock) : construct(args);
+      if (!new.target) return new RealDate(read()).toString();
+      return args.length === 0 ? new RealDate(read()) : construct(args);
+    }
+    // The program reads the clock: after a step settled at NOW, what it sees differs from a replay.
+    function read() {
+      if (drift) tainted = true;
+      return clock;
     }
     function construct(args) {
       switch (args.length) {
@@ -59,12 +64,12 @@
       }
     }
     FixedDate.prototype = DatePrototype;
-    FixedDate.now = () => clock;
+    FixedDate.now = () => read();
     FixedDate.parse = DateParse;
     FixedDate.UTC = DateUTC;
     globalThis.Date = FixedDate;
     const clockStart = init.clock;
-    globalThis.performance = { now: () => clock - clockStart };
+    globalThis.performance = { now: () => read() - clockStart };
     // Garbage collection timing is not deterministic.
     delete globalThis.WeakRef;
     delete globalThis.FinalizationRegistry;
@@ -72,5 +77,12 @@
     function settle(at, key) {
       if (at > clock) clock = at;
       reseedWith = key;
+      opened -= 1;
+    }
+    // A step run (or a wait decided) in this advance settles at its clock; a replay settles it at
+    // the time the host stored, which is later.
+    function settleNow(key) {
+      drift = true;
+      settle(NOW, key);
     }
 

@@ -4,6 +4,7 @@
     function logger(level) {
       return (...args) => {
         if (halted || logCount >= MAX_LOGS || logBytes >= MAX_LOG_BYTES) return;
+        if (outsideSteps()) tainted = true; // a replay writes this line again
         let text = "";
         for (let i = 0; i < args.length; i++) {
           const a = args[i];

@@ -4,7 +4,8 @@
 // commands go out (JSON strings, declared in protocol.py beside this file). Invariants:
 // - A step with a final checkpoint (complete or errored) is never run: its stored result is
 //   returned, or its stored error thrown.
-// - Only the current advance's clock (init.now) decides whether a sleep, a retry or a wait is due;
+// - Only the current advance's clock (NOW: init.now, or a resume's) decides whether a sleep, a
+//   retry or a wait is due;
 //   the program sees a logical clock (Date.now) that moves only at durable points, and a random
 //   generator reseeded at each durable point, so a replay takes the path the first run took.
 // - Commands are buffered and sent in batches (each crossing of the host boundary costs about a
@@ -12,6 +13,10 @@
 //   used one completes (in a microtask, before the code awaiting it goes on), so such a step is
 //   committed before the next one starts. Calls of concurrent capabilities (step.http) made in one
 //   turn go to the host together and their results come back later (settle), so they overlap.
+// - A context resumed from an image of the program blocked at the end of an earlier advance
+//   (resume.js, engine/snapshots.py) emits exactly what a replay of the same record would: the
+//   runtime reports such an image as resumable only when its state is the one a replay rebuilds,
+//   and the resume decides the one blocked operation as a replay reaching it would.
 //
 // The runtime shares the JavaScript realm with the tenant's program, so it is written like
 // Node.js's internals: every intrinsic it uses is captured in primordials.js, in a pristine realm,
@@ -25,7 +30,8 @@
 //
 // runtime.py evaluates primordials.js and this file in one closure; that only defines __boot (the
 // parse is paid once per process: the sandbox keeps an image of the guest's memory after it).
-// Each advance restores that image into a new context and calls __boot(initJson).
+// Each advance restores that image into a new context and calls __boot(initJson), or restores the
+// image of the instance's own blocked program and calls resume(delta).
   globalThis.__boot = function (initText) {
     delete globalThis.__boot;
     const hostCall = globalThis.__host;
@@ -34,7 +40,7 @@
     // objects whose fields the host always sets, so reading them later finds own properties).
     const init = JSONParse(initText);
 
-    const NOW = init.now;
+    let NOW = init.now; // a resume from a snapshot (resume.js) moves it to the new advance's
     const MAX_OUTPUT = init.maxOutput;
     const MEMORY_MIB = init.memoryMiB;
     const FLUSH_EVERY = init.flushEvery;
@@ -53,6 +59,11 @@
     // In its rollback phase the instance runs no new work: the program is replayed only to find
     // its rollback handlers (rollback.js); a step, sleep or wait that has no final record blocks.
     const UNDO = init.undo === true;
+    // Whether this context's state is the one a replay would rebuild (resume.js reads them).
+    let opened = 0; // durable operations (do, sleep, wait) called and not yet settled
+    let overlapped = false; // one was called while another was open: the replay may order them otherwise
+    let drift = false; // a step settled at NOW (a replay settles it at its stored finish time)
+    let tainted = false; // the program saw what a replay shows otherwise (the clock under drift, a log or capability call outside a step)
 
     globalThis.NonRetryableError = NonRetryableError;
 
@@ -75,7 +86,7 @@
       const r = rows[i];
       return { __proto__: null, kind: r[2], status: r[3], attempts: r[4], wake: r[5], done: r[6], out: OUTPUTS[i], err: r[7] };
     }
-    const inbox = init.inbox; // [{id, type, payload, timestamp}], oldest first, none consumed yet
+    let inbox = init.inbox; // [{id, type, payload, timestamp}], oldest first, none consumed yet
     let commands = list();
     const inflight = { __proto__: null }; // key -> [name, occurrence, attempt, config]
     let timers = list();
@@ -173,10 +184,24 @@
       append(commands, cmd);
       if (commands.length >= FLUSH_EVERY) flush();
     }
-    function block(wake) {
+    // A pending sleep, wait or retry: the program waits for `wake`. `again` decides it anew in a
+    // later advance resumed from a snapshot, as a replay reaching it would (resume.js); without
+    // it (a retry, a rollback's retry) the block can only be replayed.
+    let blocked = list(); // [again, resolve, reject]
+    let stuck = false;
+    function block(wake, again) {
       append(timers, wake);
-      return never;
+      if (again === undefined) {
+        stuck = true;
+        return never;
+      }
+      return new SafePromise((resolve, reject) => {
+        const entry = list();
+        append(entry, again); append(entry, resolve); append(entry, reject);
+        append(blocked, entry);
+      });
     }
+
     function keyOf(name, kind) {
       if (rolling !== null) throw new WorkflowError(`${kind} ${safeText(name)}: steps cannot run inside a rollback handler`, "ConfigError");
       if (typeof name !== "string" || name.length === 0 || name.length > 256 || StringIncludes(name, SEP) || matches(LONE_SURROGATE, name)) {
@@ -210,6 +235,8 @@
     // step.do(name, [config], fn, [{ rollback, rollbackConfig }]).
     function doStep(name, config, fn, options) {
       if (typeof config === "function") { options = fn; fn = config; config = undefined; }
+      if (opened > 0) overlapped = true;
+      opened += 1;
       if (rolling !== null) return PromiseReject(new WorkflowError(`do ${safeText(name)}: steps cannot run inside a rollback handler`, "ConfigError"));
       // Fast path: a replayed, completed step (no validation needed: it was valid when it ran).
       if (typeof name === "string") {
@@ -317,6 +344,8 @@
           if (wake !== null && typeof wake === "object") wake = await wake; // a delay function's promise
           if (halted) return never;
           if (wake === null) throw toError(finalErrors[key]);
+          // Replayed only: a replay runs the next attempt inside the program's call of step.do,
+          // so the attempt's error would carry other stack frames if it were resumed.
           if (wake > NOW) return block(wake);
           continue; // no delay: the next attempt runs now
         }
@@ -325,7 +354,7 @@
         if (capCalls !== capsBefore) dirty = true;
         emit({ __proto__: null, t: "ok", s: name, o: occ, a: attempt, v: text });
         if (dirty) flushSoon();
-        settle(NOW, key);
+        settleNow(key);
         return JSONParse(text);
       }
     }
@@ -341,7 +370,7 @@
         finalErrors[key] = info;
         emit({ __proto__: null, t, s: name, o: occ, a: attempt, e: info, final: true });
         if (dirty || undoing) flush();
-        if (!undoing) settle(NOW, key);
+        if (!undoing) settleNow(key);
         return null;
       }
       // A delay function that could not be called (the attempt was cut short by a limit, so the
@@ -397,6 +426,9 @@
     // ---- logs: logs.js is spliced in here (runtime.py) ----
     /* logs.js */
 
+    // ---- resuming from a snapshot: resume.js is spliced in here (runtime.py) ----
+    /* resume.js */
+
     // ---- the step object and the run -------------------------------------------------------
     const step = { do: doStep, sleep, sleepUntil: sleepUntilDate, waitForEvent };
     const caps = init.capabilities;
@@ -439,6 +471,7 @@
       for (let p = 0; p < CONCURRENT_CAPS.length; p++) if (CONCURRENT_CAPS[p] === cap) concurrent = true;
       step[cap] = (args) => {
         if (halted || (UNDO && rolling === null)) return never; // rolling back: only handlers act
+        if (outsideSteps()) tainted = true; // a replay makes this call again
         if (concurrent) {
           let text;
           try {
@@ -573,6 +606,7 @@
         else entry[0](own(reply, "result"));
         return true;
       },
+      resume: resumeBlocked,
       finish() {
         if (!started && outcome === null) {
           // The program's module threw at its top level (module evaluation swallows the error), or
@@ -587,6 +621,7 @@
         const message = { __proto__: null, cmds: take(), outcome, wake, waitTypes: types, halted };
         const diverged = divergence();
         if (diverged !== null) message.diverged = diverged;
+        if (resumable()) message.resumable = true;
         const text = hostJson(message);
         return marks.length ? StringSlice(text, 0, -1) + ",\"marks\":" + marksJson() + "}" : text;
       },

@@ -86,6 +86,10 @@ class Final:
     # The replay did not reach a recorded step: (expected name, occurrence, got name, occurrence,
     # kind), got None when the program took no new step (it ended or blocked). Checked here.
     diverged: tuple | None = None
+    # The runtime says its state is the one a replay would rebuild (engine.snapshots may keep an
+    # image of it). A claim about the tenant's own instance only: what a resumed program sends is
+    # checked like everything else.
+    resumable: bool = False
 
 
 FINAL = "final"  # a final step status
@@ -113,15 +117,25 @@ class Session:
     answer: tuple[str, int] | None = None  # the rollback just started: its reply carries its step
     next_seq: int = 0
     scope: frozenset[str] | None = None  # a partial test run's step names (None: every step may run)
+    count: int = -1  # steps the instance has (-1: as many as `states`)
+    # Resumed from a snapshot (engine.snapshots), `states` holds only the steps that are not final:
+    # the highest recorded occurrence of a name is looked up (name -> int) when the name first
+    # comes up. A final step is never changed again, so a command naming one that is not loaded
+    # is refused as it would be with every step loaded.
+    lookup: Callable[[str], int] | None = None
 
     def __post_init__(self) -> None:
         # The record's order (states come in the order the steps were first recorded).
-        self.recorded = {key: n for n, key in enumerate(self.states, 1)}
+        self.recorded = {key: n for n, key in enumerate(self.states, 1)} if self.lookup is None else {}
+        if self.count < 0:
+            self.count = len(self.states)
         for (name, occ), state in self.states.items():
-            if occ > self.occurrences.get(name, 0):
+            if occ > self.occurrences.get(name, 0) and self.lookup is None:
                 self.occurrences[name] = occ
             if state.seq >= self.next_seq:
                 self.next_seq = state.seq + 1
+        if self.lookup is not None:
+            self.next_seq = max(self.next_seq, 1 << 62)  # after every row id, loaded or not
 
     # ---- messages ---------------------------------------------------------------------------------
     def decode(self, raw: Any, what: str) -> dict:
@@ -209,7 +223,7 @@ class Session:
     def final(self, raw: Any) -> Final:
         """The runtime's last message of the advance: remaining commands and where the program is."""
         message = self.decode(raw, "final message")
-        if message.keys() - {"marks", "diverged"} != {"cmds", "outcome", "wake", "waitTypes", "halted"}:
+        if message.keys() - {"marks", "diverged", "resumable"} != {"cmds", "outcome", "wake", "waitTypes", "halted"}:
             fail(f"the final message has keys {sorted(message)[:10]}")
         cmds = self.commands(message["cmds"])
         outcome = message["outcome"]
@@ -234,9 +248,12 @@ class Session:
             fail("waitTypes must name event types of pending waits")
         if not isinstance(message["halted"], bool):
             fail("halted must be true or false")
+        if message.get("resumable", True) is not True:
+            fail("resumable must be true or absent")
         return Final(cmds=cmds, outcome=outcome, wake=wake, wait_types=list(dict.fromkeys(types)), halted=message["halted"],
                      marks=marks(message["marks"]) if "marks" in message else None,
-                     diverged=self.diverged(message["diverged"]) if "diverged" in message else None)
+                     diverged=self.diverged(message["diverged"]) if "diverged" in message else None,
+                     resumable="resumable" in message)
 
     def diverged(self, value: Any) -> tuple:
         """The runtime's report of a recorded step its replay did not reach: the step must be in
@@ -296,12 +313,19 @@ class Session:
             fail(f"step {name} (occurrence {occ}) already exists")
         if self.scope is not None and not within(name, self.scope):
             fail(f"step {name} is outside this test run's scope: it does not lead to the step the run stops after")
-        if occ != self.occurrences.get(name, 0) + 1:
-            fail(f"step {name}: occurrence {occ} does not follow {self.occurrences.get(name, 0)}")
-        if len(self.states) >= self.limits.max_steps:
+        if occ != self.occurrence(name) + 1:
+            fail(f"step {name}: occurrence {occ} does not follow {self.occurrence(name)}")
+        if self.count >= self.limits.max_steps:
             fail(f"step {name}: the instance already has {self.limits.max_steps} steps, the plan's limit")
         self.occurrences[name] = occ
+        self.count += 1
         self.next_seq += 1
+
+    def occurrence(self, name: str) -> int:
+        """The highest occurrence of step `name` the instance has (0: none)."""
+        if name not in self.occurrences and self.lookup is not None:
+            self.occurrences[name] = self.lookup(name)
+        return self.occurrences.get(name, 0)
 
     def existing(self, key: tuple[str, int], kind: str) -> StepState:
         state = self.states.get(key)

@@ -6,8 +6,10 @@ Invariants:
 - The program reaches the host only through one function taking and returning JSON strings (the
   prelude's `flush`); it has no network, files, environment or real clock. What it sends is
   hostile input: the caller validates it (engine.sandbox.protocol); this module only carries text.
-- The runtime's entry points (start, interrupted, settle, finish) are a handle held here, never a global
-  of the realm the program shares.
+- The runtime's entry points (start, interrupted, settle, rollback, resume, finish) are a handle held
+  here, never a global of the realm the program shares.
+- A context restored from an image of a blocked program (engine.sandbox.images) is a fresh context
+  of this process into which only that instance's own earlier state is written (the caller keys it).
 - A limit hit (time, memory, stack) surfaces as SandboxLimit, never as a crash of the worker.
 
 Built on quickjs-rs 0.2.6 (pinned): it applies no wasmtime store limits itself, so this module
@@ -57,7 +59,7 @@ def _boot() -> str:
 # nothing of them is a global (prelude.js defines only __boot, which deletes itself). The parts of
 # __boot's body that live in files of their own are spliced in where prelude.js marks them (they
 # use the boot's scope: the instance's records, the command buffer, the clock).
-BOOT_PARTS = ("determinism.js", "results.js", "order.js", "rollback.js", "sleeps.js", "logs.js")
+BOOT_PARTS = ("determinism.js", "results.js", "order.js", "rollback.js", "sleeps.js", "logs.js", "resume.js")
 PRELUDE = ('(function () {\n"use strict";\n' + _source("primordials.js") + _source("config.js") + _boot() + "})();\n")
 # `import { NonRetryableError } from "cloudflare:workflows"` works as on Cloudflare.
 COMPAT_MODULES = {
@@ -71,7 +73,7 @@ COMPAT_MODULES = {
 # never reaches start(): finish() then reports it.)
 ENGINE_MODULE = f"engine:{secrets.token_hex(16)}"
 START_JS = (f'import {{ start }} from "{ENGINE_MODULE}"; import * as program from "program"; '
-            f'export {{ interrupted, settle, rollback, finish }} from "{ENGINE_MODULE}"; start(program.default);')
+            f'export {{ interrupted, settle, rollback, resume, finish }} from "{ENGINE_MODULE}"; start(program.default);')
 _guest_lock = threading.Lock()
 
 
@@ -257,9 +259,15 @@ class ProgramRun:
     trusted); its answer goes back as JSON.
     """
 
-    def __init__(self, *, program: str, init: str, host: Callable[[str], dict], limits: Limits):
+    def __init__(self, *, program: str, init: str, host: Callable[[str], dict], limits: Limits,
+                 image: tuple[Image, int] | None = None):
+        """`image`: a snapshot of this instance's blocked program and its engine handle
+        (engine.sandbox.images), restored instead of booting; then call resume(), not start()."""
         self.limits = limits
         self.runtime, self.ctx = POOL.take()
+        if image is not None:
+            # Before the limits below: the image holds the guest runtime's own copy of them.
+            restore(self.ctx._engine_ctx._inst, image[0])
         self.ctx._timeout = limits.time_seconds
         # Our interrupt handler (quickjs-rs's reads the same deadline slot) also records that it
         # fired and which step timeouts had passed: an interrupted job ends silently, and the
@@ -278,6 +286,9 @@ class ProgramRun:
         self.engine: quickjs_rs.Handle | None = None  # start.js's namespace: the runtime's entry points
         self.engine_source = ""
         inst.name_to_fn_id["__host"] = fn_id
+        if image is not None:
+            # start.js's namespace is an entry of the guest's handle table, restored with the memory.
+            self.engine = quickjs_rs.Handle(self.ctx, qjs_engine.QjsHandle._adopt(inst, image[1], context=self.ctx._engine_ctx))
         # The runtime limits live in the guest (the image carries the defaults): apply this tenant's.
         inst.c("set_memory_limit", limits.memory_bytes)
         inst.c("set_max_stack_size", limits.stack_bytes)
@@ -335,7 +346,7 @@ class ProgramRun:
             # escaped literal makes JSON.parse slow.
             self.ctx.globals["__init"] = self.init
             boot = "__boot((() => { const i = globalThis.__init; delete globalThis.__init; return i; })())"
-        self.engine_source = f"export const {{ start, interrupted, settle, rollback, finish }} = {boot};"
+        self.engine_source = f"export const {{ start, interrupted, settle, rollback, resume, finish }} = {boot};"
         # The engine module boots the runtime; then the program's module (tenant code) is evaluated.
         try:
             self.engine = self._guard(lambda: self.ctx.eval_handle(START_JS, module=True, filename="start.js"))
@@ -345,6 +356,24 @@ class ProgramRun:
             raise ProgramLoadError(str(e).splitlines()[0][:2000] if str(e) else type(e).__name__) from None
         if self.memory_fired:  # an interrupted module evaluation ends silently
             raise SandboxLimit("MemoryLimitError", f"exceeded the memory limit of {self.limits.memory_bytes >> 20} MiB")
+
+    def resume(self, delta: str) -> bool:
+        """Go on from a restored image: the runtime decides its blocked operation anew with this
+        advance's `delta` ({now, clock, inbox}); drain() runs what follows. False: the image held
+        no resumable operation and nothing ran (the caller replays in a fresh context)."""
+        def call() -> bool:
+            result = self.engine.call_method("resume", delta)
+            try:
+                return result.to_python() is True
+            finally:
+                result.dispose()
+
+        return self._guard(call)
+
+    def guest(self) -> tuple[object, int]:
+        """The guest instance and the engine handle's id, for an image (engine.sandbox.images) of
+        the program as it is now: only when it is blocked (after finish())."""
+        return self.ctx._engine_ctx._inst, self.engine._engine_handle._handle
 
     def memory_limit_hit(self, error: Exception) -> SandboxLimit | None:
         """A program's top-level error that was really memory exhaustion, as the typed limit."""

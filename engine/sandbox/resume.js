@@ -1,0 +1,67 @@
+    // Spliced into __boot's body by runtime.py (it shares the runtime's scope: the clock, the
+    // inbox, the blocked operations and the per-advance state).
+    // ---- resuming from a snapshot ----------------------------------------------------------
+    // At the end of an advance the program is blocked (nothing runs between advances), so the
+    // guest's memory is a coherent image of it. When that image is the state a replay of the
+    // instance's record would rebuild, the host may keep it (engine/snapshots.py) and start the
+    // next advance from it: resumeBlocked() then decides the one blocked operation exactly as a
+    // replay reaching it would (due or not by the new NOW, the new inbox), so both produce the
+    // same commands. The state is a replay's when (resumable()):
+    // - exactly one durable operation is open, the blocked one, and none was ever called while
+    //   another was open (`overlapped`): a replay settles recorded operations in the order it calls
+    //   them, which is then the order this context settled them;
+    // - the program never saw a value a replay shows otherwise (`tainted`): the clock after a step
+    //   settled at NOW (a replay settles it at its stored finish time; the resume sets the clock to
+    //   the one the host computes from the record), or the effect of a log line or capability
+    //   call made outside any step (a replay makes it again);
+    // - the replay part is over, nothing is in flight, parked or queued, and the advance was not
+    //   cut short, halted, rolling back, checking, tracing or a partial test run.
+    function outsideSteps() {
+      if (current !== null) return false;
+      for (const key in inflight) return false;
+      return true;
+    }
+    function resumable() {
+      if (outcome !== null || failure !== null || halted || cut || UNDO || CHECK || TRACE || SCOPE !== null || seeded.length) return false;
+      if (overlapped || tainted || stuck || opened !== 1 || blocked.length !== 1 || timers.length !== 1) return false;
+      if (deferred.length || queued.length || replayed < TOTAL || rolling !== null || flushScheduled || commands.length) return false;
+      for (const key in inflight) return false;
+      for (const key in calls) return false;
+      return true;
+    }
+    // The next advance, in a context restored from the image: `deltaText` is {now, clock, inbox}
+    // (the advance's clock, the replay clock of the record, the unconsumed events); the decision
+    // runs as the first job of the queue. Returns false, having changed nothing, when this context
+    // holds no resumable operation.
+    function resumeBlocked(deltaText) {
+      if (blocked.length !== 1 || !resumable()) return false;
+      const delta = JSONParse(deltaText);
+      NOW = delta.now;
+      clock = delta.clock;
+      inbox = delta.inbox;
+      drift = false;
+      // What belongs to one advance starts afresh, as in a new context.
+      commands = list();
+      marks = list();
+      skipMarks = 0;
+      timers = list();
+      for (const type in waitTypes) delete waitTypes[type];
+      dirty = false;
+      logCount = 0;
+      logBytes = 0;
+      secrets.length = 0;
+      const entry = blocked[0];
+      blocked = list();
+      // In the job queue, not here: the host runs the program in drain(), under its limits.
+      PromiseThenCall(PromiseResolve(), () => {
+        let value;
+        try {
+          value = entry[0]();
+        } catch (err) {
+          entry[2](err);
+          return;
+        }
+        entry[1](value);
+      });
+      return true;
+    }
