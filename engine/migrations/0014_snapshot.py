@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0012_instance_scope'),
+        ('engine', '0013_compact_sleepers'),
     ]
 
     operations = [
