@@ -59,7 +59,7 @@ def _boot() -> str:
 # nothing of them is a global (prelude.js defines only __boot, which deletes itself). The parts of
 # __boot's body that live in files of their own are spliced in where prelude.js marks them (they
 # use the boot's scope: the instance's records, the command buffer, the clock).
-BOOT_PARTS = ("determinism.js", "results.js", "order.js", "rollback.js", "sleeps.js", "logs.js", "resume.js")
+BOOT_PARTS = ("determinism.js", "results.js", "order.js", "failures.js", "rollback.js", "sleeps.js", "logs.js", "resume.js")
 PRELUDE = ('(function () {\n"use strict";\n' + _source("primordials.js") + _source("config.js") + _boot() + "})();\n")
 # `import { NonRetryableError } from "cloudflare:workflows"` works as on Cloudflare.
 COMPAT_MODULES = {
