@@ -227,7 +227,11 @@ TENANT_UNSUSPEND_HOOKS = ["engine.services.tenant_instances_resume"]
 # Called by the pump (and by idle embedded workers) with `now`: schedule triggers fire here.
 ENGINE_PUMP_HOOKS = ["triggers.schedules.schedules_fire", "tenants.audit.audit_purge", "engine.retention.retention_hook",
                      "triggers.test_deliveries.test_deliveries_purge",
-                     "engine.dispatch.analyze_hook"]
+                     "engine.dispatch.analyze_hook", "engine.compaction.compact_hook"]
+# Progress rows older than this are merged (engine.compaction): a sleeping instance keeps one row.
+# A workflow-stream cursor resumes exactly within this window; an older one gets `resync`.
+ENGINE_PROGRESS_COMPACT_AFTER_SECONDS = float(os.environ.get("ENGINE_PROGRESS_COMPACT_AFTER_SECONDS", "3600"))
+ENGINE_COMPACT_INTERVAL_SECONDS = float(os.environ.get("ENGINE_COMPACT_INTERVAL_SECONDS", "30"))
 # Retention runs at most this often per process, deleting finished instances in transactions of
 # ENGINE_RETENTION_BATCH (children first) for at most ENGINE_RETENTION_BUDGET_SECONDS per run.
 ENGINE_RETENTION_INTERVAL_SECONDS = float(os.environ.get("ENGINE_RETENTION_INTERVAL_SECONDS", "60"))

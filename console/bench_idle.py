@@ -2,7 +2,7 @@
 
 Figures (JSON): idle CPU of each engine worker process (embedded and, with REDIS_URL, Celery with
 its pump) with no instance and with N sleeping ones, read from /proc over a window; the cost of
-the dispatch queries at both sizes; bytes per sleeping instance (one-step program: one sleep);
+the dispatch queries at both sizes; bytes per sleeping instance (one-step program: one sleep), once its progress rows are compacted and before;
 the wake of W instances made due at once (drain rate, due-to-claim lag percentiles) beside the
 plain advance rate of W new instances on the same workers; the context pool's hit rate on a
 steady trickle in both modes.
@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from builder.services import version_create_from_code, workflow_create
-from engine import clock, dispatch, runner, services
+from engine import clock, compaction, dispatch, runner, services
 from engine.models import Instance, ProgressEvent, StepRecord, WorkerHeartbeat, new_id
 from engine.worker import Supervisor
 from tenants.services import tenant_create
@@ -262,16 +262,12 @@ class IdleBench:
 
     # ---- sleeping instances ------------------------------------------------------------------------------
     def seed(self) -> dict:
+        """Bytes per sleeping instance once its progress rows are compacted (engine.compaction: after
+        ENGINE_PROGRESS_COMPACT_AFTER_SECONDS, an hour by default), which is what it costs for the
+        rest of its sleep, and before (`first_hour`)."""
         self.say(f"seeding {self.sleeping} sleeping instances")
         wf = self.workflow(SLEEPER)
         self.sleeper = wf
-        if connection.vendor == "postgresql":
-            # Free space left in the relations by earlier deletions would take the new rows without
-            # growing them, and flatter the figure: start from compact relations.
-            with connection.cursor() as cursor:
-                for model in (Instance, StepRecord, ProgressEvent):
-                    cursor.execute(f"VACUUM FULL {model._meta.db_table}")
-        before = db_bytes()
         real = min(200, self.sleeping)
         made = []
         for start in range(0, real, 100):
@@ -281,9 +277,25 @@ class IdleBench:
                 pass
         template = made[0]
         assert Instance.objects.get(pk=template.pk).status == "waiting"
+        first_hour = self.measure(template, real)
+        self.drop_copies(made)
+        window = timedelta(seconds=settings.ENGINE_PROGRESS_COMPACT_AFTER_SECONDS + 1)
+        compaction.compact(now=clock.now() + window, budget_seconds=600)
+        figures = self.measure(template, real)
+        figures["first_hour"] = {k: first_hour[k] for k in ("total", "per_table", "rows_each")}
+        return figures
+
+    def measure(self, template: Instance, real: int) -> dict:
+        if connection.vendor == "postgresql":
+            # Free space left in the relations by earlier deletions would take the new rows without
+            # growing them, and flatter the figure: start from compact relations.
+            with connection.cursor() as cursor:
+                for model in (Instance, StepRecord, ProgressEvent):
+                    cursor.execute(f"VACUUM FULL {model._meta.db_table}")
+        before = db_bytes()
         self.clone(template, self.sleeping - real)
         after = db_bytes()
-        per_name = {name: round((size - before.get(name, 0)) / self.sleeping) for name, size in after.items()}
+        per_name = {name: round((size - before.get(name, 0)) / max(1, self.sleeping - real)) for name, size in after.items()}
         per_table: dict[str, int] = {}
         for name, size in per_name.items():
             per_table[table_of(name)] = per_table.get(table_of(name), 0) + size
@@ -292,6 +304,19 @@ class IdleBench:
                 "rows_each": {"instance": 1,
                               "step_records": StepRecord.objects.filter(instance_id=template.pk).count(),
                               "progress_events": ProgressEvent.objects.filter(instance_id=template.pk).count()}}
+
+    def drop_copies(self, keep: list[Instance]) -> None:
+        """Delete the copies (every instance of the sleeper workflow but the real ones)."""
+        keep_ids = {i.pk for i in keep}
+        while True:
+            ids = [pk for pk in Instance.objects.filter(workflow=self.sleeper).values_list("pk", flat=True)[:4000]
+                   if pk not in keep_ids][:2000]
+            if not ids:
+                return
+            with transaction.atomic():
+                ProgressEvent.objects.filter(instance_id__in=ids).delete()
+                StepRecord.objects.filter(instance_id__in=ids).delete()
+                Instance.objects.filter(pk__in=ids).delete()
 
     def clone(self, template: Instance, count: int) -> None:
         """Copies of a real sleeping instance's rows, with new ids, in batches."""

@@ -13,7 +13,8 @@ Invariants:
   the oldest one still running (`pg_snapshot_xmin`) makes the read final: no row can later appear
   before the cursor, and one instance's rows are in commit order (engine.progress.TXID_SQL). Every
   event sent carries its cursor, so `?after=<cursor>` resumes exactly after it. SQLite has one
-  writer: ids are in commit order and txid is 0.
+  writer: ids are in commit order and txid is 0. Rows older than the compaction window leave the
+  stream (engine.compaction); a cursor before the compacted prefix gets `resync` (never a silent gap).
 - Ephemeral events (an attempt began or ended in the sandbox, before its batch commits) come only
   in notifications: they are forwarded as they arrive, marked `ephemeral`, without an event id.
 
@@ -44,7 +45,7 @@ from django.utils.module_loading import import_string
 from tenants.access import Principal, principal_for_token, principal_for_user
 from tenants.errors import NotFound
 
-from . import live, progress, selectors
+from . import compaction, live, progress, selectors
 from .live import group_for_instance, group_for_workflow  # noqa: F401 (kept importable from here)
 from .models import ProgressEvent
 
@@ -197,7 +198,7 @@ def progress_texts(instance_pk: Any, after: int) -> tuple[list[int], list[str], 
     return [e["eventId"] for e in events], [json.dumps(e) for e in events], len(rows) == BATCH
 
 
-HORIZON_SQL = {"postgresql": "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"}
+HORIZON_SQL = progress.FINAL_SQL
 FIELDS = ("pk", "txid", "instance_id", "event_id", "count", "created_at", "events")
 
 
@@ -217,7 +218,10 @@ class WorkflowProgressConsumer(ProgressConsumer):
     """Every instance of a workflow: queued, started, waiting, finished... (workflow_* events),
     from the moment of connecting (the caller reads the list of instances when the socket opens),
     or after `?after=<cursor>`: each event carries its `cursor`, and reconnecting with the last one
-    received resumes exactly after it (`after=0`: the workflow's whole history)."""
+    received resumes exactly after it (`after=0`: the whole history the stream still holds).
+    The stream holds the last ENGINE_PROGRESS_COMPACT_AFTER_SECONDS (engine.compaction): a cursor
+    older than that gets `{"type": "resync", "cursor"}` first (read the list again; the events go
+    on from there). Each instance's own stream and history keep every event."""
 
     async def authorize(self):
         # The builder owns workflows (and who may see one): settings name its tenant-scoped lookup.
@@ -253,7 +257,16 @@ class WorkflowProgressConsumer(ProgressConsumer):
         txid, pk, event_id = self.cursor
         after = Q(txid__gt=txid) | Q(txid=txid, pk__gte=pk)
         rows = list(self.rows().filter(after).order_by("txid", "pk").values(*FIELDS)[:BATCH])
+        full = len(rows) == BATCH
         texts = []
+        # Read after the rows: a compaction committed before them shows here. Rows after the cursor
+        # may have left the stream (engine.compaction): say so; the caller re-reads the list.
+        compacted = compaction.horizon()
+        if (txid, pk) < compacted:
+            rows = [row for row in rows if (row["txid"], row["pk"]) > compacted]
+            self.cursor = (*compacted, 0)
+            texts.append(json.dumps({"type": "resync", "cursor": "%d.%d.%d" % self.cursor}))
+            txid, pk, event_id = self.cursor
         for row in rows:
             mine = (row["txid"], row["pk"]) == (txid, pk)
             for event in progress.unpack(event_id=row["event_id"], count=row["count"], created_at=row["created_at"],
@@ -262,4 +275,4 @@ class WorkflowProgressConsumer(ProgressConsumer):
                     continue
                 self.cursor = (row["txid"], row["pk"], event["eventId"])
                 texts.append(json.dumps({"instance": str(row["instance_id"]), "cursor": "%d.%d.%d" % self.cursor, **event}))
-        return texts, len(rows) == BATCH
+        return texts, full

@@ -320,3 +320,11 @@ class Snapshot(models.Model):
     # clock a replay would have reached, the pending steps' states and row ids.
     state = models.JSONField()
     image = models.BinaryField()  # zlib of the memory pages that differ from a fresh context's
+
+
+class StreamHorizon(models.Model):
+    """Where the compacted part of the workflow stream ends (engine.compaction): lifecycle progress
+    rows before this (txid, row id) position have been merged out of the stream. One row (pk 1)."""
+
+    txid = models.BigIntegerField(default=0)
+    row = models.BigIntegerField(default=0)

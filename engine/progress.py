@@ -195,6 +195,9 @@ def notify_on_commit(instance_ids: list[Any], *, workflow_id: Any = None) -> Non
 # (The transaction's id alone can order one instance's rows against their commits: a transaction
 # may get its id, then wait for the instance's lock while a newer one writes and commits.)
 # SQLite has one writer: ids are in commit order, and txid is 0.
+# Rows of finished transactions only (PostgreSQL): a row's place in the (txid, id) order is final
+# once every transaction older than it has completed (the workflow stream, compaction).
+FINAL_SQL = {"postgresql": "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"}
 TXID_SQL = {"postgresql": "GREATEST(pg_current_xact_id()::text::bigint, "
                           "pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"}
 
