@@ -24,7 +24,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 
 from . import progress
 from .models import ProgressEvent, StreamHorizon

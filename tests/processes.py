@@ -44,6 +44,13 @@ def start_engine_worker(log_name: str, **env: str) -> subprocess.Popen:
     return start([sys.executable, "manage.py", "engine_worker"], log_name, **env)
 
 
+def start_celery_worker(log_name: str, *, concurrency: int = 2, **env: str) -> subprocess.Popen:
+    """A real Celery worker of the project (prefork, `concurrency` processes), quiet and without
+    the cluster chatter (gossip, mingle, heartbeats) that only slows its start."""
+    return start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", str(concurrency), "-l", "warning",
+                  "--without-gossip", "--without-mingle", "--without-heartbeat"], log_name, **env)
+
+
 def wait_for(predicate, timeout: float = 60, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -2,7 +2,6 @@
 figures from the engine's rows and the workers' heartbeats, a bounded number of queries."""
 import os
 import signal
-import sys
 from datetime import timedelta
 
 import pytest
@@ -18,7 +17,7 @@ from tenants.services import tenant_create
 from tenants.usage import usage_add
 from tests.accounts import operator_client
 from tests.engine.capabilities import count, create_table
-from tests.processes import start, start_engine_worker, stop, wait_for
+from tests.processes import start_celery_worker, start_engine_worker, stop, wait_for
 
 SLEEPER = """
 export default async function run(event, step) {
@@ -170,9 +169,7 @@ def test_real_worker_processes_write_heartbeats_and_recoveries(tenant, make_work
 def test_celery_worker_processes_write_heartbeats(tenant, make_workflow, settings):
     settings.ENGINE_DISPATCH = "celery"
     wf = make_workflow(QUICK)
-    worker = start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "2", "-l", "warning",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat"], "dashboard-celery-worker",
-                   ENGINE_HEARTBEAT_SECONDS="0.3")
+    worker = start_celery_worker("dashboard-celery-worker", ENGINE_HEARTBEAT_SECONDS="0.3")
     try:
         # Idle worker processes report themselves too (their heartbeat thread starts with them).
         wait_for(lambda: WorkerHeartbeat.objects.filter(mode="celery").count() == 2, timeout=60,

@@ -8,7 +8,7 @@ from django.db import connection
 
 from engine import services
 from engine.models import Instance, StepRecord
-from tests.processes import start, stop, wait_for
+from tests.processes import start, start_celery_worker, stop, wait_for
 
 pytestmark = [
     pytest.mark.distributed,
@@ -29,8 +29,7 @@ def test_celery_workers_run_instances_to_completion(tenant, make_workflow, setti
     assert connection.vendor == "postgresql", "the distributed suite runs on PostgreSQL"
     settings.ENGINE_DISPATCH = "celery"
     wf = make_workflow(PROGRAM)
-    worker = start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "2", "-l", "warning",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat"], "celery-worker")
+    worker = start_celery_worker("celery-worker")
     pump = start([sys.executable, "manage.py", "engine_pump", "--interval", "0.5"], "engine-pump")
     try:
         created = [services.instance_create(tenant=tenant, workflow=wf, params={"n": n}) for n in range(20)]

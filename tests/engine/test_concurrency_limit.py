@@ -10,7 +10,7 @@ from django.db import connection
 from builder.services import workflow_set_concurrency
 from engine import runner, services
 from engine.models import Instance
-from tests.processes import start, start_engine_worker, stop, wait_for
+from tests.processes import start, start_celery_worker, start_engine_worker, stop, wait_for
 
 from .capabilities import peak_overlap, spans_table
 
@@ -102,8 +102,7 @@ def test_celery_workers_never_run_more_than_the_limit(tenant, make_workflow, set
     tenant.limits = {"creations_per_minute": 10_000, "concurrent_instances": 100}
     tenant.save()
     wf = limited(make_workflow, 2, sleep=0.4)
-    worker = start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "3", "-l", "warning",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat"], "limit-celery-worker", **ENV)
+    worker = start_celery_worker("limit-celery-worker", concurrency=3, **ENV)
     pump = start([sys.executable, "manage.py", "engine_pump", "--interval", "0.5"], "limit-engine-pump", **ENV)
     try:
         services.instance_create_batch(tenant=tenant, workflow=wf, items=[{"params": {"n": n}} for n in range(12)])

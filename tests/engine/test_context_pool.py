@@ -4,14 +4,13 @@ every advance, in embedded mode and in a real Celery worker, also when the insta
 than the worker advances them (it is never idle, so only the refill after each advance keeps the
 pool full). The takes are read from the workers' heartbeats, as the health dashboard reads them."""
 import os
-import sys
 import time
 
 import pytest
 
 from engine import services
 from engine.models import Instance, WorkerHeartbeat
-from tests.processes import start, start_engine_worker, stop, wait_for
+from tests.processes import start_celery_worker, start_engine_worker, stop, wait_for
 
 ONE_STEP = "export default async function run(e, step) { return await step.do('a', () => 1); }"
 TRICKLE = 40
@@ -67,9 +66,7 @@ def test_a_trickle_through_an_embedded_worker_hits_the_pool(tenant, make_workflo
 def test_a_trickle_through_a_celery_worker_hits_the_pool(tenant, make_workflow, settings):
     settings.ENGINE_DISPATCH = "celery"
     wf = make_workflow(ONE_STEP)
-    worker = start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "2", "-l", "warning",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat"], "pool-celery",
-                   ENGINE_HEARTBEAT_SECONDS="0.2")
+    worker = start_celery_worker("pool-celery", ENGINE_HEARTBEAT_SECONDS="0.2")
     try:
         hits, misses = run_trickle(tenant, wf, "celery", 2)
     finally:

@@ -15,7 +15,7 @@ from django.db import connection
 
 from engine import clock, dispatch, progress, services
 from engine.models import Instance, ProgressEvent, WorkerHeartbeat
-from tests.processes import child_env, start, start_engine_worker, stop, wait_for, wait_progressing
+from tests.processes import child_env, start, start_celery_worker, start_engine_worker, stop, wait_for, wait_progressing
 
 from .capabilities import count, create_table
 
@@ -143,8 +143,7 @@ def test_pump_and_celery_worker_survive_a_database_restart_and_a_broker_flush(te
     tenant.save()
     wf = make_workflow(PROGRAM)
     env = {"ENGINE_LEASE_SECONDS": "5"}
-    worker = start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "2", "-l", "warning",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat"], "faults-celery-worker", **env)
+    worker = start_celery_worker("faults-celery-worker", **env)
     pump = start([sys.executable, "manage.py", "engine_pump", "--interval", "0.5"], "faults-engine-pump", **env)
     try:
         created = services.instance_create_batch(tenant=tenant, workflow=wf, items=[{}] * 60)
@@ -174,8 +173,7 @@ def test_in_celery_mode_a_flood_does_not_delay_another_tenants_new_instance(tena
     mine = make_workflow(QUICK, slug="mine", owner=other_tenant)
     for _ in range(10):
         services.instance_create_batch(tenant=tenant, workflow=flood, items=[{}] * 100)
-    worker = start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "2", "-l", "warning",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat"], "flood-celery-worker")
+    worker = start_celery_worker("flood-celery-worker")
     try:
         wait_for(lambda: Instance.objects.filter(workflow=flood, status="complete").count() >= 20, timeout=120,
                  what="the flood to be under way")
@@ -202,9 +200,7 @@ def test_a_commits_message_spreads_into_one_token_per_due_instance_at_the_worker
     wf = make_workflow(QUICK)
     created = services.instance_create_batch(tenant=tenant, workflow=wf, items=[{}] * 30)
     assert r.llen(dispatch.queue_name()) == 1
-    worker = start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "2", "-l", "warning",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat"], "spread-celery-worker",
-                   ENGINE_HEARTBEAT_SECONDS="0.2")
+    worker = start_celery_worker("spread-celery-worker", ENGINE_HEARTBEAT_SECONDS="0.2")
     try:
         ids = [i.pk for i in created]
         wait_for(lambda: Instance.objects.filter(pk__in=ids, status="complete").count() == 30, timeout=120,

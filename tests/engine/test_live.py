@@ -275,7 +275,7 @@ def test_events_from_a_celery_worker_reach_a_client_of_daphne(tenant, make_workf
 
     from websockets.sync.client import connect as ws_connect
 
-    from tests.processes import start, start_daphne, stop
+    from tests.processes import start, start_celery_worker, start_daphne, stop
 
     settings.ENGINE_DISPATCH = "celery"
     token = api_key_create(tenant=tenant, name="ws")[1]
@@ -289,8 +289,7 @@ def test_events_from_a_celery_worker_reach_a_client_of_daphne(tenant, make_workf
                         additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10) as ws:
             assert jsonlib.loads(ws.recv(timeout=10))["type"] == "workflow_queued"
             # The instance was dispatched before any worker existed: the message waits in Redis.
-            worker = start([sys.executable, "-m", "celery", "-A", "config.celery", "worker", "-c", "1", "-l", "warning",
-                            "--without-gossip", "--without-mingle", "--without-heartbeat"], "live-celery-worker")
+            worker = start_celery_worker("live-celery-worker", concurrency=1)
             pump = start([sys.executable, "manage.py", "engine_pump", "--interval", "0.5"], "live-celery-pump")
             seen, started = [], time.monotonic()
             while not seen or seen[-1]["type"] != "workflow_completed":
