@@ -249,15 +249,17 @@ def respond_check(instance: Instance, target_graph: dict) -> tuple[bool, dict | 
     return finished, None
 
 
-async def respond_wait(answer: Answer, *, check: Callable[..., Awaitable[tuple[bool, dict | None]]] | None = None) -> Answer:
+async def respond_wait(answer: Answer, *, check: Callable[..., Awaitable[tuple[bool, dict | None]]] | None = None,
+                       now: Callable[[], float] | None = None) -> Answer:
     """The answer of a `response: wait` delivery (answer.wait_for set): the respond node's answer,
     or `answer` (202) if the instance ends without one or WEBHOOK_WAIT_SECONDS pass first. Waits
     between short database checks (`check`: respond_check off the event loop), so the thread that
-    delivers hooks keeps serving others meanwhile. The Django view runs it with async_to_sync."""
-    loop = asyncio.get_running_loop()
+    delivers hooks keeps serving others meanwhile. The Django view runs it with async_to_sync.
+    `now`: the monotonic clock the bound is measured on (the event loop's)."""
+    now = now or asyncio.get_running_loop().time
     check = check or sync_to_async(respond_check)
-    deadline = loop.time() + settings.WEBHOOK_WAIT_SECONDS
-    while loop.time() < deadline:
+    deadline = now() + settings.WEBHOOK_WAIT_SECONDS
+    while now() < deadline:
         stop, response = await check(*answer.wait_for)
         if stop:
             return answer_of(response) if response is not None else answer

@@ -26,19 +26,22 @@ def waiting_answer() -> Answer:
 
 
 def run_wait(answer: Answer, replies: list, seconds: float, monkeypatch, settings) -> tuple[Answer, list]:
-    """respond_wait with `check` answering `replies` in turn (the last one repeats)."""
+    """respond_wait with `check` answering `replies` in turn (the last one repeats), on a clock
+    that each pause moves one second on (what the wait does does not depend on the machine's speed)."""
     settings.WEBHOOK_WAIT_SECONDS = seconds
     seen = []
+    clock = [100.0]
 
     async def check(*args):
         seen.append(args)
         return replies[min(len(seen), len(replies)) - 1]
 
-    async def no_pause():
+    async def one_second():
+        clock[0] += 1
         await asyncio.sleep(0)
 
-    monkeypatch.setattr(webhooks, "pause", no_pause)
-    return asyncio.run(webhooks.respond_wait(answer, check=check)), seen
+    monkeypatch.setattr(webhooks, "pause", one_second)
+    return asyncio.run(webhooks.respond_wait(answer, check=check, now=lambda: clock[0])), seen
 
 
 def test_the_wait_answers_with_the_respond_node_once_it_is_there(monkeypatch, settings):
@@ -56,8 +59,8 @@ def test_an_instance_that_ends_without_responding_answers_202(monkeypatch, setti
 
 def test_the_wait_gives_up_with_202_after_its_bound(monkeypatch, settings):
     answer = waiting_answer()
-    got, seen = run_wait(answer, [(False, None)], 0.2, monkeypatch, settings)
-    assert got is answer and len(seen) > 1
+    got, seen = run_wait(answer, [(False, None)], 5, monkeypatch, settings)
+    assert got is answer and len(seen) == 5  # checked at 0, 1, 2, 3 and 4 seconds; at 5 the bound is reached
 
 
 @pytest.mark.django_db
