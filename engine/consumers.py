@@ -262,9 +262,9 @@ class WorkflowProgressConsumer(ProgressConsumer):
         # Read after the rows: a compaction committed before them shows here. Rows after the cursor
         # may have left the stream (engine.compaction): say so; the caller re-reads the list.
         compacted = compaction.horizon()
-        if (txid, pk) < compacted:
-            rows = [row for row in rows if (row["txid"], row["pk"]) > compacted]
-            self.cursor = (*compacted, 0)
+        if self.cursor < compacted:
+            rows = [row for row in rows if (row["txid"], row["pk"]) > compacted[:2]]
+            self.cursor = compacted
             texts.append(json.dumps({"type": "resync", "cursor": "%d.%d.%d" % self.cursor}))
             txid, pk, event_id = self.cursor
         for row in rows:

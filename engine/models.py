@@ -323,8 +323,10 @@ class Snapshot(models.Model):
 
 
 class StreamHorizon(models.Model):
-    """Where the compacted part of the workflow stream ends (engine.compaction): lifecycle progress
-    rows before this (txid, row id) position have been merged out of the stream. One row (pk 1)."""
+    """Where the compacted part of the workflow stream ends (engine.compaction): lifecycle events
+    at or before this (txid, row id, event id) position have been taken out of the stream. One row
+    (pk 1)."""
 
     txid = models.BigIntegerField(default=0)
     row = models.BigIntegerField(default=0)
+    event = models.BigIntegerField(default=0)  # the row's last lifecycle event

@@ -3,11 +3,14 @@ workflow stream says `resync` to a cursor from before the compacted prefix, and 
 it still resumes exactly."""
 import asyncio
 import json
+import threading
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connection, transaction
+from django.db import connections as db_connections
 
 from config.asgi import application
 from engine import compaction, progress, services
@@ -173,3 +176,68 @@ def test_events_survive_compaction_as_the_history_api_shows_them(tenant, make_wo
     after = client.get(url, headers=headers)
     assert before.status_code == after.status_code == 200
     assert json.loads(after.content) == json.loads(before.content)
+
+
+def test_a_cursor_inside_the_last_compacted_row_is_resynced(tenant, make_workflow, clock, drive):
+    """The first advance's row holds workflow_started and workflow_waiting: a reader that got only
+    the first, then lost its socket while that row was compacted, must not resume silently."""
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow(LOOP)
+    services.instance_create(tenant=tenant, workflow=wf)
+    drive()
+
+    async def read(path, count):
+        ws = connect(path, token)
+        assert (await ws.connect())[0]
+        got = [await ws.receive_json_from(timeout=10) for _ in range(count)]
+        assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+        return got
+
+    events = asyncio.run(read(f"/ws/workflows/{wf.pk}/?after=0", 3))
+    started = next(e for e in events if e["type"] == "workflow_started")
+    assert started["cursor"].split(".")[:2] == events[-1]["cursor"].split(".")[:2]  # one row
+    clock.advance(hours=2)
+    compaction.compact(now=clock.now())
+    got = asyncio.run(read(f"/ws/workflows/{wf.pk}/?after={started['cursor']}", 1))
+    assert got[0]["type"] == "resync"
+    # The last event's cursor is the horizon itself: nothing was missed, nothing to say.
+    assert asyncio.run(read(f"/ws/workflows/{wf.pk}/?after={events[-1]['cursor']}", 0)) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between connections: PostgreSQL")
+def test_an_instance_retention_holds_is_taken_out_of_the_stream_without_waiting(tenant, make_workflow, clock, drive):
+    held = services.instance_create(tenant=tenant, workflow=make_workflow(LOOP))
+    other = services.instance_create(tenant=tenant, workflow=make_workflow(LOOP, slug="other"))
+    run_until_waiting(clock, drive, held)
+    run_until_waiting(clock, drive, other)
+    rows_before = rows_of(held)
+    locked, release = threading.Event(), threading.Event()
+
+    def retention_like():
+        try:
+            with transaction.atomic():
+                list(Instance.objects.select_for_update().filter(pk=held.pk))
+                locked.set()
+                release.wait(30)
+        finally:
+            db_connections.close_all()
+
+    thread = threading.Thread(target=retention_like)
+    thread.start()
+    try:
+        assert locked.wait(30)
+        clock.advance(hours=2)
+        compaction.compact(now=clock.now())  # returns: it never waits for the held row
+        assert len(rows_of(other)) == 1
+        held_rows = rows_of(held)
+        assert len(held_rows) == len(rows_before) and not any(r["lifecycle"] for r in held_rows)
+    finally:
+        release.set()
+        thread.join()
+    assert progress.events_of(rows_of(held)) == progress.events_of(rows_before)
+    clock.advance(hours=2)
+    compaction.compact(now=clock.now())
+    # Out of the stream already, its rows are not looked at again by the prefix walk: they stay
+    # as they are (correct, just not merged) until the instance's next lifecycle row is compacted.
+    assert progress.events_of(rows_of(held)) == progress.events_of(rows_before)

@@ -61,7 +61,8 @@ export function History({ workflowId }: { workflowId: number }) {
   shown.current = rows;
   const onEvents = useCallback((events: WorkflowEvent[]) => {
     // (Decided here, not inside the updater below: React runs updaters later, during its render.)
-    const unknown = events.some((e) => !shown.current?.some((r) => r.id === e.instance));
+    // `resync`: events older than the stream's window were compacted away; the list is the truth.
+    const unknown = events.some((e) => e.type === "resync" || !shown.current?.some((r) => r.id === e.instance));
     setRows((old) => {
       if (!old) return old;
       const next = old.slice();
