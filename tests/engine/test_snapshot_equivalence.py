@@ -1,4 +1,4 @@
-"""Resuming from a snapshot is a shortcut to what a replay rebuilds: 200 generated programs (steps,
+"""Resuming from a snapshot is a shortcut to what a replay rebuilds: 120 generated programs (steps,
 loops, Promise.all, sleeps, waits for events and their timeouts, retries with delays, failures
 caught, the clock and Math.random read between steps, log lines) are each run to the end twice
 through the real runner, with the same clock and the same events: once keeping an image of the
@@ -7,17 +7,22 @@ Both must record exactly the same steps, attempts, progress events and outcome, 
 really have resumed from images (and fallen back to replay where its state was not a replay's)."""
 import contextlib
 import itertools
+import os
 import random
 import uuid
 from datetime import datetime, timezone
 
 import pytest
+from django.db import connection
 
 from engine.counters import COUNTERS
 from engine.models import Attempt, Instance, ProgressEvent, Snapshot, StepRecord
 from engine.services import event_send, instance_create
 
-PROGRAMS = int(__import__("os").environ.get("EQ_PROGRAMS", "200"))
+# The test command's run: 120 programs (seeds 0..119). `EQ_PROGRAMS=2000 EQ_FIRST_SEED=<n>` explores
+# further (README, "Tests"); the programs of a seed are the same on every machine.
+PROGRAMS = int(os.environ.get("EQ_PROGRAMS", "120"))
+FIRST_SEED = int(os.environ.get("EQ_FIRST_SEED", "0"))
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 _slugs = itertools.count()
 
@@ -127,11 +132,13 @@ def first_difference(a, b) -> str:
 
 
 @pytest.mark.timeout(1800)
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the sandbox and the runner, whatever the database: run once, "
+                    "in the embedded suite (tests/engine/test_snapshots.py stores and reads images on both)")
 def test_resumed_from_snapshots_records_exactly_what_replay_records(tenant, make_workflow, clock, drive, settings):
     settings.ENGINE_SNAPSHOT_MIN_STEPS = 0
     resumed_programs = 0
     resumes = 0
-    for seed in range(PROGRAMS):
+    for seed in range(FIRST_SEED, FIRST_SEED + PROGRAMS):
         text = program(seed)
         settings.ENGINE_SNAPSHOTS = True
         before = COUNTERS.snapshot_resumes
