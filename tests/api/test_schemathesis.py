@@ -48,7 +48,7 @@ def tokens(tenant, other_tenant, keep_connection):
 # The same requests every run (the schema documents every 4xx, config.api.API); the explore
 # profile draws new ones.
 @(seed(20261130) if os.environ.get("HYPOTHESIS_PROFILE") != "explore" else (lambda test: test))
-@settings(max_examples=examples(40, explore=300), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(20, explore=300), deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_never_answers_5xx(case, tokens):
     for token in tokens:
         case.call_and_validate(headers={"Authorization": f"Bearer {token}", "Host": "127.0.0.1"},
