@@ -109,8 +109,9 @@ def table_of(name: str) -> str:
 
 
 class IdleBench:
-    def __init__(self, *, sleeping: int, wake: int, window: float, out):
+    def __init__(self, *, sleeping: int, wake: int, window: float, out, modes: list[str] | None = None):
         self.sleeping, self.wake, self.window, self.out = sleeping, wake, window, out
+        self.modes = modes or ["embedded", "celery"]
         self.tenant = tenant_create(slug=f"bench-idle-{uuid.uuid4().hex[:8]}")
         self.tenant.limits = {"creations_per_minute": 10 ** 7, "concurrent_instances": 10 ** 6}
         self.tenant.save()
@@ -370,8 +371,8 @@ class IdleBench:
     def wake_drain(self) -> dict:
         """In each mode: W new one-step instances drained by 2 worker processes (the plain advance
         rate), then W sleeping instances made due at once (the wake), on the same workers."""
-        out = {"embedded": self.drain("embedded")}
-        if self.celery:
+        out = {"embedded": self.drain("embedded")} if "embedded" in self.modes else {}
+        if self.celery and "celery" in self.modes:
             try:
                 out["celery"] = self.drain("celery")
             except Exception as e:  # keep the embedded figures
@@ -444,6 +445,6 @@ class IdleBench:
         self.tenant.delete()
 
 
-def run(*, sleeping: int, wake: int, window: float, out) -> dict:
+def run(*, sleeping: int, wake: int, window: float, out, modes: list[str] | None = None) -> dict:
     settings.ENGINE_DISPATCH = "embedded"  # the bench's own writes; Celery figures start their own processes
-    return IdleBench(sleeping=sleeping, wake=wake, window=window, out=out).run()
+    return IdleBench(sleeping=sleeping, wake=wake, window=window, out=out, modes=modes).run()

@@ -75,6 +75,8 @@ class Command(BaseCommand):
         parser.add_argument("--sleeping", type=int, default=100_000, help="idle: sleeping instances to seed")
         parser.add_argument("--wake", type=int, default=10_000, help="idle: sleeping instances woken at once")
         parser.add_argument("--window", type=float, default=30.0, help="idle: seconds of CPU measurement")
+        parser.add_argument("--wake-modes", default="embedded,celery",
+                            help="idle: the modes whose drain and wake are measured (celery needs REDIS_URL)")
         ints = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
         parser.add_argument("--tenant-sizes", type=ints, default=[10_000, 100_000],
                             help="scale: numbers of tenants with due work, comma-separated")
@@ -114,7 +116,7 @@ class Command(BaseCommand):
             from console import bench_idle
 
             figures = bench_idle.run(sleeping=options["sleeping"], wake=options["wake"], window=options["window"],
-                                     out=self.stderr)
+                                     modes=options["wake_modes"].split(","), out=self.stderr)
             self.stdout.write(json.dumps(figures, indent=2))
             return
         if suite == "console":
