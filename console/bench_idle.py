@@ -175,7 +175,8 @@ class IdleBench:
         try:
             wait(lambda: len(supervisor.pids()) == 2, 30, "2 embedded workers")
             time.sleep(3)  # past start-up (the guest module, the context pool)
-            cpu = idle_cpu({f"worker_{n}": pid for n, pid in enumerate(supervisor.pids())}, self.window)
+            # By slot: worker_0 is the one that runs the pump hooks (engine.worker.child_main).
+            cpu = idle_cpu({f"worker_{slot}": proc.pid for slot, proc in sorted(supervisor.procs.items())}, self.window)
         finally:
             supervisor.stop()
         return cpu

@@ -321,10 +321,20 @@ def run_hooks(*, now: datetime) -> None:
             log.exception("pump hook %s failed", path)
 
 
+# Seconds between runs of the pump hooks in a process (the pump; one embedded worker of a set):
+# a schedule's slot fires at most this late.
+HOOKS_EVERY = 5.0
+_hooks_at = -HOOKS_EVERY  # monotonic time of the pump's last run of the hooks
+
+
 def pump(*, now: datetime) -> int:
     """Celery mode, every interval: top the queue up to the number of due instances (timers that
-    fired, expired leases, tokens lost to a broker flush). Returns the tokens sent."""
-    run_hooks(now=now)
+    fired, expired leases, tokens lost to a broker flush), and every HOOKS_EVERY run the hooks.
+    Returns the tokens sent."""
+    global _hooks_at
+    if time.monotonic() - _hooks_at >= HOOKS_EVERY:
+        _hooks_at = time.monotonic()
+        run_hooks(now=now)
     return top_up(now=now, at_most=settings.ENGINE_CELERY_TOKENS)
 
 

@@ -48,8 +48,8 @@ _cursor = 0  # the last tenant pk looked at
 
 
 def retention_hook(*, now: datetime) -> None:
-    """A pump hook (settings.ENGINE_PUMP_HOOKS): the pump and idle embedded workers call it every
-    second or so; it runs at most every ENGINE_RETENTION_INTERVAL_SECONDS in a process. Several
+    """A pump hook (settings.ENGINE_PUMP_HOOKS): the pump and one embedded worker (slot 0)
+    call it every engine.dispatch.HOOKS_EVERY; it runs at most every ENGINE_RETENTION_INTERVAL_SECONDS in a process. Several
     processes running it at once is safe (they skip or re-check what the other deletes)."""
     global _last_run
     if time.monotonic() - _last_run < settings.ENGINE_RETENTION_INTERVAL_SECONDS:

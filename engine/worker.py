@@ -34,16 +34,17 @@ def worker_name() -> str:
     return f"embedded:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-HOOKS_EVERY = 1.0  # seconds between runs of the pump hooks (schedules, retention) per worker
+HOOKS_EVERY = dispatch.HOOKS_EVERY  # the pump hooks (schedules, retention, compaction); slot 0 only
 MAX_SLEEP = 60.0  # an idle worker looks at the database at least this often, whatever it was told
 
 
-def run(*, name: str | None = None, until_idle: bool = False) -> int:
+def run(*, name: str | None = None, until_idle: bool = False, hooks: bool = True) -> int:
     """Advance due instances until stopped (or, with until_idle, until none is due). Returns the count.
 
     Idle costs nothing measurable: with no due work the worker sleeps until the earliest timer,
-    the next run of the hooks, or a ring of its doorbell (a commit that made work due), whichever
-    comes first (at most MAX_SLEEP); it never polls. A database that goes away is waited out."""
+    the next run of the hooks (`hooks`: this process runs them), or a ring of its doorbell (a
+    commit that made work due), whichever comes first (at most MAX_SLEEP); it never polls. A
+    database that goes away is waited out."""
     name = name or worker_name()
     warm_guest()
     live.warm()
@@ -61,7 +62,7 @@ def run(*, name: str | None = None, until_idle: bool = False) -> int:
                     beat.maybe()  # a monotonic-clock check; writes at most every ENGINE_HEARTBEAT_SECONDS
                 except Exception:
                     log.warning("worker %s: heartbeat failed", name, exc_info=True)
-            if time.monotonic() - hooks_at >= HOOKS_EVERY:
+            if hooks and time.monotonic() - hooks_at >= HOOKS_EVERY:
                 # Embedded mode has no pump: workers fire schedules (claims make it safe for several).
                 hooks_at = time.monotonic()
                 try:
@@ -103,7 +104,9 @@ def run(*, name: str | None = None, until_idle: bool = False) -> int:
             else:
                 backoff = 0.0
                 timeout = MAX_SLEEP if next_due is None else (next_due - clock.now()).total_seconds()
-            timeout = min(timeout, hooks_at + HOOKS_EVERY - time.monotonic(), MAX_SLEEP)
+            if hooks:
+                timeout = min(timeout, hooks_at + HOOKS_EVERY - time.monotonic())
+            timeout = min(timeout, MAX_SLEEP)
             if bell is not None:
                 bell.wait(timeout)
             else:
@@ -138,7 +141,8 @@ class Supervisor:
 
     def _keep(self, slot: int) -> None:
         while not self.stopping.is_set():
-            proc = self.mp.Process(target=child_main, args=(self.memory_mb, self.overrides), name=f"engine-worker-{slot}")
+            proc = self.mp.Process(target=child_main, args=(self.memory_mb, self.overrides, slot == 0),
+                                   name=f"engine-worker-{slot}")
             proc.start()
             self.procs[slot] = proc
             proc.join()
@@ -162,8 +166,9 @@ class Supervisor:
                 proc.kill()
 
 
-def child_main(memory_mb: int, overrides: dict) -> None:
-    """A supervised worker process: apply the cap and overrides, then run the loop."""
+def child_main(memory_mb: int, overrides: dict, hooks: bool = True) -> None:
+    """A supervised worker process: apply the cap and overrides, then run the loop (with the
+    hooks in one process of the set: running them in every one would only repeat the checks)."""
     from django.conf import settings
     from django.db import connections
 
@@ -178,4 +183,4 @@ def child_main(memory_mb: int, overrides: dict) -> None:
         connections.__dict__.pop("settings", None)
     cap_memory(memory_mb)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    run()
+    run(hooks=hooks)

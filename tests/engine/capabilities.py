@@ -92,3 +92,13 @@ CAPABILITIES = {
     "pauseMe": "tests.engine.capabilities.pause_me",
     "span": "tests.engine.capabilities.span",
 }
+
+
+def record_hook_pid(*, now) -> None:
+    """A pump hook for tests: appends the calling process's pid to VAR_DIR/hook-pids."""
+    import os
+
+    from django.conf import settings
+
+    with open(os.path.join(settings.VAR_DIR, "hook-pids"), "a") as f:
+        f.write(f"{os.getpid()}\n")

@@ -84,3 +84,30 @@ def test_a_killed_worker_is_replaced_and_its_instance_recovered(tenant, make_wor
         supervisor.stop()
     assert supervisor.restarts == 1
     assert (count("a"), count("b"), count("c")) == (1, 2, 1)
+
+
+def test_a_set_of_workers_runs_the_pump_hooks_in_one_process(settings):
+    """Schedules, retention and compaction are looked at by one worker of a supervised set (slot 0,
+    every dispatch.HOOKS_EVERY), not by each: idle workers other than that one do no periodic work."""
+    import os
+    from pathlib import Path
+
+    from django.db import connection
+
+    from engine.worker import Supervisor
+    from tests.processes import wait_for
+
+    pids = Path(settings.VAR_DIR) / "hook-pids"
+    pids.unlink(missing_ok=True)
+    databases = {"default": {**settings.DATABASES["default"], "NAME": connection.settings_dict["NAME"]}}
+    supervisor = Supervisor(3, overrides={"DATABASES": databases,
+                                          "ENGINE_PUMP_HOOKS": ["tests.engine.capabilities.record_hook_pid"]})
+    supervisor.start()
+    try:
+        wait_for(lambda: pids.exists() and len(pids.read_text().split()) >= 2, timeout=60,
+                 what="two runs of the hooks")
+        slots = {slot: proc.pid for slot, proc in supervisor.procs.items()}
+    finally:
+        supervisor.stop()
+    assert len(slots) == 3 and set(pids.read_text().split()) == {str(slots[0])}
+    os.remove(pids)
