@@ -325,6 +325,10 @@ MFA_PASSKEY_LOGIN_ENABLED = False
 # http://localhost (browsers refuse an IP address as the key's site either way).
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG or env_bool("DEMO", False)
 MFA_TOTP_ISSUER = "Durable workflows"
+# A code is accepted in the 30 s period before and after the current one too (RFC 6238's one step of
+# drift): a code typed as its period ends, or from a phone whose clock is a few seconds off, still
+# works. allauth keeps each used code for the whole window, so one code still signs in only once.
+MFA_TOTP_TOLERANCE = 1
 USERSESSIONS_TRACK_ACTIVITY = False  # no write per request; sessions are listed from sign-in
 # Mail (verification, password reset, invitations): SMTP when EMAIL_HOST is set, else printed on
 # the server's console (embedded mode). Tests read Django's outbox.

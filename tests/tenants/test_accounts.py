@@ -462,3 +462,20 @@ def test_only_owners_invite_and_invitations_can_be_revoked(db, tenant, owner_api
     assert owner_api.delete(f"/invitations/{made['id']}").status_code == 204
     assert owner_api.get("/invitations").data == []
     assert owner_api.delete(f"/invitations/{made['id']}").status_code == 404
+
+
+def test_a_code_of_the_period_just_ended_still_signs_in_once(db, allauth_clock):
+    """One 30 s step of drift either way (MFA_TOTP_TOLERANCE): a code typed as its period ends still
+    works; two steps back it does not; and any code signs in only once."""
+    user = person("drift", staff=True)
+    secret = totp_enroll(user)
+
+    def second_factor(code):
+        c = Client()
+        assert c.post("/accounts/login/", {"login": "drift", "password": PASSWORD})["Location"] == "/accounts/2fa/authenticate/"
+        r = c.post("/accounts/2fa/authenticate/", {"code": code})
+        return r.status_code == 302 and "/2fa/" not in r["Location"]
+
+    assert not second_factor(totp_code(secret, allauth_clock.now - 60))
+    assert second_factor(totp_code(secret, allauth_clock.now - 30))
+    assert not second_factor(totp_code(secret, allauth_clock.now - 30))  # used: never again
