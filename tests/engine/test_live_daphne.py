@@ -244,3 +244,29 @@ def test_a_long_pure_step_is_shown_running_at_once_and_gets_its_real_duration(da
     durable_received = first("step_completed", "slow")[0]
     print(f"slow step: {took:.2f} s; 'running' shown {1000 * (running_received - at(running)):.1f} ms after it began, "
           f"'ended' {1000 * (ended_received - at(ended)):.1f} ms after it ended; committed {durable_received - at(ended):.2f} s after")
+
+
+def test_a_cursor_from_before_compaction_gets_resync_from_a_real_daphne(daphne, tenant, make_workflow):
+    """After compaction (engine.compaction), an old cursor is told `resync` with a cursor to go on
+    from, through the real server and client; events after it still come, once."""
+    from datetime import timedelta
+
+    from engine import compaction
+
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow(SLEEPY)
+    url = f"{daphne}/ws/workflows/{wf.pk}/"
+    services.instance_create(tenant=tenant, workflow=wf, id="old")
+    services.instance_create(tenant=tenant, workflow=wf, id="unread")
+    with opened(f"{url}?after=0", token) as ws:
+        cursor = recv_json(ws)["cursor"]  # workflow_queued of "old"; "unread"'s is not read
+    # Both rows leave the stream: the reader's cursor is before an event it never got.
+    assert compaction.compact(now=clock.now() + timedelta(hours=2)) == 2
+    with opened(f"{url}?after={cursor}", token) as ws:
+        resync = recv_json(ws)
+        assert resync["type"] == "resync" and resync["cursor"] != cursor
+        new = services.instance_create(tenant=tenant, workflow=wf, id="new")
+        event = recv_json(ws)
+        assert (event["instance"], event["type"]) == (str(new.pk), "workflow_queued")
+    with opened(f"{url}?after={resync['cursor']}", token) as ws:  # the resync's cursor: exact, no resync
+        assert recv_json(ws) == event
