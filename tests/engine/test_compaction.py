@@ -96,13 +96,9 @@ def connect(path, token):
                                                              (b"authorization", f"Bearer {token}".encode())])
 
 
-def test_the_workflow_stream_resyncs_a_cursor_from_before_the_compacted_prefix(tenant, make_workflow, clock, drive):
-    token = api_key_create(tenant=tenant, name="ws")[1]
-    wf = make_workflow(LOOP)
-    first = services.instance_create(tenant=tenant, workflow=wf, id="first")
-    drive()
-
-    async def read(path, count):
+def stream(path, token, count):
+    """The first `count` messages a socket gets, and nothing more (in-process client)."""
+    async def read():
         ws = connect(path, token)
         assert (await ws.connect())[0]
         got = [await ws.receive_json_from(timeout=10) for _ in range(count)]
@@ -110,21 +106,30 @@ def test_the_workflow_stream_resyncs_a_cursor_from_before_the_compacted_prefix(t
         await ws.disconnect()
         return got
 
-    old = asyncio.run(read(f"/ws/workflows/{wf.pk}/?after=0", 3))
+    return asyncio.run(read())
+
+
+def test_the_workflow_stream_resyncs_a_cursor_from_before_the_compacted_prefix(tenant, make_workflow, clock, drive):
+    token = api_key_create(tenant=tenant, name="ws")[1]
+    wf = make_workflow(LOOP)
+    first = services.instance_create(tenant=tenant, workflow=wf, id="first")
+    drive()
+
+    old = stream(f"/ws/workflows/{wf.pk}/?after=0", token, 3)
     assert [e["type"] for e in old] == ["workflow_queued", "workflow_started", "workflow_waiting"]
     cursor = old[0]["cursor"]
     # Within the window the cursor resumes exactly.
-    assert asyncio.run(read(f"/ws/workflows/{wf.pk}/?after={cursor}", 2)) == old[1:]
+    assert stream(f"/ws/workflows/{wf.pk}/?after={cursor}", token, 2) == old[1:]
     clock.advance(hours=2)
     compaction.compact(now=clock.now())
     second = services.instance_create(tenant=tenant, workflow=wf, id="second")
-    got = asyncio.run(read(f"/ws/workflows/{wf.pk}/?after={cursor}", 2))
+    got = stream(f"/ws/workflows/{wf.pk}/?after={cursor}", token, 2)
     assert got[0]["type"] == "resync" and got[0]["cursor"] != cursor
     assert (got[1]["instance"], got[1]["type"]) == (str(second.pk), "workflow_queued")
     # The resync's cursor is a good one: resuming from it gives what followed it, no resync.
-    assert asyncio.run(read(f"/ws/workflows/{wf.pk}/?after={got[0]['cursor']}", 1)) == got[1:]
+    assert stream(f"/ws/workflows/{wf.pk}/?after={got[0]['cursor']}", token, 1) == got[1:]
     # The instance's own stream still has every event.
-    ws_events = asyncio.run(read(f"/ws/instances/{first.pk}/?after=0", len(progress.events_of(rows_of(first)))))
+    ws_events = stream(f"/ws/instances/{first.pk}/?after=0", token, len(progress.events_of(rows_of(first))))
     assert [e["eventId"] for e in ws_events] == list(range(1, len(ws_events) + 1))
 
 
@@ -186,23 +191,15 @@ def test_a_cursor_inside_the_last_compacted_row_is_resynced(tenant, make_workflo
     services.instance_create(tenant=tenant, workflow=wf)
     drive()
 
-    async def read(path, count):
-        ws = connect(path, token)
-        assert (await ws.connect())[0]
-        got = [await ws.receive_json_from(timeout=10) for _ in range(count)]
-        assert await ws.receive_nothing(timeout=0.3)
-        await ws.disconnect()
-        return got
-
-    events = asyncio.run(read(f"/ws/workflows/{wf.pk}/?after=0", 3))
+    events = stream(f"/ws/workflows/{wf.pk}/?after=0", token, 3)
     started = next(e for e in events if e["type"] == "workflow_started")
     assert started["cursor"].split(".")[:2] == events[-1]["cursor"].split(".")[:2]  # one row
     clock.advance(hours=2)
     compaction.compact(now=clock.now())
-    got = asyncio.run(read(f"/ws/workflows/{wf.pk}/?after={started['cursor']}", 1))
+    got = stream(f"/ws/workflows/{wf.pk}/?after={started['cursor']}", token, 1)
     assert got[0]["type"] == "resync"
     # The last event's cursor is the horizon itself: nothing was missed, nothing to say.
-    assert asyncio.run(read(f"/ws/workflows/{wf.pk}/?after={events[-1]['cursor']}", 0)) == []
+    assert stream(f"/ws/workflows/{wf.pk}/?after={events[-1]['cursor']}", token, 0) == []
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between connections: PostgreSQL")
