@@ -89,3 +89,25 @@ def release(page, route) -> None:
     with page.expect_response(lambda r: r.url == request.url and r.request.method == request.method):
         route.continue_()
     settled(page)
+
+
+def hover_diagnostic(page, scope: str, word: str, message: str, timeout: float = 60) -> None:
+    """Hovers the error mark on `word` until its tooltip says `message`. The mark waited for is the
+    one on that word: a mark left from the text typed before (the linter runs again after a pause)
+    may still be on screen, and a tooltip opened over it closes when the new diagnostics replace it,
+    so the hover is repeated (off the mark and back) until the tooltip stays."""
+    import time
+
+    mark = page.locator(f"{scope} .cm-lintRange-error", has_text=word).first
+    tooltip = page.locator(".cm-tooltip-lint", has_text=message).first
+    deadline = time.monotonic() + timeout
+    while True:
+        mark.wait_for()
+        mark.hover()
+        try:
+            tooltip.wait_for(timeout=5000)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no tooltip saying {message!r} over the mark on {word!r}")
+            page.mouse.move(0, 0)

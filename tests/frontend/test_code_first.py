@@ -12,7 +12,7 @@ import pytest
 from builder.services import version_create_from_graph, workflow_create
 from engine import services
 from engine.models import Instance
-from tests.browser import CHROMIUM, SHOTS, chromium_page, settled, sign_in
+from tests.browser import CHROMIUM, SHOTS, chromium_page, hover_diagnostic, settled, sign_in
 from tests.processes import start_daphne, start_engine_worker, stop, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True),
@@ -95,9 +95,7 @@ def test_a_code_first_workflow_is_written_checked_drawn_run_and_debugged_in_the_
         page.keyboard.press("Escape")
         page.keyboard.type("dox(")
         # Checked against the types: an unknown member is marked, with the reason.
-        page.locator(".cm-lintRange-error").first.wait_for()
-        page.locator(".cm-lintRange-error").first.hover()
-        page.get_by_text("WorkflowStep has no member dox").first.wait_for()
+        hover_diagnostic(page, ".cm-content", "dox", "WorkflowStep has no member dox")
         page.keyboard.press("Control+z")
         page.keyboard.press("Control+z")
         program.fill(PROGRAM.replace('async () => "small");', 'async (ctx) => ctx.step.'))
@@ -199,6 +197,4 @@ def test_a_drawn_workflows_error_opens_its_node_and_line(stack, tenant):
         assert {"http", "secret"} <= set(completions(page, "secret"))
         page.keyboard.press("Escape")
         page.keyboard.type("htp();")
-        page.locator('[data-testid="field-code"] .cm-lintRange-error').first.wait_for()
-        page.locator('[data-testid="field-code"] .cm-lintRange-error').first.hover()
-        page.get_by_text("WorkflowStep has no member htp").first.wait_for()
+        hover_diagnostic(page, '[data-testid="field-code"]', "htp", "WorkflowStep has no member htp")

@@ -29,16 +29,18 @@ export function useProblems({ graph, draftKey, paused, setNodes, setStatus }: Ar
   const ticket = useRef(newestOnly()).current;
   const latest = useRef(graph);
   latest.current = graph;
-  const check = useCallback(async (g: Graph) => {
+  // Only Validate says what it found in the status line: the re-checks that follow the edits only
+  // move the marks, so they never overwrite what a Save or Run just said there.
+  const check = useCallback(async (g: Graph, announce: boolean) => {
     const newest = ticket();
     const { data } = await api.POST("/api/v1/validate", { body: { graph: g } });
     if (!newest()) return;
     const found = data ?? [];
     mark(found);
-    setStatus(found.length ? `${found.length} problem(s)` : "No problems");
+    if (announce) setStatus(found.length ? `${found.length} problem(s)` : "No problems");
     if (found.length) setRevalidate(true);
   }, [mark, setStatus, ticket]);
-  const validate = useCallback(() => check(latest.current), [check]);
+  const validate = useCallback(() => check(latest.current, true), [check]);
   /** What a Save learnt: the problems that kept the draft from a version, or none (every mark cleared). */
   const fromSave = useCallback((found: Problem[]) => {
     ticket();  // an older validation's answer must not bring back what this save cleared
@@ -49,7 +51,7 @@ export function useProblems({ graph, draftKey, paused, setNodes, setStatus }: Ar
   // Keyed on the graph's meaning, so the marks themselves (view state) do not trigger another round.
   useEffect(() => {
     if (!revalidate || paused) return;
-    const timer = window.setTimeout(() => check(latest.current), 1000);
+    const timer = window.setTimeout(() => check(latest.current, false), 1000);
     return () => window.clearTimeout(timer);
   }, [draftKey, check, revalidate, paused]);
 
