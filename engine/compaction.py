@@ -40,14 +40,15 @@ BATCH = 100  # lifecycle rows looked at per transaction (SQLite: the engine's co
 MERGE_ROWS = 100  # rows of one instance read and merged per transaction, at most
 LOCK_KEY = 0x636F6D70  # the advisory lock of compaction (PostgreSQL)
 
-_last_run = 0.0  # monotonic time of this process's last run (the hook's throttle)
+_last_run: float | None = None  # monotonic time of this process's last run (the hook's throttle)
 
 
 def compact_hook(*, now: datetime) -> None:
     """A pump hook (settings.ENGINE_PUMP_HOOKS): runs at most every ENGINE_COMPACT_INTERVAL_SECONDS
     in a process. Several processes at once are safe: the horizon row's lock serializes them."""
     global _last_run
-    if time.monotonic() - _last_run < settings.ENGINE_COMPACT_INTERVAL_SECONDS:
+    # The first call runs at once (the monotonic clock starts at boot: an hour after it is no mark).
+    if _last_run is not None and time.monotonic() - _last_run < settings.ENGINE_COMPACT_INTERVAL_SECONDS:
         return
     _last_run = time.monotonic()
     compact(now=now)

@@ -43,7 +43,7 @@ class Outcome:
     tenants: int = 0
 
 
-_last_run = 0.0  # monotonic time of this process's last run (the hook's throttle)
+_last_run: float | None = None  # monotonic time of this process's last run (the hook's throttle)
 _cursor = 0  # the last tenant pk looked at
 
 
@@ -52,7 +52,8 @@ def retention_hook(*, now: datetime) -> None:
     call it every engine.dispatch.HOOKS_EVERY; it runs at most every ENGINE_RETENTION_INTERVAL_SECONDS in a process. Several
     processes running it at once is safe (they skip or re-check what the other deletes)."""
     global _last_run
-    if time.monotonic() - _last_run < settings.ENGINE_RETENTION_INTERVAL_SECONDS:
+    # The first call runs at once (the monotonic clock starts at boot: an hour after it is no mark).
+    if _last_run is not None and time.monotonic() - _last_run < settings.ENGINE_RETENTION_INTERVAL_SECONDS:
         return
     _last_run = time.monotonic()
     retention_run(now=now)

@@ -154,6 +154,8 @@ class Advance(Loading):
             reply["rollback"] = message.rollback
         if message.memory:
             reply["oom"] = self.sandbox.memory_exhausted()
+        if message.occ is not None:
+            reply["occ"] = message.occ
         if message.cap and not reply["stop"]:
             try:
                 reply.update(self.capability(*message.cap))

@@ -145,6 +145,8 @@ def capture(advance: Advance, sandbox: ProgramRun) -> bytes | None:
     waiting = pending(advance)
     if len(waiting) != 1 or waiting[0][1].inflight is not None:
         return None  # the host's record must show exactly the one operation the program waits on
+    if not sandbox.forget():
+        return None
     image = image_encode(*sandbox.guest(), advance.image_blocks)
     return image if len(image) <= MAX_IMAGE_BYTES else None
 

@@ -9,6 +9,12 @@ namespace (the runtime's entry points), which lives in the guest's handle table.
 Invariants:
 - An image is restored only into a fresh context of the same guest build and runtime source
   (`BUILD`, checked by the caller's key) and only for the instance that produced it.
+- Memory the guest's allocator holds free is not state: before encoding, the free chunks' bytes
+  past their headers and list links are made the fresh context's (neutral()), so the garbage of
+  what the program freed (a replay's record, dropped by resume.js's forget) costs nothing. This
+  is done only when a walk of the whole heap agrees with the allocator's own bookkeeping (every
+  chunk's size and in-use bits, ending exactly at its top chunk); otherwise the memory is kept
+  as it is. A restored context's allocator never reads a free chunk's bytes before writing them.
 - Decoding checks the whole layout (the header, every block inside the memory size and in order,
   each block's zlib checksum and size): a damaged image raises ImageError before anything is
   written, and the caller replays instead.
@@ -32,6 +38,16 @@ WINDOW = 4 * PAGE  # a block covers one 16 KiB window of memory, compressed on i
 MAX_MEMORY = 1 << 31
 
 _base: bytes | None = None
+_heap: int | None = None  # where the allocator's state lies (-1: not found, memory kept as is)
+
+# The guest's allocator is wasi-libc's dlmalloc (32-bit): a chunk is a size word (with its
+# CINUSE and the previous chunk's PINUSE bit) after the previous chunk's footer; a free chunk's
+# next 24 bytes are its list links. Offsets of the fields of its state (malloc_state) read here.
+U32 = struct.Struct("<I")
+PINUSE, CINUSE = 1, 2
+TOP_SIZE, TOP, SEG_BASE, SEG_SIZE = 12, 24, 448, 452
+TOP_FOOT = 56  # the bytes the allocator keeps after its top chunk
+KEPT = 32  # a free chunk's footer, size and links (fd, bk, and a tree chunk's child, parent, index)
 
 
 class ImageError(Exception):
@@ -58,6 +74,53 @@ def base() -> bytes:
     return _base
 
 
+def heap_state(memory: bytes) -> int:
+    """The offset of the allocator's state in a fresh context's memory, or -1: the one place
+    whose fields describe that memory's heap (segment to the end, top chunk's size and bits)."""
+    words = memoryview(memory).cast("I")
+    size = len(memory)
+    found = []
+    for at in range(0, min(size, 1 << 24) - SEG_SIZE - 4, 4):
+        top, top_size = words[(at + TOP) >> 2], words[(at + TOP_SIZE) >> 2]
+        if not (0 < top < size - 8 and top_size and top + top_size + TOP_FOOT == size and top % 8 == 0):
+            continue
+        base_, length = words[(at + SEG_BASE) >> 2], words[(at + SEG_SIZE) >> 2]
+        if base_ + length == size and base_ <= top and words[(top + 4) >> 2] & ~7 == top_size:
+            found.append(at)
+    return found[0] if len(found) == 1 else -1
+
+
+def neutral(memory: bytearray, fresh: bytes, state: int) -> bool:
+    """Make the free chunks' bytes (past what the allocator keeps in them) the fresh memory's;
+    False, with nothing changed, when the heap does not walk as the allocator's state says."""
+    size = len(memory)
+    if state < 0 or state + SEG_SIZE + 4 > size:
+        return False
+    u32 = U32.unpack_from
+    top, top_size = u32(memory, state + TOP)[0], u32(memory, state + TOP_SIZE)[0]
+    seg, length = u32(memory, state + SEG_BASE)[0], u32(memory, state + SEG_SIZE)[0]
+    if seg + length != size or top + top_size + TOP_FOOT != size or not seg <= top < size - 8:
+        return False
+    chunk = seg + (-(seg + 8)) % 16  # the first chunk's payload is 16-aligned
+    areas = []
+    while chunk < top:
+        head = u32(memory, chunk + 4)[0]
+        step = head & ~7
+        following = chunk + step
+        if step < 16 or following > top or bool(u32(memory, following + 4)[0] & PINUSE) != bool(head & CINUSE):
+            return False
+        if not head & CINUSE and step > KEPT:
+            areas.append((chunk + KEPT, following))
+        chunk = following
+    if chunk != top or u32(memory, top + 4)[0] & ~7 != top_size:
+        return False
+    areas.append((top + KEPT, top + top_size))
+    for start, end in areas:
+        same = fresh[start:end]
+        memory[start:end] = same + bytes(end - start - len(same))
+    return True
+
+
 def memory_of(inst: object) -> bytes:
     size = inst.mem.data_len(inst.store)
     return ctypes.string_at(ctypes.addressof(inst.mem.data_ptr(inst.store).contents), size)
@@ -71,8 +134,12 @@ Blocks = dict[int, tuple[int, bytes, bytes]]
 
 def encode(inst: object, engine_handle: int, previous: Blocks | None = None) -> bytes:
     """The image of a quiescent guest: its pages that differ from a fresh context's."""
-    memory = memory_of(inst)
+    global _heap
     fresh = base()
+    if _heap is None:
+        _heap = heap_state(fresh)
+    memory = bytearray(memory_of(inst))
+    neutral(memory, fresh, _heap)
     size = len(memory)
     blocks: list[bytes] = []
     data: list[bytes] = []

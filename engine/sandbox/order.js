@@ -12,7 +12,7 @@
     const seeded = init.optional || [];
     for (let k = 0; k < seeded.length; k++) optional[seeded[k]] = true;
     const TOTAL = rows.length - seeded.length;
-    const reached = list();
+    let reached = list(); // dropped by forget() (resume.js): the replay is over by then
     let replayed = 0;
     let deferred = list(); // [resolve, name, occurrence, kind] of new steps waiting for the replay
     let cut = false; // a limit interrupted the advance: what was not reached proves nothing

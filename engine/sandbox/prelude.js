@@ -53,7 +53,7 @@
     // The safe-deploy check (engine/deploycheck.py): replay the record against another program and
     // run nothing: no step function, no new step, no capability.
     const CHECK = init.check === true;
-    const OUTPUTS = init.outputs;
+    let OUTPUTS = init.outputs; // dropped by forget() (resume.js), with the rows
     let clock = init.clock;
     const SEP = "\u0000";
     // In its rollback phase the instance runs no new work: the program is replayed only to find
@@ -74,10 +74,11 @@
     /* results.js */
 
     // ---- commands and the host -------------------------------------------------------------
-    const records = new SafeMap();
+    let records = new SafeMap();
     // Outputs come in their own array: the host splices the stored JSON texts in without decoding.
     // The map holds row indexes; a row becomes an object only when a step needs more than a replay.
-    const rows = init.records;
+    let rows = init.records;
+    const RECORDED = rows.length; // steps the instance had when this context booted
     for (let i = 0; i < rows.length; i++) MapSet(records, rows[i][0] + SEP + rows[i][1], i);
     // ---- the record's order: order.js is spliced in here (runtime.py) ----
     /* order.js */
@@ -207,14 +208,14 @@
       if (typeof name !== "string" || name.length === 0 || name.length > 256 || StringIncludes(name, SEP) || matches(LONE_SURROGATE, name)) {
         throw new WorkflowError(`${kind} name must be a non-empty string of at most 256 characters`, "ConfigError");
       }
-      const occ = (MapGet(occurrences, name) || 0) + 1;
+      const occ = occurrenceOf(name) + 1;
       MapSet(occurrences, name, occ);
       const key = name + SEP + occ;
       const index = MapGet(records, key);
       if (index !== undefined) reach(index);
       if (index === undefined) {
         // The plan's steps per instance (the host refuses a step past it too).
-        if (rows.length + newSteps >= MAX_STEPS) {
+        if (RECORDED + newSteps >= MAX_STEPS) {
           throw new WorkflowError(`${kind} ${name}: this instance already has ${MAX_STEPS} steps, the plan's limit`, "StepLimitError");
         }
         newSteps += 1;
@@ -226,8 +227,13 @@
       }
       return [occ, key, index];
     }
-    const occurrences = new SafeMap();
-    let newSteps = 0; // steps this advance added
+    let occurrences = new SafeMap(); // step name -> the highest occurrence called (forget() empties it)
+    let forgotten = false; // forget() dropped the record: a name not in `occurrences` is asked of the host
+    function occurrenceOf(name) {
+      const o = MapGet(occurrences, name);
+      return o !== undefined ? o : forgotten ? askOccurrence(name) : 0;
+    }
+    let newSteps = 0; // steps this context added since it booted
 
     // ---- step.do ---------------------------------------------------------------------------
     // Not async: a replayed step resolves in one microtask, which is most of the cost of resuming
@@ -239,7 +245,7 @@
       opened += 1;
       if (rolling !== null) return PromiseReject(new WorkflowError(`do ${safeText(name)}: steps cannot run inside a rollback handler`, "ConfigError"));
       // Fast path: a replayed, completed step (no validation needed: it was valid when it ran).
-      if (typeof name === "string") {
+      if (typeof name === "string" && !forgotten) {
         const o = (MapGet(occurrences, name) || 0) + 1;
         const k = name + SEP + o;
         const i = MapGet(records, k);
@@ -554,6 +560,7 @@
         return true;
       },
       resume: resumeBlocked,
+      forget,
       finish() {
         if (!started && outcome === null) {
           // The program's module threw at its top level (module evaluation swallows the error), or

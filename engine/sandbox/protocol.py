@@ -68,6 +68,7 @@ class Message:
     cap: tuple[str, Any, tuple[str, int, int] | None] | None = None  # (name, args, calling step)
     calls: list[tuple[str, Any, tuple[str, int, int] | None]] | None = None  # started together
     memory: bool = False  # the runtime asks whether the heap was exhausted
+    occ: int | None = None  # the highest occurrence of the step name it asked for (resume.js: askOccurrence)
     rollback: dict | None = None  # a rollback started: the host's context and output of its step
     # Attempt begin/end marks for the host's clock (engine.live.AttemptTimes checks each mark;
     # a bad one only misplaces the times of the tenant's own steps). `marks_only`: nothing else.
@@ -168,12 +169,13 @@ class Session:
         return accepted
 
     def message(self, raw: Any) -> Message:
-        """A flush from the runtime (commands, and a deadline, clear, capability call or memory query)."""
+        """A flush from the runtime (commands, and a deadline, clear, capability call, memory query or
+        a step name's occurrence)."""
         message = self.decode(raw, "message")
         if len(message) == 1 and "marks" in message:  # an attempt's begin mark: the most frequent message
             return Message(cmds=[], marks=marks(message["marks"]), marks_only=True)
         extra = message.keys() - {"cmds", "marks", "from"}
-        if extra - {"deadline", "clear", "cap", "memory", "calls"} or len(extra) > 1 or ("from" in message and "cap" not in message):
+        if extra - {"deadline", "clear", "cap", "memory", "calls", "occ"} or len(extra) > 1 or ("from" in message and "cap" not in message):
             fail(f"unexpected keys in a message: {sorted(message.keys() - {'cmds', 'marks'})}")
         result = Message(cmds=self.commands(message.get("cmds", [])))
         if "marks" in message:
@@ -209,6 +211,9 @@ class Session:
             if message["memory"] is not True:
                 fail("memory must be true")
             result.memory = True
+        elif "occ" in message:
+            # Only the instance's own record is read (a resumed session looks it up by index).
+            result.occ = self.occurrence(text(message["occ"], "a step name", MAX_NAME))
         return result
 
     def concurrent_call(self, item: Any) -> tuple[str, Any, tuple[str, int, int] | None]:

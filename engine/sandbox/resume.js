@@ -29,6 +29,34 @@
       for (const key in calls) return false;
       return true;
     }
+    // Before an image is taken (engine/snapshots.py): what only a replay reads goes, so the image
+    // holds the program's own state and not its history (it would grow with every step): the
+    // record's rows, outputs and their index, which rows the replay reached, and the occurrences
+    // of step names. A name the program calls later is looked up in the host's record
+    // (askOccurrence), which is what the host checks the new step against anyway. Rollback
+    // handlers stay: a resumed program that fails rolls back in this context (rollback.js).
+    function forget() {
+      if (!resumable()) return false;
+      rows = list();
+      OUTPUTS = list();
+      records = new SafeMap();
+      reached = list();
+      occurrences = new SafeMap();
+      init.records = null;
+      init.outputs = null;
+      forgotten = true;
+      return true;
+    }
+    // The highest occurrence of step `name` in the instance's record, asked of the host (nothing
+    // is committed by the question: the command buffer stays as it is).
+    function askOccurrence(name) {
+      const reply = JSONParse(hostCall(hostJson({ __proto__: null, cmds: list(), occ: name })));
+      if (own(reply, "stop")) halted = true;
+      const occ = own(reply, "occ");
+      if (typeof occ === "number") return occ;
+      if (halted) return 0; // the host refuses every message from here on: nothing more is kept
+      throw new WorkflowError(`step ${name}: the host did not say its occurrence`, "ProtocolError");
+    }
     // The next advance, in a context restored from the image: `deltaText` is {now, clock, inbox}
     // (the advance's clock, the replay clock of the record, the unconsumed events); the decision
     // runs as the first job of the queue. Returns false, having changed nothing, when this context

@@ -6,7 +6,7 @@ Invariants:
 - The program reaches the host only through one function taking and returning JSON strings (the
   prelude's `flush`); it has no network, files, environment or real clock. What it sends is
   hostile input: the caller validates it (engine.sandbox.protocol); this module only carries text.
-- The runtime's entry points (start, interrupted, settle, rollback, resume, finish) are a handle held
+- The runtime's entry points (start, interrupted, settle, rollback, resume, forget, finish) are a handle held
   here, never a global of the realm the program shares.
 - A context restored from an image of a blocked program (engine.sandbox.images) is a fresh context
   of this process into which only that instance's own earlier state is written (the caller keys it).
@@ -73,7 +73,7 @@ COMPAT_MODULES = {
 # never reaches start(): finish() then reports it.)
 ENGINE_MODULE = f"engine:{secrets.token_hex(16)}"
 START_JS = (f'import {{ start }} from "{ENGINE_MODULE}"; import * as program from "program"; '
-            f'export {{ interrupted, settle, rollback, resume, finish }} from "{ENGINE_MODULE}"; start(program.default);')
+            f'export {{ interrupted, settle, rollback, resume, forget, finish }} from "{ENGINE_MODULE}"; start(program.default);')
 _guest_lock = threading.Lock()
 
 
@@ -346,7 +346,7 @@ class ProgramRun:
             # escaped literal makes JSON.parse slow.
             self.ctx.globals["__init"] = self.init
             boot = "__boot((() => { const i = globalThis.__init; delete globalThis.__init; return i; })())"
-        self.engine_source = f"export const {{ start, interrupted, settle, rollback, resume, finish }} = {boot};"
+        self.engine_source = f"export const {{ start, interrupted, settle, rollback, resume, forget, finish }} = {boot};"
         # The engine module boots the runtime; then the program's module (tenant code) is evaluated.
         try:
             self.engine = self._guard(lambda: self.ctx.eval_handle(START_JS, module=True, filename="start.js"))
@@ -369,6 +369,21 @@ class ProgramRun:
                 result.dispose()
 
         return self._guard(call)
+
+    def forget(self) -> bool:
+        """Before an image is taken: the runtime drops what only a replay reads (resume.js) and the
+        garbage is collected. False: the program is not resumable (nothing was dropped)."""
+        def call() -> bool:
+            result = self.engine.call_method("forget")
+            try:
+                return result.to_python() is True
+            finally:
+                result.dispose()
+
+        if not self._guard(call):
+            return False
+        self.collect()
+        return True
 
     def guest(self) -> tuple[object, int]:
         """The guest instance and the engine handle's id, for an image (engine.sandbox.images) of

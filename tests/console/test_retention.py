@@ -156,7 +156,7 @@ def test_the_pump_hook_runs_at_most_once_an_interval(tenant, make_workflow, driv
     flaky = make_workflow(FLAKY, slug="flaky")
     finish_flaky(tenant, flaky, drive, clock, 1)
     clock.advance(days=2)
-    monkeypatch.setattr(retention, "_last_run", 0.0)
+    monkeypatch.setattr(retention, "_last_run", None)
     retention.retention_hook(now=clock.now())
     assert not Instance.objects.exists()
     finish_flaky(tenant, flaky, drive, clock, 1)

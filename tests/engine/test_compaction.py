@@ -161,7 +161,7 @@ def test_a_live_reader_that_had_read_the_compacted_rows_goes_on_without_resync(t
 def test_the_hook_runs_at_most_every_interval(settings, monkeypatch, clock):
     calls = []
     monkeypatch.setattr(compaction, "compact", lambda now: calls.append(now))
-    monkeypatch.setattr(compaction, "_last_run", 0.0)
+    monkeypatch.setattr(compaction, "_last_run", None)
     settings.ENGINE_COMPACT_INTERVAL_SECONDS = 3600
     compaction.compact_hook(now=clock.now())
     compaction.compact_hook(now=clock.now())
