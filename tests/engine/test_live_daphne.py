@@ -32,8 +32,12 @@ def daphne(django_db_setup, django_db_blocker):
 
 
 def opened(url: str, token: str | None = None, **options):
+    """A client that, like a browser, can close while events are still coming: its incoming queue
+    is unbounded (websockets' default of 16 messages stops reading, so the server's close frame
+    waits behind the unread events and every close took the 10 s close timeout)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return connect(url, additional_headers={**headers, **options.pop("headers", {})}, open_timeout=20, **options)
+    return connect(url, additional_headers={**headers, **options.pop("headers", {})}, open_timeout=20,
+                   max_queue=None, **options)
 
 
 def outcome(url: str, token: str | None = None, **options):
