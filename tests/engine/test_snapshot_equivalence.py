@@ -1,4 +1,4 @@
-"""Resuming from a snapshot is a shortcut to what a replay rebuilds: 120 generated programs (steps,
+"""Resuming from a snapshot is a shortcut to what a replay rebuilds: 200 generated programs (steps,
 loops, Promise.all, sleeps, waits for events and their timeouts, retries with delays, failures
 caught, the clock and Math.random read between steps, log lines) are each run to the end twice
 through the real runner, with the same clock and the same events: once keeping an image of the
@@ -19,9 +19,9 @@ from engine.counters import COUNTERS
 from engine.models import Attempt, Instance, ProgressEvent, Snapshot, StepRecord
 from engine.services import event_send, instance_create
 
-# The test command's run: 120 programs (seeds 0..119). `EQ_PROGRAMS=2000 EQ_FIRST_SEED=<n>` explores
+# The test command's run: 200 programs (seeds 0..199). `EQ_PROGRAMS=2000 EQ_FIRST_SEED=<n>` explores
 # further (README, "Tests"); the programs of a seed are the same on every machine.
-PROGRAMS = int(os.environ.get("EQ_PROGRAMS", "120"))
+PROGRAMS = int(os.environ.get("EQ_PROGRAMS", "200"))
 FIRST_SEED = int(os.environ.get("EQ_FIRST_SEED", "0"))
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 _slugs = itertools.count()
