@@ -124,6 +124,7 @@ class Session:
     # comes up. A final step is never changed again, so a command naming one that is not loaded
     # is refused as it would be with every step loaded.
     lookup: Callable[[str], int] | None = None
+    asked: int = 0  # occurrence questions (each one precedes a new step, so at most the plan's steps)
 
     def __post_init__(self) -> None:
         # The record's order (states come in the order the steps were first recorded).
@@ -213,6 +214,9 @@ class Session:
             result.memory = True
         elif "occ" in message:
             # Only the instance's own record is read (a resumed session looks it up by index).
+            self.asked += 1
+            if self.asked > self.limits.max_steps:
+                fail(f"more step-name occurrence questions than the plan's {self.limits.max_steps} steps")
             result.occ = self.occurrence(text(message["occ"], "a step name", MAX_NAME))
         return result
 

@@ -48,13 +48,17 @@
       return true;
     }
     // The highest occurrence of step `name` in the instance's record, asked of the host (nothing
-    // is committed by the question: the command buffer stays as it is).
+    // is committed by the question: the command buffer stays as it is). Not asked when the answer
+    // cannot matter: the host refuses every message from here on (halted: no step starts), or
+    // keyOf refuses the step for the plan's limit just after. So each question is followed by a
+    // new step, and a program looping on refused steps asks nothing (the host counts them too).
     function askOccurrence(name) {
+      if (halted || RECORDED + newSteps >= MAX_STEPS) return 0;
       const reply = JSONParse(hostCall(hostJson({ __proto__: null, cmds: list(), occ: name })));
       if (own(reply, "stop")) halted = true;
       const occ = own(reply, "occ");
       if (typeof occ === "number") return occ;
-      if (halted) return 0; // the host refuses every message from here on: nothing more is kept
+      if (halted) return 0; // the host refused the question (a lost lease...): nothing more is kept
       throw new WorkflowError(`step ${name}: the host did not say its occurrence`, "ProtocolError");
     }
     // The next advance, in a context restored from the image: `deltaText` is {now, clock, inbox}

@@ -308,6 +308,12 @@ def test_a_resumed_session_answers_a_step_names_occurrence_from_the_record():
     for bad in (7, "", "x" * 300, None):
         with pytest.raises(ProtocolViolation):
             session.message(json.dumps({"cmds": [], "occ": bad}))
+    # Each question precedes a new step: more questions than the plan's steps are refused.
+    session.asked = 0
+    for n in range(100):
+        session.message(json.dumps({"cmds": [], "occ": f"n{n}"}))
+    with pytest.raises(ProtocolViolation, match="occurrence questions"):
+        session.message(json.dumps({"cmds": [], "occ": "one-more"}))
 
 
 LONG = """
@@ -382,3 +388,41 @@ def test_free_heap_memory_is_neutral_only_when_the_heap_walks_as_the_allocator_s
     assert not neutral(damaged, fresh, state)
     assert bytes(damaged) == before
     assert not neutral(bytearray(kept), fresh, -1)
+
+
+PAST_THE_LIMIT = """
+export default async function run(event, step) {
+  await step.do("a", () => 1);
+  await step.sleep("nap", "1 hour");
+  let refused = 0;
+  for (let i = 0; i < 5000; i++) {
+    try { await step.do(`n${i}`, () => i); } catch (e) { if (e.name === "StepLimitError") refused += 1; }
+  }
+  return refused;
+}"""
+
+
+def test_a_resumed_program_looping_past_the_step_limit_asks_the_host_nothing_more(tenant, make_workflow, clock, images):
+    """Each occurrence question precedes a new step: a resumed program that loops on steps the
+    plan refuses makes no host call for them (the plan's 5 steps: 3 more are asked, then none)."""
+    from engine.sandbox import protocol
+
+    tenant.limits = {"steps_per_instance": 5}
+    tenant.save()
+    inst = services.instance_create(tenant=tenant, workflow=make_workflow(PAST_THE_LIMIT))
+    assert runner.advance(inst.pk, worker=WORKER) == "released"
+    questions = []
+    real = protocol.Session.message
+
+    def message(self, raw):
+        if '"occ"' in raw:
+            questions.append(raw)
+        return real(self, raw)
+
+    resumes = COUNTERS.snapshot_resumes
+    with mock.patch.object(protocol.Session, "message", message):
+        wake(inst, clock)
+    assert COUNTERS.snapshot_resumes - resumes == 1
+    inst.refresh_from_db()
+    assert (inst.status, json.loads(inst.output)) == ("complete", 5000 - 3)
+    assert len(questions) == 3
