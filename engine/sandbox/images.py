@@ -45,7 +45,7 @@ _heap: int | None = None  # where the allocator's state lies (-1: not found, mem
 # next 24 bytes are its list links. Offsets of the fields of its state (malloc_state) read here.
 U32 = struct.Struct("<I")
 PINUSE, CINUSE = 1, 2
-TOP_SIZE, TOP, SEG_BASE, SEG_SIZE = 12, 24, 448, 452
+TOP_SIZE, TOP, MAGIC_WORD, SEG_BASE, SEG_SIZE = 12, 24, 36, 448, 452
 TOP_FOOT = 56  # the bytes the allocator keeps after its top chunk
 KEPT = 32  # a free chunk's footer, size and links (fd, bk, and a tree chunk's child, parent, index)
 
@@ -85,7 +85,8 @@ def heap_state(memory: bytes) -> int:
         if not (0 < top < size - 8 and top_size and top + top_size + TOP_FOOT == size and top % 8 == 0):
             continue
         base_, length = words[(at + SEG_BASE) >> 2], words[(at + SEG_SIZE) >> 2]
-        if base_ + length == size and base_ <= top and words[(top + 4) >> 2] & ~7 == top_size:
+        magic = words[(at + MAGIC_WORD) >> 2]  # dlmalloc sets bit 3 and clears bits 0-2
+        if base_ + length == size and base_ <= top and words[(top + 4) >> 2] & ~7 == top_size and magic & 15 == 8:
             found.append(at)
     return found[0] if len(found) == 1 else -1
 

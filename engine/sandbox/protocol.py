@@ -124,7 +124,7 @@ class Session:
     # comes up. A final step is never changed again, so a command naming one that is not loaded
     # is refused as it would be with every step loaded.
     lookup: Callable[[str], int] | None = None
-    asked: int = 0  # occurrence questions (each one precedes a new step, so at most the plan's steps)
+    asked: int = 0  # occurrence questions: each one uses up a step of the plan's (resume.js)
 
     def __post_init__(self) -> None:
         # The record's order (states come in the order the steps were first recorded).
@@ -138,6 +138,7 @@ class Session:
                 self.next_seq = state.seq + 1
         if self.lookup is not None:
             self.next_seq = max(self.next_seq, 1 << 62)  # after every row id, loaded or not
+        self.steps_left = self.limits.max_steps - self.count  # what occurrence questions may use up
 
     # ---- messages ---------------------------------------------------------------------------------
     def decode(self, raw: Any, what: str) -> dict:
@@ -214,9 +215,13 @@ class Session:
             result.memory = True
         elif "occ" in message:
             # Only the instance's own record is read (a resumed session looks it up by index).
+            # Only a program resumed from an image asks (it dropped the record), and each question
+            # uses up one of the steps the plan has left (resume.js: askOccurrence).
+            if self.lookup is None:
+                fail("an occurrence question from a program that holds its record")
             self.asked += 1
-            if self.asked > self.limits.max_steps:
-                fail(f"more step-name occurrence questions than the plan's {self.limits.max_steps} steps")
+            if self.asked > self.steps_left:
+                fail(f"more step-name occurrence questions than the {self.steps_left} steps the plan has left")
             result.occ = self.occurrence(text(message["occ"], "a step name", MAX_NAME))
         return result
 

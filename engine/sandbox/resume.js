@@ -35,6 +35,9 @@
     // of step names. A name the program calls later is looked up in the host's record
     // (askOccurrence), which is what the host checks the new step against anyway. Rollback
     // handlers stay: a resumed program that fails rolls back in this context (rollback.js).
+    // Asking the host is right because the runtime's count of a name's occurrences is the
+    // record's: a durable call that used up an occurrence without a record (a config error thrown
+    // after keyOf) never settles, so `opened` stays above one and resumable() is false for good.
     function forget() {
       if (!resumable()) return false;
       rows = list();
@@ -44,14 +47,18 @@
       occurrences = new SafeMap();
       init.records = null;
       init.outputs = null;
+      init.inbox = null;
+      inbox = list(); // the next advance's comes with its resume
+      for (const key in finalErrors) delete finalErrors[key];
       forgotten = true;
       return true;
     }
     // The highest occurrence of step `name` in the instance's record, asked of the host (nothing
     // is committed by the question: the command buffer stays as it is). Not asked when the answer
     // cannot matter: the host refuses every message from here on (halted: no step starts), or
-    // keyOf refuses the step for the plan's limit just after. So each question is followed by a
-    // new step, and a program looping on refused steps asks nothing (the host counts them too).
+    // keyOf refuses the step for the plan's limit just after. So each question uses up one of
+    // the plan's steps (keyOf counts it in newSteps, even if a config error follows), and a
+    // program looping on refused steps asks nothing (the host counts questions too).
     function askOccurrence(name) {
       if (halted || RECORDED + newSteps >= MAX_STEPS) return 0;
       const reply = JSONParse(hostCall(hostJson({ __proto__: null, cmds: list(), occ: name })));

@@ -308,12 +308,16 @@ def test_a_resumed_session_answers_a_step_names_occurrence_from_the_record():
     for bad in (7, "", "x" * 300, None):
         with pytest.raises(ProtocolViolation):
             session.message(json.dumps({"cmds": [], "occ": bad}))
-    # Each question precedes a new step: more questions than the plan's steps are refused.
+    # Each question uses up a step: more than the plan has left (100 - 5) are refused.
     session.asked = 0
-    for n in range(100):
+    for n in range(95):
         session.message(json.dumps({"cmds": [], "occ": f"n{n}"}))
     with pytest.raises(ProtocolViolation, match="occurrence questions"):
         session.message(json.dumps({"cmds": [], "occ": "one-more"}))
+    # A program that holds its record (a replay) never asks.
+    full = Session(limits=session.limits, states={}, inbox={})
+    with pytest.raises(ProtocolViolation, match="holds its record"):
+        full.message(json.dumps({"cmds": [], "occ": "a"}))
 
 
 LONG = """
@@ -377,10 +381,14 @@ def test_free_heap_memory_is_neutral_only_when_the_heap_walks_as_the_allocator_s
         memory = bytearray(memory_of(run.guest()[0]))
     finally:
         run.close()
+    # Garbage in the free top chunk (the stored image was encoded neutral already): made fresh.
+    top = U32.unpack_from(memory, state + TOP)[0]
+    memory[top + 32:top + 4096] = b"\xa5" * (4096 - 32)
     kept = bytes(memory)
     assert neutral(memory, fresh, state)
-    top = U32.unpack_from(memory, state + TOP)[0]
-    assert memory[top + 32:top + 64] == (fresh[top + 32:top + 64] + bytes(32))[:32]  # the top chunk is free
+    assert memory[top + 32:top + 4096] == (fresh[top + 32:top + 4096] + bytes(4096))[:4096 - 32]
+    seg = U32.unpack_from(memory, state + 448)[0]
+    assert memory[:seg] == kept[:seg]  # below the heap (static data, the stack) nothing changes
     damaged = bytearray(kept)
     first = U32.unpack_from(damaged, state + 448)[0] + 8 + 4  # the first chunk's size word
     struct.pack_into("<I", damaged, first, U32.unpack_from(damaged, first)[0] + 8)
