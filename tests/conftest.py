@@ -103,6 +103,11 @@ def engine_settings(settings):
     from tests.engine import capabilities
 
     settings.ENGINE_DISPATCH = "embedded"
+    # In-process workers (`drive`) run the pump hooks; the ones that compact progress and purge old
+    # instances would run every 30-60 s of the machine's time, in the middle of whatever test is
+    # driving then (whose clock has moved hours ahead): they run in a test only when it asks for
+    # them (`_last_run = None`, see process_state). Worker processes keep the real intervals.
+    settings.ENGINE_COMPACT_INTERVAL_SECONDS = settings.ENGINE_RETENTION_INTERVAL_SECONDS = 10**9
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, in tests only
     settings.ENGINE_CAPABILITIES = {**settings.ENGINE_CAPABILITIES, **capabilities.CAPABILITIES}
     return settings
@@ -131,19 +136,24 @@ def empty_cache():
 @pytest.fixture(autouse=True)
 def process_state():
     """Process-wide counters and caches start empty for each test, as in a fresh worker process:
-    the heartbeat counters, the program cache and the context pool's figures."""
-    from engine import counters, programs
+    the heartbeat counters, the program cache and the context pool's figures. The pump hooks that
+    compact progress and purge old instances count as just run (see engine_settings)."""
+    import time
+
+    from engine import compaction, counters, programs, retention
     from engine.sandbox import POOL
 
     counters.counters_reset()
     programs.cache_clear()
     POOL.hits = POOL.misses = 0
+    compaction._last_run = retention._last_run = time.monotonic()
     yield
     from engine import clock as engine_clock
 
     engine_clock.set_now(None)
 
 
+@pytest.hookimpl(trylast=True)  # after any reordering (`-p random_order --random-order` shuffles first)
 def pytest_collection_modifyitems(config, items):
     """A test that restarts the shared PostgreSQL server cuts the connections other tests' servers
     and threads hold: it runs after everything else."""
