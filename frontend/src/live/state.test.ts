@@ -239,4 +239,18 @@ group("rollbacks", () => {
     const restarted = applyEvents(s, [{ ...ev("workflow_queued", { restart: true, from: null }), eventId: s.lastEventId + 1 }]);
     expect(restarted.rollback).toBeUndefined();
   });
+
+  it("takes a rollback attempt's ephemeral events as the rollback's, not as a new run of its step", () => {
+    // The host's begin/end of the handler's attempt arrives before its committed end (a busy machine).
+    const eph = (type: string, attempt: number, at: number): ProgressEvent =>
+      ({ eventId: undefined as unknown as number, type, step: "charge", attempt, timestamp: t(at), ephemeral: true });
+    let s = applyEvents(emptyState(), saga());
+    s = applyEvents(s, [eph("attempt_running", 2, 7), eph("attempt_ended", 2, 8)]);
+    expect(s.steps.filter((x) => x.name === "charge")).toHaveLength(1);
+    s = applyEvents(s, [ev("rollback_attempt_started", { step: "charge", attempt: 2 }, 7),
+                        ev("rollback_failed", { step: "charge", attempt: 2, error: { name: "Error", message: "down" } }, 8),
+                        ev("workflow_errored", { error: { name: "Error", message: "no truck" } })]);
+    expect(s.steps.map((x) => [x.name, x.state, x.rollback?.state])).toEqual([
+      ["reserve", "succeeded", undefined], ["charge", "succeeded", "failed"], ["ship", "failed", undefined]]);
+  });
 });

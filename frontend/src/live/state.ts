@@ -102,6 +102,10 @@ export function ephemeral(state: LiveState, e: ProgressEvent): LiveState {
   const name = e.step;
   const at = time(e.timestamp);
   if (!name || e.attempt == null || FINISHED.includes(state.status)) return state;
+  // In the rollback phase nothing of the program runs: an attempt there is a rollback handler's,
+  // which its durable events show (read as a new run of that step, it made a phantom step that
+  // took the rollback's end and went with it).
+  if (state.rollback) return state;
   const index = state.latest[name];
   const st = index === undefined ? undefined : state.steps[index];
   const fresh = !st || (st.finishedAt !== undefined && at >= st.finishedAt);  // a step (occurrence) not seen yet
@@ -219,7 +223,7 @@ export function reduce(state: LiveState, e: ProgressEvent): LiveState {
 
 /** A rollback event of step `name` (its `occurrence`): the step's rollback view and the chain. */
 function rollingBack(s: LiveState, name: string, e: ProgressEvent, at: number): LiveState {
-  const rows = s.steps.map((x, i) => [x, i] as const).filter(([x]) => x.name === name);
+  const rows = s.steps.map((x, i) => [x, i] as const).filter(([x]) => x.name === name && !x.ephemeralOnly);
   const found = rows[(e.occurrence ?? 0) - 1] ?? rows[rows.length - 1];
   if (!found) return s;
   const [step, index] = found;
